@@ -1,0 +1,118 @@
+"""Additive and affine coupling layers on images (Dinh et al.; Kingma & Dhariwal)."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class ZeroConv(nn.Module):
+  """3x3 conv initialised to zero, output scaled by exp(3 * logs) (Glow).
+
+  Zero init makes every coupling the identity at initialisation.
+  """
+  features: int
+  kernel_size: tuple[int, int] = (3, 3)
+  logscale_factor: float = 3.0
+
+  @nn.compact
+  def __call__(self, x):
+    x = nn.Conv(self.features, self.kernel_size, padding='SAME',
+                kernel_init=nn.initializers.zeros, bias_init=nn.initializers.zeros)(x)
+    logs = self.param('logs', nn.initializers.zeros, (self.features,))
+    return x * jnp.exp(logs * self.logscale_factor)
+
+
+class CouplingNet(nn.Module):
+  """conv3x3 -> ReLU -> conv1x1 -> ReLU -> ZeroConv3x3, the Glow coupling net."""
+  hidden: int
+  features: int
+
+  @nn.compact
+  def __call__(self, x):
+    x = nn.relu(nn.Conv(self.hidden, (3, 3), padding='SAME')(x))
+    x = nn.relu(nn.Conv(self.hidden, (1, 1), padding='SAME')(x))
+    return ZeroConv(self.features)(x)
+
+
+def checkerboard_mask(height: int, width: int, parity: int) -> jax.Array:
+  """(H, W, 1) float mask, 1 where (i + j) % 2 == parity."""
+  i, j = jnp.meshgrid(jnp.arange(height), jnp.arange(width), indexing='ij')
+  return ((i + j) % 2 == parity).astype(jnp.float32)[..., None]
+
+
+class Coupling(nn.Module):
+  """Coupling layer: one part of x is kept, the other shifted (and scaled).
+
+  kind:  'additive' y_b = x_b + t(x_a) (volume preserving, logdet 0), or
+         'affine'   y_b = (x_b + t(x_a)) * sigmoid(s(x_a) + 2) (Glow's form).
+  mask:  'channel' splits channels in halves (needs C >= 2), or
+         'checkerboard' alternates pixels spatially and applies two
+         half-couplings (parity 0 then 1) so every pixel is transformed; it
+         works for one-channel images without a squeeze.
+  The net's last layer is zero-initialised: the layer starts as the identity.
+
+  Input: (batch, H, W, C). Output: (y, logdet) with logdet (batch,).
+  """
+  hidden: int = 512
+  kind: str = 'additive'
+  mask: str = 'channel'
+
+  def _check_options(self):
+    if self.kind not in ('additive', 'affine'):
+      raise ValueError(f"coupling kind must be 'additive' or 'affine', got {self.kind!r}.")
+    if self.mask not in ('channel', 'checkerboard'):
+      raise ValueError(f"coupling mask must be 'channel' or 'checkerboard', got {self.mask!r}.")
+
+  def _shift_scale(self, net_out):
+    if self.kind == 'additive':
+      return net_out, None
+    shift, raw_scale = net_out[..., 0::2], net_out[..., 1::2]
+    return shift, jax.nn.log_sigmoid(raw_scale + 2.0)
+
+  @nn.compact
+  def __call__(self, x: jax.Array, reverse: bool = False):
+    self._check_options()
+    mult = 1 if self.kind == 'additive' else 2
+    channels = x.shape[-1]
+    if self.mask == 'channel':
+      if channels < 2:
+        raise ValueError(
+            'channel-split coupling needs at least 2 channels; for 1-channel images use '
+            "an initial squeeze (num_squeezes >= 1) or mask='checkerboard'.")
+      c_a = channels // 2
+      net = CouplingNet(self.hidden, (channels - c_a) * mult, name='net')
+      x_a, x_b = x[..., :c_a], x[..., c_a:]
+      shift, log_scale = self._shift_scale(net(x_a))
+      if log_scale is None:
+        y_b = x_b - shift if reverse else x_b + shift
+        logdet = jnp.zeros((x.shape[0],), x.dtype)
+      elif reverse:
+        y_b = x_b * jnp.exp(-log_scale) - shift
+        logdet = -jnp.sum(log_scale.reshape(x.shape[0], -1), axis=-1)
+      else:
+        y_b = (x_b + shift) * jnp.exp(log_scale)
+        logdet = jnp.sum(log_scale.reshape(x.shape[0], -1), axis=-1)
+      return jnp.concatenate([x_a, y_b], axis=-1), logdet
+
+    # Checkerboard: two masked half-couplings; run in the opposite order in reverse.
+    _, height, width, _ = x.shape
+    nets = [CouplingNet(self.hidden, channels * mult, name=f'net_{p}') for p in (0, 1)]
+    total = jnp.zeros((x.shape[0],), x.dtype)
+    for parity in ((1, 0) if reverse else (0, 1)):
+      keep = checkerboard_mask(height, width, parity).astype(x.dtype)
+      shift, log_scale = self._shift_scale(nets[parity](x * keep))
+      change = 1.0 - keep
+      if log_scale is None:
+        x = x - change * shift if reverse else x + change * shift
+        continue
+      log_scale = change * log_scale
+      per_example = jnp.sum(log_scale.reshape(x.shape[0], -1), axis=-1)
+      if reverse:
+        x = keep * x + change * (x * jnp.exp(-log_scale) - shift)
+        total = total - per_example
+      else:
+        x = keep * x + change * ((x + shift) * jnp.exp(log_scale))
+        total = total + per_example
+    return x, total

@@ -1,0 +1,138 @@
+"""The paper's single-scale Glow layer and the multi-scale Glow baseline."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from vaeglow_jax import losses
+from vaeglow_jax.flows import FlowSteps, ZeroConv, squeeze2d, unsqueeze2d
+
+
+class GlowLayer(nn.Module):
+  """f: x -> x_tilde, K flow steps at one scale with no split (the paper's layer).
+
+  `num_squeezes` initial squeezes (each 2x2 space-to-depth) are undone at the
+  end, so x_tilde has the shape of x and can be scored under the VAE decoder's
+  pixel-space Gaussian. A 1-channel image needs one squeeze (28x28x1 ->
+  14x14x4) or mask='checkerboard'.
+
+  Input (batch, H, W, C); returns (x_tilde, logdet) with logdet (batch,) =
+  log|det df/dx|; reverse=True computes f^-1 and its log-determinant.
+  """
+  depth: int = 32
+  hidden: int = 512
+  num_squeezes: int = 0
+  coupling: str = 'additive'
+  mask: str = 'channel'
+  lu: bool = True
+  remat: bool = False
+
+  @nn.compact
+  def __call__(self, x: jax.Array, reverse: bool = False):
+    for _ in range(self.num_squeezes):
+      x = squeeze2d(x)
+    x, logdet = FlowSteps(self.depth, self.hidden, self.coupling, self.mask, self.lu,
+                          self.remat, name='flow')(x, reverse)
+    for _ in range(self.num_squeezes):
+      x = unsqueeze2d(x)
+    return x, logdet
+
+
+class MultiScaleGlow(nn.Module):
+  """Glow (Kingma & Dhariwal 2018): L levels of squeeze -> K steps -> split.
+
+  At each level but the last, the second channel half z_i is factored out and
+  modelled by a Gaussian whose mean and log-std come from a zero-initialised
+  conv of the kept half h_i; the last level has a learned top prior (a mean and
+  log-std per position and channel, zero-initialised).
+
+  The module is a bijection x <-> eps with eps of x's shape: each factored-out
+  part is standardised, eps_i = (z_i - mu(h_i)) / sigma(h_i), and the parts are
+  reassembled by undoing the squeezes. Hence
+      log p(x) = log N(eps; 0, I) + logdet          (see `log_prob`)
+  and sampling with temperature T is `reverse` on T * N(0, I) noise.
+
+  Input (batch, H, W, C) with H, W divisible by 2^levels. Returns (eps, logdet).
+  """
+  levels: int = 3
+  depth: int = 32
+  hidden: int = 512
+  coupling: str = 'affine'
+  lu: bool = True
+  remat: bool = False
+
+  def _steps(self, level):
+    return FlowSteps(self.depth, self.hidden, self.coupling, 'channel', self.lu,
+                     self.remat, name=f'level_{level}')
+
+  def _split_prior(self, level, h, channels):
+    out = ZeroConv(2 * channels, name=f'split_prior_{level}')(h)
+    return out[..., 0::2], out[..., 1::2]
+
+  def _top_prior(self, shape):
+    mean = self.param('top_mean', nn.initializers.zeros, shape)
+    log_std = self.param('top_log_std', nn.initializers.zeros, shape)
+    return mean, log_std
+
+  @nn.compact
+  def __call__(self, x: jax.Array, reverse: bool = False):
+    if reverse:
+      return self._inverse(x)
+    batch = x.shape[0]
+    logdet = jnp.zeros((batch,), x.dtype)
+    eps_parts = []
+    h = x
+    for level in range(self.levels):
+      h, step_logdet = self._steps(level)(squeeze2d(h))
+      logdet = logdet + step_logdet
+      if level < self.levels - 1:
+        c_keep = h.shape[-1] // 2
+        h, z = h[..., :c_keep], h[..., c_keep:]
+        mean, log_std = self._split_prior(level, h, z.shape[-1])
+      else:
+        z = h
+        mean, log_std = self._top_prior(z.shape[1:])
+      eps_parts.append((z - mean) * jnp.exp(-log_std))
+      logdet = logdet - jnp.sum(jnp.broadcast_to(log_std, z.shape).reshape(batch, -1), -1)
+    # Reassemble the parts into x's shape by undoing the squeezes.
+    eps = eps_parts[-1]
+    for part in reversed(eps_parts[:-1]):
+      eps = jnp.concatenate([unsqueeze2d(eps), part], axis=-1)
+    return unsqueeze2d(eps), logdet
+
+  def _inverse(self, eps: jax.Array):
+    batch = eps.shape[0]
+    parts = []
+    a = squeeze2d(eps)
+    for _ in range(self.levels - 1):
+      c_keep = a.shape[-1] // 2
+      parts.append(a[..., c_keep:])
+      a = squeeze2d(a[..., :c_keep])
+    logdet = jnp.zeros((batch,), eps.dtype)
+    h = None
+    for level in reversed(range(self.levels)):
+      if level == self.levels - 1:
+        mean, log_std = self._top_prior(a.shape[1:])
+        t = mean + jnp.exp(log_std) * a
+        z_shape = a.shape
+      else:
+        h = unsqueeze2d(h)
+        mean, log_std = self._split_prior(level, h, parts[level].shape[-1])
+        t = jnp.concatenate([h, mean + jnp.exp(log_std) * parts[level]], axis=-1)
+        z_shape = parts[level].shape
+      logdet = logdet + jnp.sum(jnp.broadcast_to(log_std, z_shape).reshape(batch, -1), -1)
+      h, step_logdet = self._steps(level)(t, reverse=True)
+      logdet = logdet + step_logdet
+    return unsqueeze2d(h), logdet
+
+  def log_prob(self, x: jax.Array) -> jax.Array:
+    """(batch,) exact log-density of x in nats."""
+    eps, logdet = self(x)
+    return losses.standard_normal_log_prob(eps) + logdet
+
+  def sample(self, noise: jax.Array, temperature: float = 1.0) -> jax.Array:
+    """Maps N(0, I) noise of the image shape to images at the given temperature."""
+    x, _ = self(temperature * noise, reverse=True)
+    return x
