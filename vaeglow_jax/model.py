@@ -35,7 +35,8 @@ class VAEGlow(nn.Module):
                      single-sample log q - log p for a flow prior
     'neg_elbo'       kl - log_likelihood
     'log_weight'     log p(x|z) + log p(z) - log q(z|x) (importance weight)
-  The reparameterisation noise comes from the 'sample' RNG stream.
+  The reparameterisation noise z = mean + std * noise is `noise` when given
+  ((batch, latent_dim) standard normal), else drawn from the 'sample' RNG stream.
   Input x: (batch, H, W, C) dequantised images in [0, 1).
   """
   encoder: Encoder
@@ -61,9 +62,12 @@ class VAEGlow(nn.Module):
       return x, jnp.zeros((x.shape[0],), x.dtype)
     return self.glow(x, reverse)
 
-  def __call__(self, x: jax.Array, use_glow: bool = True) -> dict[str, jax.Array]:
+  def __call__(self, x: jax.Array, use_glow: bool = True,
+               noise: jax.Array | None = None) -> dict[str, jax.Array]:
     mean, log_std = self.encoder(x)
-    z = mean + jnp.exp(log_std) * jax.random.normal(self.make_rng('sample'), mean.shape)
+    if noise is None:
+      noise = jax.random.normal(self.make_rng('sample'), mean.shape)
+    z = mean + jnp.exp(log_std) * noise
     dec_mean, dec_log_std = self.decoder(z)
     if use_glow and self.glow is not None:
       x_tilde, logdet = self.glow(x)
