@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv from requirements.txt when missing, then runs the test suite.
-# Extra arguments go to pytest (e.g. -m "not slow").
+# Creates .venv from requirements.txt when missing, then runs the test suite
+# with 2 workers. Extra arguments go to pytest (e.g. -m "not slow").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest -n 2 "$@"
