@@ -17,12 +17,14 @@ from vaeglow_jax.prior import FlowPrior
 
 
 def _perturb(variables, scale, seed=1):
-  """Gives zero-initialised parameters (coupling outputs, ...) small random values,
-  so no block is measured at its trivial identity initialisation."""
+  """Gives zero-initialised kernels (coupling net outputs) random values of
+  scale / sqrt(fan_in), so no block is measured at its identity initialisation."""
   leaves, tree = jax.tree_util.tree_flatten(variables['params'])
   keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
-  leaves = [p + scale * jax.random.normal(k, p.shape) if not p.any() else p
-            for p, k in zip(leaves, keys)]
+  def perturb(p, k):
+    fan_in = p.size // p.shape[-1]  # keeps pre-activations O(scale) at any width
+    return p + scale / fan_in ** 0.5 * jax.random.normal(k, p.shape)
+  leaves = [perturb(p, k) if p.ndim >= 2 and not p.any() else p for p, k in zip(leaves, keys)]
   return {**variables, 'params': jax.tree_util.tree_unflatten(tree, leaves)}
 
 
@@ -46,7 +48,7 @@ def main():
   }
   results = {}
   for name, (module, x) in cases.items():
-    variables = _perturb(jax.jit(module.init)(key, x), 0.05)
+    variables = _perturb(jax.jit(module.init)(key, x), 0.5)
     results[name] = flow_errors(module, variables, x)
   print(json.dumps(results, indent=1))
 

@@ -1,0 +1,57 @@
+"""Keys every preset has; dataset configs override them."""
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.phase = 'vae'                 # vae | glow | prior | second_stage | joint | glow_baseline
+  c.seed = 0
+  c.batch_size = 64               # global batch, divisible by the device count
+  c.num_epochs = 1000             # the paper: 1,000 VAE epochs, then 1,000 Glow-layer epochs
+  c.num_train_steps = -1          # > 0 overrides num_epochs
+  c.learning_rate = 1e-4          # the paper: 1e-4 halved every 250 epochs
+  c.lr_halve_every_epochs = 250
+  c.warmup_steps = 0
+  c.grad_clip_norm = 0.0          # 0 disables clipping
+  c.checkpoint_every_steps = 1000
+  c.keep_checkpoints = 3
+  c.log_every_steps = 100
+  c.sample_every_steps = 5000
+  c.num_samples = 64
+  c.eval_every_steps = 0          # validation loss every N steps (0: off)
+  c.eval_max_examples = 2000
+  c.early_stopping_patience = 0   # evaluations without improvement before stopping (0: off)
+  c.stage1_workdir = ''           # phase-1 workdir for the hand-off ('' = same workdir)
+  c.multihost = False             # True: jax.distributed.initialize() first
+  c.num_devices = 0               # 0: all devices
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = 'fashion_mnist'
+  c.data.n_bits = 8
+  c.data.data_dir = ''            # TFDS data_dir ('' = TFDS default)
+  c.data.resize = 0               # 0: native resolution
+  c.data.train_split = ''         # '' = the dataset's default (train minus validation)
+  c.data.shuffle_buffer = 10_000
+  c.data.allow_download = False
+
+  m = c.model = ml_collections.ConfigDict()
+  m.latent_dim = 64
+  m.num_scales = 3                # Dai & Wipf: 3 (MNIST/Fashion/CIFAR-10), 4 (CelebA)
+  m.base_channels = 32
+  m.fc_dim = 512
+  m.blocks_per_scale = 1
+  m.norm = 'group'
+  m.variance = 'diagonal'         # fixed | gamma | diagonal
+  m.fixed_log_std = 0.0
+  m.min_log_std = -7.0
+  m.prior = ml_collections.ConfigDict(dict(kind='flow', num_layers=16, hidden=1024, num_hidden=2))
+  m.glow = ml_collections.ConfigDict(dict(depth=32, hidden=256, num_squeezes=0, coupling='additive',
+                                          mask='channel', lu=True, remat=False))
+  m.second_stage = ml_collections.ConfigDict(dict(width=1024, depth=3))
+  m.baseline = ml_collections.ConfigDict(dict(levels=3, depth=32, hidden=512, coupling='affine',
+                                              lu=True, remat=False))
+
+  c.sampling = ml_collections.ConfigDict()
+  c.sampling.temperature = 0.5    # the paper's best for FID
+  return c

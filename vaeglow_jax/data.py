@@ -1,0 +1,160 @@
+"""Input pipelines: TFDS + tf.data, uint8 images out, dequantisation happens on device.
+
+Splits: training uses `train_split`, early stopping `validation_split` (carved
+from the TFDS train split), evaluation only `test_split`. Batches are numpy
+uint8 (local_batch, H, W, C); each process reads its own shard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Iterator
+
+import jax
+import numpy as np
+
+FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist'
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+  tfds_name: str
+  image_shape: tuple[int, int, int]
+  train_split: str
+  validation_split: str
+  test_split: str
+  how_to_get: str
+  manual_dir: str | None = None
+  celeba_crop: bool = False
+
+
+DATASETS = {
+    'fashion_mnist': DatasetSpec(
+        'fashion_mnist', (28, 28, 1), 'train[:55000]', 'train[55000:]', 'test',
+        'install the offline files with `apt-get install dataset-fashion-mnist` (as root), '
+        'or let TFDS download it on a machine with internet',
+        manual_dir=FASHION_MNIST_DEBIAN_DIR),
+    'mnist': DatasetSpec('mnist', (28, 28, 1), 'train[:55000]', 'train[55000:]', 'test',
+                         'TFDS downloads it on a machine with internet (`tfds build mnist`)'),
+    'cifar10': DatasetSpec('cifar10', (32, 32, 3), 'train[:45000]', 'train[45000:]', 'test',
+                           'TFDS downloads it on a machine with internet (`tfds build cifar10`)'),
+    'celeba': DatasetSpec('celeb_a', (64, 64, 3), 'train', 'validation', 'test',
+                          'TFDS downloads it on a machine with internet (`tfds build celeb_a`)',
+                          celeba_crop=True),
+}
+
+
+class DataError(ValueError):
+  """A dataset that is unknown or not available; the message says how to fix it."""
+
+
+def get_spec(name: str) -> DatasetSpec:
+  if name not in DATASETS:
+    raise DataError(f'unknown dataset {name!r}; choose one of {sorted(DATASETS)}.')
+  return DATASETS[name]
+
+
+def image_shape(data_config) -> tuple[int, int, int]:
+  """(H, W, C) of the images the pipeline yields (after the optional resize)."""
+  height, width, channels = get_spec(data_config.name).image_shape
+  if data_config.get('resize'):
+    height = width = int(data_config.resize)
+  return (height, width, channels)
+
+
+def _builder(data_config):
+  import tensorflow_datasets as tfds
+  spec = get_spec(data_config.name)
+  data_dir = data_config.get('data_dir') or None
+  builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
+  if builder.is_prepared():
+    return builder
+  manual_dir = spec.manual_dir
+  if manual_dir and os.path.isdir(manual_dir):
+    # Debian recompressed the original files, so TFDS's registered checksums differ.
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=manual_dir, register_checksums=True))
+    return builder
+  if data_config.get('allow_download', False):
+    builder.download_and_prepare()
+    return builder
+  raise DataError(
+      f'dataset {data_config.name!r} is not prepared in {builder.data_dir!r} and cannot be '
+      f'built offline here: {spec.how_to_get}; or pass --config.data.allow_download=True.')
+
+
+def _preprocess(spec: DatasetSpec, resize: int | None):
+  import tensorflow as tf
+
+  def fn(example):
+    image = example['image']
+    if spec.celeba_crop:
+      # Dai & Wipf: crop [45:173, 25:153] (128x128), then resize to 64x64.
+      image = tf.image.resize(image[45:173, 25:153, :], (64, 64), method='bilinear', antialias=True)
+      image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+    if resize:
+      image = tf.image.resize(image, (resize, resize), method='area')
+      image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+    return image
+  return fn
+
+
+def _dataset(data_config, split: str):
+  import tensorflow as tf
+  tf.config.set_visible_devices([], 'GPU')  # tf.data must not grab accelerator memory.
+  spec = get_spec(data_config.name)
+  builder = _builder(data_config)
+  ds = builder.as_dataset(split=split, shuffle_files=False)
+  ds = ds.shard(jax.process_count(), jax.process_index())
+  return ds.map(_preprocess(spec, data_config.get('resize')), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def local_batch_size(global_batch: int) -> int:
+  if global_batch % jax.process_count():
+    raise DataError(f'batch_size {global_batch} is not divisible by the process count '
+                    f'{jax.process_count()}.')
+  return global_batch // jax.process_count()
+
+
+def train_iterator(data_config, global_batch: int, seed: int, start_step: int = 0,
+                   split: str | None = None) -> Iterator[np.ndarray]:
+  """Endless deterministic stream of uint8 batches (local_batch, H, W, C).
+
+  The order depends only on `seed`; `start_step` skips the batches already
+  consumed, so a resumed run sees exactly the data an uninterrupted run would.
+  """
+  import tensorflow as tf
+  spec = get_spec(data_config.name)
+  split = split or data_config.get('train_split') or spec.train_split
+  ds = _dataset(data_config, split).cache()
+  ds = ds.shuffle(data_config.get('shuffle_buffer', 10_000), seed=seed,
+                  reshuffle_each_iteration=True).repeat()
+  ds = ds.batch(local_batch_size(global_batch), drop_remainder=True)
+  ds = ds.skip(start_step).prefetch(tf.data.AUTOTUNE)
+  return ds.as_numpy_iterator()
+
+
+def eval_iterator(data_config, split: str, global_batch: int, max_examples: int | None = None):
+  """One pass over a split: yields (images uint8, mask bool) with the last batch
+  padded to full size (mask False on padding), so every example counts once."""
+  spec = get_spec(data_config.name)
+  split = {'train': spec.train_split, 'validation': spec.validation_split,
+           'test': spec.test_split}.get(split, split)
+  ds = _dataset(data_config, split)
+  if max_examples:
+    ds = ds.take(max_examples)
+  batch = local_batch_size(global_batch)
+  for images in ds.batch(batch).as_numpy_iterator():
+    n = images.shape[0]
+    mask = np.zeros((batch,), bool)
+    mask[:n] = True
+    if n < batch:
+      images = np.concatenate([images, np.zeros((batch - n,) + images.shape[1:], images.dtype)])
+    yield images, mask
+
+
+def num_examples(data_config, split: str) -> int:
+  spec = get_spec(data_config.name)
+  split = split or spec.train_split
+  return _builder(data_config).info.splits[split].num_examples

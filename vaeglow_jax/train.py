@@ -1,0 +1,179 @@
+"""Training loop pieces: state, optimizer, sharded jit train step, checkpoints, images."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from vaeglow_jax import losses
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a checkpoint holds. Only `params` is trained; `frozen` holds the
+  restored parameters of earlier phases (no optimizer state for them)."""
+  step: jax.Array
+  params: Any      # {key: subtree} for the trainable top-level keys
+  frozen: Any      # {key: subtree} for the frozen top-level keys
+  collections: Any  # other variable collections (e.g. 'constants' of the LU 1x1 convs)
+  opt_state: Any
+
+  def variables(self, params=None):
+    params = self.params if params is None else params
+    return {'params': {**self.frozen, **params}, **self.collections}
+
+
+def split_variables(variables, trainable: tuple[str, ...]):
+  """-> (trainable params, frozen params, other collections)."""
+  params = variables['params']
+  train = {k: v for k, v in params.items() if k in trainable}
+  frozen = {k: v for k, v in params.items() if k not in trainable}
+  collections = {k: v for k, v in variables.items() if k != 'params'}
+  return train, frozen, collections
+
+
+def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
+  """Adam; lr halved every `lr_halve_every_epochs` (the paper: 1e-4, every 250),
+  optional linear warm-up and global-norm clipping."""
+  halve_steps = max(1, int(config.lr_halve_every_epochs * steps_per_epoch))
+  schedule = optax.exponential_decay(config.learning_rate, halve_steps, 0.5, staircase=True)
+  if config.warmup_steps > 0:
+    warmup = optax.linear_schedule(0.0, config.learning_rate, config.warmup_steps)
+    schedule = optax.join_schedules([warmup, schedule], [config.warmup_steps])
+  chain = []
+  if config.grad_clip_norm > 0:
+    chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
+  chain.append(optax.adam(schedule))
+  return optax.chain(*chain)
+
+
+def create_state(variables, trainable, tx) -> TrainState:
+  params, frozen, collections = split_variables(variables, trainable)
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, frozen=frozen,
+                    collections=collections, opt_state=tx.init(params))
+
+
+# Sharding -------------------------------------------------------------------
+
+def make_mesh(num_devices: int | None = None):
+  """1-D mesh over all devices of all hosts, axis name 'data'."""
+  devices = jax.devices()[:num_devices] if num_devices else jax.devices()
+  return jax.sharding.Mesh(np.asarray(devices), ('data',))
+
+
+def check_batch_size(batch_size: int, mesh) -> None:
+  if batch_size <= 0 or batch_size % mesh.size:
+    raise ValueError(f'batch_size {batch_size} must be a positive multiple of the device count '
+                     f'{mesh.size}; set --config.batch_size to a multiple of {mesh.size}.')
+
+
+def shard_batch(local_batch: np.ndarray, mesh) -> jax.Array:
+  """Process-local numpy batch -> global array sharded over the 'data' axis."""
+  sharding = NamedSharding(mesh, P('data'))
+  return jax.make_array_from_process_local_data(sharding, local_batch)
+
+
+def replicate(tree, mesh):
+  return jax.device_put(tree, NamedSharding(mesh, P()))
+
+
+def make_train_step(phase, tx, mesh):
+  """jit-compiled (state, uint8 batch, rng) -> (state, metrics); data parallel over
+  the mesh's 'data' axis, the state buffers donated."""
+
+  def step(state: TrainState, images, rng):
+    rng = jax.random.fold_in(rng, state.step)
+    rng_deq, rng_loss = jax.random.split(rng)
+    x = losses.dequantize(images, rng_deq, phase.n_bits)
+
+    def loss_fn(params):
+      terms = phase.per_example(state.variables(params), x, rng_loss)
+      return jnp.mean(terms['objective']), terms
+
+    (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {k: jnp.mean(v) for k, v in terms.items()}
+    metrics['loss'] = loss
+    metrics['bpd'] = jnp.mean(phase.bits_per_dim(terms['objective']))
+    metrics['grad_norm'] = optax.global_norm(grads)
+    new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
+    return new_state, metrics
+
+  replicated = NamedSharding(mesh, P())
+  return jax.jit(step, in_shardings=(replicated, NamedSharding(mesh, P('data')), replicated),
+                 out_shardings=(replicated, replicated), donate_argnums=(0,))
+
+
+def make_eval_step(phase, mesh):
+  """jit (variables, uint8 batch, mask, rng) -> (sum of objective over mask, count)."""
+
+  def step(variables, images, mask, rng):
+    x = losses.dequantize(images, rng, phase.n_bits)
+    objective = phase.per_example(variables, x, rng)['objective']
+    return jnp.sum(jnp.where(mask, objective, 0.0)), jnp.sum(mask)
+
+  replicated = NamedSharding(mesh, P())
+  data = NamedSharding(mesh, P('data'))
+  return jax.jit(step, in_shardings=(replicated, data, data, replicated),
+                 out_shardings=(replicated, replicated))
+
+
+# Checkpoints ------------------------------------------------------------------
+
+def checkpoint_manager(directory: str, max_to_keep: int):
+  import orbax.checkpoint as ocp
+  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+  return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+
+def save_checkpoint(manager, state: TrainState) -> None:
+  import orbax.checkpoint as ocp
+  manager.save(int(state.step), args=ocp.args.StandardSave(state), force=True)
+  manager.wait_until_finished()
+
+
+def restore_checkpoint(manager, target: TrainState, step: int | None = None) -> TrainState:
+  import orbax.checkpoint as ocp
+  step = manager.latest_step() if step is None else step
+  abstract = jax.tree_util.tree_map(
+      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), target)
+  return manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
+
+def restore_raw(manager, step: int | None = None):
+  """Restores a checkpoint without a target (nested dicts of arrays)."""
+  import orbax.checkpoint as ocp
+  step = manager.latest_step() if step is None else step
+  return manager.restore(step, args=ocp.args.StandardRestore())
+
+
+# Images -------------------------------------------------------------------------
+
+def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
+  """(N, H, W, C) floats in [0, 1] -> (rows*H, cols*W, C) uint8 grid."""
+  images = np.asarray(images)
+  n, h, w, c = images.shape
+  columns = columns or int(np.ceil(np.sqrt(n)))
+  rows = int(np.ceil(n / columns))
+  grid = np.ones((rows * h, columns * w, c), np.float32)
+  for i in range(n):
+    r, col = divmod(i, columns)
+    grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = images[i]
+  return np.clip(np.round(grid * 255), 0, 255).astype(np.uint8)
+
+
+def save_png(path: str, images: np.ndarray, columns: int | None = None) -> None:
+  from PIL import Image
+  grid = image_grid(images, columns)
+  if grid.shape[-1] == 1:
+    grid = grid[..., 0]
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  Image.fromarray(grid).save(path)
