@@ -19,8 +19,19 @@ _VERBOSE = flags.DEFINE_bool('verbose', False, 'Show stack traces for errors.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+class _QuietLibraries:
+  """Drops INFO records from Orbax and TFDS internals; warnings and errors pass."""
+
+  def filter(self, record):
+    import logging as std_logging
+    noisy = ('/orbax/', '/tensorflow_datasets/', '/jax/_src/')
+    return record.levelno >= std_logging.WARNING or not any(n in record.pathname for n in noisy)
+
+
 def main(argv):
   del argv
+  if not _VERBOSE.value:
+    logging.get_absl_handler().addFilter(_QuietLibraries())
   from vaeglow_jax import trainer
   from vaeglow_jax.data import DataError
   try:

@@ -155,6 +155,13 @@ def eval_iterator(data_config, split: str, global_batch: int, max_examples: int 
 
 
 def num_examples(data_config, split: str) -> int:
+  """Number of examples in a split (all processes together)."""
   spec = get_spec(data_config.name)
   split = split or spec.train_split
-  return _builder(data_config).info.splits[split].num_examples
+  try:
+    return _builder(data_config).info.splits[split].num_examples
+  except KeyError:  # no split metadata (e.g. tfds.testing.mock_data): count.
+    import tensorflow_datasets as tfds
+    ds = _builder(data_config).as_dataset(split=split)
+    count = int(ds.cardinality())
+    return count if count >= 0 else sum(1 for _ in tfds.as_numpy(ds))

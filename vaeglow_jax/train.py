@@ -103,7 +103,7 @@ def make_train_step(phase, tx, mesh):
     metrics = {k: jnp.mean(v) for k, v in terms.items()}
     metrics['loss'] = loss
     metrics['bpd'] = jnp.mean(phase.bits_per_dim(terms['objective']))
-    metrics['grad_norm'] = optax.global_norm(grads)
+    metrics['grad_norm'] = optax.tree.norm(grads)
     new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
     return new_state, metrics
 

@@ -82,8 +82,11 @@ def _load_stage1(config, workdir, variables, keys):
   return {**variables, 'params': params}, int(manager.latest_step())
 
 
-def train_and_evaluate(config, workdir: str) -> dict:
-  """Trains `config.phase` in workdir/<phase>/; returns the last logged metrics."""
+def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
+  """Trains `config.phase` in workdir/<phase>/.
+
+  Returns the logged training summaries of this run as [(step, {metric: mean})].
+  """
   from clu import metric_writers, parameter_overview, periodic_actions
 
   validate_config(config)
@@ -139,7 +142,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   report = periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer)
   batches = data_lib.train_iterator(config.data, config.batch_size, config.seed, start_step)
 
-  last_metrics, accumulated = {}, []
+  history, accumulated = [], []
   best_val, evals_without_improvement = math.inf, 0
   step = start_step
   train_start = time.time()
@@ -153,7 +156,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
       if not all(np.isfinite(v) for v in summary.values()):
         raise TrainingError(f'non-finite training metrics at step {step}: {summary}')
       writer.write_scalars(step, {f'train/{k}': v for k, v in summary.items()})
-      last_metrics, accumulated = summary, []
+      history.append((step, summary))
+      accumulated = []
     if eval_step is not None and step % config.eval_every_steps == 0:
       val = _evaluate(eval_step, state.variables(), config, mesh, rng_sample)
       writer.write_scalars(step, {'validation/loss': val, 'validation/bpd':
@@ -176,7 +180,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   if jax.process_index() == 0 and step > start_step:
     seconds = time.time() - train_start
     logging.info('%s: %d steps in %.1f s', config.phase, step - start_step, seconds)
-  return last_metrics
+  return history
 
 
 def _dequantize_fixed(images, n_bits):

@@ -1,0 +1,129 @@
+"""End-to-end training on mock Fashion-MNIST (8x8, tiny model): phase hand-off,
+frozen parameters, resume, data parallelism, clear errors."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from experiments.configs import fashion_mnist
+from vaeglow_jax import phases, trainer
+from vaeglow_jax import train as train_lib
+
+pytestmark = pytest.mark.slow
+
+
+def _config(phase='vae', steps=6, **overrides):
+  config = fashion_mnist.get_config('test')
+  config.phase = phase
+  config.num_train_steps = steps
+  config.data.allow_download = True  # under mock_data, "download" is a no-op
+  config.data.data_dir = '/tmp/vaeglow_mock_tfds_unused'
+  config.data.train_split = 'train'
+  config.warmup_steps = 0
+  config.learning_rate = 3e-3
+  for key, value in overrides.items():
+    target = config
+    *path, last = key.split('.')
+    for p in path:
+      target = target[p]
+    target[last] = value
+  return config
+
+
+def _latest_state(workdir, phase):
+  manager = train_lib.checkpoint_manager(os.path.join(workdir, phase, 'checkpoints'), 3)
+  return manager.latest_step(), train_lib.restore_raw(manager)
+
+
+def _assert_trees_equal(a, b):
+  flat_a, tree_a = jax.tree_util.tree_flatten(a)
+  flat_b, tree_b = jax.tree_util.tree_flatten(b)
+  assert tree_a == tree_b
+  for x, y in zip(flat_a, flat_b):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_vae_then_glow_freezes_phase1_and_learns(tmp_path):
+  workdir = str(tmp_path)
+  with tfds.testing.mock_data(num_examples=32):
+    history = trainer.train_and_evaluate(_config('vae', steps=30, log_every_steps=5), workdir)
+    losses = [m['loss'] for _, m in history]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    _, stage1 = _latest_state(workdir, 'vae')
+    history = trainer.train_and_evaluate(
+        _config('glow', steps=30, log_every_steps=5, checkpoint_every_steps=10), workdir)
+    losses = [m['loss'] for _, m in history]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+  # Every checkpoint phase 2 wrote holds the phase-1 parameters bitwise unchanged.
+  manager = train_lib.checkpoint_manager(os.path.join(workdir, 'glow', 'checkpoints'), 3)
+  assert len(manager.all_steps()) >= 2
+  for step in manager.all_steps():
+    saved = train_lib.restore_raw(manager, step)
+    assert set(saved['params']) == {'glow'}
+    assert set(saved['frozen']) == {'encoder', 'decoder', 'prior'}
+    _assert_trees_equal(saved['frozen'], stage1['params'])
+    assert not jax.tree_util.tree_leaves(saved['opt_state']) or all(
+        'glow' in jax.tree_util.keystr(p) or 'count' in jax.tree_util.keystr(p)
+        for p, _ in jax.tree_util.tree_flatten_with_path(saved['opt_state'])[0])
+  for name in ('config.json', os.path.join('samples', 'step_30.png')):
+    assert os.path.exists(os.path.join(workdir, 'glow', name))
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+  with tfds.testing.mock_data(num_examples=32):
+    trainer.train_and_evaluate(_config('vae', steps=8, checkpoint_every_steps=4), str(tmp_path / 'a'))
+    trainer.train_and_evaluate(_config('vae', steps=4, checkpoint_every_steps=4), str(tmp_path / 'b'))
+    trainer.train_and_evaluate(_config('vae', steps=8, checkpoint_every_steps=4), str(tmp_path / 'b'))
+  step_a, a = _latest_state(str(tmp_path / 'a'), 'vae')
+  step_b, b = _latest_state(str(tmp_path / 'b'), 'vae')
+  assert step_a == step_b == 8
+  _assert_trees_equal(a['params'], b['params'])
+  _assert_trees_equal(a['opt_state'], b['opt_state'])
+
+
+def test_four_devices_match_one_device():
+  assert jax.device_count() >= 4, 'tests/conftest.py sets 4 simulated CPU devices'
+  config = _config('vae')
+  phase = phases.Phase(config, (8, 8, 1))
+  images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
+  tx = train_lib.make_optimizer(config, steps_per_epoch=10)
+  x = jnp.asarray(images, jnp.float32) / 256.0
+  variables = jax.device_get(jax.jit(phase.init)(jax.random.PRNGKey(0), x))
+  results = []
+  for num_devices in (1, 4):
+    mesh = train_lib.make_mesh(num_devices)
+    # A fresh copy each time: the train step donates (deletes) its input state.
+    state = train_lib.replicate(train_lib.create_state(variables, phase.spec.trainable, tx), mesh)
+    step = train_lib.make_train_step(phase, tx, mesh)
+    state, metrics = step(state, train_lib.shard_batch(images, mesh), jax.random.PRNGKey(1))
+    results.append((jax.device_get(state.params), float(metrics['loss'])))
+  assert results[0][1] == pytest.approx(results[1][1], rel=1e-5)
+  for p1, p4 in zip(jax.tree_util.tree_leaves(results[0][0]), jax.tree_util.tree_leaves(results[1][0])):
+    np.testing.assert_allclose(p1, p4, rtol=1e-4, atol=1e-6)
+
+
+def test_batch_not_divisible_by_devices_is_an_error(tmp_path):
+  with pytest.raises(ValueError, match='multiple of the device count 4'):
+    trainer.train_and_evaluate(_config('vae', batch_size=6), str(tmp_path))
+  assert list(tmp_path.iterdir()) == []
+
+
+def test_glow_without_phase1_checkpoint_is_an_error(tmp_path):
+  with tfds.testing.mock_data(num_examples=16):
+    with pytest.raises(trainer.TrainingError, match='needs a phase-1 checkpoint'):
+      trainer.train_and_evaluate(_config('glow'), str(tmp_path))
+  assert not (tmp_path / 'glow').exists()
+
+
+@pytest.mark.parametrize('phase', ['glow_baseline', 'second_stage'])
+def test_other_phases_train(tmp_path, phase):
+  with tfds.testing.mock_data(num_examples=16):
+    if phase == 'second_stage':
+      trainer.train_and_evaluate(_config('vae', steps=2), str(tmp_path))
+    history = trainer.train_and_evaluate(_config(phase, steps=4, log_every_steps=2), str(tmp_path))
+  assert all(np.isfinite(m['loss']) for _, m in history)
+  assert os.path.exists(tmp_path / phase / 'samples' / 'step_4.png')
