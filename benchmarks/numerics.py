@@ -41,8 +41,8 @@ def main():
       'coupling_affine': (Coupling(8, 'affine'), small),
       'coupling_checkerboard_affine': (Coupling(8, 'affine', 'checkerboard'), small),
       'flow_step_affine': (FlowStep(8, 'affine'), small),
-      'glow_layer_K32_8x8x3': (GlowLayer(depth=32, hidden=16), images3),
-      'glow_layer_K32_8x8x1_squeeze': (GlowLayer(depth=32, hidden=16, num_squeezes=1), images1),
+      'glow_layer_K32_8x8x3': (GlowLayer(depth=32, hidden=16, identity_init=False), images3),
+      'glow_layer_K32_8x8x1_squeeze': (GlowLayer(depth=32, hidden=16, num_squeezes=1, identity_init=False), images1),
       'multiscale_glow_L2_K2_8x8x3': (MultiScaleGlow(levels=2, depth=2, hidden=8), images3),
       'flow_prior_16x1024_dim64': (FlowPrior(), jax.random.normal(key, (2, 64))),
   }

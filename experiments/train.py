@@ -1,48 +1,42 @@
 r"""Trains one phase of the model.
 
   python -m experiments.train --config=experiments/configs/fashion_mnist.py:quick \
-      --workdir=/tmp/fmnist [--config.phase=glow] [--config.KEY=VALUE ...]
+      --workdir=/tmp/fmnist [--config.phase=glow] [--config.KEY=VALUE ...] [--verbose]
+
+Exit codes: 0 done; 2 bad input (one line on stderr, work directory unchanged);
+143 stopped by SIGTERM after writing a final checkpoint (rerun to resume).
 """
 
 import os
-import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from absl import app, flags, logging  # noqa: E402
+from absl import flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
+
+from experiments import cli  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (path[:preset]).',
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, samples and metrics.')
-_VERBOSE = flags.DEFINE_bool('verbose', False, 'Show stack traces for errors.')
 flags.mark_flags_as_required(['config', 'workdir'])
-
-
-class _QuietLibraries:
-  """Drops INFO records from Orbax and TFDS internals; warnings and errors pass."""
-
-  def filter(self, record):
-    import logging as std_logging
-    noisy = ('/orbax/', '/tensorflow_datasets/', '/jax/_src/')
-    return record.levelno >= std_logging.WARNING or not any(n in record.pathname for n in noisy)
 
 
 def main(argv):
   del argv
-  if not _VERBOSE.value:
-    logging.get_absl_handler().addFilter(_QuietLibraries())
   from vaeglow_jax import trainer
-  from vaeglow_jax.data import DataError
   try:
     trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except (trainer.TrainingError, DataError, ValueError) as e:
-    if _VERBOSE.value:
-      raise
-    logging.error('%s', e)
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
+  except trainer.Preempted as e:
+    cli.fail(str(e), cli.EXIT_PREEMPTED)
+
+
+def _user_errors():
+  from vaeglow_jax import trainer
+  from vaeglow_jax.data import DataError
+  from vaeglow_jax.reliability import WorkdirError
+  return (trainer.TrainingError, DataError, WorkdirError, ValueError)
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main, _user_errors())

@@ -23,7 +23,7 @@ def _images(shape, seed=0):
 ], ids=['8x8x3', '8x8x1_squeeze'])
 def test_glow_layer_depth32_inverts(shape, kwargs):
   x = _images(shape)
-  module = GlowLayer(depth=32, hidden=16, **kwargs)
+  module = GlowLayer(depth=32, hidden=16, identity_init=False, **kwargs)  # actnorm + rotations
   variables = module.init(KEY, x)
   y, logdet = module.apply(variables, x)
   assert y.shape == x.shape and logdet.shape == (shape[0],)
@@ -45,9 +45,17 @@ def test_glow_layer_logdet_matches_jacfwd(kwargs):
   assert inv_err < 1e-4 and rel_err < 1e-4 and sym_err < 1e-3, (inv_err, rel_err, sym_err)
 
 
-def test_glow_layer_keeps_image_shape_and_volume_for_additive_rotation_init():
+def test_glow_layer_is_exactly_the_identity_at_default_init():
   x = _images((4, 8, 8, 1))
-  module = GlowLayer(depth=2, hidden=8, num_squeezes=1)
+  module = GlowLayer(depth=3, hidden=8, num_squeezes=1)
+  y, logdet = module.apply(module.init(KEY, x), x)
+  np.testing.assert_array_equal(y, x)
+  np.testing.assert_array_equal(logdet, 0.0)
+
+
+def test_glow_layer_data_init_keeps_volume_but_for_actnorm():
+  x = _images((4, 8, 8, 1))
+  module = GlowLayer(depth=2, hidden=8, num_squeezes=1, identity_init=False)
   variables = module.init(KEY, x)
   y, logdet = module.apply(variables, x)
   # At init: actnorm normalises (logdet = -sum log std), rotations and couplings

@@ -93,3 +93,13 @@ def test_full_model_loss_jit_and_grad():
     leaves = jax.tree_util.tree_leaves(grads[name])
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
     assert float(sum(jnp.sum(jnp.abs(g)) for g in leaves)) > 0, name
+
+
+def test_phase2_starts_at_the_phase1_bound():
+  # The Glow layer starts as the identity: with the same z, the bound is unchanged.
+  model = tiny_model()
+  variables = vaeglow.init(model, KEY, X)
+  noise = jax.random.normal(jax.random.PRNGKey(5), (4, 4))
+  with_glow = model.apply(variables, X, True, noise)
+  without = model.apply(variables, X, False, noise)
+  np.testing.assert_array_equal(with_glow['neg_elbo'], without['neg_elbo'])

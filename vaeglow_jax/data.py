@@ -139,7 +139,8 @@ def eval_iterator(data_config, split: str, global_batch: int, max_examples: int 
   """One pass over a split: yields (images uint8, mask bool) with the last batch
   padded to full size (mask False on padding), so every example counts once."""
   spec = get_spec(data_config.name)
-  split = {'train': spec.train_split, 'validation': spec.validation_split,
+  split = {'train': data_config.get('train_split') or spec.train_split,
+           'validation': data_config.get('validation_split') or spec.validation_split,
            'test': spec.test_split}.get(split, split)
   ds = _dataset(data_config, split)
   if max_examples:

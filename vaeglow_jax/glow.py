@@ -18,6 +18,12 @@ class GlowLayer(nn.Module):
   pixel-space Gaussian. A 1-channel image needs one squeeze (28x28x1 ->
   14x14x4) or mask='checkerboard'.
 
+  `identity_init=True` (the default here) makes f the identity at init, so
+  phase 2 starts exactly at the phase-1 bound and can only improve on it; a
+  data-dependent ActNorm would instead standardise x, far from the decoder's
+  base distribution N(g_mu(z), g_sigma(z)^2) (seen: phase-2 bits/dim starting
+  at ~30 instead of the phase-1 ~5.5 on Fashion-MNIST).
+
   Input (batch, H, W, C); returns (x_tilde, logdet) with logdet (batch,) =
   log|det df/dx|; reverse=True computes f^-1 and its log-determinant.
   """
@@ -28,13 +34,14 @@ class GlowLayer(nn.Module):
   mask: str = 'channel'
   lu: bool = True
   remat: bool = False
+  identity_init: bool = True
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
     for _ in range(self.num_squeezes):
       x = squeeze2d(x)
     x, logdet = FlowSteps(self.depth, self.hidden, self.coupling, self.mask, self.lu,
-                          self.remat, name='flow')(x, reverse)
+                          self.remat, self.identity_init, name='flow')(x, reverse)
     for _ in range(self.num_squeezes):
       x = unsqueeze2d(x)
     return x, logdet

@@ -98,12 +98,16 @@ def make_train_step(phase, tx, mesh):
       return jnp.mean(terms['objective']), terms
 
     (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    grad_norm = optax.tree.norm(grads)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    # Non-finite guard: such a step never reaches the parameters or optimizer state.
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)
+    params, opt_state = keep(params, state.params), keep(opt_state, state.opt_state)
     metrics = {k: jnp.mean(v) for k, v in terms.items()}
-    metrics['loss'] = loss
-    metrics['bpd'] = jnp.mean(phase.bits_per_dim(terms['objective']))
-    metrics['grad_norm'] = optax.tree.norm(grads)
+    metrics.update(loss=loss, grad_norm=grad_norm, finite=finite,
+                   bpd=jnp.mean(phase.bits_per_dim(terms['objective'])))
     new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
     return new_state, metrics
 
@@ -128,9 +132,12 @@ def make_eval_step(phase, mesh):
 
 # Checkpoints ------------------------------------------------------------------
 
-def checkpoint_manager(directory: str, max_to_keep: int):
+def checkpoint_manager(directory: str, max_to_keep: int, read_only: bool = False):
+  """Orbax manager; saves are atomic (temporary folder, then rename), and leftover
+  temporary folders of a killed save are removed, never loaded."""
   import orbax.checkpoint as ocp
-  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only,
+                                         cleanup_tmp_directories=not read_only, read_only=read_only)
   return ocp.CheckpointManager(os.path.abspath(directory), options=options)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -13,16 +12,26 @@ import numpy as np
 from absl import logging
 
 from vaeglow_jax import data as data_lib
+from vaeglow_jax import losses
 from vaeglow_jax import phases
+from vaeglow_jax import reliability
 from vaeglow_jax import train as train_lib
+
+# Per-example terms and the names users know them by, for non-finite reports.
+TERM_NAMES = {'recon': 'reconstruction', 'kl': 'KL', 'logdet': 'logdet', 'log_prior': 'prior',
+              'latent_neg_elbo': 'second-stage ELBO', 'objective': 'loss'}
 
 
 class TrainingError(RuntimeError):
   """A problem the user can fix; the message says how."""
 
 
-def validate_config(config) -> None:
-  """Rejects bad values with one clear line each."""
+class Preempted(RuntimeError):
+  """SIGTERM arrived; a final checkpoint was written."""
+
+
+def validate_config(config) -> tuple[int, int, int]:
+  """Rejects bad values with one clear line; returns the image shape (H, W, C)."""
   problems = []
   if config.phase not in phases.PHASES:
     problems.append(f'phase {config.phase!r} is unknown; choose one of {list(phases.PHASES)}')
@@ -33,12 +42,39 @@ def validate_config(config) -> None:
   if config.batch_size <= 0:
     problems.append(f'batch_size must be positive, got {config.batch_size}')
   if config.num_train_steps <= 0 and config.num_epochs <= 0:
-    problems.append('set num_train_steps > 0 or num_epochs > 0')
+    problems.append(f'num_train_steps ({config.num_train_steps}) or num_epochs '
+                    f'({config.num_epochs}) must be positive')
+  for key in ('checkpoint_every_steps', 'log_every_steps', 'sample_every_steps'):
+    if config[key] <= 0:
+      problems.append(f'{key} must be positive, got {config[key]}')
   if config.sampling.temperature < 0:
     problems.append(f'sampling.temperature must be >= 0, got {config.sampling.temperature}')
-  data_lib.get_spec(config.data.name)
+  if config.nonfinite not in ('skip', 'stop'):
+    problems.append(f"nonfinite must be 'skip' or 'stop', got {config.nonfinite!r}")
   if problems:
     raise TrainingError('; '.join(problems) + '.')
+  shape = data_lib.image_shape(config.data)
+  _check_shapes(config, shape)
+  return shape
+
+
+def _check_shapes(config, shape) -> None:
+  height, width, channels = shape
+  glow, base = config.model.glow, config.model.baseline
+  uses_glow = phases.get_spec(config.phase).use_glow
+  if uses_glow:
+    factor = 2 ** glow.num_squeezes
+    if height % factor or width % factor:
+      raise TrainingError(f'image shape {shape} does not fit model.glow.num_squeezes='
+                          f'{glow.num_squeezes}: H and W must be divisible by {factor}.')
+    if glow.mask == 'channel' and channels * factor * factor < 2:
+      raise TrainingError(f'image shape {shape} has 1 channel: set model.glow.num_squeezes=1 or '
+                          "model.glow.mask='checkerboard'.")
+  if config.phase == 'glow_baseline':
+    factor = 2 ** base.levels
+    if height % factor or width % factor:
+      raise TrainingError(f'image shape {shape} does not fit model.baseline.levels={base.levels}: '
+                          f'H and W must be divisible by {factor} (use fewer levels or data.resize).')
 
 
 def phase_dir(workdir: str, phase: str) -> str:
@@ -48,7 +84,9 @@ def phase_dir(workdir: str, phase: str) -> str:
 def _stage1_manager(config, workdir):
   stage1 = config.stage1_workdir or workdir
   directory = os.path.join(phase_dir(stage1, 'vae'), 'checkpoints')
-  manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints) if os.path.isdir(directory) else None
+  manager = None
+  if os.path.isdir(directory):
+    manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints, read_only=True)
   if manager is None or manager.latest_step() is None:
     raise TrainingError(
         f'phase {config.phase!r} needs a phase-1 checkpoint in {directory}; run phase vae first '
@@ -56,82 +94,112 @@ def _stage1_manager(config, workdir):
   return manager
 
 
-def _load_stage1(config, workdir, variables, keys):
-  """Replaces variables['params'][key] for key in keys with the phase-1 values."""
+def _restore(manager, step, target=None):
+  """Restores a checkpoint, turning Orbax/TensorStore failures into a clear error."""
+  try:
+    if target is None:
+      return train_lib.restore_raw(manager, step)
+    return train_lib.restore_checkpoint(manager, target, step)
+  except Exception as e:  # noqa: BLE001 - any read failure means a damaged checkpoint
+    path = os.path.join(str(manager.directory), str(step))
+    raise TrainingError(f'checkpoint {path} is truncated or corrupted ({type(e).__name__}); '
+                        'delete that step folder to fall back to the previous checkpoint.') from e
+
+
+def _load_stage1(config, workdir, abstract_variables, keys):
+  """Reads the phase-1 parameters for `keys` and checks them against this
+  config's model (abstract_variables from jax.eval_shape). Returns ({key: params}, step)."""
   manager = _stage1_manager(config, workdir)
-  raw = train_lib.restore_raw(manager)
+  step = int(manager.latest_step())
+  raw = _restore(manager, step)
   saved = {**raw['frozen'], **raw['params']}
-  params = dict(variables['params'])
+  expected_params = abstract_variables['params']
+  loaded = {}
   for key in keys:
-    if key not in params:
+    if key not in expected_params:
       continue
     if key not in saved:
-      raise TrainingError(f'the phase-1 checkpoint has no {key!r} parameters; it was trained with '
-                          'a different model configuration.')
-    expected = jax.tree_util.tree_flatten_with_path(params[key])[0]
+      raise TrainingError(f'the phase-1 checkpoint has no {key!r} parameters: it was trained with '
+                          'a different model configuration (same model.* as phase 1?).')
     got = dict(jax.tree_util.tree_flatten_with_path(saved[key])[0])
-    for path, leaf in expected:
+    for path, leaf in jax.tree_util.tree_flatten_with_path(expected_params[key])[0]:
       name = key + jax.tree_util.keystr(path)
       if path not in got:
         raise TrainingError(f'phase-1 checkpoint lacks parameter {name}: its architecture differs '
                             'from this config (same model.* as phase 1?).')
       if tuple(got[path].shape) != tuple(leaf.shape):
-        raise TrainingError(f'phase-1 parameter {name} has shape {tuple(got[path].shape)}, this config '
-                            f'expects {tuple(leaf.shape)}: use the same model.* as phase 1.')
-    params[key] = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, a.dtype), params[key], saved[key])
-  return {**variables, 'params': params}, int(manager.latest_step())
+        raise TrainingError(f'phase-1 parameter {name} has shape {tuple(got[path].shape)} but this '
+                            f'config expects {tuple(leaf.shape)}: use the same model.* as phase 1.')
+    loaded[key] = jax.tree_util.tree_map(lambda a, b: np.asarray(b, a.dtype), expected_params[key],
+                                         saved[key])
+  return loaded, step
+
+
+def _nonfinite_report(metrics, step, manager) -> str:
+  bad = [TERM_NAMES[k] for k in TERM_NAMES if k in metrics and not np.isfinite(float(metrics[k]))]
+  if not bad:
+    bad = ['gradient']
+  last = manager.latest_step()
+  where = os.path.join(str(manager.directory), str(last)) if last is not None else 'none yet'
+  return f'non-finite {", ".join(bad)} at step {step}; last good checkpoint: {where}'
 
 
 def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   """Trains `config.phase` in workdir/<phase>/.
 
-  Returns the logged training summaries of this run as [(step, {metric: mean})].
+  Everything that can be checked is checked before the work directory is
+  touched. Returns the logged training summaries of this run as
+  [(step, {metric: mean})]. Raises TrainingError / DataError / WorkdirError for
+  user errors and Preempted after a SIGTERM (a final checkpoint is written).
   """
-  from clu import metric_writers, parameter_overview, periodic_actions
-
-  validate_config(config)
+  image_shape = validate_config(config)
   if config.multihost:
     jax.distributed.initialize()
   spec = phases.get_spec(config.phase)
   mesh = train_lib.make_mesh(config.num_devices or None)
   train_lib.check_batch_size(config.batch_size, mesh)
-  image_shape = data_lib.image_shape(config.data)
+  reliability.check_writable(workdir)
   phase = phases.Phase(config, image_shape)
-
-  out_dir = phase_dir(workdir, config.phase)
+  stage1 = None
   if spec.from_stage1:
-    _stage1_manager(config, workdir)  # fail before touching the work directory
+    batch = jax.ShapeDtypeStruct((config.batch_size,) + tuple(image_shape), jnp.float32)
+    abstract = jax.eval_shape(phase.init, jax.random.PRNGKey(0), batch)
+    stage1 = _load_stage1(config, workdir, abstract, spec.from_stage1)
   train_split = config.data.train_split or data_lib.get_spec(config.data.name).train_split
   steps_per_epoch = max(1, data_lib.num_examples(config.data, train_split) // config.batch_size)
   num_steps = config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * steps_per_epoch
+  out_dir = phase_dir(workdir, config.phase)
+  with reliability.phase_lock(out_dir), reliability.StopSignal() as stop:
+    return _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, stop)
 
-  os.makedirs(out_dir, exist_ok=True)
+
+def _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, stop):
+  from clu import metric_writers, parameter_overview, periodic_actions
+
+  spec = phase.spec
+  manager = train_lib.checkpoint_manager(os.path.join(out_dir, 'checkpoints'), config.keep_checkpoints)
+  rng_init, rng_train, rng_sample = jax.random.split(jax.random.PRNGKey(config.seed), 3)
+  tx = train_lib.make_optimizer(config, steps_per_epoch)
+
+  # Initialise on the first global batch (ActNorm's data-dependent init), then resume if possible.
+  first = train_lib.shard_batch(
+      next(data_lib.train_iterator(config.data, config.batch_size, config.seed, 0)), mesh)
+  init_fn = jax.jit(lambda r, b: phase.init(r, losses.dequantize(b, None, phase.n_bits)),
+                    out_shardings=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+  variables = init_fn(rng_init, first)
+  if stage1 is not None:
+    variables = {**variables, 'params': {**variables['params'], **stage1[0]}}
+  state = train_lib.replicate(train_lib.create_state(variables, spec.trainable, tx), mesh)
+  start_step = manager.latest_step() or 0
+  if start_step:
+    state = _restore(manager, start_step, state)
+    logging.info('resumed %s from step %d', config.phase, start_step)
+  elif stage1 is not None:
+    logging.info('phase-1 parameters %s restored from step %d and frozen', list(stage1[0]), stage1[1])
+
   with open(os.path.join(out_dir, 'config.json'), 'w') as f:
     f.write(config.to_json_best_effort(indent=2))
   writer = metric_writers.create_default_writer(out_dir, just_logging=jax.process_index() > 0)
-  manager = train_lib.checkpoint_manager(os.path.join(out_dir, 'checkpoints'), config.keep_checkpoints)
-
-  rng = jax.random.PRNGKey(config.seed)
-  rng_init, rng_train, rng_sample = jax.random.split(rng, 3)
-  tx = train_lib.make_optimizer(config, steps_per_epoch)
-
-  # Initialise on the first global batch (ActNorm's data-dependent init), or resume.
-  start_step = manager.latest_step() or 0
-  first = next(data_lib.train_iterator(config.data, config.batch_size, config.seed, 0))
-  first = train_lib.shard_batch(first, mesh)
-  init_fn = jax.jit(lambda r, b: phase.init(r, _dequantize_fixed(b, phase.n_bits)),
-                    out_shardings=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-  variables = init_fn(rng_init, first)
-  stage1_step = None
-  if spec.from_stage1:
-    variables, stage1_step = _load_stage1(config, workdir, variables, spec.from_stage1)
-  state = train_lib.create_state(variables, spec.trainable, tx)
-  state = train_lib.replicate(state, mesh)
-  if start_step:
-    state = train_lib.restore_checkpoint(manager, state, start_step)
-    logging.info('resumed %s from step %d', config.phase, start_step)
-  elif stage1_step is not None:
-    logging.info('phase-1 parameters %s restored from step %d and frozen', spec.from_stage1, stage1_step)
   parameter_overview.log_parameter_overview(state.params, msg=f'trainable parameters ({config.phase})')
   writer.write_hparams({k: v for k, v in _flatten(config.to_dict()).items()
                         if isinstance(v, (int, float, str, bool))})
@@ -141,51 +209,63 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   sample_fn = jax.jit(lambda v, r: phase.sample(v, r, config.num_samples, config.sampling.temperature))
   report = periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer)
   batches = data_lib.train_iterator(config.data, config.batch_size, config.seed, start_step)
+  early_stopping = eval_step is not None and config.early_stopping_patience > 0
+
+  def save(reason):
+    logging.info('saving checkpoint at step %d (%s)', int(state.step), reason)
+    train_lib.save_checkpoint(manager, state)
 
   history, accumulated = [], []
-  best_val, evals_without_improvement = math.inf, 0
+  best_val, evals_without_improvement, consecutive_nonfinite = math.inf, 0, 0
   step = start_step
   train_start = time.time()
   while step < num_steps:
     state, metrics = train_step(state, train_lib.shard_batch(next(batches), mesh), rng_train)
     step += 1
+    if not bool(metrics['finite']):
+      consecutive_nonfinite += 1
+      message = _nonfinite_report(metrics, step, manager)
+      if config.nonfinite == 'stop' or consecutive_nonfinite >= config.max_consecutive_nonfinite:
+        raise TrainingError(message + ('' if config.nonfinite == 'stop' else
+                                       f' ({consecutive_nonfinite} consecutive steps skipped)'))
+      logging.warning('%s; step skipped, parameters unchanged', message)
+      continue
+    consecutive_nonfinite = 0
     accumulated.append(metrics)
     report(step)
     if step % config.log_every_steps == 0 or step == num_steps:
       summary = {k: float(np.mean([float(m[k]) for m in accumulated])) for k in accumulated[0]}
-      if not all(np.isfinite(v) for v in summary.values()):
-        raise TrainingError(f'non-finite training metrics at step {step}: {summary}')
       writer.write_scalars(step, {f'train/{k}': v for k, v in summary.items()})
       history.append((step, summary))
       accumulated = []
     if eval_step is not None and step % config.eval_every_steps == 0:
       val = _evaluate(eval_step, state.variables(), config, mesh, rng_sample)
-      writer.write_scalars(step, {'validation/loss': val, 'validation/bpd':
-                                  float(phase.bits_per_dim(jnp.array([val]))[0])})
+      writer.write_scalars(step, {'validation/loss': val,
+                                  'validation/bpd': float(phase.bits_per_dim(jnp.array([val]))[0])})
       if val < best_val:
         best_val, evals_without_improvement = val, 0
-        train_lib.save_checkpoint(manager, state)
+        if early_stopping:
+          save('best validation loss')
       else:
         evals_without_improvement += 1
-        if config.early_stopping_patience and evals_without_improvement >= config.early_stopping_patience:
-          logging.info('early stopping at step %d (best validation loss %.4f)', step, best_val)
+        if early_stopping and evals_without_improvement >= config.early_stopping_patience:
+          logging.info('early stopping at step %d (best validation loss %.4f kept)', step, best_val)
           break
-    if step % config.checkpoint_every_steps == 0 or step == num_steps:
-      if not (config.early_stopping_patience and eval_step is not None):
-        train_lib.save_checkpoint(manager, state)
+    if not early_stopping and (step % config.checkpoint_every_steps == 0 or step == num_steps):
+      save('periodic' if step < num_steps else 'final')
     if step % config.sample_every_steps == 0 or step == num_steps:
       samples = np.asarray(sample_fn(state.variables(), rng_sample))
       train_lib.save_png(os.path.join(out_dir, 'samples', f'step_{step}.png'), samples)
+    if stop.received:
+      if not early_stopping:
+        save('SIGTERM')
+      writer.flush()
+      raise Preempted(f'stopped by SIGTERM at step {step}; checkpoint saved in '
+                      f'{manager.directory}; rerun the same command to resume.')
   writer.flush()
-  if jax.process_index() == 0 and step > start_step:
-    seconds = time.time() - train_start
-    logging.info('%s: %d steps in %.1f s', config.phase, step - start_step, seconds)
+  if step > start_step:
+    logging.info('%s: %d steps in %.1f s', config.phase, step - start_step, time.time() - train_start)
   return history
-
-
-def _dequantize_fixed(images, n_bits):
-  from vaeglow_jax import losses
-  return losses.dequantize(images, None, n_bits)
 
 
 def _evaluate(eval_step, variables, config, mesh, rng):

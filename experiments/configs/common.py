@@ -23,6 +23,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval_max_examples = 2000
   c.early_stopping_patience = 0   # evaluations without improvement before stopping (0: off)
   c.stage1_workdir = ''           # phase-1 workdir for the hand-off ('' = same workdir)
+  c.nonfinite = 'skip'            # non-finite loss/gradient: 'skip' the step or 'stop' at once
+  c.max_consecutive_nonfinite = 10  # with 'skip': stop after this many in a row
   c.multihost = False             # True: jax.distributed.initialize() first
   c.num_devices = 0               # 0: all devices
 
@@ -32,6 +34,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.data_dir = ''            # TFDS data_dir ('' = TFDS default)
   c.data.resize = 0               # 0: native resolution
   c.data.train_split = ''         # '' = the dataset's default (train minus validation)
+  c.data.validation_split = ''    # '' = the dataset's default (held out from train)
   c.data.shuffle_buffer = 10_000
   c.data.allow_download = False
 
@@ -46,8 +49,10 @@ def base_config() -> ml_collections.ConfigDict:
   m.fixed_log_std = 0.0
   m.min_log_std = -7.0
   m.prior = ml_collections.ConfigDict(dict(kind='flow', num_layers=16, hidden=1024, num_hidden=2))
+  # identity_init: the Glow layer starts as f = identity (phase 2 starts at the phase-1 bound);
+  # False gives Glow's data-dependent ActNorm and random rotations.
   m.glow = ml_collections.ConfigDict(dict(depth=32, hidden=256, num_squeezes=0, coupling='additive',
-                                          mask='channel', lu=True, remat=False))
+                                          mask='channel', lu=True, remat=False, identity_init=True))
   m.second_stage = ml_collections.ConfigDict(dict(width=1024, depth=3))
   m.baseline = ml_collections.ConfigDict(dict(levels=3, depth=32, hidden=512, coupling='affine',
                                               lu=True, remat=False))

@@ -21,13 +21,14 @@ class ActNorm(nn.Module):
   for images and sum(log_scale) for vectors.
   """
   eps: float = 1e-6
+  data_init: bool = True  # False: start as the identity (bias 0, log_scale 0)
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
     channels = x.shape[-1]
     reduce_axes = tuple(range(x.ndim - 1))
     # Data-dependent init only makes sense on data, i.e. in the forward direction.
-    data_init = self.is_initializing() and not reverse
+    data_init = self.data_init and self.is_initializing() and not reverse
 
     def init_bias(_, shape):
       if not data_init:

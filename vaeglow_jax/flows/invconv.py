@@ -21,12 +21,14 @@ class InvConv1x1(nn.Module):
   O(C). P and the signs are not trained but are model state: they live in
   the `constants` collection, so they are checkpointed with the parameters
   and never receive optimizer updates. `lu=False` trains W directly and uses
-  slogdet. Both start as a random rotation.
+  slogdet. Both start as a random rotation, or as the identity with
+  `identity_init=True`.
 
   Input: (batch, ..., C). logdet = positions * log|det W| with positions the
   product of the non-batch, non-channel axes.
   """
   lu: bool = True
+  identity_init: bool = False
 
   def _weight(self, channels: int):
     """Returns (W or its LU factors, log|det W|), creating the variables on init."""
@@ -34,12 +36,14 @@ class InvConv1x1(nn.Module):
     # Flax also calls init functions (under eval_shape) in `apply` to check
     # shapes, so they must work without a 'params' RNG: any key gives the shapes.
     key = self.make_rng('params') if creating else jax.random.PRNGKey(0)
+    initial = ((lambda: jnp.eye(channels, dtype=jnp.float32)) if self.identity_init
+               else (lambda: _random_rotation(key, channels)))
     if not self.lu:
-      w = self.param('kernel', lambda _: _random_rotation(key, channels))
+      w = self.param('kernel', lambda _: initial())
       return w, jnp.linalg.slogdet(w)[1]
 
     def factor(index):
-      p0, l0, u0 = jsl.lu(_random_rotation(key, channels))
+      p0, l0, u0 = jsl.lu(initial())
       s0 = jnp.diag(u0)
       return (p0, jnp.tril(l0, -1), jnp.triu(u0, 1), jnp.sign(s0), jnp.log(jnp.abs(s0)))[index]
 

@@ -14,16 +14,22 @@ from vaeglow_jax.flows.invconv import InvConv1x1
 class FlowStep(nn.Module):
   """actnorm -> invertible 1x1 conv -> coupling; reverse runs the exact inverse.
 
+  `identity_init=True` starts the whole step as the identity map (ActNorm
+  without data-dependent init, 1x1 conv = I; couplings always start as the
+  identity), for flows stacked on a learned base such as the VAE decoder.
+
   Input (batch, H, W, C); returns (y, logdet) with logdet (batch,).
   """
   hidden: int = 512
   coupling: str = 'additive'
   mask: str = 'channel'
   lu: bool = True
+  identity_init: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
-    layers = [ActNorm(name='actnorm'), InvConv1x1(lu=self.lu, name='invconv'),
+    layers = [ActNorm(data_init=not self.identity_init, name='actnorm'),
+              InvConv1x1(lu=self.lu, identity_init=self.identity_init, name='invconv'),
               Coupling(self.hidden, self.coupling, self.mask, name='coupling')]
     total = jnp.zeros((x.shape[0],), x.dtype)
     for layer in (reversed(layers) if reverse else layers):
@@ -38,12 +44,13 @@ class _ScanBody(nn.Module):
   coupling: str
   mask: str
   lu: bool
+  identity_init: bool
   reverse: bool
 
   @nn.compact
   def __call__(self, carry, _):
     x, logdet = carry
-    y, step_logdet = FlowStep(self.hidden, self.coupling, self.mask, self.lu,
+    y, step_logdet = FlowStep(self.hidden, self.coupling, self.mask, self.lu, self.identity_init,
                               name='step')(x, self.reverse)
     return (y, logdet + step_logdet), None
 
@@ -61,12 +68,13 @@ class FlowSteps(nn.Module):
   mask: str = 'channel'
   lu: bool = True
   remat: bool = False
+  identity_init: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
     body = nn.remat(_ScanBody) if self.remat else _ScanBody
     stack = nn.scan(body, variable_axes={'params': 0, 'constants': 0},
                     split_rngs={'params': True}, length=self.depth, reverse=reverse)
-    (y, logdet), _ = stack(self.hidden, self.coupling, self.mask, self.lu, reverse,
+    (y, logdet), _ = stack(self.hidden, self.coupling, self.mask, self.lu, self.identity_init, reverse,
                            name='steps')((x, jnp.zeros((x.shape[0],), x.dtype)), None)
     return y, logdet

@@ -1,0 +1,66 @@
+"""Shared command-line plumbing: one-line errors, quiet library logs, --verbose."""
+
+from __future__ import annotations
+
+import logging as std_logging
+import re
+import sys
+
+from absl import app, flags, logging
+
+VERBOSE = flags.DEFINE_bool('verbose', False, 'Show stack traces and library INFO logs.')
+
+# Exit codes: 2 = bad input (nothing changed), 143 = stopped by SIGTERM after a final checkpoint.
+EXIT_BAD_INPUT = 2
+EXIT_PREEMPTED = 143
+
+
+class _QuietLibraries:
+  """Drops INFO records from Orbax, TFDS and JAX internals; warnings and errors pass."""
+
+  def filter(self, record):
+    noisy = ('/orbax/', '/tensorflow_datasets/', '/jax/_src/')
+    return record.levelno >= std_logging.WARNING or not any(n in record.pathname for n in noisy)
+
+
+def one_line(error: BaseException) -> str:
+  """A readable single line from an exception (ml_collections quotes and escapes its messages)."""
+  text = str(error).replace('\\n', ' ').replace("\\'", "'").replace('\n', ' ')
+  text = text.strip().strip('\'"').strip()
+  match = re.search(r'Did you mean "(\w+)" instead of "(\w+)"', text)
+  if match:
+    return f'unknown config key {match.group(2)!r}; did you mean {match.group(1)!r}?'
+  return ' '.join(text.split())
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(code)
+
+
+def _parse_flags(argv):
+  try:
+    return flags.FLAGS(argv)
+  except SystemExit:
+    raise
+  except Exception as e:  # noqa: BLE001 - any parse problem is the user's input
+    if '--verbose' in argv:
+      raise
+    fail(one_line(e))
+
+
+def run(main, user_errors: tuple[type[BaseException], ...]):
+  """app.run(main) where `user_errors` print one line and exit 2 (trace with --verbose)."""
+
+  def wrapped(argv):
+    if not VERBOSE.value:
+      logging.get_absl_handler().addFilter(_QuietLibraries())
+    try:
+      return main(argv)
+    except user_errors as e:
+      if VERBOSE.value:
+        raise
+      logging.error('%s', one_line(e))
+      fail(one_line(e))
+
+  app.run(wrapped, flags_parser=_parse_flags)

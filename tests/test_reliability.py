@@ -1,0 +1,251 @@
+"""Crash safety, non-finite guard, locks, and one-line errors for bad input."""
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from experiments.configs import fashion_mnist
+from tests.test_train import _assert_trees_equal, _config, _latest_state
+from vaeglow_jax import phases, reliability, trainer
+from vaeglow_jax.data import DataError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MOCK_ARGS = ['--config=experiments/configs/fashion_mnist.py:test',
+             '--config.data.allow_download=True', '--config.data.data_dir=/tmp/vaeglow_mock_unused',
+             '--config.data.train_split=train', '--config.warmup_steps=0']
+
+
+def _cli(workdir, *args, wait=True, **kwargs):
+  cmd = [sys.executable, '-m', 'tests.mock_train', f'--workdir={workdir}', *MOCK_ARGS, *args]
+  env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
+  if not wait:
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, **kwargs)
+  return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def _snapshot(path):
+  """Every file under path with its size and mtime: 'nothing changed' means equal snapshots."""
+  out = {}
+  for root, _, files in os.walk(path):
+    for name in files:
+      full = os.path.join(root, name)
+      st = os.stat(full)
+      out[full] = (st.st_size, st.st_mtime_ns)
+  return out
+
+
+# Bad input: validated before anything is written ------------------------------------
+
+@pytest.mark.parametrize('key,value,message', [
+    ('data.n_bits', 0, 'n_bits must be in 1..8'),
+    ('data.n_bits', 9, 'n_bits must be in 1..8'),
+    ('learning_rate', 0.0, 'learning_rate must be positive'),
+    ('learning_rate', -1e-3, 'learning_rate must be positive'),
+    ('num_train_steps', 0, 'must be positive'),
+    ('batch_size', -8, 'batch_size must be positive'),
+    ('sampling.temperature', -0.5, 'temperature must be >= 0'),
+    ('data.name', 'imagenet', "unknown dataset 'imagenet'"),
+    ('phase', 'finetune', "phase 'finetune' is unknown"),
+])
+def test_bad_values_are_one_clear_error_and_nothing_is_written(tmp_path, key, value, message):
+  config = _config(value) if key == 'phase' else _config('vae', **{key: value})
+  if key == 'num_train_steps':
+    config.num_epochs = 0
+  with pytest.raises((trainer.TrainingError, DataError), match=message):
+    trainer.train_and_evaluate(config, str(tmp_path))
+  assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize('overrides,message', [
+    ({'phase': 'glow_baseline', 'model.baseline.levels': 4}, 'does not fit model.baseline.levels=4'),
+    ({'phase': 'joint', 'model.glow.num_squeezes': 4}, 'does not fit model.glow.num_squeezes=4'),
+    ({'phase': 'joint', 'model.glow.num_squeezes': 0}, 'has 1 channel'),
+])
+def test_image_shape_that_does_not_fit_the_model(tmp_path, overrides, message):
+  with pytest.raises(trainer.TrainingError, match=message):
+    trainer.train_and_evaluate(_config(**overrides), str(tmp_path))
+  assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_workdir(tmp_path):
+  blocker = tmp_path / 'file'
+  blocker.write_text('not a directory')
+  with pytest.raises(reliability.WorkdirError, match='is not a directory'):
+    trainer.train_and_evaluate(_config(), str(blocker / 'run'))
+  assert blocker.read_text() == 'not a directory'
+
+
+def test_dataset_not_available_offline(tmp_path):
+  config = _config()
+  config.data.name = 'cifar10'
+  config.data.resize = 0
+  config.data.allow_download = False
+  config.data.data_dir = str(tmp_path / 'tfds')
+  with pytest.raises(DataError, match='tfds build cifar10'):
+    trainer.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
+
+
+@pytest.fixture(scope='module')
+def phase1_workdir(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('phase1')
+  with tfds.testing.mock_data(num_examples=16):
+    trainer.train_and_evaluate(_config('vae', steps=2, checkpoint_every_steps=2), str(workdir))
+  return workdir
+
+
+def test_phase1_checkpoint_of_another_architecture_names_the_parameter(phase1_workdir):
+  before = _snapshot(phase1_workdir)
+  with tfds.testing.mock_data(num_examples=16):
+    with pytest.raises(trainer.TrainingError, match=r"phase-1 parameter encoder\['mean'\]\['kernel'\] has shape"):
+      trainer.train_and_evaluate(_config('glow', **{'model.latent_dim': 6}), str(phase1_workdir))
+  assert _snapshot(phase1_workdir) == before and not (phase1_workdir / 'glow').exists()
+
+
+def test_corrupted_checkpoint_is_a_clear_error(phase1_workdir, tmp_path):
+  workdir = tmp_path / 'copy'
+  shutil.copytree(phase1_workdir, workdir)
+  step_dir = workdir / 'vae' / 'checkpoints' / '2'
+  for root, _, files in os.walk(step_dir):
+    for name in files:
+      if name not in ('_CHECKPOINT_METADATA', 'commit_success.txt'):
+        with open(os.path.join(root, name), 'r+b') as f:
+          f.truncate(max(0, os.path.getsize(os.path.join(root, name)) // 3))
+  with tfds.testing.mock_data(num_examples=16):
+    with pytest.raises(trainer.TrainingError, match='truncated or corrupted'):
+      trainer.train_and_evaluate(_config('vae', steps=4), str(workdir))
+    with pytest.raises(trainer.TrainingError, match='truncated or corrupted'):
+      trainer.train_and_evaluate(_config('glow', steps=4), str(workdir))
+
+
+# Locks ------------------------------------------------------------------------------
+
+def test_second_process_on_same_phase_refuses(tmp_path):
+  with reliability.phase_lock(str(tmp_path / 'vae')):
+    with tfds.testing.mock_data(num_examples=16):
+      with pytest.raises(reliability.WorkdirError, match=f'another training process \\(pid {os.getpid()}\\)'):
+        trainer.train_and_evaluate(_config('vae', steps=2), str(tmp_path))
+
+
+def test_dead_process_leaves_no_stuck_lock(tmp_path):
+  code = ('import sys, time; from vaeglow_jax import reliability\n'
+          f'with reliability.phase_lock({str(tmp_path)!r}):\n  print("locked", flush=True); time.sleep(60)')
+  proc = subprocess.Popen([sys.executable, '-c', code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+  assert proc.stdout.readline().strip() == 'locked'
+  with pytest.raises(reliability.WorkdirError):
+    with reliability.phase_lock(str(tmp_path)):
+      pass
+  proc.kill()
+  proc.wait()
+  with reliability.phase_lock(str(tmp_path)):  # acquired: the lock died with its process
+    pass
+
+
+# Non-finite guard ------------------------------------------------------------------
+
+def _poison_reconstruction(monkeypatch):
+  original = phases.Phase.per_example
+
+  def poisoned(self, variables, x, rng):
+    terms = dict(original(self, variables, x, rng))
+    terms['recon'] = terms['recon'] * np.nan
+    terms['objective'] = terms['objective'] + terms['recon']
+    return terms
+
+  monkeypatch.setattr(phases.Phase, 'per_example', poisoned)
+
+
+def test_nonfinite_stop_names_step_term_and_checkpoint(tmp_path, monkeypatch):
+  _poison_reconstruction(monkeypatch)
+  with tfds.testing.mock_data(num_examples=16):
+    with pytest.raises(trainer.TrainingError,
+                       match='non-finite reconstruction, loss at step 1; last good checkpoint: none yet'):
+      trainer.train_and_evaluate(_config('vae', steps=4, nonfinite='stop'), str(tmp_path))
+  assert _latest_state(str(tmp_path), 'vae')[0] is None  # nothing non-finite was saved
+
+
+def test_nonfinite_skip_keeps_parameters_and_stops_after_n(tmp_path, monkeypatch):
+  with tfds.testing.mock_data(num_examples=16):
+    trainer.train_and_evaluate(_config('vae', steps=2, checkpoint_every_steps=2), str(tmp_path))
+    _, good = _latest_state(str(tmp_path), 'vae')
+    _poison_reconstruction(monkeypatch)
+    with pytest.raises(trainer.TrainingError, match=r'at step 5; last good checkpoint: .*vae/checkpoints/4 '
+                                                   r'\(3 consecutive steps skipped\)'):
+      trainer.train_and_evaluate(_config('vae', steps=10, checkpoint_every_steps=2, nonfinite='skip',
+                                         max_consecutive_nonfinite=3), str(tmp_path))
+  # Skipped steps leave parameters untouched: checkpoint 4 equals checkpoint 2.
+  step, state = _latest_state(str(tmp_path), 'vae')
+  assert step == 4
+  _assert_trees_equal(state['params'], good['params'])
+
+
+# Preemption and kills ----------------------------------------------------------------
+
+def _wait_for(proc, text, timeout=300):
+  deadline = time.time() + timeout
+  lines = []
+  while time.time() < deadline:
+    line = proc.stdout.readline()
+    if not line:
+      break
+    lines.append(line)
+    if text in line:
+      return lines
+  raise AssertionError(f'{text!r} not seen; output:\n' + ''.join(lines[-30:]))
+
+
+def test_sigterm_writes_final_checkpoint(tmp_path):
+  proc = _cli(tmp_path, '--config.num_train_steps=100000', '--config.checkpoint_every_steps=100000',
+              '--config.log_every_steps=1', wait=False)
+  _wait_for(proc, 'train/loss')
+  proc.send_signal(signal.SIGTERM)
+  out, _ = proc.communicate(timeout=120)
+  assert proc.returncode == 143, out
+  assert 'stopped by SIGTERM' in out
+  step, _ = _latest_state(str(tmp_path), 'vae')
+  assert step is not None and step >= 1
+
+
+def test_kill9_at_random_points_then_resume_matches_uninterrupted_run(tmp_path):
+  args = ['--config.num_train_steps=12', '--config.checkpoint_every_steps=2', '--config.log_every_steps=1']
+  done = _cli(tmp_path / 'straight', *args)
+  assert done.returncode == 0, done.stdout + done.stderr
+  rng = random.Random(0)
+  killed = tmp_path / 'killed'
+  # Kill once right as a save starts, then twice at random moments of training.
+  for marker in ('saving checkpoint', 'train/loss', 'train/loss'):
+    proc = _cli(killed, *args, wait=False)
+    _wait_for(proc, marker)
+    if marker == 'train/loss':
+      time.sleep(rng.uniform(0.0, 1.5))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+  final = _cli(killed, *args)
+  assert final.returncode == 0, final.stdout + final.stderr
+  step_a, a = _latest_state(str(tmp_path / 'straight'), 'vae')
+  step_b, b = _latest_state(str(killed), 'vae')
+  assert step_a == step_b == 12
+  _assert_trees_equal(a['params'], b['params'])
+  _assert_trees_equal(a['opt_state'], b['opt_state'])
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
+  result = _cli(tmp_path, '--config.learnign_rate=0.1')
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      "error: unknown config key 'learnign_rate'; did you mean 'learning_rate'?")
+  assert 'Traceback' not in result.stderr
+  result = _cli(tmp_path, '--config.data.n_bits=9')
+  assert result.returncode == 2 and 'Traceback' not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == 'error: data.n_bits must be in 1..8, got 9.'
+  assert list(tmp_path.iterdir()) == []
