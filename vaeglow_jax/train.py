@@ -132,13 +132,24 @@ def make_eval_step(phase, mesh):
 
 # Checkpoints ------------------------------------------------------------------
 
+TMP_MARKER = '.orbax-checkpoint-tmp'
+
+
 def checkpoint_manager(directory: str, max_to_keep: int, read_only: bool = False):
-  """Orbax manager; saves are atomic (temporary folder, then rename), and leftover
-  temporary folders of a killed save are removed, never loaded."""
+  """Orbax manager; saves are atomic (temporary folder, then rename), so a save cut
+  short is never loaded. Unless read_only, leftover temporary folders of a killed
+  save are removed first (synchronously, rather than in Orbax's background thread)."""
+  import shutil
+
   import orbax.checkpoint as ocp
+  directory = os.path.abspath(directory)
+  if not read_only and os.path.isdir(directory):
+    for name in os.listdir(directory):
+      if TMP_MARKER in name:
+        shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
   options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only,
-                                         cleanup_tmp_directories=not read_only, read_only=read_only)
-  return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+                                         cleanup_tmp_directories=False, read_only=read_only)
+  return ocp.CheckpointManager(directory, options=options)
 
 
 def save_checkpoint(manager, state: TrainState) -> None:
