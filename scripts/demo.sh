@@ -9,7 +9,7 @@ config=experiments/configs/fashion_mnist.py:quick
 start=$(date +%s)
 for phase in vae glow; do
   echo "== phase $phase =="
-  steps=1200; [ "$phase" = glow ] && steps=800
+  steps=1200; [ "$phase" = glow ] && steps=500
   .venv/bin/python -m experiments.train --config="$config" --workdir="$workdir" --config.phase="$phase" \
       --config.num_train_steps=$steps
 done

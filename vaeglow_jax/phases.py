@@ -10,6 +10,7 @@ restores others from the phase-1 checkpoint and freezes them.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -73,7 +74,7 @@ class Phase:
     self.name = config.phase
     self.spec = get_spec(config.phase)
     self.image_shape = tuple(image_shape)
-    self.num_dims = int(jnp.prod(jnp.array(image_shape)))
+    self.num_dims = math.prod(image_shape)
     self.n_bits = config.data.n_bits
     m = config.model
     self.vae = build_vae(m, image_shape, self.spec.use_glow)

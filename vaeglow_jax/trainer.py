@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -182,15 +183,20 @@ def _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, sto
   tx = train_lib.make_optimizer(config, steps_per_epoch)
 
   # Initialise on the first global batch (ActNorm's data-dependent init), then resume if possible.
-  first = train_lib.shard_batch(
-      next(data_lib.train_iterator(config.data, config.batch_size, config.seed, 0)), mesh)
+  start_step = manager.latest_step() or 0
+  batches = data_lib.train_iterator(config.data, config.batch_size, config.seed, start_step)
+  if start_step == 0:
+    first_local = next(batches)
+    batches = itertools.chain([first_local], batches)  # the first batch is also trained on
+  else:  # resuming: init only fixes the structure, the checkpoint supplies the values
+    first_local = next(data_lib.train_iterator(config.data, config.batch_size, config.seed, 0))
+  first = train_lib.shard_batch(first_local, mesh)
   init_fn = jax.jit(lambda r, b: phase.init(r, losses.dequantize(b, None, phase.n_bits)),
                     out_shardings=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
   variables = init_fn(rng_init, first)
   if stage1 is not None:
     variables = {**variables, 'params': {**variables['params'], **stage1[0]}}
   state = train_lib.replicate(train_lib.create_state(variables, spec.trainable, tx), mesh)
-  start_step = manager.latest_step() or 0
   if start_step:
     state = _restore(manager, start_step, state)
     logging.info('resumed %s from step %d', config.phase, start_step)
@@ -208,7 +214,6 @@ def _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, sto
   eval_step = train_lib.make_eval_step(phase, mesh) if config.eval_every_steps > 0 else None
   sample_fn = jax.jit(lambda v, r: phase.sample(v, r, config.num_samples, config.sampling.temperature))
   report = periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer)
-  batches = data_lib.train_iterator(config.data, config.batch_size, config.seed, start_step)
   early_stopping = eval_step is not None and config.early_stopping_patience > 0
 
   def save(reason):

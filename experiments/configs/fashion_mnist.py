@@ -17,7 +17,7 @@ def get_config(preset: str = 'default'):
   c.model.glow.num_squeezes = 1
   if preset in ('quick', 'test'):
     # Budget: about 0.45 s/step for phase 1 on 2 CPU cores; scripts/demo.sh runs
-    # 1,200 phase-1 steps and 800 phase-2 steps (1.4 + 0.9 epochs).
+    # 1,200 phase-1 steps and 500 phase-2 steps (1.4 + 0.6 epochs; phase 2 is ~0.6 s/step).
     c.batch_size = 64
     c.learning_rate = 5e-4
     c.lr_halve_every_epochs = 1
