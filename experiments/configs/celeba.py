@@ -4,7 +4,7 @@
 CelebA run), base channels 32, Glow layer K=32, coupling width 512.
 """
 
-from experiments.configs.common import base_config
+from experiments.configs.common import apply_cpu_quick, base_config
 
 
 def get_config(preset: str = 'default'):
@@ -14,15 +14,7 @@ def get_config(preset: str = 'default'):
   c.model.latent_dim = 128
   c.model.glow.hidden = 512
   if preset == 'quick':
-    c.num_train_steps = 2000
-    c.learning_rate = 1e-3
-    c.warmup_steps = 100
-    c.model.base_channels = 16
-    c.model.fc_dim = 128
-    c.model.prior.num_layers = 4
-    c.model.prior.hidden = 128
-    c.model.glow.depth = 8
-    c.model.glow.hidden = 64
+    apply_cpu_quick(c)
   elif preset != 'default':
     raise ValueError(f"unknown preset {preset!r}; use 'default' or 'quick'.")
   return c

@@ -5,7 +5,7 @@ Glow layer K=32 at full resolution (3 channels, no squeeze), coupling width 512
 (Glow's CIFAR-10 width; the paper does not state its own), temperature 0.5.
 """
 
-from experiments.configs.common import base_config
+from experiments.configs.common import apply_cpu_quick, base_config
 
 
 def get_config(preset: str = 'default'):
@@ -15,18 +15,8 @@ def get_config(preset: str = 'default'):
   c.model.glow.hidden = 512
   c.model.glow.num_squeezes = 0
   if preset == 'quick':
-    c.num_train_steps = 2000
-    c.learning_rate = 1e-3
-    c.warmup_steps = 100
+    apply_cpu_quick(c)
     c.model.latent_dim = 32
-    c.model.base_channels = 16
-    c.model.fc_dim = 128
-    c.model.prior.num_layers = 4
-    c.model.prior.hidden = 128
-    c.model.glow.depth = 8
-    c.model.glow.hidden = 64
-    c.model.baseline.depth = 8
-    c.model.baseline.hidden = 64
   elif preset != 'default':
     raise ValueError(f"unknown preset {preset!r}; use 'default' or 'quick'.")
   return c

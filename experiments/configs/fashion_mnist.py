@@ -7,7 +7,7 @@ Glow's 512, since the layer only sharpens a VAE that already models the data.
 One squeeze makes the 1-channel image 14x14x4 so channel couplings apply.
 """
 
-from experiments.configs.common import base_config
+from experiments.configs.common import apply_cpu_quick, base_config
 
 
 def get_config(preset: str = 'default'):
@@ -16,29 +16,18 @@ def get_config(preset: str = 'default'):
   c.model.num_scales = 3
   c.model.glow.num_squeezes = 1
   if preset in ('quick', 'test'):
+    apply_cpu_quick(c)
     # Budget: about 0.45 s/step for phase 1 on 2 CPU cores; scripts/demo.sh runs
     # 1,200 phase-1 steps and 500 phase-2 steps (1.4 + 0.6 epochs; phase 2 is ~0.6 s/step).
     c.batch_size = 64
-    c.learning_rate = 5e-4
     c.lr_halve_every_epochs = 1
-    c.grad_clip_norm = 100.0      # per-pixel variances make early gradients spiky
     c.num_train_steps = 1200
     c.checkpoint_every_steps = 400
     c.log_every_steps = 100
     c.sample_every_steps = 400
-    c.model.min_log_std = -5.0
     c.model.latent_dim = 16
-    c.model.base_channels = 16
-    c.model.fc_dim = 128
-    c.model.prior.num_layers = 4
-    c.model.prior.hidden = 128
-    c.model.glow.depth = 8
     c.model.glow.hidden = 32
-    c.model.second_stage.width = 256
     c.model.baseline.levels = 2
-    c.model.baseline.depth = 8
-    c.model.baseline.hidden = 64
-    c.warmup_steps = 100
   if preset == 'test':
     c.batch_size = 8
     c.num_train_steps = 6
