@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from vaeglow_jax.flows.checks import flow_errors, jacobian_logdet, to_float64
-
-brute_force_logdet = jacobian_logdet
+from vaeglow_jax.flows.checks import flow_errors
 
 
 def check_flow(module, variables, x, logdet_examples=1):
