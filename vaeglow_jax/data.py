@@ -84,7 +84,7 @@ def _builder(data_config):
       f'built offline here: {spec.how_to_get}; or pass --config.data.allow_download=True.')
 
 
-def _preprocess(spec: DatasetSpec, resize: int | None):
+def _preprocess(spec: DatasetSpec, resize: int | None, labeled: bool = False):
   import tensorflow as tf
 
   def fn(example):
@@ -96,18 +96,22 @@ def _preprocess(spec: DatasetSpec, resize: int | None):
     if resize:
       image = tf.image.resize(image, (resize, resize), method='area')
       image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-    return image
+    return (image, example['label']) if labeled else image
   return fn
 
 
-def _dataset(data_config, split: str):
+def _dataset(data_config, split: str, labeled: bool = False):
   import tensorflow as tf
   tf.config.set_visible_devices([], 'GPU')  # tf.data must not grab accelerator memory.
   spec = get_spec(data_config.name)
   builder = _builder(data_config)
   ds = builder.as_dataset(split=split, shuffle_files=False)
+  if labeled and 'label' not in builder.info.features:
+    raise DataError(f'dataset {data_config.name!r} has no class labels; the offline FID feature '
+                    'extractor needs a labelled dataset (use the Inception FID instead).')
   ds = ds.shard(jax.process_count(), jax.process_index())
-  return ds.map(_preprocess(spec, data_config.get('resize')), num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.map(_preprocess(spec, data_config.get('resize'), labeled),
+                num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def local_batch_size(global_batch: int) -> int:
@@ -135,14 +139,30 @@ def train_iterator(data_config, global_batch: int, seed: int, start_step: int = 
   return ds.as_numpy_iterator()
 
 
+def _split_name(data_config, split: str) -> str:
+  spec = get_spec(data_config.name)
+  return {'train': data_config.get('train_split') or spec.train_split,
+          'validation': data_config.get('validation_split') or spec.validation_split,
+          'test': spec.test_split}.get(split, split)
+
+
+def labeled_arrays(data_config, split: str, max_examples: int | None = None):
+  """A whole split in memory (this process's shard): (images uint8 (n, H, W, C), labels int32 (n,)).
+  For the small labelled datasets the FID feature extractor trains on."""
+  ds = _dataset(data_config, _split_name(data_config, split), labeled=True)
+  if max_examples:
+    ds = ds.take(max_examples)
+  images, labels = [], []
+  for x, y in ds.batch(4096).as_numpy_iterator():
+    images.append(x)
+    labels.append(y)
+  return np.concatenate(images), np.concatenate(labels).astype(np.int32)
+
+
 def eval_iterator(data_config, split: str, global_batch: int, max_examples: int | None = None):
   """One pass over a split: yields (images uint8, mask bool) with the last batch
   padded to full size (mask False on padding), so every example counts once."""
-  spec = get_spec(data_config.name)
-  split = {'train': data_config.get('train_split') or spec.train_split,
-           'validation': data_config.get('validation_split') or spec.validation_split,
-           'test': spec.test_split}.get(split, split)
-  ds = _dataset(data_config, split)
+  ds = _dataset(data_config, _split_name(data_config, split))
   if max_examples:
     ds = ds.take(max_examples)
   batch = local_batch_size(global_batch)

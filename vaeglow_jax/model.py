@@ -137,10 +137,38 @@ def sample(model: VAEGlow, variables, rng, num: int, temperature: float = 0.5,
   return model.apply(variables, noise_z, noise_x, temperature, use_glow, method=VAEGlow.sample)
 
 
+def log_importance_weights(model: VAEGlow, variables, x, noise, use_glow: bool = True,
+                           log_prior_fn=None, chunk: int = 8):
+  """(K, batch) log p(x|z_k) + log p(z_k) - log q(z_k|x), z_k = mean + std * noise[k].
+
+  The encoder and the Glow layer f(x) do not depend on z, so they run once;
+  only the decoder and the prior run K times (in vectorised chunks of `chunk`).
+  noise: (K, batch, latent_dim) standard normal. log_prior_fn(z, k) -> (batch,)
+  replaces the model's prior (e.g. a second-stage VAE's stochastic bound).
+  """
+  mean, log_std = model.apply(variables, x, method=VAEGlow.encode)
+  if use_glow:
+    x_tilde, logdet = model.apply(variables, x, method=VAEGlow.glow_forward)
+  else:
+    x_tilde, logdet = x, jnp.zeros((x.shape[0],), x.dtype)
+
+  def one(args):
+    k, eps = args
+    z = mean + jnp.exp(log_std) * eps
+    dec_mean, dec_log_std = model.apply(variables, z, method=VAEGlow.decode)
+    if log_prior_fn is None:
+      log_prior = model.apply(variables, z, method=VAEGlow.prior_log_prob)
+    else:
+      log_prior = log_prior_fn(z, k)
+    return (losses.gaussian_log_prob(x_tilde, dec_mean, dec_log_std) + logdet + log_prior
+            - losses.gaussian_log_prob(z, mean, log_std))
+
+  ks = jnp.arange(noise.shape[0])
+  return jax.lax.map(one, (ks, noise), batch_size=min(chunk, noise.shape[0]))
+
+
 def importance_weighted_log_likelihood(model: VAEGlow, variables, x, rng, num_samples: int,
                                        use_glow: bool = True):
   """(batch,) IWAE bound log (1/K) sum_k p(x, z_k) / q(z_k|x) with K = num_samples."""
-  rngs = jax.random.split(rng, num_samples)
-  log_weights = jax.lax.map(
-      lambda r: elbo_terms(model, variables, x, r, use_glow)['log_weight'], rngs)
-  return losses.iw_log_likelihood(log_weights)
+  noise = jax.random.normal(rng, (num_samples, x.shape[0], model.encoder.latent_dim))
+  return losses.iw_log_likelihood(log_importance_weights(model, variables, x, noise, use_glow))

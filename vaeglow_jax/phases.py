@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from vaeglow_jax import losses
+from vaeglow_jax import model as model_lib
 from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
 from vaeglow_jax.model import VAEGlow
 from vaeglow_jax.prior import FlowPrior, SecondStageVAE, StandardPrior
@@ -122,27 +123,64 @@ class Phase:
     terms = self.vae.apply(variables, x, self.spec.use_glow, rngs={'sample': rng})
     return {'objective': terms['neg_elbo'], **terms}
 
+  def log_weights(self, variables, x, rng, num_samples: int):
+    """(K, batch) log importance weights log p(x, z_k) - log q(z_k|x) in nats, K = num_samples.
+
+    Their mean over K estimates the ELBO, logsumexp - log K is the IWAE bound
+    (>= the mean for the same samples). The second-stage VAE's image bound uses
+    its own single-sample log weight in place of log p(z). The Glow baseline's
+    density is exact: (1, batch) log p(x) whatever K is.
+    """
+    if self.name == 'glow_baseline':
+      base = {**variables, 'params': variables['params']['baseline']}
+      return self.baseline.apply(base, x, method=MultiScaleGlow.log_prob)[None]
+    rng_z, rng_u = jax.random.split(rng)
+    noise = jax.random.normal(rng_z, (num_samples, x.shape[0], self.vae.encoder.latent_dim))
+    log_prior_fn = None
+    if self.name == 'second_stage':
+      ss = {'params': variables['params']['second_stage']}
+      log_prior_fn = lambda z, k: self.second_stage.apply(  # noqa: E731
+          ss, z, rngs={'sample': jax.random.fold_in(rng_u, k)}, method=SecondStageVAE.log_weight)
+    return model_lib.log_importance_weights(self.vae, self._vae_variables(variables), x, noise,
+                                            self.spec.use_glow, log_prior_fn)
+
   def bits_per_dim(self, neg_log_density):
     return losses.bits_per_dim(neg_log_density, self.num_dims, self.n_bits)
 
   # Sampling ----------------------------------------------------------------
   def sample(self, variables, rng, num: int, temperature: float):
     """(num, H, W, C) samples in [0, 1] (clipped) from this phase's model."""
+    return self.decode_noise(variables, *self.sample_noise(rng, num), temperature)
+
+  def sample_noise(self, rng, num: int):
+    """The N(0, I) noise a sample is a function of: (noise_z (num, latent_dim),
+    noise_x (num, H, W, C), noise_e (num, latent_dim), the second stage's)."""
     rng_z, rng_x, rng_e = jax.random.split(rng, 3)
-    noise_x = jax.random.normal(rng_x, (num,) + self.image_shape)
+    latent_dim = self.vae.encoder.latent_dim
+    return (jax.random.normal(rng_z, (num, latent_dim)),
+            jax.random.normal(rng_x, (num,) + self.image_shape),
+            jax.random.normal(rng_e, (num, latent_dim)))
+
+  def decode_noise(self, variables, noise_z, noise_x, noise_e, temperature: float,
+                   with_decoder_mean: bool = False):
+    """Deterministic map from noise to (num, H, W, C) images in [0, 1] (clipped).
+
+    The latent of the Glow baseline is noise_x; of the VAE phases noise_z (the
+    prior's base noise); noise_x is the pixel noise of the Glow layer.
+    with_decoder_mean: also return the VAE decoder mean of the same z (Glow phases).
+    """
     if self.name == 'glow_baseline':
       base = {**variables, 'params': variables['params']['baseline']}
       x = self.baseline.apply(base, noise_x, temperature, method=MultiScaleGlow.sample)
       return jnp.clip(x, 0.0, 1.0)
-    latent_dim = self.vae.encoder.latent_dim
-    noise_z = jax.random.normal(rng_z, (num, latent_dim))
     vae_vars = self._vae_variables(variables)
     if self.name == 'second_stage':
-      noise_e = jax.random.normal(rng_e, (num, latent_dim))
       z = self.second_stage.apply({'params': variables['params']['second_stage']}, noise_z,
                                   noise_e, method=SecondStageVAE.sample)
       mean, _ = self.vae.apply(vae_vars, z, method=VAEGlow.decode)
       return jnp.clip(mean, 0.0, 1.0)
     out = self.vae.apply(vae_vars, noise_z, noise_x, temperature, self.spec.use_glow,
                          method=VAEGlow.sample)
+    if with_decoder_mean:
+      return jnp.clip(out['x'], 0.0, 1.0), jnp.clip(out['decoder_mean'], 0.0, 1.0)
     return jnp.clip(out['x'], 0.0, 1.0)

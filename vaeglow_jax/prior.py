@@ -157,6 +157,16 @@ class SecondStageVAE(nn.Module):
     return {'log_likelihood': log_likelihood, 'kl': kl,
             'neg_elbo': losses.neg_elbo(log_likelihood, kl)}
 
+  def log_weight(self, z: jax.Array) -> jax.Array:
+    """(batch,) single-sample log p(z|u) + log p(u) - log q(u|z), u ~ q(u|z) ('sample' RNG).
+
+    exp of it is an unbiased estimate of the second stage's marginal p(z), so
+    it can stand in for log p(z) in an importance-weighted bound."""
+    mean, log_std = self.encode(z)
+    u = mean + jnp.exp(log_std) * jax.random.normal(self.make_rng('sample'), mean.shape)
+    return (losses.gaussian_log_prob(z, self.decode(u), self._log_gamma())
+            + losses.standard_normal_log_prob(u) - losses.gaussian_log_prob(u, mean, log_std))
+
   def sample(self, noise_u: jax.Array, noise_z: jax.Array, temperature: float = 1.0):
     """z = f2(T * noise_u) + gamma_z * noise_z; both noises (batch, latent_dim)."""
     return self.decode(temperature * noise_u) + jnp.exp(self._log_gamma()) * noise_z

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import time
@@ -48,6 +49,8 @@ def validate_config(config) -> tuple[int, int, int]:
   for key in ('checkpoint_every_steps', 'log_every_steps', 'sample_every_steps'):
     if config[key] <= 0:
       problems.append(f'{key} must be positive, got {config[key]}')
+  if config.max_train_seconds < 0:
+    problems.append(f'max_train_seconds must be >= 0 (0: no limit), got {config.max_train_seconds}')
   if config.sampling.temperature < 0:
     problems.append(f'sampling.temperature must be >= 0, got {config.sampling.temperature}')
   if config.nonfinite not in ('skip', 'stop'):
@@ -95,7 +98,7 @@ def _stage1_manager(config, workdir):
   return manager
 
 
-def _restore(manager, step, target=None):
+def restore_or_raise(manager, step, target=None):
   """Restores a checkpoint, turning Orbax/TensorStore failures into a clear error."""
   try:
     if target is None:
@@ -112,7 +115,7 @@ def _load_stage1(config, workdir, abstract_variables, keys):
   config's model (abstract_variables from jax.eval_shape). Returns ({key: params}, step)."""
   manager = _stage1_manager(config, workdir)
   step = int(manager.latest_step())
-  raw = _restore(manager, step)
+  raw = restore_or_raise(manager, step)
   saved = {**raw['frozen'], **raw['params']}
   expected_params = abstract_variables['params']
   loaded = {}
@@ -198,7 +201,7 @@ def _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, sto
     variables = {**variables, 'params': {**variables['params'], **stage1[0]}}
   state = train_lib.replicate(train_lib.create_state(variables, spec.trainable, tx), mesh)
   if start_step:
-    state = _restore(manager, start_step, state)
+    state = restore_or_raise(manager, start_step, state)
     logging.info('resumed %s from step %d', config.phase, start_step)
   elif stage1 is not None:
     logging.info('phase-1 parameters %s restored from step %d and frozen', list(stage1[0]), stage1[1])
@@ -219,15 +222,21 @@ def _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, sto
   def save(reason):
     logging.info('saving checkpoint at step %d (%s)', int(state.step), reason)
     train_lib.save_checkpoint(manager, state)
+    timing.write()
 
+  timing = StepTimer(os.path.join(out_dir, 'timing.json'), steps_per_epoch, config.batch_size,
+                     len(mesh.devices.flat))
   history, accumulated = [], []
   best_val, evals_without_improvement, consecutive_nonfinite = math.inf, 0, 0
   step = start_step
   train_start = time.time()
   while step < num_steps:
+    step_start = time.perf_counter()
     state, metrics = train_step(state, train_lib.shard_batch(next(batches), mesh), rng_train)
     step += 1
-    if not bool(metrics['finite']):
+    finite = bool(metrics['finite'])  # also waits for the step to finish
+    timing.record(step - start_step, time.perf_counter() - step_start)
+    if not finite:
       consecutive_nonfinite += 1
       message = _nonfinite_report(metrics, step, manager)
       if config.nonfinite == 'stop' or consecutive_nonfinite >= config.max_consecutive_nonfinite:
@@ -256,11 +265,22 @@ def _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, sto
         if early_stopping and evals_without_improvement >= config.early_stopping_patience:
           logging.info('early stopping at step %d (best validation loss %.4f kept)', step, best_val)
           break
-    if not early_stopping and (step % config.checkpoint_every_steps == 0 or step == num_steps):
-      save('periodic' if step < num_steps else 'final')
-    if step % config.sample_every_steps == 0 or step == num_steps:
+    out_of_time = 0 < config.max_train_seconds <= timing.wall_seconds()
+    if out_of_time:
+      logging.info('time budget max_train_seconds=%s used up at step %d', config.max_train_seconds,
+                   step)
+    last = step == num_steps or out_of_time
+    if not early_stopping and (step % config.checkpoint_every_steps == 0 or last):
+      save('periodic' if not last else 'final')
+    if step % config.sample_every_steps == 0 or last:
       samples = np.asarray(sample_fn(state.variables(), rng_sample))
       train_lib.save_png(os.path.join(out_dir, 'samples', f'step_{step}.png'), samples)
+    if out_of_time:
+      if step % config.log_every_steps and accumulated:
+        summary = {k: float(np.mean([float(m[k]) for m in accumulated])) for k in accumulated[0]}
+        writer.write_scalars(step, {f'train/{k}': v for k, v in summary.items()})
+        history.append((step, summary))
+      break
     if stop.received:
       if not early_stopping:
         save('SIGTERM')
@@ -268,9 +288,53 @@ def _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, sto
       raise Preempted(f'stopped by SIGTERM at step {step}; checkpoint saved in '
                       f'{manager.directory}; rerun the same command to resume.')
   writer.flush()
+  timing.write()
   if step > start_step:
     logging.info('%s: %d steps in %.1f s', config.phase, step - start_step, time.time() - train_start)
   return history
+
+
+class StepTimer:
+  """Wall time of training and steady-state seconds per step, kept in timing.json.
+
+  Steady state: the median duration of a loop iteration (input + train step)
+  after the first `warmup` steps of each run (compilation), so checkpointing,
+  sampling and logging between steps are excluded. Wall time adds up over
+  resumed runs; it is what `max_train_seconds` limits.
+  """
+
+  def __init__(self, path: str, steps_per_epoch: int, batch_size: int, num_devices: int,
+               warmup: int = 3):
+    self.path, self.warmup = path, warmup
+    self.info = {'steps_per_epoch': steps_per_epoch, 'batch_size': batch_size,
+                 'num_devices': num_devices, 'device_kind': jax.devices()[0].device_kind}
+    self.previous_wall, self.step_seconds = 0.0, []
+    if os.path.exists(path):
+      with open(path) as f:
+        saved = json.load(f)
+      self.previous_wall = float(saved.get('wall_seconds', 0.0))
+      self.step_seconds = list(saved.get('step_seconds', []))
+    self.start = time.time()
+
+  def record(self, steps_this_run: int, seconds: float) -> None:
+    if steps_this_run > self.warmup:
+      self.step_seconds.append(seconds)
+
+  def wall_seconds(self) -> float:
+    return self.previous_wall + time.time() - self.start
+
+  def summary(self) -> dict:
+    median = float(np.median(self.step_seconds)) if self.step_seconds else float('nan')
+    return {**self.info, 'wall_seconds': self.wall_seconds(), 'steps_timed': len(self.step_seconds),
+            'median_step_seconds': median,
+            'seconds_per_epoch': median * self.info['steps_per_epoch'],
+            'step_seconds': self.step_seconds[-2000:]}
+
+  def write(self) -> None:
+    tmp = self.path + '.tmp'
+    with open(tmp, 'w') as f:
+      json.dump(self.summary(), f)
+    os.replace(tmp, self.path)  # atomic: a kill never leaves half a file
 
 
 def _evaluate(eval_step, variables, config, mesh, rng):

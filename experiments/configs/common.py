@@ -10,6 +10,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.batch_size = 64               # global batch, divisible by the device count
   c.num_epochs = 1000             # the paper: 1,000 VAE epochs, then 1,000 Glow-layer epochs
   c.num_train_steps = -1          # > 0 overrides num_epochs
+  c.max_train_seconds = 0.0       # > 0: stop (with a final checkpoint) after this much training wall time
   c.learning_rate = 1e-4          # the paper: 1e-4 halved every 250 epochs
   c.lr_halve_every_epochs = 250
   c.warmup_steps = 0
@@ -56,6 +57,25 @@ def base_config() -> ml_collections.ConfigDict:
   m.second_stage = ml_collections.ConfigDict(dict(width=1024, depth=3))
   m.baseline = ml_collections.ConfigDict(dict(levels=3, depth=32, hidden=512, coupling='affine',
                                               lu=True, remat=False))
+
+  # The offline FID feature space (experiments.train_feature_extractor).
+  c.feature_extractor = ml_collections.ConfigDict(dict(
+      widths=(32, 64, 128), feature_dim=128, num_steps=2000, batch_size=128, learning_rate=1e-3,
+      seed=0, max_train_examples=0))  # 0: the whole train split
+
+  # experiments.evaluate
+  c.eval = ml_collections.ConfigDict()
+  c.eval.batch_size = 256             # divisible by the device count
+  c.eval.max_test_examples = 0        # 0: the whole test split
+  c.eval.iw_samples = 64              # K of the importance-weighted bound
+  c.eval.num_fid_samples = 10_000     # Dai & Wipf: 10,000 samples against 10,000 test images
+  c.eval.temperatures = (0.0, 0.25, 0.5, 0.75, 1.0)
+  c.eval.feature_extractor_dir = ''   # '' = no fid_<dataset> (the output says why)
+  c.eval.inception_weights = ''       # '' = no fid_inception (the output says why)
+  c.eval.num_grid_samples = 64
+  c.eval.num_interpolations = 8       # rows of the latent-interpolation figure
+  c.eval.interpolation_steps = 10
+  c.eval.seed = 0
 
   c.sampling = ml_collections.ConfigDict()
   c.sampling.temperature = 0.5    # the paper's best for FID

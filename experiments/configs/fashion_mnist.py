@@ -48,6 +48,10 @@ def get_config(preset: str = 'default'):
     c.model.second_stage.width = 16
     c.model.baseline.depth = 2
     c.model.baseline.hidden = 8
+    c.feature_extractor.update(widths=(8, 16), feature_dim=16, num_steps=20, batch_size=32,
+                               max_train_examples=256)
+    c.eval.update(batch_size=8, max_test_examples=32, iw_samples=4, num_fid_samples=24,
+                  num_grid_samples=4, num_interpolations=2, interpolation_steps=3)
   elif preset not in ('default', 'quick'):
     raise ValueError(f"unknown preset {preset!r}; use 'default', 'quick' or 'test'.")
   return c

@@ -1,0 +1,40 @@
+r"""Trains the offline FID feature extractor (a small classifier) on a dataset's train split.
+
+  python -m experiments.train_feature_extractor --config=experiments/configs/fashion_mnist.py \
+      --workdir=workdirs/feature_extractor/fashion_mnist [--config.feature_extractor.num_steps=N]
+
+Then evaluate with --config.eval.feature_extractor_dir=<that workdir>. Prints the test accuracy.
+"""
+
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from absl import flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from experiments import cli  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (path[:preset]).',
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for the classifier checkpoint.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  del argv
+  from vaeglow_jax.metrics import feature_extractor
+  info = feature_extractor.train(_CONFIG.value, _WORKDIR.value)
+  print(f"feature extractor for {info['dataset']}: test accuracy {info['test_accuracy']:.4f} "
+        f"({info['num_test_examples']} test images); saved in {_WORKDIR.value}")
+
+
+def _user_errors():
+  from vaeglow_jax.data import DataError
+  from vaeglow_jax.metrics.feature_extractor import FeatureExtractorError
+  from vaeglow_jax.reliability import WorkdirError
+  return (DataError, FeatureExtractorError, WorkdirError, ValueError)
+
+
+if __name__ == '__main__':
+  cli.run(main, _user_errors())

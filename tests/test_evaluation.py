@@ -1,0 +1,172 @@
+"""Evaluation: bounds (IW <= ELBO in bits/dim), the evaluate command end to end, the report."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments.configs import fashion_mnist
+from vaeglow_jax import evaluation, losses, phases, report, trainer
+from vaeglow_jax.metrics import feature_extractor, inception
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _config(phase='vae', **overrides):
+  c = fashion_mnist.get_config('test')
+  c.phase = phase
+  for key, value in overrides.items():
+    node = c
+    *parents, leaf = key.split('.')
+    for p in parents:
+      node = node[p]
+    node[leaf] = value
+  return c
+
+
+@pytest.mark.parametrize('phase', ['vae', 'glow', 'second_stage'])
+def test_iw_bound_is_never_worse_than_elbo_and_equal_for_one_sample(phase):
+  config = _config(phase)
+  ph = phases.Phase(config, (8, 8, 1))
+  x = jax.random.uniform(jax.random.PRNGKey(0), (6, 8, 8, 1))
+  variables = ph.init(jax.random.PRNGKey(1), x)
+  rng = jax.random.PRNGKey(2)
+  log_w = ph.log_weights(variables, x, rng, 16)
+  assert log_w.shape == (16, 6)
+  elbo_bpd = ph.bits_per_dim(-jnp.mean(log_w, 0))
+  iw_bpd = ph.bits_per_dim(-losses.iw_log_likelihood(log_w))
+  assert bool(jnp.all(iw_bpd <= elbo_bpd + 1e-6))
+  assert bool(jnp.any(iw_bpd < elbo_bpd - 1e-4))  # strictly better somewhere
+  one = ph.log_weights(variables, x, rng, 1)
+  np.testing.assert_allclose(losses.iw_log_likelihood(one), jnp.mean(one, 0), rtol=1e-6)
+
+
+def test_log_weights_agree_with_the_training_terms():
+  """With the same noise, a log weight is log p(x|z) + log p(z) - log q(z|x) of the model call."""
+  config = _config('glow')
+  ph = phases.Phase(config, (8, 8, 1))
+  x = jax.random.uniform(jax.random.PRNGKey(0), (4, 8, 8, 1))
+  variables = ph.init(jax.random.PRNGKey(1), x)
+  noise = jax.random.normal(jax.random.PRNGKey(3), (1, 4, config.model.latent_dim))
+  from vaeglow_jax import model as model_lib
+  log_w = model_lib.log_importance_weights(ph.vae, variables, x, noise, True)
+  terms = ph.vae.apply(variables, x, True, noise[0])
+  np.testing.assert_allclose(log_w[0], terms['log_weight'], rtol=1e-5)
+
+
+def test_glow_baseline_bound_is_its_exact_density():
+  config = _config('glow_baseline')
+  ph = phases.Phase(config, (8, 8, 1))
+  x = jax.random.uniform(jax.random.PRNGKey(0), (4, 8, 8, 1))
+  variables = ph.init(jax.random.PRNGKey(1), x)
+  log_w = ph.log_weights(variables, x, jax.random.PRNGKey(2), 8)
+  assert log_w.shape == (1, 4)
+  np.testing.assert_allclose(-log_w[0], ph.per_example(variables, x, None)['objective'], rtol=1e-6)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """A tiny vae -> glow workdir and a tiny feature extractor (8x8 Fashion-MNIST)."""
+  root = tmp_path_factory.mktemp('evaluate')
+  workdir, fe_dir = str(root / 'run'), str(root / 'features')
+  for phase in ('vae', 'glow'):
+    trainer.train_and_evaluate(_config(phase, num_devices=1), workdir)
+  feature_extractor.train(_config(), fe_dir, log=lambda *_: None)
+  return workdir, fe_dir
+
+
+EXPECTED_KEYS = {'test_bpd_elbo', 'test_bpd_iw', 'iw_samples', 'num_test_examples',
+                 'fid_fashion_mnist', 'fid_fashion_mnist_classifier_test_accuracy',
+                 'fid_fashion_mnist_by_temperature', 'seconds_per_epoch', 'seconds_per_epoch_phase1',
+                 'seconds_per_epoch_mean_of_phases', 'training_seconds', 'total_training_seconds',
+                 'figures', 'notes', 'num_fid_samples', 'temperature'}
+
+
+@pytest.mark.slow
+def test_evaluate_writes_every_metric_and_figure(trained):
+  workdir, fe_dir = trained
+  config = _config('glow', num_devices=1)
+  config.eval.feature_extractor_dir = fe_dir
+  metrics = evaluation.evaluate(config, workdir, log=lambda *_: None)
+  assert EXPECTED_KEYS <= set(metrics)
+  assert metrics['test_bpd_iw'] <= metrics['test_bpd_elbo']
+  assert metrics['num_test_examples'] == 32 and metrics['iw_samples'] == 4
+  assert set(metrics['fid_fashion_mnist_by_temperature']) == {'0', '0.25', '0.5', '0.75', '1'}
+  assert all(np.isfinite(v) and v >= 0 for v in metrics['fid_fashion_mnist_by_temperature'].values())
+  assert 'fid_inception' not in metrics and 'fid_inception' in metrics['notes']
+  figures = os.path.join(workdir, 'eval', 'glow')
+  for name in ('decoder_mean_vs_glow.png', 'interpolation.png', 'training_curves.png',
+               'samples_T0.png', 'samples_T0.5.png', 'samples_T1.png'):
+    assert os.path.isfile(os.path.join(figures, name)), name
+  with open(os.path.join(workdir, 'eval', 'metrics.json')) as f:
+    saved = json.load(f)
+  assert saved['glow']['test_bpd_elbo'] == metrics['test_bpd_elbo']
+
+  # Phase 1 in the same workdir: a second entry, the first kept.
+  vae_config = _config('vae', num_devices=1)
+  vae_config.eval.feature_extractor_dir = fe_dir
+  vae_metrics = evaluation.evaluate(vae_config, workdir, log=lambda *_: None)
+  assert 'fid_fashion_mnist_by_temperature' not in vae_metrics  # decoder means ignore T
+  with open(os.path.join(workdir, 'eval', 'metrics.json')) as f:
+    assert set(json.load(f)) == {'vae', 'glow'}
+
+  table = report.markdown_table(report.load_rows([workdir]))
+  assert 'VAE + Glow layer (full model)' in table and f"{metrics['test_bpd_elbo']:.3f}" in table
+  assert 'classifier acc' in table
+
+
+@pytest.mark.slow
+def test_evaluate_rejects_bad_input_and_writes_nothing(trained, tmp_path):
+  workdir, fe_dir = trained
+  before = _snapshot(workdir)
+  cases = [
+      ({'model.latent_dim': 8}, evaluation.EvaluationError, 'model.latent_dim is 8 but'),
+      ({'eval.feature_extractor_dir': str(tmp_path)}, feature_extractor.FeatureExtractorError,
+       'no feature extractor in'),
+      ({'eval.inception_weights': str(tmp_path / 'missing.npz')}, inception.InceptionWeightsError,
+       'not found'),
+      ({'eval.iw_samples': 0}, evaluation.EvaluationError, 'iw_samples must be positive'),
+      ({'eval.temperatures': (0.5, -1.0)}, evaluation.EvaluationError, 'temperatures must be >= 0'),
+      ({'phase': 'second_stage'}, evaluation.EvaluationError, 'no trained phase'),
+  ]
+  for overrides, error, message in cases:
+    config = _config(overrides.pop('phase', 'glow'), num_devices=1, **overrides)
+    with pytest.raises(error, match=message):
+      evaluation.evaluate(config, workdir, log=lambda *_: None)
+  assert _snapshot(workdir) == before
+
+
+@pytest.mark.slow
+def test_evaluate_cli_fid_weights_of_the_wrong_shape_is_one_line_exit_2(trained, tmp_path):
+  workdir, _ = trained
+  weights = tmp_path / 'weights.npz'
+  np.savez(weights, **{'Mixed_5b.branch1x1.conv.weight': np.zeros((64, 192, 3, 3), np.float32)})
+  before = _snapshot(workdir)
+  result = subprocess.run(
+      [sys.executable, '-m', 'experiments.evaluate', '--config=experiments/configs/fashion_mnist.py:test',
+       f'--workdir={workdir}', '--config.phase=glow', '--config.num_devices=1',
+       f'--config.eval.inception_weights={weights}'],
+      cwd=ROOT, capture_output=True, text=True, timeout=600,
+      env={**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'})
+  assert result.returncode == 2, result.stderr[-2000:]
+  error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert len(error_lines) == 1
+  assert 'Mixed_5b.branch1x1.conv.weight has shape (64, 192, 3, 3), expected (64, 192, 1, 1)' \
+      in error_lines[0]
+  assert 'Traceback' not in result.stderr
+  assert _snapshot(workdir) == before
+
+
+def _snapshot(path):
+  out = {}
+  for root, _, files in os.walk(path):
+    for name in files:
+      full = os.path.join(root, name)
+      st = os.stat(full)
+      out[full] = (st.st_size, st.st_mtime_ns)
+  return out

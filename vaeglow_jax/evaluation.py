@@ -1,0 +1,319 @@
+"""Evaluation of a trained phase: test bits/dim bounds, FID, temperature sweep, figures, timing.
+
+`evaluate(config, workdir)` is what `python -m experiments.evaluate` runs; the
+pieces (`test_bounds`, `generate`, `fid_against`, ...) are pure enough to reuse.
+Everything that can be checked (config against the checkpoint, FID weights,
+feature extractor, device count) is checked before anything is written.
+Output: workdir/eval/metrics.json ({phase: metrics}) and figures in workdir/eval/<phase>/.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from vaeglow_jax import data as data_lib
+from vaeglow_jax import figures
+from vaeglow_jax import losses
+from vaeglow_jax import phases
+from vaeglow_jax import reliability
+from vaeglow_jax import train as train_lib
+from vaeglow_jax import trainer
+from vaeglow_jax.metrics import feature_extractor as fe_lib
+from vaeglow_jax.metrics import fid as fid_lib
+from vaeglow_jax.metrics import inception
+
+METRICS_FILE = 'metrics.json'
+
+
+class EvaluationError(ValueError):
+  """A problem the user can fix; the message says how."""
+
+
+# Loading ------------------------------------------------------------------------
+
+def _json_roundtrip(value):
+  return json.loads(json.dumps(value, default=list))
+
+
+def check_config_matches(config, phase_dir: str) -> None:
+  """Compares config's model and data with the config the phase was trained with."""
+  path = os.path.join(phase_dir, 'config.json')
+  if not os.path.isfile(path):
+    raise EvaluationError(f'no trained phase {config.phase!r} in {os.path.dirname(phase_dir)} '
+                          f'({path} is missing); train it first or pass the right --workdir and '
+                          '--config.phase.')
+  with open(path) as f:
+    saved = json.load(f)
+  current = _json_roundtrip(config.to_dict())
+  for section in ('model', 'data'):
+    for key, value in _flatten(current[section]).items():
+      if section == 'data' and key not in ('name', 'resize', 'n_bits'):
+        continue
+      saved_value = _flatten(saved.get(section, {})).get(key)
+      if saved_value != value:
+        raise EvaluationError(f'{section}.{key} is {value!r} but phase {config.phase!r} was trained '
+                              f'with {saved_value!r}: pass --config.{section}.{key}={saved_value} '
+                              '(evaluate with the training config).')
+
+
+def load_variables(config, workdir: str, phase: phases.Phase):
+  """The latest checkpoint's variables of config.phase, checked against the model. -> (variables, step)."""
+  directory = os.path.join(trainer.phase_dir(workdir, config.phase), 'checkpoints')
+  manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints, read_only=True) \
+      if os.path.isdir(directory) else None
+  if manager is None or manager.latest_step() is None:
+    raise EvaluationError(f'no checkpoint in {directory}; train phase {config.phase!r} first.')
+  step = int(manager.latest_step())
+  raw = trainer.restore_or_raise(manager, step)
+  variables = {'params': {**raw.get('frozen', {}), **raw['params']}, **raw.get('collections', {})}
+  shape = (2,) + phase.image_shape
+  expected = jax.eval_shape(phase.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(shape, jnp.float32))
+  got = dict(jax.tree_util.tree_flatten_with_path(variables)[0])
+  for path, leaf in jax.tree_util.tree_flatten_with_path(expected)[0]:
+    if path not in got or tuple(np.shape(got[path])) != tuple(leaf.shape):
+      found = 'missing' if path not in got else f'shape {tuple(np.shape(got[path]))}'
+      raise EvaluationError(f'checkpoint {directory}/{step} does not fit this config: '
+                            f'{jax.tree_util.keystr(path)} is {found}, expected {tuple(leaf.shape)}.')
+  variables = jax.tree_util.tree_map(lambda e, v: jnp.asarray(v, e.dtype), expected,
+                                     {k: variables[k] for k in expected})
+  return variables, step
+
+
+# Bounds -------------------------------------------------------------------------
+
+def make_bounds_step(phase: phases.Phase, mesh, num_samples: int):
+  """jit (variables, uint8 images (B, H, W, C), rng) -> per-example (log-likelihood
+  ELBO estimate, IWAE bound), each (B,) in nats on dequantised images."""
+  def step(variables, images, rng):
+    rng_deq, rng_w = jax.random.split(rng)
+    x = losses.dequantize(images, rng_deq, phase.n_bits)
+    log_w = phase.log_weights(variables, x, rng_w, num_samples)
+    return jnp.mean(log_w, axis=0), losses.iw_log_likelihood(log_w)
+  replicated, batch = NamedSharding(mesh, P()), NamedSharding(mesh, P('data'))
+  return jax.jit(step, in_shardings=(replicated, batch, replicated), out_shardings=(batch, batch))
+
+
+def test_bounds(phase, variables, config, mesh, rng, log=print) -> dict:
+  """Test-split bits/dim: ELBO and IW bounds (or the exact density for the Glow baseline)."""
+  from jax.experimental import multihost_utils
+  e = config.eval
+  num_samples = 1 if phase.name == 'glow_baseline' else e.iw_samples
+  step = make_bounds_step(phase, mesh, num_samples)
+  elbo, iw = [], []
+  start = time.time()
+  for i, (images, mask) in enumerate(data_lib.eval_iterator(
+      config.data, 'test', e.batch_size, e.max_test_examples or None)):
+    a, b = step(variables, train_lib.shard_batch(images, mesh), jax.random.fold_in(rng, i))
+    a, b, m = (np.asarray(multihost_utils.process_allgather(t, tiled=True)) for t in
+               (a, b, train_lib.shard_batch(mask, mesh)))
+    elbo.append(a[m])
+    iw.append(b[m])
+    if i % 10 == 0:
+      log(f'test bounds: {sum(len(x) for x in elbo)} images, {time.time() - start:.0f} s')
+  elbo, iw = np.concatenate(elbo), np.concatenate(iw)
+  bpd_elbo = float(np.mean(phase.bits_per_dim(-elbo)))
+  bpd_iw = float(np.mean(phase.bits_per_dim(-iw)))
+  out = {'num_test_examples': int(elbo.size)}
+  if phase.name == 'glow_baseline':
+    out['test_bpd_exact'] = bpd_elbo
+  else:
+    out.update(test_bpd_elbo=bpd_elbo, test_bpd_iw=bpd_iw, iw_samples=int(num_samples))
+  return out
+
+
+# Samples and features -------------------------------------------------------------
+
+def quantize(images: np.ndarray) -> np.ndarray:
+  """[0, 1] floats -> the nearest 8-bit level, as a saved image would hold them."""
+  return np.round(np.clip(images, 0.0, 1.0) * 255.0) / 255.0
+
+
+def generate(phase, variables, rng, num: int, temperature: float, batch: int) -> np.ndarray:
+  """(num, H, W, C) quantised samples in [0, 1], drawn in batches of `batch`."""
+  sample = jax.jit(lambda v, r: phase.sample(v, r, batch, temperature))
+  out = [np.asarray(sample(variables, jax.random.fold_in(rng, i)))
+         for i in range(math.ceil(num / batch))]
+  return quantize(np.concatenate(out)[:num])
+
+
+def features(feature_fn, images: np.ndarray, batch: int) -> np.ndarray:
+  """(n, H, W, C) in [0, 1] -> (n, d) features, in batches (the last padded)."""
+  out = []
+  for i in range(0, len(images), batch):
+    chunk = images[i:i + batch]
+    n = len(chunk)
+    if n < batch:
+      chunk = np.concatenate([chunk, np.zeros((batch - n,) + chunk.shape[1:], chunk.dtype)])
+    out.append(np.asarray(feature_fn(jnp.asarray(chunk, jnp.float32)))[:n])
+  return np.concatenate(out)
+
+
+def test_images(config, max_examples: int) -> np.ndarray:
+  """Held-out test images in [0, 1] (up to max_examples)."""
+  batches = [images[mask] for images, mask in data_lib.eval_iterator(
+      config.data, 'test', config.eval.batch_size, max_examples or None)]
+  return np.concatenate(batches).astype(np.float32) / 255.0
+
+
+def feature_spaces(config, image_shape) -> tuple[dict, dict]:
+  """({name: (feature_fn, info)}, {name: why it is absent}); raises on a bad weights file
+  or feature extractor, before any output is written."""
+  spaces, absent = {}, {}
+  e = config.eval
+  if e.inception_weights:
+    params = inception.load_params(e.inception_weights)
+    spaces['fid_inception'] = (lambda x: inception.features(params, x), {})
+  else:
+    absent['fid_inception'] = ('no Inception weights given (--config.eval.inception_weights=PATH); '
+                               'see vaeglow_jax/metrics/inception.py for how to get them')
+  name = f'fid_{config.data.name}'
+  if e.feature_extractor_dir:
+    fn, info = fe_lib.load(e.feature_extractor_dir, config.data)
+    spaces[name] = (fn, {'classifier_test_accuracy': info['test_accuracy']})
+  else:
+    absent[name] = ('no feature extractor given (--config.eval.feature_extractor_dir=DIR); train one '
+                    'with python -m experiments.train_feature_extractor')
+  return spaces, absent
+
+
+# Timing -------------------------------------------------------------------------
+
+def read_timing(workdir: str, phase_name: str) -> dict | None:
+  path = os.path.join(trainer.phase_dir(workdir, phase_name), 'timing.json')
+  if not os.path.isfile(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def timing_metrics(config, workdir) -> dict:
+  """Seconds per epoch (steady state) and training wall time of this phase and its phase 1."""
+  out = {}
+  own = read_timing(workdir, config.phase)
+  if own:
+    out.update(seconds_per_epoch=own['seconds_per_epoch'], training_seconds=own['wall_seconds'],
+               median_step_seconds=own['median_step_seconds'])
+  total = out.get('training_seconds', 0.0)
+  if phases.get_spec(config.phase).from_stage1:
+    first = read_timing(config.stage1_workdir or workdir, 'vae')
+    if first:
+      out['seconds_per_epoch_phase1'] = first['seconds_per_epoch']
+      total += first['wall_seconds']
+      if own:  # the paper's Table 4: the two phases' average for the two-phase model
+        out['seconds_per_epoch_mean_of_phases'] = (own['seconds_per_epoch']
+                                                   + first['seconds_per_epoch']) / 2
+  if total:
+    out['total_training_seconds'] = total
+  return out
+
+
+# The whole evaluation ------------------------------------------------------------
+
+def evaluate(config, workdir: str, log=print) -> dict:
+  """Evaluates the latest checkpoint of config.phase in workdir; returns its metrics."""
+  image_shape = trainer.validate_config(config)
+  e = config.eval
+  temperatures = [float(t) for t in e.temperatures]
+  if any(t < 0 for t in temperatures):
+    raise EvaluationError(f'eval.temperatures must be >= 0, got {temperatures}.')
+  for key in ('batch_size', 'iw_samples', 'num_fid_samples'):
+    if e[key] <= 0:
+      raise EvaluationError(f'eval.{key} must be positive, got {e[key]}.')
+  if e.num_fid_samples < 2:
+    raise EvaluationError('eval.num_fid_samples must be at least 2.')
+  mesh = train_lib.make_mesh(config.num_devices or None)
+  train_lib.check_batch_size(e.batch_size, mesh)
+  phase_directory = trainer.phase_dir(workdir, config.phase)
+  check_config_matches(config, phase_directory)
+  phase = phases.Phase(config, image_shape)
+  variables, step = load_variables(config, workdir, phase)
+  spaces, absent = feature_spaces(config, image_shape)
+  out_dir = os.path.join(workdir, 'eval', config.phase)
+  reliability.check_writable(workdir)
+
+  variables = train_lib.replicate(variables, mesh)
+  rng = jax.random.PRNGKey(e.seed)
+  rng_bounds, rng_samples, rng_figures = jax.random.split(rng, 3)
+  metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name}
+  start = time.time()
+  metrics.update(test_bounds(phase, variables, config, mesh, rng_bounds, log))
+  log(f'test bounds done in {time.time() - start:.0f} s: '
+      + ', '.join(f'{k}={v:.4f}' for k, v in metrics.items() if k.startswith('test_bpd')))
+
+  # FID: one sample set per temperature, scored in every feature space.
+  sweep = temperatures if _temperature_matters(phase) else [float(config.sampling.temperature)]
+  if config.sampling.temperature not in sweep:
+    sweep.append(float(config.sampling.temperature))
+  metrics['temperature'] = float(config.sampling.temperature)
+  metrics['num_fid_samples'] = int(e.num_fid_samples)
+  notes = dict(absent)
+  if not _temperature_matters(phase):
+    notes['temperature_sweep'] = 'samples of this model do not depend on the temperature'
+  reference = None
+  if spaces:
+    reference = test_images(config, e.max_test_examples)
+    metrics['num_fid_reference_images'] = int(len(reference))
+  reference_stats = {name: fid_lib.feature_stats(features(fn, reference, e.batch_size))
+                     for name, (fn, _) in spaces.items()}
+  sweep_results = {name: {} for name in spaces}
+  os.makedirs(out_dir, exist_ok=True)
+  for t in sweep:
+    samples = generate(phase, variables, rng_samples, e.num_fid_samples, t, e.batch_size)
+    figures.save_grid(os.path.join(out_dir, f'samples_T{t:g}.png'), samples[:e.num_grid_samples])
+    for name, (fn, _) in spaces.items():
+      stats = fid_lib.feature_stats(features(fn, samples, e.batch_size))
+      sweep_results[name][f'{t:g}'] = fid_lib.frechet_distance(stats, reference_stats[name])
+    log(f'T={t:g}: ' + ', '.join(f'{n}={v[f"{t:g}"]:.2f}' for n, v in sweep_results.items()))
+  for name, (_, info) in spaces.items():
+    metrics[name] = sweep_results[name][f'{config.sampling.temperature:g}']
+    for key, value in info.items():
+      metrics[f'{name}_{key}'] = value
+    if len(sweep) > 1:
+      metrics[f'{name}_by_temperature'] = sweep_results[name]
+  metrics.update(timing_metrics(config, workdir))
+  metrics['figures'] = figures.model_figures(phase, variables, rng_figures, config, out_dir)
+  metrics['figures']['training_curves'] = figures.training_curves(workdir, out_dir)
+  metrics['figures']['samples'] = [f'samples_T{t:g}.png' for t in sweep]
+  metrics['notes'] = notes
+  metrics['eval_seconds'] = time.time() - start
+  write_metrics(workdir, config.phase, metrics)
+  for key, why in notes.items():
+    log(f'{key}: {why}')
+  return metrics
+
+
+def _temperature_matters(phase) -> bool:
+  return phase.spec.use_glow or phase.name == 'glow_baseline'
+
+
+def write_metrics(workdir: str, phase_name: str, metrics: dict) -> str:
+  """Merges {phase: metrics} into workdir/eval/metrics.json atomically; returns its path."""
+  path = os.path.join(workdir, 'eval', METRICS_FILE)
+  everything = {}
+  if os.path.isfile(path):
+    with open(path) as f:
+      everything = json.load(f)
+  everything[phase_name] = metrics
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(everything, f, indent=2, sort_keys=True)
+  os.replace(tmp, path)
+  return path
+
+
+def _flatten(d, prefix=''):
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flatten(v, f'{prefix}{k}.'))
+    else:
+      out[f'{prefix}{k}'] = v
+  return out

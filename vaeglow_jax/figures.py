@@ -1,0 +1,117 @@
+"""PNG figures: sample grids, decoder mean vs Glow-layer sample (the paper's Figure 4),
+latent interpolations (Figure 5) and training curves from the TensorBoard event files."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vaeglow_jax import train as train_lib
+
+
+def save_grid(path: str, images: np.ndarray, columns: int | None = None) -> str:
+  train_lib.save_png(path, np.asarray(images), columns)
+  return os.path.basename(path)
+
+
+def slerp(a: jax.Array, b: jax.Array, steps: int) -> jax.Array:
+  """(steps, *a.shape) spherical interpolation from a to b (rows of a and b are vectors);
+  keeps the norm typical of Gaussian noise, unlike the straight line."""
+  flat_a, flat_b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
+  cos = jnp.sum(flat_a * flat_b, -1) / (jnp.linalg.norm(flat_a, axis=-1)
+                                         * jnp.linalg.norm(flat_b, axis=-1))
+  omega = jnp.arccos(jnp.clip(cos, -1.0, 1.0))[:, None]
+  t = jnp.linspace(0.0, 1.0, steps)[:, None, None]
+  sin = jnp.maximum(jnp.sin(omega), 1e-6)
+  out = (jnp.sin((1 - t) * omega) / sin) * flat_a + (jnp.sin(t * omega) / sin) * flat_b
+  return out.reshape((steps,) + a.shape)
+
+
+def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
+  """Writes the model's figures into out_dir; returns {figure: file name}."""
+  e = config.eval
+  temperature = float(config.sampling.temperature)
+  out = {}
+  rows, steps = e.num_interpolations, e.interpolation_steps
+  rng_a, rng_b, rng_c = jax.random.split(rng, 3)
+  if phase.spec.use_glow:
+    # Figure 4: decoder mean (top of each pair) and the Glow-layer sample from the same z.
+    n = min(e.num_grid_samples, 32)
+    noise = phase.sample_noise(rng_c, n)
+    x, mean = jax.jit(lambda v, nz, nx, ne: phase.decode_noise(v, nz, nx, ne, temperature, True))(
+        variables, *noise)
+    columns = 8
+    pairs = []
+    for start in range(0, n, columns):
+      pairs += [np.asarray(mean[start:start + columns]), np.asarray(x[start:start + columns])]
+    out['decoder_mean_vs_glow'] = save_grid(os.path.join(out_dir, 'decoder_mean_vs_glow.png'),
+                                            np.concatenate(pairs), columns)
+  # Figure 5: each row goes from one random latent to another (slerp in the noise space);
+  # the Glow layer's pixel noise is shared along a row.
+  a, b = phase.sample_noise(rng_a, rows), phase.sample_noise(rng_b, rows)
+  if phase.name == 'glow_baseline':
+    path = slerp(a[1], b[1], steps)                    # (steps, rows, H, W, C)
+    noise = lambda i: (a[0], path[i], a[2])             # noqa: E731
+  elif phase.name == 'second_stage':
+    path = slerp(a[0], b[0], steps)
+    noise = lambda i: (path[i], a[1], a[2])             # noqa: E731
+  else:
+    path = slerp(a[0], b[0], steps)
+    noise = lambda i: (path[i], a[1], a[2])             # noqa: E731
+  decode = jax.jit(lambda v, nz, nx, ne: phase.decode_noise(v, nz, nx, ne, temperature))
+  frames = np.stack([np.asarray(decode(variables, *noise(i))) for i in range(steps)], 1)
+  out['interpolation'] = save_grid(os.path.join(out_dir, 'interpolation.png'),
+                                   frames.reshape((rows * steps,) + frames.shape[2:]), steps)
+  return out
+
+
+def read_scalars(directory: str) -> dict[str, list[tuple[int, float]]]:
+  """{tag: [(step, value)]} from the TensorBoard event files in directory (clu writes tensors)."""
+  import tensorflow as tf
+  from tensorboard.compat.proto import event_pb2
+  scalars: dict[str, list[tuple[int, float]]] = {}
+  for path in sorted(glob.glob(os.path.join(directory, 'events.out.tfevents.*'))):
+    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
+      event = event_pb2.Event.FromString(record)
+      for value in event.summary.value:
+        if value.HasField('tensor'):
+          array = tf.make_ndarray(value.tensor)
+          if array.ndim == 0 and np.issubdtype(array.dtype, np.number):
+            scalars.setdefault(value.tag, []).append((int(event.step), float(array)))
+        elif value.HasField('simple_value'):
+          scalars.setdefault(value.tag, []).append((int(event.step), float(value.simple_value)))
+  return {tag: sorted(dict(points).items()) for tag, points in scalars.items()}
+
+
+def training_curves(workdir: str, out_dir: str) -> str | None:
+  """Plots train (and validation) bits/dim against step for every phase in workdir."""
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  curves = {}
+  for phase_dir in sorted(glob.glob(os.path.join(workdir, '*'))):
+    if os.path.basename(phase_dir) == 'eval' or not os.path.isdir(phase_dir):
+      continue
+    scalars = read_scalars(phase_dir)
+    for tag in ('train/bpd', 'validation/bpd'):
+      if scalars.get(tag):
+        curves[f'{os.path.basename(phase_dir)} {tag}'] = scalars[tag]
+  if not curves:
+    return None
+  fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+  for label, points in curves.items():
+    steps, values = zip(*points)
+    ax.plot(steps, values, label=label)
+  ax.set_xlabel('step (each phase counts from 0)')
+  ax.set_ylabel('bits/dim (single-sample bound)')
+  ax.legend(fontsize=8)
+  ax.grid(alpha=0.3)
+  fig.tight_layout()
+  path = os.path.join(out_dir, 'training_curves.png')
+  fig.savefig(path)
+  plt.close(fig)
+  return os.path.basename(path)

@@ -1,0 +1,147 @@
+"""An offline FID feature space: a small CNN classifier trained on the train split.
+
+FID needs a feature network; Inception-v3 weights cannot be downloaded
+everywhere, so this one is trained here in a few minutes. Its penultimate
+layer (`feature_dim` units) is the feature space, and its test accuracy is
+reported next to every FID it produces (a feature space is only as
+meaningful as the classifier is good). FIDs in this space are comparable
+with each other, not with Inception FIDs from papers.
+
+Work directory layout: `checkpoints/<step>/` (Orbax, the parameters) and
+`feature_extractor.json` (architecture, data, test accuracy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from vaeglow_jax import data as data_lib
+from vaeglow_jax import reliability
+from vaeglow_jax import train as train_lib
+
+INFO_FILE = 'feature_extractor.json'
+
+
+class FeatureExtractorError(ValueError):
+  """No usable feature extractor; the message says how to make one."""
+
+
+class Classifier(nn.Module):
+  """(batch, H, W, C) images in [0, 1] -> (logits (batch, classes), features (batch, feature_dim))."""
+  num_classes: int = 10
+  widths: Sequence[int] = (32, 64, 128)
+  feature_dim: int = 128
+
+  @nn.compact
+  def __call__(self, images):
+    x = 2.0 * images - 1.0
+    for i, width in enumerate(self.widths):
+      x = nn.relu(nn.Conv(width, (3, 3), name=f'conv{i}_a')(x))
+      x = nn.relu(nn.Conv(width, (3, 3), strides=(2, 2), name=f'conv{i}_b')(x))
+    x = jnp.mean(x, axis=(1, 2))
+    features = nn.relu(nn.Dense(self.feature_dim, name='features')(x))
+    return nn.Dense(self.num_classes, name='logits')(features), features
+
+
+def _classifier(fe_config, num_classes):
+  return Classifier(num_classes, tuple(fe_config.widths), fe_config.feature_dim)
+
+
+def train(config, workdir: str, log=print) -> dict:
+  """Trains the classifier on config.data's train split; returns (and writes) its info.
+
+  Uses config.feature_extractor.{widths, feature_dim, num_steps, batch_size,
+  learning_rate, seed, max_train_examples}. Checks the data and the work directory before writing.
+  """
+  fe = config.feature_extractor
+  for key in ('num_steps', 'batch_size', 'learning_rate'):
+    if fe[key] <= 0:
+      raise FeatureExtractorError(f'feature_extractor.{key} must be positive, got {fe[key]}.')
+  reliability.check_writable(workdir)
+  train_x, train_y = data_lib.labeled_arrays(config.data, 'train', fe.max_train_examples or None)
+  test_x, test_y = data_lib.labeled_arrays(config.data, 'test')
+  num_classes = int(max(train_y.max(), test_y.max())) + 1
+  model = _classifier(fe, num_classes)
+  rng = jax.random.PRNGKey(fe.seed)
+  params = model.init(rng, jnp.zeros((1,) + train_x.shape[1:], jnp.float32))['params']
+  schedule = optax.cosine_decay_schedule(fe.learning_rate, fe.num_steps)
+  tx = optax.adam(schedule)
+  opt_state = tx.init(params)
+
+  @jax.jit
+  def step(params, opt_state, images, labels):
+    def loss_fn(p):
+      logits, _ = model.apply({'params': p}, images.astype(jnp.float32) / 255.0)
+      return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss
+
+  order_rng = np.random.default_rng(fe.seed)
+  order, position = order_rng.permutation(len(train_x)), 0
+  for i in range(1, fe.num_steps + 1):
+    if position + fe.batch_size > len(order):
+      order, position = order_rng.permutation(len(train_x)), 0
+    idx = order[position:position + fe.batch_size]
+    position += fe.batch_size
+    params, opt_state, loss = step(params, opt_state, train_x[idx], train_y[idx])
+    if i % 500 == 0 or i == fe.num_steps:
+      log(f'feature extractor step {i}/{fe.num_steps}: train loss {float(loss):.4f}')
+
+  accuracy = accuracy_of(model, params, test_x, test_y)
+  info = {'dataset': config.data.name, 'resize': int(config.data.get('resize') or 0),
+          'num_classes': num_classes, 'widths': list(fe.widths), 'feature_dim': fe.feature_dim,
+          'num_steps': fe.num_steps, 'batch_size': fe.batch_size,
+          'test_accuracy': accuracy, 'num_test_examples': int(len(test_x))}
+  manager = train_lib.checkpoint_manager(os.path.join(workdir, 'checkpoints'), 1)
+  import orbax.checkpoint as ocp
+  manager.save(fe.num_steps, args=ocp.args.StandardSave(params), force=True)
+  manager.wait_until_finished()
+  tmp = os.path.join(workdir, INFO_FILE + '.tmp')
+  with open(tmp, 'w') as f:
+    json.dump(info, f, indent=2)
+  os.replace(tmp, os.path.join(workdir, INFO_FILE))
+  return info
+
+
+def accuracy_of(model, params, images, labels, batch: int = 1000) -> float:
+  apply = jax.jit(lambda p, x: model.apply({'params': p}, x.astype(jnp.float32) / 255.0)[0])
+  correct = 0
+  for i in range(0, len(images), batch):
+    correct += int((np.argmax(apply(params, images[i:i + batch]), -1) == labels[i:i + batch]).sum())
+  return correct / len(images)
+
+
+def load(workdir: str, data_config=None):
+  """Returns (features_fn, info); features_fn maps (batch, H, W, C) in [0, 1] to
+  (batch, feature_dim). With data_config, checks it was trained on that data."""
+  info_path = os.path.join(workdir, INFO_FILE)
+  if not os.path.isfile(info_path):
+    raise FeatureExtractorError(
+        f'no feature extractor in {workdir!r}; train one with python -m '
+        f'experiments.train_feature_extractor --config=<dataset config> --workdir={workdir}.')
+  with open(info_path) as f:
+    info = json.load(f)
+  if data_config is not None:
+    resize = int(data_config.get('resize') or 0)
+    if (info['dataset'], info['resize']) != (data_config.name, resize):
+      raise FeatureExtractorError(
+          f"the feature extractor in {workdir} was trained on {info['dataset']} (resize "
+          f"{info['resize']}), not {data_config.name} (resize {resize}); train one for this data.")
+  model = Classifier(info['num_classes'], tuple(info['widths']), info['feature_dim'])
+  manager = train_lib.checkpoint_manager(os.path.join(workdir, 'checkpoints'), 1, read_only=True)
+  try:
+    params = train_lib.restore_raw(manager)
+  except Exception as e:  # noqa: BLE001 - any read failure means a damaged checkpoint
+    raise FeatureExtractorError(f'the feature extractor checkpoint in {workdir} is unreadable '
+                                f'({type(e).__name__}); retrain it.') from e
+  apply = jax.jit(lambda p, x: model.apply({'params': p}, x)[1])
+  return (lambda images: apply(params, images)), info

@@ -1,0 +1,104 @@
+"""A Markdown results table from the eval/metrics.json of any set of work directories."""
+
+from __future__ import annotations
+
+import json
+import os
+
+PHASE_LABELS = {
+    'vae': 'VAE',
+    'prior': 'VAE + post-hoc flow prior',
+    'second_stage': 'two-stage VAE',
+    'glow': 'VAE + Glow layer (full model)',
+    'joint': 'VAE + Glow layer, joint training',
+    'glow_baseline': 'Glow (multi-scale)',
+}
+
+
+def load_rows(workdirs: list[str]) -> list[dict]:
+  """One row per (workdir, evaluated phase), in the order given."""
+  rows = []
+  for workdir in workdirs:
+    path = os.path.join(workdir, 'eval', 'metrics.json')
+    if not os.path.isfile(path):
+      raise FileNotFoundError(f'{path} not found: run python -m experiments.evaluate on {workdir} '
+                              'first.')
+    with open(path) as f:
+      everything = json.load(f)
+    for phase, metrics in everything.items():
+      rows.append({'workdir': workdir, 'phase': phase, **metrics})
+  return rows
+
+
+def _fmt(value, digits=2):
+  if value is None:
+    return 'n/a'
+  return f'{value:.{digits}f}'
+
+
+def _duration(seconds):
+  if seconds is None:
+    return 'n/a'
+  return f'{seconds / 60:.1f} min'
+
+
+def markdown_table(rows: list[dict]) -> str:
+  """Columns: model, test bpd (ELBO), IW bpd, one FID column per feature space, s/epoch, training time."""
+  spaces = sorted({k for r in rows for k in r if k.startswith('fid_') and isinstance(r[k], float)
+                   and not k.endswith('_accuracy')})
+  header = ['model', 'workdir', 'test bpd (ELBO)', 'test bpd (IW)']
+  for s in spaces:
+    accuracies = sorted({r.get(f'{s}_classifier_test_accuracy') for r in rows} - {None})
+    acc = f"; classifier acc {', '.join(f'{a:.3f}' for a in accuracies)}" if accuracies else ''
+    header.append(f'FID ({s[4:]}{acc})')
+  header += ['s/epoch', 'training time']
+  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  footnotes = []
+  for r in rows:
+    label = PHASE_LABELS.get(r['phase'], r['phase'])
+    if 'test_bpd_exact' in r:
+      elbo = iw = f"{_fmt(r['test_bpd_exact'], 3)} (exact)"
+    else:
+      elbo = _fmt(r.get('test_bpd_elbo'), 3)
+      iw = f"{_fmt(r.get('test_bpd_iw'), 3)} (K={r.get('iw_samples')})"
+    cells = [label, f"`{r['workdir']}` ({r['phase']})", elbo, iw]
+    for s in spaces:
+      value = r.get(s)
+      cell = _fmt(value)
+      if value is not None and r.get('temperature') is not None and r.get(f'{s}_by_temperature'):
+        cell += f" (T={r['temperature']:g})"
+      cells.append(cell)
+    per_epoch = r.get('seconds_per_epoch_mean_of_phases', r.get('seconds_per_epoch'))
+    cells += [_fmt(per_epoch, 1), _duration(r.get('total_training_seconds'))]
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  for s in spaces:
+    accuracies = {r.get(f'{s}_classifier_test_accuracy') for r in rows} - {None}
+    if accuracies:
+      footnotes.append(f'FID ({s[4:]}): features of a classifier with test accuracy '
+                       + ', '.join(f'{a:.4f}' for a in sorted(accuracies))
+                       + ' (experiments.train_feature_extractor); comparable within this table only.')
+  counts = {(r.get('num_fid_samples'), r.get('num_fid_reference_images')) for r in rows}
+  for samples, reference in sorted(counts, key=str):
+    if samples:
+      footnotes.append(f'FID from {samples} samples against {reference} held-out test images.')
+  footnotes.append('s/epoch: steady-state median step time x steps per epoch (compilation excluded); '
+                   'for a two-phase model the mean of its two phases (the paper\'s Table 4). '
+                   'Training time: wall time of all phases the model needs, compilation included.')
+  return '\n'.join(lines + [''] + [f'- {n}' for n in footnotes]) + '\n'
+
+
+def temperature_table(rows: list[dict]) -> str:
+  """FID against temperature for the models whose samples depend on it."""
+  lines = []
+  for r in rows:
+    for key, sweep in r.items():
+      if key.endswith('_by_temperature') and isinstance(sweep, dict):
+        if not lines:
+          temps = sorted(sweep, key=float)
+          lines = ['| model | feature space | ' + ' | '.join(f'T={t}' for t in temps) + ' |',
+                   '|' + '---|' * (len(temps) + 2)]
+        label = PHASE_LABELS.get(r['phase'], r['phase'])
+        space = key[len('fid_'):-len('_by_temperature')]
+        lines.append(f'| {label} | {space} | '
+                     + ' | '.join(_fmt(sweep[t]) for t in sorted(sweep, key=float)) + ' |')
+  return '\n'.join(lines) + ('\n' if lines else '')
