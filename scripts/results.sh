@@ -26,3 +26,24 @@ if [[ $stage == train || $stage == all ]]; then
   train --workdir=$root/glow_baseline --config.phase=glow_baseline --config.num_train_steps=100000 \
       --config.max_train_seconds="$budget" --config.checkpoint_every_steps=1000
 fi
+
+features=workdirs/feature_extractor/fashion_mnist
+if [[ $stage == features || $stage == all ]]; then
+  $py -m experiments.train_feature_extractor --config=$cfg --workdir=$features
+fi
+
+evaluate() { $py -m experiments.evaluate --config=$cfg --config.eval.feature_extractor_dir=$features \
+    --config.eval.iw_samples=$iw "$@"; }
+iw=${IW_SAMPLES:-16}
+if [[ $stage == evaluate || $stage == all ]]; then
+  evaluate --workdir=$root/vae_gamma --config.phase=vae "${gamma_std[@]}"
+  evaluate --workdir=$root/vae_gamma --config.phase=prior "${gamma_flow[@]}"
+  evaluate --workdir=$root/vae_gamma --config.phase=second_stage "${gamma_std[@]}"
+  evaluate --workdir=$root/full --config.phase=vae
+  evaluate --workdir=$root/full --config.phase=glow
+  evaluate --workdir=$root/glow_baseline --config.phase=glow_baseline
+fi
+
+if [[ $stage == report || $stage == all ]]; then
+  $py -m experiments.report $root/vae_gamma $root/full $root/glow_baseline --out=$root/table.md
+fi

@@ -170,3 +170,38 @@ def _snapshot(path):
       st = os.stat(full)
       out[full] = (st.st_size, st.st_mtime_ns)
   return out
+
+
+@pytest.mark.slow
+def test_feature_extractor_features_and_data_check(trained):
+  _, fe_dir = trained
+  fn, info = feature_extractor.load(fe_dir, _config().data)
+  assert info['num_test_examples'] == 10_000 and 0.0 <= info['test_accuracy'] <= 1.0
+  images = np.random.default_rng(0).uniform(size=(5, 8, 8, 1)).astype(np.float32)
+  out = np.asarray(fn(images))
+  assert out.shape == (5, 16) and np.all(np.isfinite(out))
+  np.testing.assert_array_equal(out[:2], np.asarray(fn(images[:2])))  # per-example, no batch mixing
+  with pytest.raises(feature_extractor.FeatureExtractorError, match='trained on fashion_mnist'):
+    feature_extractor.load(fe_dir, _config(**{'data.resize': 0}).data)
+
+
+def test_feature_extractor_classifies_separable_images():
+  """The classifier learns: two classes of constant images are told apart after a few steps."""
+  model = feature_extractor.Classifier(num_classes=2, widths=(4,), feature_dim=8)
+  x = np.concatenate([np.full((8, 8, 8, 1), 0.1), np.full((8, 8, 8, 1), 0.9)]).astype(np.float32)
+  y = np.array([0] * 8 + [1] * 8)
+  params = model.init(jax.random.PRNGKey(0), x)['params']
+  import optax
+  tx = optax.adam(1e-2)
+  state = tx.init(params)
+
+  @jax.jit
+  def step(p, s):
+    loss_fn = lambda p: optax.softmax_cross_entropy_with_integer_labels(  # noqa: E731
+        model.apply({'params': p}, x)[0], y).mean()
+    g = jax.grad(loss_fn)(p)
+    u, s = tx.update(g, s, p)
+    return optax.apply_updates(p, u), s
+  for _ in range(100):
+    params, state = step(params, state)
+  assert feature_extractor.accuracy_of(model, params, (x * 255).astype(np.uint8), y) == 1.0

@@ -271,7 +271,8 @@ def evaluate(config, workdir: str, log=print) -> dict:
     for name, (fn, _) in spaces.items():
       stats = fid_lib.feature_stats(features(fn, samples, e.batch_size))
       sweep_results[name][f'{t:g}'] = fid_lib.frechet_distance(stats, reference_stats[name])
-    log(f'T={t:g}: ' + ', '.join(f'{n}={v[f"{t:g}"]:.2f}' for n, v in sweep_results.items()))
+    if spaces:
+      log(f'T={t:g}: ' + ', '.join(f'{n}={v[f"{t:g}"]:.2f}' for n, v in sweep_results.items()))
   for name, (_, info) in spaces.items():
     metrics[name] = sweep_results[name][f'{config.sampling.temperature:g}']
     for key, value in info.items():
