@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the throughput, roofline and epoch_ratio benchmarks on one GPU in under 8 minutes,
+# writing one JSON file per benchmark into $OUT (default benchmarks/results/gpu).
+#   bash benchmarks/gpu_check.sh               # on a GPU machine
+#   PRESET=test bash benchmarks/gpu_check.sh   # CPU smoke test with tiny models
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-benchmarks/results/gpu}
+preset=${PRESET:-default}
+mkdir -p "$out"
+py=${PYTHON:-.venv/bin/python}
+[ -x "$py" ] || py=python3
+# GPU JAX: the CUDA plugin matching the pinned jaxlib, when it is not installed yet.
+if [ "$preset" != test ] && ! "$py" -c "import jax, sys; sys.exit(jax.default_backend() != 'gpu')" 2>/dev/null; then
+  "$py" -m pip install -q "jax[cuda12]==$("$py" -c 'import jax; print(jax.__version__)')" \
+    || echo "warning: could not install the CUDA JAX plugin; running on $("$py" -c 'import jax; print(jax.default_backend())')"
+fi
+"$py" -c "import jax; print('backend:', jax.default_backend(), jax.devices())"
+if [ "$preset" = test ]; then
+  quick=(--datasets=fashion_mnist --phases=vae --batches=8 --steps=2)
+  roof=(--phases=glow --batch=4 --steps=2 --dataset=fashion_mnist)
+  ratio=(--batch=4 --steps=1)
+else
+  quick=(--preset=quick --steps=20)
+  roof=(--batch=64 --steps=20)
+  ratio=(--batch=64 --steps=10)
+fi
+status=0
+# Each benchmark has its own time limit so the whole check stays under 8 minutes.
+timeout 200 "$py" -m benchmarks.throughput "${quick[@]}" --out="$out/throughput.json" || status=1
+timeout 120 "$py" -m benchmarks.roofline --preset="$preset" "${roof[@]}" --out="$out/roofline.json" || status=1
+timeout 150 "$py" -m benchmarks.epoch_ratio --preset="$preset" "${ratio[@]}" --out="$out/epoch_ratio.json" || status=1
+ls -l "$out"
+exit $status

@@ -1,0 +1,135 @@
+"""Shared timing pieces: build a phase's real jitted train step on random 8-bit data,
+time it (median after compilation), read XLA's FLOP count and memory estimate."""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from vaeglow_jax import losses, phases
+from vaeglow_jax import train as train_lib
+
+
+def model_config(dataset: str, preset: str):
+  """The experiments config of a dataset at a preset ('quick', 'default', 'test')."""
+  if dataset == 'fashion_mnist':
+    from experiments.configs import fashion_mnist as module
+  elif dataset == 'cifar10':
+    from experiments.configs import cifar10 as module
+  else:
+    raise ValueError(f'no benchmark config for {dataset!r}')
+  if preset == 'test' and dataset == 'cifar10':
+    config = module.get_config('quick')
+    from experiments.configs import fashion_mnist
+    tiny = fashion_mnist.get_config('test')
+    config.model = tiny.model
+    config.model.glow.num_squeezes = 0
+    return config
+  return module.get_config(preset)
+
+
+def image_shape_of(config, dataset, preset):
+  if preset == 'test':
+    return (8, 8, 1 if dataset == 'fashion_mnist' else 3)
+  return {'fashion_mnist': (28, 28, 1), 'cifar10': (32, 32, 3)}[dataset]
+
+
+class StepBench:
+  """A phase's train step (the trainer's own `make_train_step`) on one device."""
+
+  def __init__(self, config, phase_name: str, image_shape, batch: int, seed: int = 0):
+    config = config.copy_and_resolve_references()
+    config.phase = phase_name
+    self.phase = phases.Phase(config, image_shape)
+    self.batch = batch
+    self.mesh = train_lib.make_mesh(1)
+    self.tx = train_lib.make_optimizer(config, steps_per_epoch=1000)
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (batch,) + tuple(image_shape), dtype=np.uint8)
+    self.images = train_lib.shard_batch(images, self.mesh)
+    init = jax.jit(lambda r, b: self.phase.init(r, losses.dequantize(b, None, self.phase.n_bits)))
+    variables = init(jax.random.PRNGKey(seed), self.images)
+    self.variables = variables
+    self.state = train_lib.replicate(
+        train_lib.create_state(variables, self.phase.spec.trainable, self.tx), self.mesh)
+    self.rng = jax.random.PRNGKey(seed + 1)
+    step = train_lib.make_train_step(self.phase, self.tx, self.mesh)
+    start = time.perf_counter()
+    self.compiled = step.lower(self.state, self.images, self.rng).compile()
+    self.compile_seconds = time.perf_counter() - start
+
+  def trainable_parameters(self) -> int:
+    return int(sum(np.prod(p.shape) for p in jax.tree.leaves(self.state.params)))
+
+  def all_parameters(self) -> int:
+    return int(sum(np.prod(p.shape) for p in jax.tree.leaves(self.variables['params'])))
+
+  def flops(self) -> float:
+    return flops_of(self.compiled)
+
+  def memory_bytes(self) -> int | None:
+    analysis = self.compiled.memory_analysis()
+    if analysis is None:
+      return None
+    return int(analysis.temp_size_in_bytes + analysis.argument_size_in_bytes
+               + analysis.output_size_in_bytes - analysis.alias_size_in_bytes)
+
+  def step_seconds(self, steps: int = 20, warmup: int = 2) -> list[float]:
+    times = []
+    for i in range(warmup + steps):
+      start = time.perf_counter()
+      self.state, metrics = self.compiled(self.state, self.images, self.rng)
+      jax.block_until_ready(metrics)
+      if i >= warmup:
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def flops_of(compiled) -> float:
+  analysis = compiled.cost_analysis()
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0]
+  return float(analysis.get('flops', float('nan')))
+
+
+def median(xs) -> float:
+  return float(statistics.median(xs))
+
+
+def matmul_peak_flops(n: int = 2048, steps: int = 20) -> float:
+  """Measured fp32 matmul FLOP/s of this machine (jit, n x n), median of `steps`."""
+  a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+  b = jax.random.normal(jax.random.PRNGKey(1), (n, n), jnp.float32)
+  f = jax.jit(lambda x, y: x @ y).lower(a, b).compile()
+  jax.block_until_ready(f(a, b))
+  times = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    jax.block_until_ready(f(a, b))
+    times.append(time.perf_counter() - start)
+  return 2 * n ** 3 / median(times)
+
+
+def peak_rss_bytes() -> int:
+  """Peak resident memory of this process so far (Linux reports KiB)."""
+  return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def machine() -> dict:
+  device = jax.devices()[0]
+  return {'backend': jax.default_backend(), 'device_kind': device.device_kind,
+          'device_count': jax.device_count(), 'jax': jax.__version__}
+
+
+def emit(result: dict, out_path: str = '') -> None:
+  text = json.dumps(result, indent=1, sort_keys=True)
+  print(text)
+  if out_path:
+    with open(out_path, 'w') as f:
+      f.write(text + '\n')

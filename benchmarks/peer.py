@@ -1,0 +1,137 @@
+"""Our multi-scale Glow against the same Glow built with the `normflows` PyTorch package.
+
+Run: python -m benchmarks.peer [--steps=24] [--out=FILE]   (--tiny: a smoke test)
+Configurations (the issue's): L=3, K=8, hidden 128, affine coupling, LU 1x1 conv at 32x32x3,
+batch 16 and 64; L=2 at 28x28x1, batch 16 and 64. One Adam step each on random 8-bit data,
+dequantised to [0, 1). Runs alternate (ours, theirs, ours, ...) in rounds so load on the
+machine hits both alike; medians over all timed steps. Checks that the parameter counts
+agree within 1% and reports FLOPs per step (XLA cost analysis for ours, torch's
+FlopCounterMode for theirs).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from absl import app, flags
+
+from benchmarks import harness
+
+_STEPS = flags.DEFINE_integer('steps', 24, 'timed steps per model and configuration (>= 20)')
+_ROUNDS = flags.DEFINE_integer('rounds', 4, 'alternations between the two implementations')
+_TINY = flags.DEFINE_bool('tiny', False, 'smoke test: 8x8 images, L=2, K=2, hidden 8')
+_OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
+
+CONFIGS = [  # (image_shape HWC, levels, depth, hidden, batch)
+    ((32, 32, 3), 3, 8, 128, 16), ((32, 32, 3), 3, 8, 128, 64),
+    ((28, 28, 1), 2, 8, 128, 16), ((28, 28, 1), 2, 8, 128, 64),
+]
+TINY_CONFIGS = [((8, 8, 3), 2, 2, 8, 4), ((8, 8, 1), 2, 2, 8, 4)]
+
+
+def normflows_glow(shape, levels, depth, hidden):
+  """normflows' multi-scale Glow (its documented construction), affine, LU, channel split."""
+  import normflows as nf
+  height, width, channels = shape
+  flows, merges, q0 = [], [], []
+  for i in range(levels):
+    blocks = [nf.flows.GlowBlock(channels * 2 ** (levels + 1 - i), hidden, split_mode='channel',
+                                 scale=True, use_lu=True) for _ in range(depth)]
+    flows.append(blocks + [nf.flows.Squeeze()])
+    if i > 0:
+      merges.append(nf.flows.Merge())
+      latent = (channels * 2 ** (levels - i), height // 2 ** (levels - i), width // 2 ** (levels - i))
+    else:
+      latent = (channels * 2 ** (levels + 1), height // 2 ** levels, width // 2 ** levels)
+    q0.append(nf.distributions.DiagGaussian(latent))
+  return nf.MultiscaleFlow(q0, flows, merges, class_cond=False)
+
+
+class TorchBench:
+  def __init__(self, shape, levels, depth, hidden, batch, seed=0):
+    import torch
+    torch.manual_seed(seed)
+    self.torch = torch
+    # .float(): normflows keeps the LU factors of its 1x1 convs in float64; train in float32 as we do.
+    self.model = normflows_glow(shape, levels, depth, hidden).float()
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (batch,) + tuple(shape)).astype(np.float32)
+    x = ((images + rng.uniform(size=images.shape)) / 256.0).astype(np.float32)
+    self.x = torch.tensor(np.transpose(x, (0, 3, 1, 2)).copy())
+    with torch.no_grad():
+      self.model.forward_kld(self.x)  # ActNorm's data-dependent initialisation
+    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-4)
+
+  def parameters(self) -> int:
+    return int(sum(p.numel() for p in self.model.parameters() if p.requires_grad))
+
+  def step(self):
+    self.optimizer.zero_grad(set_to_none=True)
+    loss = self.model.forward_kld(self.x)
+    loss.backward()
+    self.optimizer.step()
+    return float(loss)
+
+  def flops(self) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+      self.model.forward_kld(self.x).backward()
+    self.optimizer.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+  def step_seconds(self, steps):
+    times = []
+    for _ in range(steps):
+      start = time.perf_counter()
+      self.step()
+      times.append(time.perf_counter() - start)
+    return times
+
+
+def ours(shape, levels, depth, hidden, batch):
+  config = harness.model_config('cifar10', 'quick')
+  config.model.baseline.update(levels=levels, depth=depth, hidden=hidden, coupling='affine', lu=True)
+  config.grad_clip_norm = 0.0  # a plain Adam step, like the peer's
+  config.warmup_steps = 0
+  return harness.StepBench(config, 'glow_baseline', shape, batch)
+
+
+def main(argv):
+  del argv
+  import torch
+  results = []
+  for shape, levels, depth, hidden, batch in (TINY_CONFIGS if _TINY.value else CONFIGS):
+    mine, theirs = ours(shape, levels, depth, hidden, batch), TorchBench(shape, levels, depth,
+                                                                           hidden, batch)
+    per_round = max(1, -(-_STEPS.value // _ROUNDS.value))
+    mine_times, their_times = [], []
+    mine.step_seconds(1, warmup=2)
+    theirs.step_seconds(2)
+    for _ in range(_ROUNDS.value):
+      mine_times += mine.step_seconds(per_round, warmup=0)
+      their_times += theirs.step_seconds(per_round)
+    p_ours, p_theirs = mine.trainable_parameters(), theirs.parameters()
+    row = {'image_shape': list(shape), 'levels': levels, 'depth': depth, 'hidden': hidden,
+           'batch': batch, 'timed_steps_each': len(mine_times),
+           'ours_median_step_seconds': harness.median(mine_times),
+           'normflows_median_step_seconds': harness.median(their_times),
+           'ours_images_per_second': batch / harness.median(mine_times),
+           'normflows_images_per_second': batch / harness.median(their_times),
+           'ours_parameters': p_ours, 'normflows_parameters': p_theirs,
+           'parameter_count_relative_difference': abs(p_ours - p_theirs) / p_theirs,
+           'ours_flops_per_step': mine.flops(), 'normflows_flops_per_step': theirs.flops()}
+    row['speedup'] = row['ours_images_per_second'] / row['normflows_images_per_second']
+    results.append(row)
+    print(f"{shape} L{levels} K{depth} h{hidden} b{batch}: ours {row['ours_images_per_second']:.0f} "
+          f"img/s, normflows {row['normflows_images_per_second']:.0f} img/s, "
+          f"x{row['speedup']:.2f}; params {p_ours} vs {p_theirs}", flush=True)
+  harness.emit({'benchmark': 'peer', 'machine': harness.machine(), 'torch': torch.__version__,
+                'torch_threads': torch.get_num_threads(), 'results': results,
+                'min_speedup': min(r['speedup'] for r in results), 'target_speedup': 1.5},
+               _OUT.value)
+
+
+if __name__ == '__main__':
+  app.run(main)

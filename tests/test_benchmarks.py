@@ -1,0 +1,55 @@
+"""Smoke tests: every benchmark runs at tiny sizes and prints the JSON fields BENCHMARKS.md uses."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
+
+
+@pytest.mark.slow
+def test_gpu_check_script_runs_throughput_roofline_epoch_ratio_on_cpu(tmp_path):
+  result = subprocess.run(['bash', 'benchmarks/gpu_check.sh'], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900,
+                          env={**ENV, 'PRESET': 'test', 'OUT': str(tmp_path),
+                               'PYTHON': sys.executable})
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  with open(tmp_path / 'throughput.json') as f:
+    throughput = json.load(f)
+  row = throughput['results'][0]
+  assert row['images_per_second'] > 0 and row['flops_per_step'] > 0
+  assert row['sampling_images_per_second'] > 0 and throughput['peak_rss_bytes'] > 0
+  with open(tmp_path / 'roofline.json') as f:
+    roofline = json.load(f)
+  assert roofline['matmul_peak_flops_per_second'] > 1e8
+  glow = roofline['results'][0]
+  assert 0 < glow['fraction_of_matmul_peak'] < 1.5
+  assert {'vae_forward', 'glow_layer_forward', 'glow_layer_forward_backward',
+          'optimizer_update'} <= set(glow['parts'])
+  with open(tmp_path / 'epoch_ratio.json') as f:
+    ratio = json.load(f)
+  assert ratio['ratio'] > 0 and ratio['full_model_parameters'] > ratio['phases']['glow']['trainable_parameters']
+  expected = ratio['glow_seconds_per_epoch'] / ratio['full_model_seconds_per_epoch']
+  assert abs(ratio['ratio'] - expected) < 1e-9
+
+
+@pytest.mark.slow
+def test_peer_benchmark_against_normflows_tiny(tmp_path):
+  pytest.importorskip('torch')
+  pytest.importorskip('normflows')
+  out = tmp_path / 'peer.json'
+  result = subprocess.run([sys.executable, '-m', 'benchmarks.peer', '--tiny', '--steps=2',
+                           '--rounds=1', f'--out={out}'], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900, env=ENV)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(out) as f:
+    peer = json.load(f)
+  for row in peer['results']:
+    assert row['ours_images_per_second'] > 0 and row['normflows_images_per_second'] > 0
+    # Same architecture: at tiny widths the split priors differ by a few percent of the total.
+    assert row['parameter_count_relative_difference'] < 0.06
+    assert row['ours_flops_per_step'] > 0 and row['normflows_flops_per_step'] > 0
