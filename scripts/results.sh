@@ -46,4 +46,13 @@ fi
 
 if [[ $stage == report || $stage == all ]]; then
   $py -m experiments.report $root/vae_gamma $root/full $root/glow_baseline --out=$root/table.md
+  # The figures RESULTS.md links, copied out of the (ignored) work directories.
+  for run in vae_gamma full glow_baseline; do
+    for dir in $root/$run/eval/*/; do
+      phase=$(basename "$dir"); mkdir -p results/fashion_mnist/$run/$phase
+      cp "$dir"/*.png results/fashion_mnist/$run/$phase/
+    done
+    cp $root/$run/eval/metrics.json results/fashion_mnist/$run/metrics.json
+  done
+  cp $root/table.md results/fashion_mnist/table.md
 fi

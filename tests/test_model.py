@@ -72,8 +72,12 @@ def test_iw_bound_with_one_sample_is_single_sample_elbo(flow_model):
   model, variables = flow_model
   rng = jax.random.PRNGKey(4)
   iw = vaeglow.importance_weighted_log_likelihood(model, variables, X, rng, 1)
-  direct = vaeglow.elbo_terms(model, variables, X, jax.random.split(rng, 1)[0])['log_weight']
+  noise = jax.random.normal(rng, (1, X.shape[0], model.encoder.latent_dim))
+  direct = model.apply(variables, X, True, noise[0])['log_weight']
   np.testing.assert_allclose(iw, direct, rtol=1e-6)
+  many = vaeglow.importance_weighted_log_likelihood(model, variables, X, rng, 8)
+  assert bool(jnp.all(many >= jnp.mean(vaeglow.log_importance_weights(
+      model, variables, X, jax.random.normal(rng, (8, X.shape[0], model.encoder.latent_dim))), 0) - 1e-5))
 
 
 def test_full_model_loss_jit_and_grad():
