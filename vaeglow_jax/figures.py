@@ -94,7 +94,8 @@ def training_curves(workdir: str, out_dir: str) -> str | None:
   import matplotlib.pyplot as plt
   curves = {}
   for phase_dir in sorted(glob.glob(os.path.join(workdir, '*'))):
-    if os.path.basename(phase_dir) == 'eval' or not os.path.isdir(phase_dir):
+    # second_stage trains on latent codes: its objective is not an image bits/dim.
+    if os.path.basename(phase_dir) in ('eval', 'second_stage') or not os.path.isdir(phase_dir):
       continue
     scalars = read_scalars(phase_dir)
     for tag in ('train/bpd', 'validation/bpd'):
