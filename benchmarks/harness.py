@@ -92,6 +92,8 @@ class StepBench:
 
 
 def flops_of(compiled) -> float:
+  """XLA's FLOP count of a compiled function. A rolled loop body counts once, so flows are
+  measured unrolled (their default, unroll=0)."""
   analysis = compiled.cost_analysis()
   if isinstance(analysis, (list, tuple)):
     analysis = analysis[0]

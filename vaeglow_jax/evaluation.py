@@ -57,7 +57,10 @@ def check_config_matches(config, phase_dir: str) -> None:
     for key, value in _flatten(current[section]).items():
       if section == 'data' and key not in ('name', 'resize', 'n_bits'):
         continue
-      saved_value = _flatten(saved.get(section, {})).get(key)
+      saved_flat = _flatten(saved.get(section, {}))
+      if key not in saved_flat:  # a key newer than the run: the parameter check below still applies
+        continue
+      saved_value = saved_flat[key]
       if saved_value != value:
         raise EvaluationError(f'{section}.{key} is {value!r} but phase {config.phase!r} was trained '
                               f'with {saved_value!r}: pass --config.{section}.{key}={saved_value} '

@@ -35,13 +35,14 @@ class GlowLayer(nn.Module):
   lu: bool = True
   remat: bool = False
   identity_init: bool = True
+  unroll: int = 0  # flow steps unrolled per loop iteration; 0: all (see flows.FlowSteps)
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
     for _ in range(self.num_squeezes):
       x = squeeze2d(x)
     x, logdet = FlowSteps(self.depth, self.hidden, self.coupling, self.mask, self.lu,
-                          self.remat, self.identity_init, name='flow')(x, reverse)
+                          self.remat, self.identity_init, self.unroll, name='flow')(x, reverse)
     for _ in range(self.num_squeezes):
       x = unsqueeze2d(x)
     return x, logdet
@@ -69,10 +70,11 @@ class MultiScaleGlow(nn.Module):
   coupling: str = 'affine'
   lu: bool = True
   remat: bool = False
+  unroll: int = 0  # flow steps unrolled per loop iteration; 0: all (see flows.FlowSteps)
 
   def _steps(self, level):
     return FlowSteps(self.depth, self.hidden, self.coupling, 'channel', self.lu,
-                     self.remat, name=f'level_{level}')
+                     self.remat, unroll=self.unroll, name=f'level_{level}')
 
   def _split_prior(self, level, h, channels):
     out = ZeroConv(2 * channels, name=f'split_prior_{level}')(h)

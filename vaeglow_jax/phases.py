@@ -50,7 +50,8 @@ def get_spec(phase: str) -> PhaseSpec:
 
 def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
   m = model_config
-  prior = (FlowPrior(m.prior.num_layers, m.prior.hidden, m.prior.num_hidden)
+  prior = (FlowPrior(m.prior.num_layers, m.prior.hidden, m.prior.num_hidden,
+                     m.prior.get('unroll', 0))
            if m.prior.kind == 'flow' else StandardPrior())
   if m.prior.kind not in ('flow', 'standard'):
     raise ValueError(f"model.prior.kind must be 'flow' or 'standard', got {m.prior.kind!r}.")
@@ -58,7 +59,7 @@ def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
   if with_glow:
     glow = GlowLayer(depth=m.glow.depth, hidden=m.glow.hidden, num_squeezes=m.glow.num_squeezes,
                      coupling=m.glow.coupling, mask=m.glow.mask, lu=m.glow.lu, remat=m.glow.remat,
-                     identity_init=m.glow.identity_init)
+                     identity_init=m.glow.identity_init, unroll=m.glow.get('unroll', 0))
   return VAEGlow(
       encoder=Encoder(latent_dim=m.latent_dim, num_scales=m.num_scales, base_channels=m.base_channels,
                       fc_dim=m.fc_dim, blocks_per_scale=m.blocks_per_scale, norm=m.norm),
@@ -82,7 +83,8 @@ class Phase:
     self.second_stage = SecondStageVAE(m.latent_dim, m.second_stage.width, m.second_stage.depth)
     self.baseline = MultiScaleGlow(levels=m.baseline.levels, depth=m.baseline.depth,
                                    hidden=m.baseline.hidden, coupling=m.baseline.coupling,
-                                   lu=m.baseline.lu, remat=m.baseline.remat)
+                                   lu=m.baseline.lu, remat=m.baseline.remat,
+                                   unroll=m.baseline.get('unroll', 0))
 
   # Variables ---------------------------------------------------------------
   def init(self, rng, x):

@@ -78,13 +78,15 @@ class FlowPrior(nn.Module):
   num_layers: int = 16
   hidden: int = 1024
   num_hidden: int = 2
+  unroll: int = 0  # layers unrolled per loop iteration; 0: all (see flows.FlowSteps)
 
   @nn.compact
   def __call__(self, z: jax.Array, reverse: bool = False):
     if z.shape[-1] < 2:
       raise ValueError(f'FlowPrior needs latent_dim >= 2, got {z.shape[-1]}.')
     stack = nn.scan(_PriorScanBody, variable_axes={'params': 0}, split_rngs={'params': True},
-                    length=self.num_layers, reverse=reverse)
+                    length=self.num_layers, reverse=reverse,
+                    unroll=self.unroll or self.num_layers)
     (u, logdet), _ = stack(self.hidden, self.num_hidden, reverse, name='layers')(
         (z, jnp.zeros((z.shape[0],), z.dtype)), None)
     return u, logdet

@@ -165,3 +165,19 @@ def test_blocks_jit_and_grad():
   grads = jax.jit(jax.grad(loss))(variables['params'])
   assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(grads))
   assert float(sum(jnp.sum(jnp.abs(g)) for g in jax.tree_util.tree_leaves(grads))) > 0
+
+
+def test_flow_steps_unrolled_and_rolled_share_parameters_and_outputs():
+  """`unroll` changes only how the loop is compiled: same parameter tree, same numbers."""
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 4, 4, 4))
+  rolled, unrolled = FlowSteps(3, 8, 'affine', unroll=1), FlowSteps(3, 8, 'affine')
+  variables = rolled.init(jax.random.PRNGKey(1), x)
+  assert (jax.tree.structure(variables)
+          == jax.tree.structure(unrolled.init(jax.random.PRNGKey(1), x)))
+  y1, ld1 = rolled.apply(variables, x)
+  y2, ld2 = unrolled.apply(variables, x)
+  np.testing.assert_allclose(y1, y2, rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(ld1, ld2, rtol=1e-6)
+  g1 = jax.grad(lambda v: jnp.sum(rolled.apply(v, x)[0] ** 2))(variables)
+  g2 = jax.grad(lambda v: jnp.sum(unrolled.apply(v, x)[0] ** 2))(variables)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), g1, g2)

@@ -58,9 +58,14 @@ class _ScanBody(nn.Module):
 class FlowSteps(nn.Module):
   """K flow steps with stacked parameters (leading axis K), run by `nn.scan`.
 
-  Scanning compiles one step instead of K (compile time matters on CPU and
-  for K=32). `remat=True` recomputes each step's activations in the backward
-  pass (jax.checkpoint), trading compute for memory in deep flows.
+  Parameters are stacked (one pytree for all K steps) whatever `unroll` is.
+  `unroll` steps are unrolled per loop iteration (0: all K, no loop). Unrolled
+  is the default because XLA:CPU runs the backward pass of a rolled scan of
+  convolutions an order of magnitude slower (measured: 8 affine steps at
+  14x14x4, batch 64: 11.1 s rolled vs 0.80 s unrolled per gradient); unroll=1
+  compiles one step instead of K (faster compiles for very deep flows).
+  `remat=True` recomputes each step's activations in the backward pass
+  (jax.checkpoint), trading compute for memory in deep flows.
   """
   depth: int
   hidden: int = 512
@@ -69,12 +74,14 @@ class FlowSteps(nn.Module):
   lu: bool = True
   remat: bool = False
   identity_init: bool = False
+  unroll: int = 0
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
     body = nn.remat(_ScanBody) if self.remat else _ScanBody
     stack = nn.scan(body, variable_axes={'params': 0, 'constants': 0},
-                    split_rngs={'params': True}, length=self.depth, reverse=reverse)
+                    split_rngs={'params': True}, length=self.depth, reverse=reverse,
+                    unroll=self.unroll or self.depth)
     (y, logdet), _ = stack(self.hidden, self.coupling, self.mask, self.lu, self.identity_init, reverse,
                            name='steps')((x, jnp.zeros((x.shape[0],), x.dtype)), None)
     return y, logdet

@@ -1,0 +1,41 @@
+"""How many Glow-baseline steps take the full model's training time (RESULTS.md's budget).
+
+Run: python -m benchmarks.equal_time [--vae_steps=1200] [--glow_steps=500]
+Times the three train steps of the fashion_mnist 'quick' config (batch 64) side by side,
+alternating in rounds so machine load hits all alike, and prints the medians and
+baseline_steps = (vae_steps * t_vae + glow_steps * t_glow) / t_glow_baseline.
+"""
+
+from __future__ import annotations
+
+from absl import app, flags
+
+from benchmarks import harness
+
+_VAE_STEPS = flags.DEFINE_integer('vae_steps', 1200, 'phase-1 steps of the full model')
+_GLOW_STEPS = flags.DEFINE_integer('glow_steps', 500, 'phase-2 steps of the full model')
+_ROUNDS = flags.DEFINE_integer('rounds', 4, 'alternation rounds')
+_STEPS = flags.DEFINE_integer('steps', 5, 'timed steps per model and round')
+_OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
+
+
+def main(argv):
+  del argv
+  config = harness.model_config('fashion_mnist', 'quick')
+  benches = {p: harness.StepBench(config, p, (28, 28, 1), config.batch_size)
+             for p in ('vae', 'glow', 'glow_baseline')}
+  times = {p: [] for p in benches}
+  for bench in benches.values():
+    bench.step_seconds(1, warmup=2)
+  for _ in range(_ROUNDS.value):
+    for phase, bench in benches.items():
+      times[phase] += bench.step_seconds(_STEPS.value, warmup=0)
+  median = {p: harness.median(t) for p, t in times.items()}
+  full = _VAE_STEPS.value * median['vae'] + _GLOW_STEPS.value * median['glow']
+  harness.emit({'benchmark': 'equal_time', 'median_step_seconds': median,
+                'full_model_seconds': full,
+                'baseline_steps': int(round(full / median['glow_baseline']))}, _OUT.value)
+
+
+if __name__ == '__main__':
+  app.run(main)
