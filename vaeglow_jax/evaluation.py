@@ -210,7 +210,7 @@ def timing_metrics(config, workdir) -> dict:
     if first:
       out['seconds_per_epoch_phase1'] = first['seconds_per_epoch']
       total += first['wall_seconds']
-      if own:  # the paper's Table 4: the two phases' average for the two-phase model
+      if own and config.phase == 'glow':  # the paper's Table 4: mean of the full model's two phases
         out['seconds_per_epoch_mean_of_phases'] = (own['seconds_per_epoch']
                                                    + first['seconds_per_epoch']) / 2
   if total:
