@@ -25,9 +25,21 @@ def load_rows(workdirs: list[str]) -> list[dict]:
                               'first.')
     with open(path) as f:
       everything = json.load(f)
-    for phase, metrics in everything.items():
-      rows.append({'workdir': workdir, 'phase': phase, **metrics})
+    order = list(PHASE_LABELS)
+    for phase in sorted(everything, key=lambda p: order.index(p) if p in order else len(order)):
+      rows.append({'workdir': workdir, 'phase': phase, **everything[phase],
+                   'model_description': _describe(workdir, phase)})
   return rows
+
+
+def _describe(workdir: str, phase: str) -> str:
+  """'gamma variance, standard prior' from the phase's saved config ('' when absent)."""
+  path = os.path.join(workdir, phase, 'config.json')
+  if phase == 'glow_baseline' or not os.path.isfile(path):
+    return ''
+  with open(path) as f:
+    model = json.load(f).get('model', {})
+  return f"{model.get('variance', '?')} variance, {model.get('prior', {}).get('kind', '?')} prior"
 
 
 def _fmt(value, digits=2):
@@ -56,6 +68,8 @@ def markdown_table(rows: list[dict]) -> str:
   footnotes = []
   for r in rows:
     label = PHASE_LABELS.get(r['phase'], r['phase'])
+    if r.get('model_description'):
+      label += f" ({r['model_description']})"
     if 'test_bpd_exact' in r:
       elbo = iw = f"{_fmt(r['test_bpd_exact'], 3)} (exact)"
     else:
