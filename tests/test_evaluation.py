@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import fashion_mnist
+from tests.test_reliability import _snapshot
 from vaeglow_jax import evaluation, losses, phases, report, trainer
 from vaeglow_jax.metrics import feature_extractor, inception
 
@@ -160,16 +161,6 @@ def test_evaluate_cli_fid_weights_of_the_wrong_shape_is_one_line_exit_2(trained,
       in error_lines[0]
   assert 'Traceback' not in result.stderr
   assert _snapshot(workdir) == before
-
-
-def _snapshot(path):
-  out = {}
-  for root, _, files in os.walk(path):
-    for name in files:
-      full = os.path.join(root, name)
-      st = os.stat(full)
-      out[full] = (st.st_size, st.st_mtime_ns)
-  return out
 
 
 @pytest.mark.slow

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from experiments.configs import fashion_mnist
 from tests.test_train import _assert_trees_equal, _config, _latest_state
 from vaeglow_jax import phases, reliability, trainer
 from vaeglow_jax import train as train_lib

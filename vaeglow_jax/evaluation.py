@@ -54,10 +54,10 @@ def check_config_matches(config, phase_dir: str) -> None:
     saved = json.load(f)
   current = _json_roundtrip(config.to_dict())
   for section in ('model', 'data'):
-    for key, value in _flatten(current[section]).items():
+    for key, value in trainer.flatten_dict(current[section]).items():
       if section == 'data' and key not in ('name', 'resize', 'n_bits'):
         continue
-      saved_flat = _flatten(saved.get(section, {}))
+      saved_flat = trainer.flatten_dict(saved.get(section, {}))
       if key not in saved_flat:  # a key newer than the run: the parameter check below still applies
         continue
       saved_value = saved_flat[key]
@@ -312,12 +312,3 @@ def write_metrics(workdir: str, phase_name: str, metrics: dict) -> str:
   os.replace(tmp, path)
   return path
 
-
-def _flatten(d, prefix=''):
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flatten(v, f'{prefix}{k}.'))
-    else:
-      out[f'{prefix}{k}'] = v
-  return out

@@ -210,7 +210,7 @@ def _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, sto
     f.write(config.to_json_best_effort(indent=2))
   writer = metric_writers.create_default_writer(out_dir, just_logging=jax.process_index() > 0)
   parameter_overview.log_parameter_overview(state.params, msg=f'trainable parameters ({config.phase})')
-  writer.write_hparams({k: v for k, v in _flatten(config.to_dict()).items()
+  writer.write_hparams({k: v for k, v in flatten_dict(config.to_dict()).items()
                         if isinstance(v, (int, float, str, bool))})
 
   train_step = train_lib.make_train_step(phase, tx, mesh)
@@ -347,11 +347,12 @@ def _evaluate(eval_step, variables, config, mesh, rng):
   return total / max(count, 1)
 
 
-def _flatten(d, prefix=''):
+def flatten_dict(d, prefix=''):
+  """{'a': {'b': 1}} -> {'a.b': 1} (config dictionaries as dotted keys)."""
   out = {}
   for k, v in d.items():
     if isinstance(v, dict):
-      out.update(_flatten(v, f'{prefix}{k}.'))
+      out.update(flatten_dict(v, f'{prefix}{k}.'))
     else:
       out[f'{prefix}{k}'] = v
   return out
