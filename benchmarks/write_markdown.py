@@ -89,6 +89,10 @@ def main(argv):
       lines.append(f"| {'x'.join(map(str, r['image_shape']))} | {r['phase']} | {r['batch']} | "
                    f"{_g(r['images_per_second'])} | {sampling} | {_g(r['flops_per_step'] / 1e9, 2)} | {memory} |")
     lines.append('')
+  notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'notes.md')
+  if os.path.isfile(notes):  # the hand-written analysis of these numbers
+    with open(notes) as f:
+      lines += ['', f.read()]
   with open(_OUT.value, 'w') as f:
     f.write('\n'.join(lines))
   print(f'wrote {_OUT.value}')
