@@ -37,7 +37,7 @@ def test_glow_layer_depth32_inverts(shape, kwargs):
     dict(mask='checkerboard'),
     dict(coupling='affine', num_squeezes=1, lu=False),
 ], ids=['squeeze_additive', 'checkerboard', 'affine_plainconv'])
-def test_glow_layer_logdet_matches_jacfwd(kwargs):
+def test_glow_layer_logdet_matches_jacrev(kwargs):
   x = _images((2, 4, 4, 1))
   module = GlowLayer(depth=3, hidden=8, **kwargs)
   variables = _randomize(module.init(KEY, x))
@@ -67,7 +67,7 @@ def test_glow_layer_data_init_keeps_volume_but_for_actnorm():
 
 
 @pytest.mark.parametrize('shape,coupling', [((2, 8, 8, 3), 'affine'), ((2, 8, 8, 1), 'additive')])
-def test_multiscale_glow_inverts_and_logdet_matches_jacfwd(shape, coupling):
+def test_multiscale_glow_inverts_and_logdet_matches_jacrev(shape, coupling):
   x = _images(shape)
   module = MultiScaleGlow(levels=2, depth=2, hidden=8, coupling=coupling)
   variables = _randomize(module.init(KEY, x))

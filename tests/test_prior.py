@@ -21,7 +21,7 @@ def _flow_prior(dim=5, layers=4, hidden=16, scale=0.1):
 
 
 @pytest.mark.parametrize('dim', [2, 5])
-def test_flow_prior_inverts_and_logdet_matches_jacfwd(dim):
+def test_flow_prior_inverts_and_logdet_matches_jacrev(dim):
   module, variables, z = _flow_prior(dim)
   inv_err, rel_err, sym_err = check_flow(module, variables, z, logdet_examples=3)
   assert inv_err < 1e-4 and rel_err < 1e-4 and sym_err < 1e-3, (inv_err, rel_err, sym_err)

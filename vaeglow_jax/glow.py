@@ -36,13 +36,15 @@ class GlowLayer(nn.Module):
   remat: bool = False
   identity_init: bool = True
   unroll: int = 0  # flow steps unrolled per loop iteration; 0: all (see flows.FlowSteps)
+  conv_impl: str = 'auto'  # coupling-net convolutions, see vaeglow_jax.conv
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
     for _ in range(self.num_squeezes):
       x = squeeze2d(x)
     x, logdet = FlowSteps(self.depth, self.hidden, self.coupling, self.mask, self.lu,
-                          self.remat, self.identity_init, self.unroll, name='flow')(x, reverse)
+                          self.remat, self.identity_init, self.unroll, self.conv_impl,
+                          name='flow')(x, reverse)
     for _ in range(self.num_squeezes):
       x = unsqueeze2d(x)
     return x, logdet
@@ -71,13 +73,15 @@ class MultiScaleGlow(nn.Module):
   lu: bool = True
   remat: bool = False
   unroll: int = 0  # flow steps unrolled per loop iteration; 0: all (see flows.FlowSteps)
+  conv_impl: str = 'auto'  # coupling-net and split-prior convolutions, see vaeglow_jax.conv
 
   def _steps(self, level):
     return FlowSteps(self.depth, self.hidden, self.coupling, 'channel', self.lu,
-                     self.remat, unroll=self.unroll, name=f'level_{level}')
+                     self.remat, unroll=self.unroll, conv_impl=self.conv_impl,
+                     name=f'level_{level}')
 
   def _split_prior(self, level, h, channels):
-    out = ZeroConv(2 * channels, name=f'split_prior_{level}')(h)
+    out = ZeroConv(2 * channels, conv_impl=self.conv_impl, name=f'split_prior_{level}')(h)
     return out[..., 0::2], out[..., 1::2]
 
   def _top_prior(self, shape):

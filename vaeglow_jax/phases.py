@@ -59,7 +59,8 @@ def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
   if with_glow:
     glow = GlowLayer(depth=m.glow.depth, hidden=m.glow.hidden, num_squeezes=m.glow.num_squeezes,
                      coupling=m.glow.coupling, mask=m.glow.mask, lu=m.glow.lu, remat=m.glow.remat,
-                     identity_init=m.glow.identity_init, unroll=m.glow.get('unroll', 0))
+                     identity_init=m.glow.identity_init, unroll=m.glow.get('unroll', 0),
+                     conv_impl=m.glow.get('conv_impl', 'auto'))
   return VAEGlow(
       encoder=Encoder(latent_dim=m.latent_dim, num_scales=m.num_scales, base_channels=m.base_channels,
                       fc_dim=m.fc_dim, blocks_per_scale=m.blocks_per_scale, norm=m.norm),
@@ -84,7 +85,8 @@ class Phase:
     self.baseline = MultiScaleGlow(levels=m.baseline.levels, depth=m.baseline.depth,
                                    hidden=m.baseline.hidden, coupling=m.baseline.coupling,
                                    lu=m.baseline.lu, remat=m.baseline.remat,
-                                   unroll=m.baseline.get('unroll', 0))
+                                   unroll=m.baseline.get('unroll', 0),
+                                   conv_impl=m.baseline.get('conv_impl', 'auto'))
 
   # Variables ---------------------------------------------------------------
   def init(self, rng, x):

@@ -53,14 +53,16 @@ def base_config() -> ml_collections.ConfigDict:
   # convolutions far slower; 1 compiles fastest). Parameters are the same either way.
   m.prior = ml_collections.ConfigDict(dict(kind='flow', num_layers=16, hidden=1024, num_hidden=2,
                                            unroll=0))
+  # conv_impl: how coupling-net convolutions are computed (vaeglow_jax.conv): 'auto' picks
+  # matmul forms for thin shapes on CPU; 'xla' is XLA's convolution (needed for forward-mode AD).
   # identity_init: the Glow layer starts as f = identity (phase 2 starts at the phase-1 bound);
   # False gives Glow's data-dependent ActNorm and random rotations.
   m.glow = ml_collections.ConfigDict(dict(depth=32, hidden=256, num_squeezes=0, coupling='additive',
                                           mask='channel', lu=True, remat=False, identity_init=True,
-                                          unroll=0))
+                                          unroll=0, conv_impl='auto'))
   m.second_stage = ml_collections.ConfigDict(dict(width=1024, depth=3))
   m.baseline = ml_collections.ConfigDict(dict(levels=3, depth=32, hidden=512, coupling='affine',
-                                              lu=True, remat=False, unroll=0))
+                                              lu=True, remat=False, unroll=0, conv_impl='auto'))
 
   # The offline FID feature space (experiments.train_feature_extractor).
   c.feature_extractor = ml_collections.ConfigDict(dict(

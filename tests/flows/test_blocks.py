@@ -1,4 +1,4 @@
-"""Flow blocks: invertibility, log-determinants against jax.jacfwd, init behaviour."""
+"""Flow blocks: invertibility, log-determinants against jax.jacrev, init behaviour."""
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +40,7 @@ BLOCKS = {
 
 
 @pytest.mark.parametrize('name', sorted(BLOCKS))
-def test_block_inverts_and_logdet_matches_jacfwd(name):
+def test_block_inverts_and_logdet_matches_jacrev(name):
   module = BLOCKS[name]()
   x = _images()
   variables = module.init(KEY, x)

@@ -6,6 +6,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vaeglow_jax.conv import Conv
+
 
 class ZeroConv(nn.Module):
   """3x3 conv initialised to zero, output scaled by exp(3 * logs) (Glow).
@@ -15,11 +17,12 @@ class ZeroConv(nn.Module):
   features: int
   kernel_size: tuple[int, int] = (3, 3)
   logscale_factor: float = 3.0
+  conv_impl: str = 'auto'  # see vaeglow_jax.conv
 
   @nn.compact
   def __call__(self, x):
-    x = nn.Conv(self.features, self.kernel_size, padding='SAME',
-                kernel_init=nn.initializers.zeros, bias_init=nn.initializers.zeros)(x)
+    x = Conv(self.features, self.kernel_size, kernel_init=nn.initializers.zeros,
+             bias_init=nn.initializers.zeros, impl=self.conv_impl)(x)
     logs = self.param('logs', nn.initializers.zeros, (self.features,))
     return x * jnp.exp(logs * self.logscale_factor)
 
@@ -28,12 +31,13 @@ class CouplingNet(nn.Module):
   """conv3x3 -> ReLU -> conv1x1 -> ReLU -> ZeroConv3x3, the Glow coupling net."""
   hidden: int
   features: int
+  conv_impl: str = 'auto'  # see vaeglow_jax.conv
 
   @nn.compact
   def __call__(self, x):
-    x = nn.relu(nn.Conv(self.hidden, (3, 3), padding='SAME')(x))
-    x = nn.relu(nn.Conv(self.hidden, (1, 1), padding='SAME')(x))
-    return ZeroConv(self.features)(x)
+    x = nn.relu(Conv(self.hidden, (3, 3), impl=self.conv_impl)(x))
+    x = nn.relu(Conv(self.hidden, (1, 1), impl=self.conv_impl)(x))
+    return ZeroConv(self.features, conv_impl=self.conv_impl)(x)
 
 
 def checkerboard_mask(height: int, width: int, parity: int) -> jax.Array:
@@ -52,12 +56,15 @@ class Coupling(nn.Module):
          half-couplings (parity 0 then 1) so every pixel is transformed; it
          works for one-channel images without a squeeze.
   The net's last layer is zero-initialised: the layer starts as the identity.
+  conv_impl: how the net's convolutions are computed (vaeglow_jax.conv; the
+  parameters are the same for every choice).
 
   Input: (batch, H, W, C). Output: (y, logdet) with logdet (batch,).
   """
   hidden: int = 512
   kind: str = 'additive'
   mask: str = 'channel'
+  conv_impl: str = 'auto'
 
   def _check_options(self):
     if self.kind not in ('additive', 'affine'):
@@ -82,7 +89,7 @@ class Coupling(nn.Module):
             'channel-split coupling needs at least 2 channels; for 1-channel images use '
             "an initial squeeze (num_squeezes >= 1) or mask='checkerboard'.")
       c_a = channels // 2
-      net = CouplingNet(self.hidden, (channels - c_a) * mult, name='net')
+      net = CouplingNet(self.hidden, (channels - c_a) * mult, self.conv_impl, name='net')
       x_a, x_b = x[..., :c_a], x[..., c_a:]
       shift, log_scale = self._shift_scale(net(x_a))
       if log_scale is None:
@@ -98,7 +105,8 @@ class Coupling(nn.Module):
 
     # Checkerboard: two masked half-couplings; run in the opposite order in reverse.
     _, height, width, _ = x.shape
-    nets = [CouplingNet(self.hidden, channels * mult, name=f'net_{p}') for p in (0, 1)]
+    nets = [CouplingNet(self.hidden, channels * mult, self.conv_impl, name=f'net_{p}')
+            for p in (0, 1)]
     total = jnp.zeros((x.shape[0],), x.dtype)
     for parity in ((1, 0) if reverse else (0, 1)):
       keep = checkerboard_mask(height, width, parity).astype(x.dtype)

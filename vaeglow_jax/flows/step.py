@@ -25,12 +25,13 @@ class FlowStep(nn.Module):
   mask: str = 'channel'
   lu: bool = True
   identity_init: bool = False
+  conv_impl: str = 'auto'  # coupling-net convolutions, see vaeglow_jax.conv
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
     layers = [ActNorm(data_init=not self.identity_init, name='actnorm'),
               InvConv1x1(lu=self.lu, identity_init=self.identity_init, name='invconv'),
-              Coupling(self.hidden, self.coupling, self.mask, name='coupling')]
+              Coupling(self.hidden, self.coupling, self.mask, self.conv_impl, name='coupling')]
     total = jnp.zeros((x.shape[0],), x.dtype)
     for layer in (reversed(layers) if reverse else layers):
       x, logdet = layer(x, reverse)
@@ -45,13 +46,14 @@ class _ScanBody(nn.Module):
   mask: str
   lu: bool
   identity_init: bool
+  conv_impl: str
   reverse: bool
 
   @nn.compact
   def __call__(self, carry, _):
     x, logdet = carry
     y, step_logdet = FlowStep(self.hidden, self.coupling, self.mask, self.lu, self.identity_init,
-                              name='step')(x, self.reverse)
+                              self.conv_impl, name='step')(x, self.reverse)
     return (y, logdet + step_logdet), None
 
 
@@ -64,6 +66,8 @@ class FlowSteps(nn.Module):
   convolutions an order of magnitude slower (measured: 8 affine steps at
   14x14x4, batch 64: 11.1 s rolled vs 0.80 s unrolled per gradient); unroll=1
   compiles one step instead of K (faster compiles for very deep flows).
+  `conv_impl` chooses how the coupling nets' convolutions are computed
+  (vaeglow_jax.conv; 'auto' is tuned per shape on CPU).
   `remat=True` recomputes each step's activations in the backward pass
   (jax.checkpoint), trading compute for memory in deep flows.
   """
@@ -75,6 +79,7 @@ class FlowSteps(nn.Module):
   remat: bool = False
   identity_init: bool = False
   unroll: int = 0
+  conv_impl: str = 'auto'
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
@@ -82,6 +87,7 @@ class FlowSteps(nn.Module):
     stack = nn.scan(body, variable_axes={'params': 0, 'constants': 0},
                     split_rngs={'params': True}, length=self.depth, reverse=reverse,
                     unroll=self.unroll or self.depth)
-    (y, logdet), _ = stack(self.hidden, self.coupling, self.mask, self.lu, self.identity_init, reverse,
+    (y, logdet), _ = stack(self.hidden, self.coupling, self.mask, self.lu, self.identity_init,
+                           self.conv_impl, reverse,
                            name='steps')((x, jnp.zeros((x.shape[0],), x.dtype)), None)
     return y, logdet

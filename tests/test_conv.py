@@ -1,0 +1,103 @@
+"""The matmul formulations of vaeglow_jax.conv against XLA's convolution."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from vaeglow_jax import conv
+from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
+
+CASES = [  # (impl, kernel (kh, kw, Cin, Cout))
+    ('patches', (3, 3, 1, 16)), ('patches', (3, 3, 3, 8)), ('patches', (5, 3, 2, 4)),
+    ('taps', (3, 3, 16, 2)), ('taps', (3, 3, 5, 7)), ('taps', (3, 5, 4, 3)),
+    ('matmul', (1, 1, 6, 10)), ('xla', (3, 3, 4, 4)),
+]
+
+
+def _inputs(kernel_shape, seed=0):
+  kx, kk = jax.random.split(jax.random.PRNGKey(seed))
+  x = jax.random.normal(kx, (2, 6, 5, kernel_shape[2]))
+  kernel = jax.random.normal(kk, kernel_shape)
+  return x, kernel
+
+
+@pytest.mark.parametrize('impl,kernel_shape', CASES)
+def test_conv_and_its_gradients_equal_xla_convolution(impl, kernel_shape):
+  x, kernel = _inputs(kernel_shape)
+  # A non-quadratic loss so that dy varies with the output and position.
+  loss = lambda fn: lambda a, k: jnp.sum(jnp.sin(fn(a, k)) * jnp.arange(k.shape[-1]))
+  want = conv.conv_xla(x, kernel)
+  got = jax.jit(lambda a, k: conv.conv2d_same(a, k, impl))(x, kernel)
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+  want_grads = jax.grad(loss(conv.conv_xla), argnums=(0, 1))(x, kernel)
+  got_grads = jax.jit(jax.grad(loss(lambda a, k: conv.conv2d_same(a, k, impl)), argnums=(0, 1)))(
+      x, kernel)
+  for got_g, want_g in zip(got_grads, want_grads):
+    np.testing.assert_allclose(got_g, want_g, rtol=1e-4, atol=1e-4)
+
+
+def test_auto_chooses_by_thinness_on_cpu_and_xla_elsewhere():
+  assert conv.choose_impl((1, 1, 512, 512), 'cpu') == 'matmul'
+  assert conv.choose_impl((3, 3, 1, 512), 'cpu') == 'patches'
+  assert conv.choose_impl((3, 3, 512, 2), 'cpu') == 'taps'
+  assert conv.choose_impl((3, 3, 64, 64), 'cpu') == 'xla'
+  assert conv.choose_impl((3, 3, 1, 512), 'gpu') == 'xla'
+  assert conv.choose_impl((1, 1, 512, 512), 'tpu') == 'xla'
+
+
+def test_conv_module_has_nn_conv_parameters_and_outputs():
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 5, 5, 3))
+
+  class Ours(nn.Module):
+    @nn.compact
+    def __call__(self, a):
+      return conv.Conv(4, (3, 3))(conv.Conv(8, (1, 1))(a))
+
+  class Flax(nn.Module):
+    @nn.compact
+    def __call__(self, a):
+      return nn.Conv(4, (3, 3), padding='SAME')(nn.Conv(8, (1, 1), padding='SAME')(a))
+
+  ours = Ours().init(jax.random.PRNGKey(1), x)
+  theirs = Flax().init(jax.random.PRNGKey(1), x)
+  # Same names, shapes and initial values: checkpoints are interchangeable.
+  jax.tree.map(np.testing.assert_array_equal, ours, theirs)
+  np.testing.assert_allclose(Ours().apply(theirs, x), Flax().apply(theirs, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('impl,kernel_shape,message', [
+    ('fast', (3, 3, 2, 2), 'conv impl must be one of'),
+    ('auto', (2, 2, 2, 2), 'odd kernel sizes'),
+    ('matmul', (3, 3, 2, 2), 'needs a 1x1 kernel'),
+])
+def test_bad_conv_options_are_rejected(impl, kernel_shape, message):
+  x, kernel = _inputs(kernel_shape)
+  with pytest.raises(ValueError, match=message):
+    conv.conv2d_same(x, kernel, impl)
+
+
+@pytest.mark.parametrize('make', [
+    lambda impl: GlowLayer(depth=2, hidden=16, coupling='affine', identity_init=False,
+                           conv_impl=impl),
+    lambda impl: MultiScaleGlow(levels=2, depth=2, hidden=16, conv_impl=impl),
+])
+def test_flows_compute_the_same_with_every_conv_impl(make):
+  x = jax.random.uniform(jax.random.PRNGKey(0), (2, 8, 8, 2)) - 0.5
+  variables = make('xla').init(jax.random.PRNGKey(1), x)
+  # Zero-initialised output convs make couplings the identity: perturb every parameter.
+  leaves, tree = jax.tree.flatten(variables['params'])
+  keys = jax.random.split(jax.random.PRNGKey(2), len(leaves))
+  params = jax.tree.unflatten(
+      tree, [p + 0.05 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
+  variables = {**variables, 'params': params}
+
+  def loss(model):
+    return lambda v: jnp.sum(jnp.sin(model.apply(v, x)[0])) + jnp.sum(model.apply(v, x)[1])
+
+  want, want_grad = jax.value_and_grad(loss(make('xla')))(variables)
+  got, got_grad = jax.jit(jax.value_and_grad(loss(make('auto'))))(variables)
+  np.testing.assert_allclose(got, want, rtol=1e-5)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4),
+               got_grad['params'], want_grad['params'])
