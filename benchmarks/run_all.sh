@@ -10,4 +10,9 @@ $py -m benchmarks.peer --steps=24 --rounds=4 --out=$out/peer.json
 $py -m benchmarks.epoch_ratio --batch=16 --steps=3 --out=$out/epoch_ratio.json
 $py -m benchmarks.roofline --preset=default --batch=16 --steps=10 --out=$out/roofline.json
 $py -m benchmarks.throughput --preset=quick --steps=20 --out=$out/throughput.json
+$py -m benchmarks.remat --preset=quick --batch=64 --steps=6 --out=$out/remat.json
+# Slowest (the paper-size Glow layer with XLA's convolutions takes ~30 s a step): skip with QUICK=1.
+if [ -z "${QUICK:-}" ]; then
+  $py -m benchmarks.conv_impl --steps=3 --rounds=3 --out=$out/conv_impl.json
+fi
 $py -m benchmarks.write_markdown --results=$out --out=BENCHMARKS.md

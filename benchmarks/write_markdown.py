@@ -77,6 +77,39 @@ def main(argv):
                         for k, v in r['parts'].items())
       lines.append(f"- {r['phase']}: {parts}")
     lines.append('')
+  convs = _load('conv_impl')
+  if convs:
+    lines += ['## Convolutions: XLA against the matmul formulations (vaeglow_jax.conv)', '',
+              f"Batch {convs['batch']}; milliseconds forward / gradient (input and kernel), "
+              "each formulation compiled and timed alone.", '',
+              '| size | Cin -> Cout | kernel | xla | patches | taps | matmul | auto picks | gradient speed-up |',
+              '|---|---|---|---|---|---|---|---|---|']
+    for r in convs['shapes']:
+      cell = lambda i: (f"{_g(r['ms'][i]['forward'])} / {_g(r['ms'][i]['gradient'])}"
+                        if i in r['ms'] else '')
+      lines.append(f"| {r['height']}x{r['height']} | {r['cin']} -> {r['cout']} | {r['kernel']}x{r['kernel']} | "
+                   f"{cell('xla')} | {cell('patches')} | {cell('taps')} | {cell('matmul')} | "
+                   f"{r['auto']} | {_g(r['gradient_speedup_auto_vs_xla'], 2)}x |")
+    lines += ['', "Train steps, `conv_impl='xla'` against `'auto'`, alternating rounds:", '',
+              '| phase | xla s/step | auto s/step | speed-up | GFLOP/step |', '|---|---|---|---|---|']
+    for phase, r in convs['steps'].items():
+      m = r['median_step_seconds']
+      lines.append(f"| {phase} | {_g(m['xla'], 3)} | {_g(m['auto'], 3)} | "
+                   f"{_g(r['speedup_auto_vs_xla'], 2)}x | {_g(r['gflops_per_step'], 1)} |")
+    lines.append('')
+  remat = _load('remat')
+  if remat:
+    lines += ['## Gradient checkpointing of flow steps (`remat`)', '',
+              f"{remat['dataset']} '{remat['preset']}' models, batch {remat['batch']}; XLA's memory "
+              'estimate of the compiled step (arguments, outputs, temporaries).', '',
+              '| phase | s/step off / on | time ratio | memory MiB off / on | memory ratio |',
+              '|---|---|---|---|---|']
+    for phase, r in remat['phases'].items():
+      off, on = r['no_remat'], r['remat']
+      lines.append(f"| {phase} | {_g(off['median_step_seconds'], 3)} / {_g(on['median_step_seconds'], 3)} | "
+                   f"{_g(r['time_ratio_remat_vs_not'], 2)} | {_g(off['xla_memory_mib'])} / "
+                   f"{_g(on['xla_memory_mib'])} | {_g(r['memory_ratio_remat_vs_not'], 2)} |")
+    lines.append('')
   throughput = _load('throughput')
   if throughput:
     lines += ['## Throughput', '', f"Models: '{throughput['preset']}' presets. Peak resident memory of "

@@ -53,3 +53,27 @@ def test_peer_benchmark_against_normflows_tiny(tmp_path):
     # Same architecture: at tiny widths the split priors differ by a few percent of the total.
     assert row['parameter_count_relative_difference'] < 0.06
     assert row['ours_flops_per_step'] > 0 and row['normflows_flops_per_step'] > 0
+
+
+@pytest.mark.slow
+def test_conv_impl_and_remat_benchmarks_tiny(tmp_path):
+  runs = {'conv_impl': ['--preset=test', '--phases=glow', '--steps=1', '--rounds=1'],
+          'remat': ['--preset=test', '--phases=glow', '--batch=4', '--steps=1', '--rounds=1']}
+  for name, flags in runs.items():
+    result = subprocess.run([sys.executable, '-m', f'benchmarks.{name}', *flags,
+                             f'--out={tmp_path / name}.json'], cwd=ROOT, capture_output=True,
+                            text=True, timeout=900, env=ENV)
+    assert result.returncode == 0, result.stderr[-3000:]
+  with open(tmp_path / 'conv_impl.json') as f:
+    convs = json.load(f)
+  for row in convs['shapes']:
+    assert row['auto'] in row['ms'] and row['ms']['xla']['gradient'] > 0
+  step = convs['steps']['glow']
+  assert step['speedup_auto_vs_xla'] == pytest.approx(
+      step['median_step_seconds']['xla'] / step['median_step_seconds']['auto'])
+  with open(tmp_path / 'remat.json') as f:
+    remat = json.load(f)
+  row = remat['phases']['glow']
+  # Same computation, so the same FLOPs up to the recomputed forward pass.
+  assert row['remat']['gflops_per_step'] >= row['no_remat']['gflops_per_step'] * 0.99
+  assert row['no_remat']['xla_memory_mib'] > 0 and row['remat']['xla_memory_mib'] > 0
