@@ -26,12 +26,7 @@ def _config(phase="vae", steps=6, **overrides):
   config.data.validation_split = 'train'
   config.warmup_steps = 0
   config.learning_rate = 3e-3
-  for key, value in overrides.items():
-    target = config
-    *path, last = key.split('.')
-    for p in path:
-      target = target[p]
-    target[last] = value
+  config.update_from_flattened_dict(overrides)
   return config
 
 

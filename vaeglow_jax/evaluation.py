@@ -166,7 +166,7 @@ def test_images(config, max_examples: int) -> np.ndarray:
   return np.concatenate(batches).astype(np.float32) / 255.0
 
 
-def feature_spaces(config, image_shape) -> tuple[dict, dict]:
+def feature_spaces(config) -> tuple[dict, dict]:
   """({name: (feature_fn, info)}, {name: why it is absent}); raises on a bad weights file
   or feature extractor, before any output is written."""
   spaces, absent = {}, {}
@@ -238,7 +238,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
   check_config_matches(config, phase_directory)
   phase = phases.Phase(config, image_shape)
   variables, step = load_variables(config, workdir, phase)
-  spaces, absent = feature_spaces(config, image_shape)
+  spaces, absent = feature_spaces(config)
   out_dir = os.path.join(workdir, 'eval', config.phase)
   reliability.check_writable(workdir)
 
