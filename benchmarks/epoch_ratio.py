@@ -16,6 +16,8 @@ from benchmarks import harness
 _PRESET = flags.DEFINE_string('preset', 'default', "'default' (the paper's sizes) or 'test'")
 _BATCH = flags.DEFINE_integer('batch', 64, 'batch size')
 _STEPS = flags.DEFINE_integer('steps', 5, 'timed steps per model (median reported)')
+_GLOW_HIDDEN = flags.DEFINE_integer('glow_hidden', 0, "Glow layer coupling width; 0: the config's "
+                                    '(the paper does not state its own)')
 _OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
 
 CIFAR10_TRAIN_IMAGES = 50_000
@@ -26,6 +28,8 @@ def main(argv):
   config = harness.model_config('cifar10', _PRESET.value)
   if _PRESET.value == 'default':  # the paper's Glow on CIFAR-10
     config.model.baseline.update(levels=3, depth=32, hidden=512, coupling='affine')
+  if _GLOW_HIDDEN.value:
+    config.model.glow.hidden = _GLOW_HIDDEN.value
   shape = harness.image_shape_of(config, 'cifar10', _PRESET.value)
   steps_per_epoch = CIFAR10_TRAIN_IMAGES / _BATCH.value
   models = {}
@@ -41,6 +45,7 @@ def main(argv):
   full = (models['vae']['seconds_per_epoch'] + models['glow']['seconds_per_epoch']) / 2
   harness.emit({
       'benchmark': 'epoch_ratio', 'preset': _PRESET.value, 'batch': _BATCH.value,
+      'glow_layer_hidden': config.model.glow.hidden,
       'machine': harness.machine(), 'phases': models,
       'glow_seconds_per_epoch': models['glow_baseline']['seconds_per_epoch'],
       'full_model_seconds_per_epoch': full,

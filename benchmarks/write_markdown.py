@@ -51,7 +51,8 @@ def main(argv):
   if ratio:
     p = ratio['phases']
     lines += ['## Epoch ratio: standalone Glow against the full model (paper\'s Table 4)', '',
-              f"CIFAR-10 size, batch {ratio['batch']}, 50,000 images per epoch.", '',
+              f"CIFAR-10 size, batch {ratio['batch']}, 50,000 images per epoch; Glow-layer coupling "
+              f"width {ratio.get('glow_layer_hidden', 512)}.", '',
               '| model | s/step | s/epoch | parameters | GFLOP/image |', '|---|---|---|---|---|']
     names = {'glow_baseline': 'Glow L=3 K=32 h512', 'vae': 'full model phase 1 (VAE + flow prior)',
              'glow': 'full model phase 2 (Glow layer, VAE frozen)'}

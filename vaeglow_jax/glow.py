@@ -35,8 +35,9 @@ class GlowLayer(nn.Module):
   lu: bool = True
   remat: bool = False
   identity_init: bool = True
-  unroll: int = 0  # flow steps unrolled per loop iteration; 0: all (see flows.FlowSteps)
+  unroll: int = 0  # flow steps per loop iteration; 0: all, 1 with remat (flows.FlowSteps)
   conv_impl: str = 'auto'  # coupling-net convolutions, see vaeglow_jax.conv
+  net_dtype: str = 'float32'  # coupling-net compute dtype, see flows.CouplingNet
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
@@ -44,7 +45,7 @@ class GlowLayer(nn.Module):
       x = squeeze2d(x)
     x, logdet = FlowSteps(self.depth, self.hidden, self.coupling, self.mask, self.lu,
                           self.remat, self.identity_init, self.unroll, self.conv_impl,
-                          name='flow')(x, reverse)
+                          self.net_dtype, name='flow')(x, reverse)
     for _ in range(self.num_squeezes):
       x = unsqueeze2d(x)
     return x, logdet
@@ -72,13 +73,14 @@ class MultiScaleGlow(nn.Module):
   coupling: str = 'affine'
   lu: bool = True
   remat: bool = False
-  unroll: int = 0  # flow steps unrolled per loop iteration; 0: all (see flows.FlowSteps)
+  unroll: int = 0  # flow steps per loop iteration; 0: all, 1 with remat (flows.FlowSteps)
   conv_impl: str = 'auto'  # coupling-net and split-prior convolutions, see vaeglow_jax.conv
+  net_dtype: str = 'float32'  # coupling-net compute dtype, see flows.CouplingNet
 
   def _steps(self, level):
     return FlowSteps(self.depth, self.hidden, self.coupling, 'channel', self.lu,
                      self.remat, unroll=self.unroll, conv_impl=self.conv_impl,
-                     name=f'level_{level}')
+                     net_dtype=self.net_dtype, name=f'level_{level}')
 
   def _split_prior(self, level, h, channels):
     out = ZeroConv(2 * channels, conv_impl=self.conv_impl, name=f'split_prior_{level}')(h)

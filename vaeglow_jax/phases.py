@@ -60,7 +60,8 @@ def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
     glow = GlowLayer(depth=m.glow.depth, hidden=m.glow.hidden, num_squeezes=m.glow.num_squeezes,
                      coupling=m.glow.coupling, mask=m.glow.mask, lu=m.glow.lu, remat=m.glow.remat,
                      identity_init=m.glow.identity_init, unroll=m.glow.get('unroll', 0),
-                     conv_impl=m.glow.get('conv_impl', 'auto'))
+                     conv_impl=m.glow.get('conv_impl', 'auto'),
+                     net_dtype=m.glow.get('net_dtype', 'float32'))
   return VAEGlow(
       encoder=Encoder(latent_dim=m.latent_dim, num_scales=m.num_scales, base_channels=m.base_channels,
                       fc_dim=m.fc_dim, blocks_per_scale=m.blocks_per_scale, norm=m.norm),
@@ -86,7 +87,8 @@ class Phase:
                                    hidden=m.baseline.hidden, coupling=m.baseline.coupling,
                                    lu=m.baseline.lu, remat=m.baseline.remat,
                                    unroll=m.baseline.get('unroll', 0),
-                                   conv_impl=m.baseline.get('conv_impl', 'auto'))
+                                   conv_impl=m.baseline.get('conv_impl', 'auto'),
+                                   net_dtype=m.baseline.get('net_dtype', 'float32'))
 
   # Variables ---------------------------------------------------------------
   def init(self, rng, x):

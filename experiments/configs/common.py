@@ -49,20 +49,23 @@ def base_config() -> ml_collections.ConfigDict:
   m.variance = 'diagonal'         # fixed | gamma | diagonal
   m.fixed_log_std = 0.0
   m.min_log_std = -7.0
-  # unroll: flow steps unrolled per loop iteration, 0 = all (XLA:CPU runs rolled loops of
-  # convolutions far slower; 1 compiles fastest). Parameters are the same either way.
+  # unroll: flow steps unrolled per loop iteration; 0 = all, or 1 when remat is on (remat only
+  # saves memory in a rolled loop on XLA:CPU); 1 compiles fastest. Parameters are the same.
   m.prior = ml_collections.ConfigDict(dict(kind='flow', num_layers=16, hidden=1024, num_hidden=2,
                                            unroll=0))
   # conv_impl: how coupling-net convolutions are computed (vaeglow_jax.conv): 'auto' picks
   # matmul forms for thin shapes on CPU; 'xla' is XLA's convolution (needed for forward-mode AD).
+  # net_dtype: 'bfloat16' runs coupling nets in bf16 (GPU/TPU); log-dets stay float32.
   # identity_init: the Glow layer starts as f = identity (phase 2 starts at the phase-1 bound);
   # False gives Glow's data-dependent ActNorm and random rotations.
   m.glow = ml_collections.ConfigDict(dict(depth=32, hidden=256, num_squeezes=0, coupling='additive',
                                           mask='channel', lu=True, remat=False, identity_init=True,
-                                          unroll=0, conv_impl='auto'))
+                                          unroll=0, conv_impl='auto',
+                                          net_dtype='float32'))
   m.second_stage = ml_collections.ConfigDict(dict(width=1024, depth=3))
   m.baseline = ml_collections.ConfigDict(dict(levels=3, depth=32, hidden=512, coupling='affine',
-                                              lu=True, remat=False, unroll=0, conv_impl='auto'))
+                                              lu=True, remat=False, unroll=0, conv_impl='auto',
+                                              net_dtype='float32'))
 
   # The offline FID feature space (experiments.train_feature_extractor).
   c.feature_extractor = ml_collections.ConfigDict(dict(

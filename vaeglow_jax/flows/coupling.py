@@ -20,24 +20,39 @@ class ZeroConv(nn.Module):
   conv_impl: str = 'auto'  # see vaeglow_jax.conv
 
   @nn.compact
-  def __call__(self, x):
+  def __call__(self, x, out_dtype=None):
     x = Conv(self.features, self.kernel_size, kernel_init=nn.initializers.zeros,
              bias_init=nn.initializers.zeros, impl=self.conv_impl)(x)
+    if out_dtype is not None:
+      x = x.astype(out_dtype)
     logs = self.param('logs', nn.initializers.zeros, (self.features,))
     return x * jnp.exp(logs * self.logscale_factor)
 
 
+NET_DTYPES = ('float32', 'bfloat16')
+
+
 class CouplingNet(nn.Module):
-  """conv3x3 -> ReLU -> conv1x1 -> ReLU -> ZeroConv3x3, the Glow coupling net."""
+  """conv3x3 -> ReLU -> conv1x1 -> ReLU -> ZeroConv3x3, the Glow coupling net.
+
+  net_dtype='bfloat16' computes the convolutions in bfloat16 (parameters stay
+  float32) and returns the input's dtype, so shifts, scales and log-determinants
+  are float32: a coupling stays exactly invertible, because its inverse runs the
+  same bfloat16 net on the same kept half.
+  """
   hidden: int
   features: int
   conv_impl: str = 'auto'  # see vaeglow_jax.conv
+  net_dtype: str = 'float32'
 
   @nn.compact
   def __call__(self, x):
+    out_dtype = x.dtype
+    if self.net_dtype != 'float32':
+      x = x.astype(self.net_dtype)
     x = nn.relu(Conv(self.hidden, (3, 3), impl=self.conv_impl)(x))
     x = nn.relu(Conv(self.hidden, (1, 1), impl=self.conv_impl)(x))
-    return ZeroConv(self.features, conv_impl=self.conv_impl)(x)
+    return ZeroConv(self.features, conv_impl=self.conv_impl)(x, out_dtype)
 
 
 def checkerboard_mask(height: int, width: int, parity: int) -> jax.Array:
@@ -57,7 +72,8 @@ class Coupling(nn.Module):
          works for one-channel images without a squeeze.
   The net's last layer is zero-initialised: the layer starts as the identity.
   conv_impl: how the net's convolutions are computed (vaeglow_jax.conv; the
-  parameters are the same for every choice).
+  parameters are the same for every choice). net_dtype: the nets' compute
+  dtype ('bfloat16' for accelerators' fast matmuls; see CouplingNet).
 
   Input: (batch, H, W, C). Output: (y, logdet) with logdet (batch,).
   """
@@ -65,12 +81,15 @@ class Coupling(nn.Module):
   kind: str = 'additive'
   mask: str = 'channel'
   conv_impl: str = 'auto'
+  net_dtype: str = 'float32'
 
   def _check_options(self):
     if self.kind not in ('additive', 'affine'):
       raise ValueError(f"coupling kind must be 'additive' or 'affine', got {self.kind!r}.")
     if self.mask not in ('channel', 'checkerboard'):
       raise ValueError(f"coupling mask must be 'channel' or 'checkerboard', got {self.mask!r}.")
+    if self.net_dtype not in NET_DTYPES:
+      raise ValueError(f'coupling net_dtype must be one of {NET_DTYPES}, got {self.net_dtype!r}.')
 
   def _shift_scale(self, net_out):
     if self.kind == 'additive':
@@ -89,7 +108,8 @@ class Coupling(nn.Module):
             'channel-split coupling needs at least 2 channels; for 1-channel images use '
             "an initial squeeze (num_squeezes >= 1) or mask='checkerboard'.")
       c_a = channels // 2
-      net = CouplingNet(self.hidden, (channels - c_a) * mult, self.conv_impl, name='net')
+      net = CouplingNet(self.hidden, (channels - c_a) * mult, self.conv_impl, self.net_dtype,
+                       name='net')
       x_a, x_b = x[..., :c_a], x[..., c_a:]
       shift, log_scale = self._shift_scale(net(x_a))
       if log_scale is None:
@@ -105,7 +125,8 @@ class Coupling(nn.Module):
 
     # Checkerboard: two masked half-couplings; run in the opposite order in reverse.
     _, height, width, _ = x.shape
-    nets = [CouplingNet(self.hidden, channels * mult, self.conv_impl, name=f'net_{p}')
+    nets = [CouplingNet(self.hidden, channels * mult, self.conv_impl, self.net_dtype,
+                        name=f'net_{p}')
             for p in (0, 1)]
     total = jnp.zeros((x.shape[0],), x.dtype)
     for parity in ((1, 0) if reverse else (0, 1)):
