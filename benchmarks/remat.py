@@ -2,7 +2,9 @@
 
 For each phase, the train step with `model.glow.remat` / `model.baseline.remat` off and on:
 the median step time over alternating rounds, and XLA's memory estimate of the compiled step
-(arguments + outputs + temporaries, the peak it plans for).
+(arguments + outputs + temporaries, the peak it plans for). With remat the flow steps run in a
+rolled loop (flows.FlowSteps), whose body XLA's cost analysis counts once: its FLOP figure is
+not comparable with the unrolled one.
 
 Run: python -m benchmarks.remat [--preset=quick] [--batch=64] [--steps=6] [--out=FILE]
 """

@@ -74,6 +74,6 @@ def test_conv_impl_and_remat_benchmarks_tiny(tmp_path):
   with open(tmp_path / 'remat.json') as f:
     remat = json.load(f)
   row = remat['phases']['glow']
-  # Same computation, so the same FLOPs up to the recomputed forward pass.
-  assert row['remat']['gflops_per_step'] >= row['no_remat']['gflops_per_step'] * 0.99
   assert row['no_remat']['xla_memory_mib'] > 0 and row['remat']['xla_memory_mib'] > 0
+  assert row['memory_ratio_remat_vs_not'] == pytest.approx(
+      row['remat']['xla_memory_mib'] / row['no_remat']['xla_memory_mib'])

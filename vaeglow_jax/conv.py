@@ -3,10 +3,10 @@
 XLA:CPU's convolution kernels, and above all their filter gradients, are slow
 when one side of the convolution has few channels: the Glow coupling nets go
 from C/2 channels (1 to 24) to `hidden` and back to C. Measured on this
-project's 2-core CPU (fwd / grad ms, batch 16, 32x32; see
-benchmarks/notes.md): 3x3 conv 1->512 native 22.8 / 98.7, as patches
-13.3 / 22.4; 3x3 512->2 native 33.3 / 98.7, as taps 2.5 / 41.8; 1x1 conv
-512->512 native 140 / 912, as a matmul 76 / 293.
+project's 2-core CPU (forward / gradient ms, batch 16, 32x32;
+benchmarks/results/cpu/conv_impl.json): 3x3 conv 1->512 XLA 22.0 / 95.7, as
+patches 11.1 / 20.8; 3x3 512->2 XLA 39.0 / 101.0, as taps 2.6 / 42.2; 1x1
+512->512 XLA 105 / 781, as a matmul 75 / 207.
 
 Three formulations besides XLA's own convolution, all exact:
 - 'matmul' (1x1 kernels): a dot over the channel axis.
