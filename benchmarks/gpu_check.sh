@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the throughput, roofline and epoch_ratio benchmarks on one GPU in under 8 minutes,
+# Runs the throughput (float32, and bfloat16 coupling nets), roofline and epoch_ratio
+# benchmarks on one GPU in under 8 minutes,
 # writing one JSON file per benchmark into $OUT (default benchmarks/results/gpu).
 #   bash benchmarks/gpu_check.sh               # on a GPU machine
 #   PRESET=test bash benchmarks/gpu_check.sh   # CPU smoke test with tiny models
@@ -20,15 +21,19 @@ if [ "$preset" = test ]; then
   quick=(--datasets=fashion_mnist --phases=vae --batches=8 --steps=2)
   roof=(--phases=glow --batch=4 --steps=2 --dataset=fashion_mnist)
   ratio=(--batch=4 --steps=1)
+  bf16=(--preset=test --datasets=fashion_mnist --phases=glow --batches=4 --steps=2)
 else
   quick=(--preset=quick --steps=20)
   roof=(--batch=64 --steps=20)
   ratio=(--batch=64 --steps=10)
+  bf16=(--preset=quick --datasets=cifar10 --phases=glow,glow_baseline --batches=64 --steps=20)
 fi
 status=0
 # Each benchmark has its own time limit so the whole check stays under 8 minutes.
-timeout 200 "$py" -m benchmarks.throughput "${quick[@]}" --out="$out/throughput.json" || status=1
-timeout 120 "$py" -m benchmarks.roofline --preset="$preset" "${roof[@]}" --out="$out/roofline.json" || status=1
-timeout 150 "$py" -m benchmarks.epoch_ratio --preset="$preset" "${ratio[@]}" --out="$out/epoch_ratio.json" || status=1
+timeout 160 "$py" -m benchmarks.throughput "${quick[@]}" --out="$out/throughput.json" || status=1
+timeout 100 "$py" -m benchmarks.roofline --preset="$preset" "${roof[@]}" --out="$out/roofline.json" || status=1
+timeout 120 "$py" -m benchmarks.epoch_ratio --preset="$preset" "${ratio[@]}" --out="$out/epoch_ratio.json" || status=1
+timeout 90 "$py" -m benchmarks.throughput "${bf16[@]}" --net_dtype=bfloat16 \
+  --out="$out/throughput_bf16.json" || status=1
 ls -l "$out"
 exit $status

@@ -22,6 +22,8 @@ _STEPS = flags.DEFINE_integer('steps', 20, 'timed steps per configuration (media
 _BATCHES = flags.DEFINE_list('batches', ['16', '64'], 'global batch sizes')
 _PHASES = flags.DEFINE_list('phases', ['vae', 'glow', 'glow_baseline'], 'phases to time')
 _DATASETS = flags.DEFINE_list('datasets', ['fashion_mnist', 'cifar10'], '28x28x1 and 32x32x3')
+_NET_DTYPE = flags.DEFINE_enum('net_dtype', 'float32', ['float32', 'bfloat16'],
+                               'coupling-net compute dtype of the Glow layer and the baseline')
 _OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
 
 
@@ -43,6 +45,8 @@ def main(argv):
   results = []
   for dataset in _DATASETS.value:
     config = harness.model_config(dataset, _PRESET.value)
+    config.model.glow.net_dtype = _NET_DTYPE.value
+    config.model.baseline.net_dtype = _NET_DTYPE.value
     shape = harness.image_shape_of(config, dataset, _PRESET.value)
     for phase in _PHASES.value:
       for batch in (int(b) for b in _BATCHES.value):
@@ -60,6 +64,7 @@ def main(argv):
         results.append(row)
         print(f"{dataset} {phase} batch {batch}: {row['images_per_second']:.1f} img/s", flush=True)
   harness.emit({'benchmark': 'throughput', 'preset': _PRESET.value, 'steps': _STEPS.value,
+                'net_dtype': _NET_DTYPE.value,
                 'machine': harness.machine(), 'results': results,
                 'peak_rss_bytes': harness.peak_rss_bytes()}, _OUT.value)
 

@@ -23,6 +23,9 @@ def test_gpu_check_script_runs_throughput_roofline_epoch_ratio_on_cpu(tmp_path):
   row = throughput['results'][0]
   assert row['images_per_second'] > 0 and row['flops_per_step'] > 0
   assert row['sampling_images_per_second'] > 0 and throughput['peak_rss_bytes'] > 0
+  with open(tmp_path / 'throughput_bf16.json') as f:
+    bf16 = json.load(f)
+  assert bf16['net_dtype'] == 'bfloat16' and bf16['results'][0]['images_per_second'] > 0
   with open(tmp_path / 'roofline.json') as f:
     roofline = json.load(f)
   assert roofline['matmul_peak_flops_per_second'] > 1e8

@@ -56,6 +56,8 @@ def _snapshot(path):
     ('sampling.temperature', -0.5, 'temperature must be >= 0'),
     ('data.name', 'imagenet', "unknown dataset 'imagenet'"),
     ('phase', 'finetune', "phase 'finetune' is unknown"),
+    ('model.glow.conv_impl', 'fast', 'model.glow.conv_impl must be one of'),
+    ('model.baseline.net_dtype', 'float16', 'model.baseline.net_dtype must be one of'),
 ])
 def test_bad_values_are_one_clear_error_and_nothing_is_written(tmp_path, key, value, message):
   config = _config(value) if key == 'phase' else _config('vae', **{key: value})

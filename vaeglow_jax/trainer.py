@@ -13,11 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
+from vaeglow_jax import conv as conv_lib
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
 from vaeglow_jax import train as train_lib
+from vaeglow_jax.flows.coupling import NET_DTYPES
 
 # Per-example terms and the names users know them by, for non-finite reports.
 TERM_NAMES = {'recon': 'reconstruction', 'kl': 'KL', 'logdet': 'logdet', 'log_prior': 'prior',
@@ -55,6 +57,13 @@ def validate_config(config) -> tuple[int, int, int]:
     problems.append(f'sampling.temperature must be >= 0, got {config.sampling.temperature}')
   if config.nonfinite not in ('skip', 'stop'):
     problems.append(f"nonfinite must be 'skip' or 'stop', got {config.nonfinite!r}")
+  for name in ('glow', 'baseline'):
+    flow = config.model[name]
+    if flow.get('conv_impl', 'auto') not in conv_lib.IMPLS:
+      problems.append(f'model.{name}.conv_impl must be one of {conv_lib.IMPLS}, '
+                      f'got {flow.conv_impl!r}')
+    if flow.get('net_dtype', 'float32') not in NET_DTYPES:
+      problems.append(f'model.{name}.net_dtype must be one of {NET_DTYPES}, got {flow.net_dtype!r}')
   if problems:
     raise TrainingError('; '.join(problems) + '.')
   shape = data_lib.image_shape(config.data)
