@@ -11,8 +11,6 @@ Run: python -m benchmarks.conv_impl [--batch=16] [--steps=6] [--out=FILE]  (--pr
 
 from __future__ import annotations
 
-import time
-
 import jax
 import jax.numpy as jnp
 from absl import app, flags
@@ -35,17 +33,6 @@ PAPER_SHAPES = [(32, 1, 512, 3), (32, 512, 512, 1), (32, 512, 2, 3),
 TEST_SHAPES = [(8, 1, 16, 3), (8, 16, 16, 1), (8, 16, 2, 3)]
 
 
-def _time(fn, args, repeats):
-  compiled = jax.jit(fn).lower(*args).compile()
-  jax.block_until_ready(compiled(*args))
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(compiled(*args))
-    times.append(time.perf_counter() - start)
-  return harness.median(times)
-
-
 def shape_rows(shapes, batch, repeats=10):
   rows = []
   for height, cin, cout, k in shapes:
@@ -57,8 +44,9 @@ def shape_rows(shapes, batch, repeats=10):
     for impl in impls:
       fwd = lambda a, w, impl=impl: conv.conv2d_same(a, w, impl)
       grad = jax.grad(lambda a, w, impl=impl: jnp.sum(conv.conv2d_same(a, w, impl) ** 2), (0, 1))
-      row['ms'][impl] = {'forward': 1e3 * _time(fwd, (x, kernel), repeats),
-                         'gradient': 1e3 * _time(grad, (x, kernel), repeats)}
+      row['ms'][impl] = {
+          'forward': 1e3 * harness.compile_and_time(fwd, x, kernel, steps=repeats)[0],
+          'gradient': 1e3 * harness.compile_and_time(grad, x, kernel, steps=repeats)[0]}
     best = row['ms'][row['auto']]['gradient']
     row['gradient_speedup_auto_vs_xla'] = row['ms']['xla']['gradient'] / best
     rows.append(row)
@@ -76,11 +64,7 @@ def step_rows(config, shape, phases, batch, steps, rounds):
       c.model.glow.conv_impl = impl
       c.model.baseline.conv_impl = impl
       benches[impl] = harness.StepBench(c, phase, shape, batch)
-    times = {impl: [] for impl in benches}
-    per_round = max(1, steps // rounds)
-    for _ in range(rounds):
-      for impl, bench in benches.items():
-        times[impl] += bench.step_seconds(per_round, warmup=1)
+    times = harness.alternate(benches, rounds, max(1, steps // rounds))
     medians = {impl: harness.median(t) for impl, t in times.items()}
     rows[phase] = {'median_step_seconds': medians,
                    'gflops_per_step': benches['auto'].flops() / 1e9,

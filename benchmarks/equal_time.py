@@ -24,12 +24,9 @@ def main(argv):
   config = harness.model_config('fashion_mnist', 'quick')
   benches = {p: harness.StepBench(config, p, (28, 28, 1), config.batch_size)
              for p in ('vae', 'glow', 'glow_baseline')}
-  times = {p: [] for p in benches}
   for bench in benches.values():
     bench.step_seconds(1, warmup=2)
-  for _ in range(_ROUNDS.value):
-    for phase, bench in benches.items():
-      times[phase] += bench.step_seconds(_STEPS.value, warmup=0)
+  times = harness.alternate(benches, _ROUNDS.value, _STEPS.value, warmup=0)
   median = {p: harness.median(t) for p, t in times.items()}
   full = _VAE_STEPS.value * median['vae'] + _GLOW_STEPS.value * median['glow']
   harness.emit({'benchmark': 'equal_time', 'median_step_seconds': median,

@@ -104,18 +104,33 @@ def median(xs) -> float:
   return float(statistics.median(xs))
 
 
+def compile_and_time(fn, *args, steps: int):
+  """(median seconds of `steps` calls after one warm-up call, compiled) of jax.jit(fn)(*args)."""
+  compiled = jax.jit(fn).lower(*args).compile()
+  jax.block_until_ready(compiled(*args))
+  times = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    jax.block_until_ready(compiled(*args))
+    times.append(time.perf_counter() - start)
+  return median(times), compiled
+
+
+def alternate(benches: dict, rounds: int, steps: int, warmup: int = 1) -> dict:
+  """{key: step times} of StepBenches timed in turn, `rounds` times, so load hits all alike."""
+  times = {key: [] for key in benches}
+  for _ in range(rounds):
+    for key, bench in benches.items():
+      times[key] += bench.step_seconds(steps, warmup=warmup)
+  return times
+
+
 def matmul_peak_flops(n: int = 2048, steps: int = 20) -> float:
   """Measured fp32 matmul FLOP/s of this machine (jit, n x n), median of `steps`."""
   a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
   b = jax.random.normal(jax.random.PRNGKey(1), (n, n), jnp.float32)
-  f = jax.jit(lambda x, y: x @ y).lower(a, b).compile()
-  jax.block_until_ready(f(a, b))
-  times = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    jax.block_until_ready(f(a, b))
-    times.append(time.perf_counter() - start)
-  return 2 * n ** 3 / median(times)
+  seconds, _ = compile_and_time(lambda x, y: x @ y, a, b, steps=steps)
+  return 2 * n ** 3 / seconds
 
 
 def peak_rss_bytes() -> int:

@@ -36,10 +36,7 @@ def main(argv):
       c.model.glow.remat = remat
       c.model.baseline.remat = remat
       benches[remat] = harness.StepBench(c, phase, shape, _BATCH.value)
-    times = {remat: [] for remat in benches}
-    for _ in range(_ROUNDS.value):
-      for remat, bench in benches.items():
-        times[remat] += bench.step_seconds(max(1, _STEPS.value // _ROUNDS.value), warmup=1)
+    times = harness.alternate(benches, _ROUNDS.value, max(1, _STEPS.value // _ROUNDS.value))
     row = {}
     for remat, bench in benches.items():
       row['remat' if remat else 'no_remat'] = {

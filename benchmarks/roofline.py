@@ -32,14 +32,8 @@ _OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
 
 
 def _time(fn, *args, steps):
-  compiled = jax.jit(fn).lower(*args).compile()
-  jax.block_until_ready(compiled(*args))
-  times = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    jax.block_until_ready(compiled(*args))
-    times.append(time.perf_counter() - start)
-  return {'median_seconds': harness.median(times), 'flops': harness.flops_of(compiled)}
+  seconds, compiled = harness.compile_and_time(fn, *args, steps=steps)
+  return {'median_seconds': seconds, 'flops': harness.flops_of(compiled)}
 
 
 def parts(bench: harness.StepBench, steps: int) -> dict:
