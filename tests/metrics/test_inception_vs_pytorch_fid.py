@@ -1,0 +1,154 @@
+"""The Inception port and the weight converter against pytorch-fid itself, end to end.
+
+pytorch-fid's FID network is built with random weights (nothing is downloaded:
+its weight loader is patched to return a state dict seeded here), saved as a
+.pth, converted by `experiments.convert_inception_weights`, and loaded by
+`vaeglow_jax.metrics.inception`. The same images, written as PNG files and read
+by pytorch-fid's own pipeline (PIL RGB conversion, ToTensor, bilinear resize to
+299, scaling to [-1, 1]), must give the same pool3 features and the same FID.
+This covers the architecture (padding, pooling, the FID blocks), the weight
+layouts, resizing, grey-to-RGB and scaling. Needs torch, torchvision and
+pytorch-fid (requirements.txt; setup.cfg extra 'bench').
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip('torch')
+
+
+def _import_torchvision():
+  """torchvision, also where its C++ ops cannot load.
+
+  PyPI's torchvision 0.28.0 is built against CUDA torch; with the CPU torch wheel its ops
+  library does not load, and its import then fails registering fake kernels for two ops
+  that were never defined (torchvision/_meta_registrations.py). Defining their schemas
+  lets the import finish; the Inception network uses none of torchvision's custom ops.
+  """
+  try:
+    import torchvision
+  except RuntimeError as e:
+    if 'torchvision::' not in str(e):
+      raise
+    for name in [m for m in sys.modules if m == 'torchvision' or m.startswith('torchvision.')]:
+      del sys.modules[name]
+    library = torch.library.Library('torchvision', 'DEF')
+    for op in ('nms', 'qnms'):
+      library.define(f'{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+    _import_torchvision.library = library  # the definitions live as long as this object
+    import torchvision
+  return torchvision
+
+
+torchvision = _import_torchvision()
+fid_score = pytest.importorskip('pytorch_fid.fid_score')
+pytorch_fid_inception = pytest.importorskip('pytorch_fid.inception')
+
+from PIL import Image  # noqa: E402
+
+from vaeglow_jax.metrics import fid, inception  # noqa: E402
+
+pytestmark = pytest.mark.slow
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IMAGES_PER_SET = 12
+SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
+
+
+def _random_fid_state_dict(seed: int) -> dict:
+  """A state dict for pytorch-fid's FID Inception: He-normal convolutions and BatchNorm
+  statistics and affine parameters far from the identity, so that a swapped mean/var or
+  weight/bias, or a transposed kernel, changes the features."""
+  generator = torch.Generator().manual_seed(seed)
+  # torchvision's Inception-v3 with pytorch-fid's head has the FID network's names and shapes
+  # (pytorch-fid's FID blocks subclass torchvision's, changing only their forward passes).
+  template = torchvision.models.inception_v3(num_classes=1008, aux_logits=False, weights=None,
+                                             init_weights=False).state_dict()
+  state = {}
+  for name, value in template.items():
+    shape = value.shape
+    if name.endswith('num_batches_tracked'):
+      state[name] = value
+    elif value.ndim == 4:
+      fan_in = shape[1] * shape[2] * shape[3]
+      state[name] = torch.randn(shape, generator=generator) * (2.0 / fan_in) ** 0.5
+    elif name.endswith(('running_var', 'bn.weight')):
+      state[name] = 0.5 + torch.rand(shape, generator=generator)
+    else:  # BatchNorm bias and running mean; the unused fc layer
+      state[name] = 0.1 * torch.randn(shape, generator=generator)
+  return state
+
+
+def _smooth_images(rng, count, shape):
+  """uint8 images with structure at several scales (resizing matters), not white noise."""
+  h, w, c = shape
+  coarse = rng.uniform(size=(count, 4, 4, c))
+  up = np.kron(coarse, np.ones((1, h // 4, w // 4, 1)))
+  return np.clip(255 * (0.7 * up + 0.3 * rng.uniform(size=(count, h, w, c))), 0, 255).astype(np.uint8)
+
+
+def _write_pngs(images, directory):
+  os.makedirs(directory)
+  for i, image in enumerate(images):
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+        os.path.join(directory, f'{i:03d}.png'))
+
+
+@pytest.fixture(scope='module')
+def weights(tmp_path_factory):
+  """(state dict, path of the converted .npz)."""
+  root = tmp_path_factory.mktemp('inception')
+  state = _random_fid_state_dict(seed=0)
+  torch.save(state, root / 'fid_random.pth')
+  out = root / 'fid_random.npz'
+  result = subprocess.run([sys.executable, '-m', 'experiments.convert_inception_weights',
+                           f'--pth={root / "fid_random.pth"}', f'--out={out}'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  return state, str(out)
+
+
+@pytest.fixture
+def pytorch_fid_offline(monkeypatch, weights):
+  """pytorch-fid's loader returns the seeded state dict instead of downloading."""
+  state, _ = weights
+  monkeypatch.setattr(pytorch_fid_inception, 'load_state_dict_from_url',
+                      lambda *args, **kwargs: {k: v.clone() for k, v in state.items()})
+
+
+@pytest.mark.parametrize('shape', SHAPES, ids=lambda s: 'x'.join(map(str, s)))
+def test_features_and_fid_agree_with_pytorch_fid(shape, weights, pytorch_fid_offline, tmp_path,
+                                                 monkeypatch):
+  _, npz = weights
+  params = inception.load_params(npz)
+  rng = np.random.default_rng(sum(shape))
+  set_a = _smooth_images(rng, IMAGES_PER_SET, shape)
+  set_b = np.clip(set_a.astype(int) + rng.integers(-40, 40, size=set_a.shape), 0, 255).astype(np.uint8)
+  dirs = [str(tmp_path / 'a'), str(tmp_path / 'b')]
+  for images, directory in zip((set_a, set_b), dirs):
+    _write_pngs(images, directory)
+
+  # One pass of pytorch-fid's own pipeline; its activations are recorded on the way.
+  activations = []
+  original = fid_score.get_activations
+
+  def recording_get_activations(*args, **kwargs):
+    activations.append(original(*args, **kwargs))
+    return activations[-1]
+
+  monkeypatch.setattr(fid_score, 'get_activations', recording_get_activations)
+  their_fid = fid_score.calculate_fid_given_paths(dirs, IMAGES_PER_SET, 'cpu', 2048, num_workers=0)
+  assert len(activations) == 2
+
+  ours = [np.asarray(inception.features(params, images.astype(np.float32) / 255.0), np.float64)
+          for images in (set_a, set_b)]
+  scale = np.abs(activations[0]).max()
+  assert scale > 0.1  # the features are not degenerate
+  for mine, theirs in zip(ours, activations):
+    np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4 * scale)
+  our_fid = fid.fid_from_features(*ours)
+  assert their_fid > 1e-3 * scale ** 2  # the two sets differ
+  np.testing.assert_allclose(our_fid, their_fid, rtol=1e-3)
