@@ -80,7 +80,9 @@ EXPECTED_KEYS = {'test_bpd_elbo', 'test_bpd_iw', 'iw_samples', 'num_test_example
                  'fid_fashion_mnist', 'fid_fashion_mnist_classifier_test_accuracy',
                  'fid_fashion_mnist_by_temperature', 'seconds_per_epoch', 'seconds_per_epoch_phase1',
                  'seconds_per_epoch_mean_of_phases', 'training_seconds', 'total_training_seconds',
-                 'figures', 'notes', 'num_fid_samples', 'temperature'}
+                 'figures', 'notes', 'num_fid_samples', 'temperature',
+                 'kid_fashion_mnist', 'kid_se_fashion_mnist', 'precision_fashion_mnist',
+                 'recall_fashion_mnist', 'kid_fashion_mnist_by_temperature'}
 
 
 @pytest.mark.slow
@@ -94,6 +96,13 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   assert metrics['num_test_examples'] == 32 and metrics['iw_samples'] == 4
   assert set(metrics['fid_fashion_mnist_by_temperature']) == {'0', '0.25', '0.5', '0.75', '1'}
   assert all(np.isfinite(v) and v >= 0 for v in metrics['fid_fashion_mnist_by_temperature'].values())
+  # KID and precision/recall beside FID, for the same samples, at every temperature.
+  for score in ('kid', 'kid_se', 'precision', 'recall'):
+    sweep = metrics[f'{score}_fashion_mnist_by_temperature']
+    assert sweep['0.5'] == metrics[f'{score}_fashion_mnist']
+    assert all(np.isfinite(v) for v in sweep.values())
+  assert all(0 <= metrics[f'{s}_fashion_mnist'] <= 1 for s in ('precision', 'recall'))
+  assert metrics['kid_se_fashion_mnist'] > 0
   assert 'fid_inception' not in metrics and 'fid_inception' in metrics['notes']
   figures = os.path.join(workdir, 'eval', 'glow')
   for name in ('decoder_mean_vs_glow.png', 'interpolation.png', 'training_curves.png',
@@ -114,6 +123,9 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   table = report.markdown_table(report.load_rows([workdir]))
   assert 'VAE + Glow layer (full model)' in table and f"{metrics['test_bpd_elbo']:.3f}" in table
   assert 'classifier acc' in table
+  kid = metrics['kid_fashion_mnist']
+  assert f"{1e3 * kid:.2f} +- {1e3 * metrics['kid_se_fashion_mnist']:.2f}" in table
+  assert f"{metrics['precision_fashion_mnist']:.3f} / {metrics['recall_fashion_mnist']:.3f}" in table
 
 
 @pytest.mark.slow

@@ -27,8 +27,8 @@ from vaeglow_jax import reliability
 from vaeglow_jax import train as train_lib
 from vaeglow_jax import trainer
 from vaeglow_jax.metrics import feature_extractor as fe_lib
-from vaeglow_jax.metrics import fid as fid_lib
 from vaeglow_jax.metrics import inception
+from vaeglow_jax.metrics import scores as scores_lib
 
 METRICS_FILE = 'metrics.json'
 
@@ -167,24 +167,30 @@ def test_images(config, max_examples: int) -> np.ndarray:
 
 
 def feature_spaces(config) -> tuple[dict, dict]:
-  """({name: (feature_fn, info)}, {name: why it is absent}); raises on a bad weights file
-  or feature extractor, before any output is written."""
+  """({space: (feature_fn, info)}, {fid_<space>: why it is absent}); raises on a bad weights
+  file or feature extractor, before any output is written. Spaces: 'inception' and the
+  dataset's name (the offline classifier)."""
   spaces, absent = {}, {}
   e = config.eval
   if e.inception_weights:
     params = inception.load_params(e.inception_weights)
-    spaces['fid_inception'] = (lambda x: inception.features(params, x), {})
+    spaces['inception'] = (lambda x: inception.features(params, x), {})
   else:
     absent['fid_inception'] = ('no Inception weights given (--config.eval.inception_weights=PATH); '
                                'see vaeglow_jax/metrics/inception.py for how to get them')
-  name = f'fid_{config.data.name}'
+  name = config.data.name
   if e.feature_extractor_dir:
     fn, info = fe_lib.load(e.feature_extractor_dir, config.data)
     spaces[name] = (fn, {'classifier_test_accuracy': info['test_accuracy']})
   else:
-    absent[name] = ('no feature extractor given (--config.eval.feature_extractor_dir=DIR); train one '
-                    'with python -m experiments.train_feature_extractor')
+    absent[f'fid_{name}'] = ('no feature extractor given (--config.eval.feature_extractor_dir=DIR); '
+                             'train one with python -m experiments.train_feature_extractor')
   return spaces, absent
+
+
+def score_key(score: str, space: str) -> str:
+  """metrics.json key of one score in one feature space: 'fid_fashion_mnist', 'kid_se_inception'."""
+  return f'{score}_{space}'
 
 
 # Timing -------------------------------------------------------------------------
@@ -260,28 +266,32 @@ def evaluate(config, workdir: str, log=print) -> dict:
   notes = dict(absent)
   if not _temperature_matters(phase):
     notes['temperature_sweep'] = 'samples of this model do not depend on the temperature'
-  reference = None
   if spaces:
     reference = test_images(config, e.max_test_examples)
     metrics['num_fid_reference_images'] = int(len(reference))
-  reference_stats = {name: fid_lib.feature_stats(features(fn, reference, e.batch_size))
-                     for name, (fn, _) in spaces.items()}
-  sweep_results = {name: {} for name in spaces}
+    references = {name: scores_lib.reference(features(fn, reference, e.batch_size))
+                  for name, (fn, _) in spaces.items()}
+  by_temperature = {name: {} for name in spaces}  # space -> 'T' -> {score: value}
   os.makedirs(out_dir, exist_ok=True)
   for t in sweep:
     samples = generate(phase, variables, rng_samples, e.num_fid_samples, t, e.batch_size)
     figures.save_grid(os.path.join(out_dir, f'samples_T{t:g}.png'), samples[:e.num_grid_samples])
     for name, (fn, _) in spaces.items():
-      stats = fid_lib.feature_stats(features(fn, samples, e.batch_size))
-      sweep_results[name][f'{t:g}'] = fid_lib.frechet_distance(stats, reference_stats[name])
+      by_temperature[name][f'{t:g}'] = scores_lib.score(references[name],
+                                                        features(fn, samples, e.batch_size))
     if spaces:
-      log(f'T={t:g}: ' + ', '.join(f'{n}={v[f"{t:g}"]:.2f}' for n, v in sweep_results.items()))
+      log(f'T={t:g}: ' + ', '.join(
+          f"{n}: FID {v[f'{t:g}']['fid']:.2f}, KID {v[f'{t:g}']['kid']:.4f}, "
+          f"P/R {v[f'{t:g}']['precision']:.3f}/{v[f'{t:g}']['recall']:.3f}"
+          for n, v in by_temperature.items()))
   for name, (_, info) in spaces.items():
-    metrics[name] = sweep_results[name][f'{config.sampling.temperature:g}']
+    for score in scores_lib.SCORE_NAMES:
+      key = score_key(score, name)
+      metrics[key] = by_temperature[name][f'{config.sampling.temperature:g}'][score]
+      if len(sweep) > 1:
+        metrics[f'{key}_by_temperature'] = {t: v[score] for t, v in by_temperature[name].items()}
     for key, value in info.items():
-      metrics[f'{name}_{key}'] = value
-    if len(sweep) > 1:
-      metrics[f'{name}_by_temperature'] = sweep_results[name]
+      metrics[f'{score_key("fid", name)}_{key}'] = value
   metrics.update(timing_metrics(config, workdir))
   metrics['figures'] = figures.model_figures(phase, variables, rng_figures, config, out_dir)
   metrics['figures']['training_curves'] = figures.training_curves(workdir, out_dir)

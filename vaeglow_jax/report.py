@@ -62,7 +62,7 @@ def markdown_table(rows: list[dict]) -> str:
   for s in spaces:
     accuracies = sorted({r.get(f'{s}_classifier_test_accuracy') for r in rows} - {None})
     acc = f"; classifier acc {', '.join(f'{a:.3f}' for a in accuracies)}" if accuracies else ''
-    header.append(f'FID ({s[4:]}{acc})')
+    header += [f'FID ({s[4:]}{acc})', f'KID x 1e3 ({s[4:]})', f'precision / recall ({s[4:]})']
   header += ['s/epoch', 'training time']
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   footnotes = []
@@ -82,6 +82,10 @@ def markdown_table(rows: list[dict]) -> str:
       if value is not None and r.get('temperature') is not None and r.get(f'{s}_by_temperature'):
         cell += f" (T={r['temperature']:g})"
       cells.append(cell)
+      kid, kid_se = r.get(f'kid_{s[4:]}'), r.get(f'kid_se_{s[4:]}')
+      cells.append('n/a' if kid is None else f'{1e3 * kid:.2f} +- {1e3 * kid_se:.2f}')
+      precision, recall = r.get(f'precision_{s[4:]}'), r.get(f'recall_{s[4:]}')
+      cells.append('n/a' if precision is None else f'{precision:.3f} / {recall:.3f}')
     per_epoch = r.get('seconds_per_epoch')
     if r['phase'] in ('glow', 'joint') and 'seconds_per_epoch_mean_of_phases' in r:
       per_epoch = r['seconds_per_epoch_mean_of_phases']  # the paper's Table 4 for two phases
@@ -97,6 +101,10 @@ def markdown_table(rows: list[dict]) -> str:
   for samples, reference in sorted(counts, key=str):
     if samples:
       footnotes.append(f'FID from {samples} samples against {reference} held-out test images.')
+  if any(f'kid_{s[4:]}' in r for r in rows for s in spaces):
+    footnotes.append('KID: unbiased squared MMD (cubic kernel) x 1e3 +- its jackknife standard error; '
+                     'precision / recall: k-NN manifolds (k=3, Kynkaanniemi et al. 2019), same features '
+                     'and samples as the FID.')
   footnotes.append('s/epoch: steady-state median step time x steps per epoch (compilation excluded); '
                    'for a two-phase model the mean of its two phases (the paper\'s Table 4). '
                    'Training time: wall time of all phases the model needs, compilation included.')
@@ -108,7 +116,7 @@ def temperature_table(rows: list[dict]) -> str:
   lines = []
   for r in rows:
     for key, sweep in r.items():
-      if key.endswith('_by_temperature') and isinstance(sweep, dict):
+      if key.startswith('fid_') and key.endswith('_by_temperature') and isinstance(sweep, dict):
         if not lines:
           temps = sorted(sweep, key=float)
           lines = ['| model | feature space | ' + ' | '.join(f'T={t}' for t in temps) + ' |',

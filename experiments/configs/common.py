@@ -86,6 +86,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.interpolation_steps = 10
   c.eval.seed = 0
 
+  # experiments.fid_calibration: perturbed training images against the test images.
+  c.calibration = ml_collections.ConfigDict(dict(
+      num_images=10_000, blur_sigmas=(0.5, 1.0, 1.5, 2.0), noise_stds=(0.02, 0.05, 0.1, 0.2),
+      keep_classes=(10, 8, 5, 2, 1), seed=0))
+
   c.sampling = ml_collections.ConfigDict()
   c.sampling.temperature = 0.5    # the paper's best for FID
   return c

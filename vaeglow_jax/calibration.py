@@ -1,0 +1,209 @@
+"""What a feature space rewards and punishes: FID, KID and precision/recall of real images
+with the defects generative models have, against the held-out test images.
+
+- floor: `num_images` clean training images (the best any model can score);
+- blur: the same images under a Gaussian blur of `blur_sigmas` pixels (VAE decoder means);
+- noise: additive Gaussian pixel noise of `noise_stds` (x_tilde, Glow-layer samples);
+- classes: training images of only `keep_classes` of the classes (missing modes); the kept
+  classes are nested prefixes of one seeded permutation.
+
+Every perturbed set is clipped to [0, 1] and quantised to 8 bits, as scored samples are.
+The pixel RMSE of each perturbation is reported, so spaces can be compared at equal pixel
+error: `noise_over_blur_at_equal_rmse` is FID-above-floor of noise with the RMSE of a 1-pixel
+blur, divided by FID-above-floor of that blur (1 = equally sensitive; >> 1 = the space
+punishes noise far more than blur).
+
+`calibrate(config, workdir)` is what `python -m experiments.fid_calibration` runs; it writes
+workdir/fid_calibration.json and workdir/fid_calibration.png.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from vaeglow_jax import data as data_lib
+from vaeglow_jax import evaluation
+from vaeglow_jax import reliability
+from vaeglow_jax.metrics import scores as scores_lib
+
+RESULT_FILE = 'fid_calibration.json'
+FIGURE_FILE = 'fid_calibration.png'
+EQUAL_RMSE_BLUR_SIGMA = 1.0
+
+
+class CalibrationError(ValueError):
+  """A problem the user can fix; the message says how."""
+
+
+def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
+  """(n, H, W, C) -> the same shape, each channel blurred by a separable Gaussian of `sigma`
+  pixels (kernel radius ceil(3 sigma), mirrored borders, weights summing to 1)."""
+  radius = max(1, math.ceil(3 * sigma))
+  taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+  taps /= taps.sum()
+  out = np.asarray(images, np.float64)
+  for axis in (1, 2):
+    pad = [(0, 0)] * 4
+    pad[axis] = (radius, radius)
+    padded = np.pad(out, pad, mode='symmetric')
+    size = out.shape[axis]
+    out = sum(w * np.take(padded, np.arange(i, i + size), axis=axis) for i, w in enumerate(taps))
+  return out
+
+
+def add_noise(images: np.ndarray, std: float, rng: np.random.Generator) -> np.ndarray:
+  """images + N(0, std^2) per pixel (not yet clipped)."""
+  return np.asarray(images, np.float64) + std * rng.standard_normal(images.shape)
+
+
+def class_subset(order: np.ndarray, labels: np.ndarray, kept: np.ndarray, num: int) -> np.ndarray:
+  """Indices of the first `num` entries of `order` whose label is in `kept` (fewer if the kept
+  classes hold fewer images: no image is repeated, so the sets stay sets)."""
+  return order[np.isin(labels[order], kept)][:num]
+
+
+def _check(config) -> None:
+  c = config.calibration
+  if c.num_images < 4:
+    raise CalibrationError(f'calibration.num_images must be at least 4, got {c.num_images}.')
+  if any(s <= 0 for s in c.blur_sigmas) or any(s <= 0 for s in c.noise_stds):
+    raise CalibrationError('calibration.blur_sigmas and calibration.noise_stds must be positive, '
+                           f'got {tuple(c.blur_sigmas)} and {tuple(c.noise_stds)}.')
+  if any(k < 1 for k in c.keep_classes):
+    raise CalibrationError(f'calibration.keep_classes must be >= 1, got {tuple(c.keep_classes)}.')
+
+
+def calibrate(config, workdir: str, log=print) -> dict:
+  """Scores every perturbation in every available feature space; returns (and writes) the result."""
+  _check(config)
+  c = config.calibration
+  spaces, absent = evaluation.feature_spaces(config)
+  if not spaces:
+    raise CalibrationError('no feature space to calibrate: pass --config.eval.feature_extractor_dir=DIR '
+                           '(python -m experiments.train_feature_extractor) and/or '
+                           '--config.eval.inception_weights=PATH.')
+  reliability.check_writable(workdir)
+  start = time.time()
+  train_x, train_y = data_lib.labeled_arrays(config.data, 'train')
+  test_x, _ = data_lib.labeled_arrays(config.data, 'test', c.num_images)
+  num_classes = int(train_y.max()) + 1
+  if max(c.keep_classes) > num_classes:
+    raise CalibrationError(f'calibration.keep_classes {tuple(c.keep_classes)} asks for more than the '
+                           f'{num_classes} classes of {config.data.name}.')
+  rng = np.random.default_rng(c.seed)
+  order = rng.permutation(len(train_x))
+  class_order = rng.permutation(num_classes)
+  clean = train_x[order[:c.num_images]].astype(np.float64) / 255.0
+
+  sets = {('floor', 0.0): clean}
+  for sigma in c.blur_sigmas:
+    sets[('blur', float(sigma))] = gaussian_blur(clean, sigma)
+  for std in c.noise_stds:
+    sets[('noise', float(std))] = add_noise(clean, std, rng)
+  kept_classes = {}
+  for k in c.keep_classes:
+    kept_classes[int(k)] = class_order[:k]
+    sets[('classes', float(k))] = (
+        train_x[class_subset(order, train_y, class_order[:k], c.num_images)] / 255.0)
+  sets = {key: evaluation.quantize(images) for key, images in sets.items()}
+  clean = sets[('floor', 0.0)]
+
+  batch = config.eval.batch_size
+  result = {'dataset': config.data.name, 'num_images': int(len(clean)),
+            'num_reference_images': int(len(test_x)), 'seed': int(c.seed),
+            'kept_classes': {str(k): [int(i) for i in v] for k, v in kept_classes.items()},
+            'notes': absent, 'spaces': {}}
+  for name, (fn, info) in spaces.items():
+    ref = scores_lib.reference(evaluation.features(fn, test_x.astype(np.float32) / 255.0, batch))
+    rows = []
+    for (family, level), images in sets.items():
+      row = {'family': family, 'level': level, 'num_images': int(len(images)),
+             'pixel_rmse': float(np.sqrt(np.mean((images - clean) ** 2)))
+             if images.shape == clean.shape and family != 'classes' else None}
+      row.update(scores_lib.score(ref, evaluation.features(fn, images.astype(np.float32), batch)))
+      rows.append(row)
+      log(f"{name} {family} {level:g}: FID {row['fid']:.2f}, KID {row['kid']:.5f}, "
+          f"P/R {row['precision']:.3f}/{row['recall']:.3f} ({time.time() - start:.0f} s)")
+    result['spaces'][name] = {'info': info, 'rows': rows, 'summary': _summary(rows)}
+  result['seconds'] = time.time() - start
+  _write(workdir, result)
+  return result
+
+
+def _curve(rows, family):
+  picked = sorted((r for r in rows if r['family'] == family), key=lambda r: r['level'])
+  return picked
+
+
+def _summary(rows) -> dict:
+  """The noise-vs-blur sensitivity at equal pixel RMSE (see the module docstring)."""
+  floor = next(r for r in rows if r['family'] == 'floor')
+  blur = [r for r in _curve(rows, 'blur') if r['level'] == EQUAL_RMSE_BLUR_SIGMA]
+  noise = _curve(rows, 'noise')
+  out = {'floor_fid': floor['fid'], 'floor_kid': floor['kid']}
+  if not blur or len(noise) < 2:
+    return out
+  blur = blur[0]
+  rmse = [r['pixel_rmse'] for r in noise]
+  excess = [max(r['fid'] - floor['fid'], 1e-9) for r in noise]
+  # Interpolate log(FID above floor) against log(RMSE); outside the measured range, say so.
+  target = blur['pixel_rmse']
+  inside = rmse[0] <= target <= rmse[-1]
+  noise_excess = float(np.exp(np.interp(np.log(target), np.log(rmse), np.log(excess))))
+  out.update(blur_sigma=EQUAL_RMSE_BLUR_SIGMA, blur_pixel_rmse=target,
+             blur_fid_above_floor=blur['fid'] - floor['fid'],
+             noise_fid_above_floor_at_that_rmse=noise_excess,
+             noise_over_blur_at_equal_rmse=noise_excess / max(blur['fid'] - floor['fid'], 1e-9),
+             interpolated=bool(inside))
+  return out
+
+
+def _write(workdir: str, result: dict) -> None:
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, RESULT_FILE)
+  with open(path + '.tmp', 'w') as f:
+    json.dump(result, f, indent=2, sort_keys=True)
+  os.replace(path + '.tmp', path)
+  figure(result, os.path.join(workdir, FIGURE_FILE))
+
+
+def figure(result: dict, path: str) -> str:
+  """One row per feature space: FID (left axis) and precision/recall (right) against each
+  perturbation's strength, with the floor as a dashed line."""
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  titles = {'blur': 'Gaussian blur (sigma, px)', 'noise': 'pixel noise (std)',
+            'classes': 'classes kept'}
+  spaces = result['spaces']
+  fig, axes = plt.subplots(len(spaces), 3, figsize=(13, 3.4 * len(spaces)), squeeze=False)
+  for row_axes, (name, space) in zip(axes, spaces.items()):
+    floor = space['summary']['floor_fid']
+    for ax, family in zip(row_axes, titles):
+      curve = _curve(space['rows'], family)
+      levels = [r['level'] for r in curve]
+      ax.plot(levels, [r['fid'] for r in curve], 'o-', color='C0', label='FID')
+      ax.axhline(floor, color='C0', ls='--', lw=1, label='floor (clean train vs test)')
+      ax.set_xlabel(titles[family])
+      ax.set_ylabel(f'FID ({name})', color='C0')
+      if family == 'classes':
+        ax.invert_xaxis()
+      twin = ax.twinx()
+      twin.plot(levels, [r['precision'] for r in curve], 's:', color='C1', label='precision')
+      twin.plot(levels, [r['recall'] for r in curve], '^:', color='C2', label='recall')
+      twin.set_ylim(-0.02, 1.02)
+      if family == 'blur':
+        lines = ax.get_legend_handles_labels()
+        extra = twin.get_legend_handles_labels()
+        ax.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=7, loc='center right')
+  fig.suptitle(f"{result['dataset']}: {result['num_images']} perturbed training images against "
+               f"{result['num_reference_images']} test images")
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+  return path
