@@ -34,7 +34,8 @@ def main(argv):
     line = f"{name}: floor FID {summary['floor_fid']:.2f}"
     if 'noise_over_blur_at_equal_rmse' in summary:
       line += (f"; at the pixel RMSE of a {summary['blur_sigma']:g}-px blur, noise raises FID "
-               f"{summary['noise_over_blur_at_equal_rmse']:.2f}x as much as the blur")
+               f"{summary['noise_over_blur_at_equal_rmse']:.2f}x (KID: "
+               f"{summary['noise_over_blur_at_equal_rmse_kid']:.2f}x) as much as the blur")
     print(line)
   print(f'wrote {os.path.join(_WORKDIR.value, "fid_calibration.json")} and fid_calibration.png')
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces RESULTS.md: the Fashion-MNIST comparison at the CPU 'quick' budget.
-# Usage: bash scripts/results.sh [train|features|evaluate|report|all]   (default: all)
+# Usage: bash scripts/results.sh [train|features|calibrate|evaluate|report|all]   (default: all)
 # Budget: every VAE phase 1 = 1,200 steps of batch 64 (1.4 epochs); post-hoc priors 1,200 steps;
 # Glow layer 500 steps; the Glow baseline gets the full model's training time (benchmarks.equal_time).
 set -euo pipefail
@@ -32,6 +32,13 @@ fi
 features=workdirs/feature_extractor/fashion_mnist
 if [[ $stage == features || $stage == all ]]; then
   $py -m experiments.train_feature_extractor --config=$cfg --workdir=$features
+fi
+
+# What the feature space rewards and punishes (floor, blur, noise, dropped classes).
+calibration=results/fashion_mnist/fid_calibration
+if [[ $stage == calibrate || $stage == all ]]; then
+  $py -m experiments.fid_calibration --config=$cfg --workdir=$calibration \
+      --config.eval.feature_extractor_dir=$features
 fi
 
 evaluate() { $py -m experiments.evaluate --config=$cfg --config.eval.feature_extractor_dir=$features \

@@ -76,7 +76,7 @@ def test_calibration_command_writes_every_curve(tiny_feature_extractor, tmp_path
   assert os.path.isfile(workdir / calibration.FIGURE_FILE)
   rows = {(r['family'], r['level']): r for r in saved['spaces']['fashion_mnist']['rows']}
   assert set(rows) == {('floor', 0.0), ('blur', 1.0), ('blur', 2.0), ('noise', 0.05),
-                       ('noise', 0.2), ('classes', 10.0), ('classes', 2.0)}
+                       ('noise', 0.2), ('classes', 10.0), ('classes', 2.0), ('count', 16.0)}
   floor = rows[('floor', 0.0)]
   # Keeping all 10 classes draws exactly the floor's images, so every score is the floor's.
   for key in ('fid', 'kid', 'kid_se', 'precision', 'recall'):
@@ -85,9 +85,10 @@ def test_calibration_command_writes_every_curve(tiny_feature_extractor, tmp_path
   assert rows[('blur', 1.0)]['pixel_rmse'] < rows[('blur', 2.0)]['pixel_rmse']
   assert rows[('noise', 0.05)]['pixel_rmse'] < rows[('noise', 0.2)]['pixel_rmse']
   assert len(saved['kept_classes']['2']) == 2 and saved['num_images'] == 48
+  assert rows[('count', 16.0)]['num_images'] == 16 and rows[('count', 16.0)]['pixel_rmse'] is None
   assert 'fid_inception' in saved['notes']
   summary = saved['spaces']['fashion_mnist']['summary']
-  assert summary['noise_over_blur_at_equal_rmse'] > 0
+  assert summary['noise_over_blur_at_equal_rmse'] > 0 and summary['noise_over_blur_at_equal_rmse_kid'] > 0
 
 
 @pytest.mark.slow

@@ -124,7 +124,7 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   assert 'VAE + Glow layer (full model)' in table and f"{metrics['test_bpd_elbo']:.3f}" in table
   assert 'classifier acc' in table
   kid = metrics['kid_fashion_mnist']
-  assert f"{1e3 * kid:.2f} +- {1e3 * metrics['kid_se_fashion_mnist']:.2f}" in table
+  assert f"{kid:.4g} +- {metrics['kid_se_fashion_mnist']:.2g}" in table
   assert f"{metrics['precision_fashion_mnist']:.3f} / {metrics['recall_fashion_mnist']:.3f}" in table
 
 

@@ -36,7 +36,9 @@ def test_glow_layer_depth32_inverts(shape, kwargs):
     dict(num_squeezes=1),
     dict(mask='checkerboard'),
     dict(coupling='affine', num_squeezes=1, lu=False),
-], ids=['squeeze_additive', 'checkerboard', 'affine_plainconv'])
+    dict(num_squeezes=1, mixing='shuffle'),
+    dict(coupling='affine', num_squeezes=1, mixing='reverse'),
+], ids=['squeeze_additive', 'checkerboard', 'affine_plainconv', 'shuffle', 'affine_reverse'])
 def test_glow_layer_logdet_matches_jacrev(kwargs):
   x = _images((2, 4, 4, 1))
   module = GlowLayer(depth=3, hidden=8, **kwargs)
@@ -51,6 +53,52 @@ def test_glow_layer_is_exactly_the_identity_at_default_init():
   y, logdet = module.apply(module.init(KEY, x), x)
   np.testing.assert_array_equal(y, x)
   np.testing.assert_array_equal(logdet, 0.0)
+
+
+@pytest.mark.parametrize('depth,mixing', [(3, 'reverse'), (4, 'reverse'), (3, 'shuffle')])
+def test_glow_layer_with_mixing_is_the_identity_at_init(depth, mixing):
+  x = _images((2, 4, 4, 6))
+  module = GlowLayer(depth=depth, hidden=8, mixing=mixing)
+  variables = module.init(KEY, x)
+  y, logdet = module.apply(variables, x)
+  np.testing.assert_array_equal(y, x)
+  np.testing.assert_array_equal(logdet, 0.0)
+  np.testing.assert_array_equal(module.apply(variables, x, reverse=True)[0], x)
+
+
+def _channels_updated_by_each_coupling(mixing, depth=6, channels=6):
+  """At init, the set of input channels that step k's coupling changes, for every k: found by
+  giving only that coupling a non-zero output (its last bias) and comparing f(x) with x."""
+  from flax import traverse_util
+  x = _images((1, 3, 3, channels))
+  module = GlowLayer(depth=depth, hidden=4, mixing=mixing)
+  variables = module.init(KEY, x)
+  flat = traverse_util.flatten_dict(variables['params'])
+  (bias_path,) = [k for k in flat if 'coupling' in k and 'ZeroConv_0' in k and k[-1] == 'bias']
+  forward = jax.jit(lambda params: module.apply({**variables, 'params': params}, x)[0])
+  updated = []
+  for k in range(depth):
+    bias = np.zeros(flat[bias_path].shape, np.float32)
+    bias[k] = 1.0
+    y = forward(traverse_util.unflatten_dict({**flat, bias_path: jnp.asarray(bias)}))
+    changed = np.abs(np.asarray(y - x)).max(axis=(0, 1, 2)) > 0
+    updated.append(frozenset(np.flatnonzero(changed)))
+  return updated
+
+
+def test_without_mixing_every_coupling_updates_the_same_channels_at_init():
+  updated = _channels_updated_by_each_coupling('none')
+  assert len(set(updated)) == 1 and len(updated[0]) == 3  # the stack starts as one coupling
+
+
+@pytest.mark.parametrize('mixing', ['reverse', 'shuffle'])
+def test_with_mixing_couplings_update_different_channels_at_init(mixing):
+  updated = _channels_updated_by_each_coupling(mixing)
+  assert all(len(u) == 3 for u in updated)  # each still updates one half
+  assert len(set(updated)) >= 2
+  assert frozenset().union(*updated) == frozenset(range(6))  # every channel is updated by some step
+  if mixing == 'shuffle':
+    assert len(set(updated)) >= 4  # more than the two halves that 'reverse' alternates
 
 
 def test_glow_layer_data_init_keeps_volume_but_for_actnorm():

@@ -5,13 +5,15 @@ with the defects generative models have, against the held-out test images.
 - blur: the same images under a Gaussian blur of `blur_sigmas` pixels (VAE decoder means);
 - noise: additive Gaussian pixel noise of `noise_stds` (x_tilde, Glow-layer samples);
 - classes: training images of only `keep_classes` of the classes (missing modes); the kept
-  classes are nested prefixes of one seeded permutation.
+  classes are nested prefixes of one seeded permutation;
+- count: the first `sample_counts` of the clean images (no defect, fewer samples): FID's bias
+  at small sample counts against KID's lack of one.
 
 Every perturbed set is clipped to [0, 1] and quantised to 8 bits, as scored samples are.
 The pixel RMSE of each perturbation is reported, so spaces can be compared at equal pixel
 error: `noise_over_blur_at_equal_rmse` is FID-above-floor of noise with the RMSE of a 1-pixel
-blur, divided by FID-above-floor of that blur (1 = equally sensitive; >> 1 = the space
-punishes noise far more than blur).
+blur (interpolated in log-log), divided by FID-above-floor of that blur (1 = equally sensitive;
+>> 1 = the space punishes noise far more than blur); `..._kid` is the same for KID.
 
 `calibrate(config, workdir)` is what `python -m experiments.fid_calibration` runs; it writes
 workdir/fid_calibration.json and workdir/fid_calibration.png.
@@ -74,6 +76,9 @@ def _check(config) -> None:
   if any(s <= 0 for s in c.blur_sigmas) or any(s <= 0 for s in c.noise_stds):
     raise CalibrationError('calibration.blur_sigmas and calibration.noise_stds must be positive, '
                            f'got {tuple(c.blur_sigmas)} and {tuple(c.noise_stds)}.')
+  if any(not 4 <= n <= c.num_images for n in c.sample_counts):
+    raise CalibrationError(f'calibration.sample_counts must be in 4..num_images ({c.num_images}), '
+                           f'got {tuple(c.sample_counts)}.')
   if any(k < 1 for k in c.keep_classes):
     raise CalibrationError(f'calibration.keep_classes must be >= 1, got {tuple(c.keep_classes)}.')
 
@@ -110,6 +115,8 @@ def calibrate(config, workdir: str, log=print) -> dict:
     kept_classes[int(k)] = class_order[:k]
     sets[('classes', float(k))] = (
         train_x[class_subset(order, train_y, class_order[:k], c.num_images)] / 255.0)
+  for count in c.sample_counts:
+    sets[('count', float(count))] = clean[:count]
   sets = {key: evaluation.quantize(images) for key, images in sets.items()}
   clean = sets[('floor', 0.0)]
 
@@ -124,7 +131,7 @@ def calibrate(config, workdir: str, log=print) -> dict:
     for (family, level), images in sets.items():
       row = {'family': family, 'level': level, 'num_images': int(len(images)),
              'pixel_rmse': float(np.sqrt(np.mean((images - clean) ** 2)))
-             if images.shape == clean.shape and family != 'classes' else None}
+             if family in ('floor', 'blur', 'noise') else None}
       row.update(scores_lib.score(ref, evaluation.features(fn, images.astype(np.float32), batch)))
       rows.append(row)
       log(f"{name} {family} {level:g}: FID {row['fid']:.2f}, KID {row['kid']:.5f}, "
@@ -141,7 +148,7 @@ def _curve(rows, family):
 
 
 def _summary(rows) -> dict:
-  """The noise-vs-blur sensitivity at equal pixel RMSE (see the module docstring)."""
+  """The noise-vs-blur sensitivity at equal pixel RMSE, for FID and for KID (module docstring)."""
   floor = next(r for r in rows if r['family'] == 'floor')
   blur = [r for r in _curve(rows, 'blur') if r['level'] == EQUAL_RMSE_BLUR_SIGMA]
   noise = _curve(rows, 'noise')
@@ -149,17 +156,19 @@ def _summary(rows) -> dict:
   if not blur or len(noise) < 2:
     return out
   blur = blur[0]
-  rmse = [r['pixel_rmse'] for r in noise]
-  excess = [max(r['fid'] - floor['fid'], 1e-9) for r in noise]
-  # Interpolate log(FID above floor) against log(RMSE); outside the measured range, say so.
   target = blur['pixel_rmse']
-  inside = rmse[0] <= target <= rmse[-1]
-  noise_excess = float(np.exp(np.interp(np.log(target), np.log(rmse), np.log(excess))))
+  rmse = [r['pixel_rmse'] for r in noise]
   out.update(blur_sigma=EQUAL_RMSE_BLUR_SIGMA, blur_pixel_rmse=target,
-             blur_fid_above_floor=blur['fid'] - floor['fid'],
-             noise_fid_above_floor_at_that_rmse=noise_excess,
-             noise_over_blur_at_equal_rmse=noise_excess / max(blur['fid'] - floor['fid'], 1e-9),
-             interpolated=bool(inside))
+             interpolated=bool(rmse[0] <= target <= rmse[-1]))
+  for score in ('fid', 'kid'):
+    excess = [max(r[score] - floor[score], 1e-9) for r in noise]
+    # log(score above floor) is close to linear in log(RMSE) over the measured range.
+    noise_excess = float(np.exp(np.interp(np.log(target), np.log(rmse), np.log(excess))))
+    blur_excess = blur[score] - floor[score]
+    suffix = '' if score == 'fid' else '_kid'
+    out[f'blur_above_floor{suffix or "_fid"}'] = blur_excess
+    out[f'noise_above_floor_at_that_rmse{suffix or "_fid"}'] = noise_excess
+    out[f'noise_over_blur_at_equal_rmse{suffix}'] = noise_excess / max(blur_excess, 1e-9)
   return out
 
 
@@ -197,6 +206,7 @@ def figure(result: dict, path: str) -> str:
       twin.plot(levels, [r['precision'] for r in curve], 's:', color='C1', label='precision')
       twin.plot(levels, [r['recall'] for r in curve], '^:', color='C2', label='recall')
       twin.set_ylim(-0.02, 1.02)
+      twin.set_ylabel('precision / recall')
       if family == 'blur':
         lines = ax.get_legend_handles_labels()
         extra = twin.get_legend_handles_labels()

@@ -18,6 +18,11 @@ class GlowLayer(nn.Module):
   pixel-space Gaussian. A 1-channel image needs one squeeze (28x28x1 ->
   14x14x4) or mask='checkerboard'.
 
+  With `identity_init`, every 1x1 convolution starts as the identity, so without `mixing`
+  all K couplings would update the same channel half from the same other half at init;
+  mixing='reverse' or 'shuffle' permutes the channels between steps (and undoes the
+  product at the end, so f still starts as the identity).
+
   `identity_init=True` (the default here) makes f the identity at init, so
   phase 2 starts exactly at the phase-1 bound and can only improve on it; a
   data-dependent ActNorm would instead standardise x, far from the decoder's
@@ -38,6 +43,7 @@ class GlowLayer(nn.Module):
   unroll: int = 0  # flow steps per loop iteration; 0: all, 1 with remat (flows.FlowSteps)
   conv_impl: str = 'auto'  # coupling-net convolutions, see vaeglow_jax.conv
   net_dtype: str = 'float32'  # coupling-net compute dtype, see flows.CouplingNet
+  mixing: str = 'none'  # fixed channel permutations between steps, see flows.mixing_permutations
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
@@ -45,7 +51,7 @@ class GlowLayer(nn.Module):
       x = squeeze2d(x)
     x, logdet = FlowSteps(self.depth, self.hidden, self.coupling, self.mask, self.lu,
                           self.remat, self.identity_init, self.unroll, self.conv_impl,
-                          self.net_dtype, name='flow')(x, reverse)
+                          self.net_dtype, self.mixing, name='flow')(x, reverse)
     for _ in range(self.num_squeezes):
       x = unsqueeze2d(x)
     return x, logdet

@@ -61,7 +61,8 @@ def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
                      coupling=m.glow.coupling, mask=m.glow.mask, lu=m.glow.lu, remat=m.glow.remat,
                      identity_init=m.glow.identity_init, unroll=m.glow.get('unroll', 0),
                      conv_impl=m.glow.get('conv_impl', 'auto'),
-                     net_dtype=m.glow.get('net_dtype', 'float32'))
+                     net_dtype=m.glow.get('net_dtype', 'float32'),
+                     mixing=m.glow.get('mixing', 'none'))
   return VAEGlow(
       encoder=Encoder(latent_dim=m.latent_dim, num_scales=m.num_scales, base_channels=m.base_channels,
                       fc_dim=m.fc_dim, blocks_per_scale=m.blocks_per_scale, norm=m.norm),

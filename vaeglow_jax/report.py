@@ -62,7 +62,7 @@ def markdown_table(rows: list[dict]) -> str:
   for s in spaces:
     accuracies = sorted({r.get(f'{s}_classifier_test_accuracy') for r in rows} - {None})
     acc = f"; classifier acc {', '.join(f'{a:.3f}' for a in accuracies)}" if accuracies else ''
-    header += [f'FID ({s[4:]}{acc})', f'KID x 1e3 ({s[4:]})', f'precision / recall ({s[4:]})']
+    header += [f'FID ({s[4:]}{acc})', f'KID ({s[4:]})', f'precision / recall ({s[4:]})']
   header += ['s/epoch', 'training time']
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   footnotes = []
@@ -83,7 +83,7 @@ def markdown_table(rows: list[dict]) -> str:
         cell += f" (T={r['temperature']:g})"
       cells.append(cell)
       kid, kid_se = r.get(f'kid_{s[4:]}'), r.get(f'kid_se_{s[4:]}')
-      cells.append('n/a' if kid is None else f'{1e3 * kid:.2f} +- {1e3 * kid_se:.2f}')
+      cells.append('n/a' if kid is None else f'{kid:.4g} +- {kid_se:.2g}')
       precision, recall = r.get(f'precision_{s[4:]}'), r.get(f'recall_{s[4:]}')
       cells.append('n/a' if precision is None else f'{precision:.3f} / {recall:.3f}')
     per_epoch = r.get('seconds_per_epoch')
@@ -102,7 +102,7 @@ def markdown_table(rows: list[dict]) -> str:
     if samples:
       footnotes.append(f'FID from {samples} samples against {reference} held-out test images.')
   if any(f'kid_{s[4:]}' in r for r in rows for s in spaces):
-    footnotes.append('KID: unbiased squared MMD (cubic kernel) x 1e3 +- its jackknife standard error; '
+    footnotes.append('KID: unbiased squared MMD (cubic kernel) +- its jackknife standard error; '
                      'precision / recall: k-NN manifolds (k=3, Kynkaanniemi et al. 2019), same features '
                      'and samples as the FID.')
   footnotes.append('s/epoch: steady-state median step time x steps per epoch (compilation excluded); '

@@ -14,6 +14,7 @@ import numpy as np
 from absl import logging
 
 from vaeglow_jax import conv as conv_lib
+from vaeglow_jax import flows
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import losses
 from vaeglow_jax import phases
@@ -64,6 +65,9 @@ def validate_config(config) -> tuple[int, int, int]:
                       f'got {flow.conv_impl!r}')
     if flow.get('net_dtype', 'float32') not in NET_DTYPES:
       problems.append(f'model.{name}.net_dtype must be one of {NET_DTYPES}, got {flow.net_dtype!r}')
+  if config.model.glow.get('mixing', 'none') not in flows.MIXINGS:
+    problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
+                    f'got {config.model.glow.mixing!r}')
   if problems:
     raise TrainingError('; '.join(problems) + '.')
   shape = data_lib.image_shape(config.data)

@@ -53,7 +53,7 @@ def get_config(preset: str = 'default'):
     c.eval.update(batch_size=8, max_test_examples=32, iw_samples=4, num_fid_samples=24,
                   num_grid_samples=4, num_interpolations=2, interpolation_steps=3)
     c.calibration.update(num_images=48, blur_sigmas=(1.0, 2.0), noise_stds=(0.05, 0.2),
-                         keep_classes=(10, 2))
+                         keep_classes=(10, 2), sample_counts=(16,))
   elif preset not in ('default', 'quick'):
     raise ValueError(f"unknown preset {preset!r}; use 'default', 'quick' or 'test'.")
   return c

@@ -5,6 +5,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from vaeglow_jax.flows.actnorm import ActNorm
 from vaeglow_jax.flows.coupling import Coupling
@@ -41,6 +42,37 @@ class FlowStep(nn.Module):
     return x, total
 
 
+MIXINGS = ('none', 'reverse', 'shuffle')
+_SHUFFLE_SEED = 20260101  # fixed: the permutations are architecture, not learned state
+
+
+def mixing_permutations(mixing: str, depth: int, channels: int) -> np.ndarray:
+  """(depth, channels) fixed channel permutations, one applied before each step's 1x1 conv.
+
+  'none': identity (with an identity-initialised 1x1 conv, every coupling then updates the
+  same channel half from the same other half at init: the stack starts as one coupling);
+  'reverse': reverse the channels at every step (Glow's 'reverse'); 'shuffle': a different
+  seeded random permutation per step. `final_permutation` undoes their product, so a stack
+  that starts as the identity still does.
+  """
+  if mixing not in MIXINGS:
+    raise ValueError(f'flow mixing must be one of {MIXINGS}, got {mixing!r}.')
+  if mixing == 'none':
+    return np.tile(np.arange(channels), (depth, 1))
+  if mixing == 'reverse':
+    return np.tile(np.arange(channels)[::-1], (depth, 1))
+  rng = np.random.default_rng(_SHUFFLE_SEED + channels)
+  return np.stack([rng.permutation(channels) for _ in range(depth)])
+
+
+def final_permutation(permutations: np.ndarray) -> np.ndarray:
+  """(channels,) the permutation that undoes applying each row of `permutations` in turn."""
+  order = np.arange(permutations.shape[1])
+  for perm in permutations:
+    order = order[perm]  # x[..., perm] after x[..., order] is x[..., order[perm]]
+  return np.argsort(order)
+
+
 class _ScanBody(nn.Module):
   """Adapts FlowStep to nn.scan's (carry, xs) -> (carry, ys) signature."""
   hidden: int
@@ -53,10 +85,14 @@ class _ScanBody(nn.Module):
   reverse: bool
 
   @nn.compact
-  def __call__(self, carry, _):
+  def __call__(self, carry, permutation):
     x, logdet = carry
+    if not self.reverse:
+      x = jnp.take(x, permutation, axis=-1)
     y, step_logdet = FlowStep(self.hidden, self.coupling, self.mask, self.lu, self.identity_init,
                               self.conv_impl, self.net_dtype, name='step')(x, self.reverse)
+    if self.reverse:
+      y = jnp.take(y, jnp.argsort(permutation), axis=-1)
     return (y, logdet + step_logdet), None
 
 
@@ -78,6 +114,9 @@ class FlowSteps(nn.Module):
   runs them in bfloat16 with float32 log-determinants (flows.CouplingNet).
   `remat=True` recomputes each step's activations in the backward pass
   (jax.checkpoint), trading compute for memory in deep flows.
+  `mixing` puts a fixed channel permutation before each step (`mixing_permutations`) and
+  undoes their product after the last, so that identity-initialised steps still split the
+  channels differently; permutations have no log-determinant.
   """
   depth: int
   hidden: int = 512
@@ -89,14 +128,22 @@ class FlowSteps(nn.Module):
   unroll: int = 0
   conv_impl: str = 'auto'
   net_dtype: str = 'float32'
+  mixing: str = 'none'
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
+    permutations = mixing_permutations(self.mixing, self.depth, x.shape[-1])
+    undo = final_permutation(permutations)
+    if reverse:
+      x = jnp.take(x, np.argsort(undo), axis=-1)
     body = nn.remat(_ScanBody) if self.remat else _ScanBody
     stack = nn.scan(body, variable_axes={'params': 0, 'constants': 0},
                     split_rngs={'params': True}, length=self.depth, reverse=reverse,
                     unroll=self.unroll or (1 if self.remat else self.depth))
     (y, logdet), _ = stack(self.hidden, self.coupling, self.mask, self.lu, self.identity_init,
                            self.conv_impl, self.net_dtype, reverse,
-                           name='steps')((x, jnp.zeros((x.shape[0],), x.dtype)), None)
+                           name='steps')((x, jnp.zeros((x.shape[0],), x.dtype)),
+                                         jnp.asarray(permutations))
+    if not reverse:
+      y = jnp.take(y, undo, axis=-1)
     return y, logdet
