@@ -104,6 +104,7 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   assert all(0 <= metrics[f'{s}_fashion_mnist'] <= 1 for s in ('precision', 'recall'))
   assert metrics['kid_se_fashion_mnist'] > 0
   assert 'fid_inception' not in metrics and 'fid_inception' in metrics['notes']
+  _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir)
   figures = os.path.join(workdir, 'eval', 'glow')
   for name in ('decoder_mean_vs_glow.png', 'interpolation.png', 'training_curves.png',
                'samples_T0.png', 'samples_T0.5.png', 'samples_T1.png'):
@@ -117,6 +118,9 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   vae_config.eval.feature_extractor_dir = fe_dir
   vae_metrics = evaluation.evaluate(vae_config, workdir, log=lambda *_: None)
   assert 'fid_fashion_mnist_by_temperature' not in vae_metrics  # decoder means ignore T
+  assert 'glow_layer' not in vae_metrics
+  with np.load(os.path.join(workdir, 'eval', 'vae', 'samples_T0.5.npz')) as f:
+    assert f.files == ['x'] and f['x'].shape == (24, 8, 8, 1)
   with open(os.path.join(workdir, 'eval', 'metrics.json')) as f:
     assert set(json.load(f)) == {'vae', 'glow'}
 
@@ -126,6 +130,41 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   kid = metrics['kid_fashion_mnist']
   assert f"{kid:.4g} +- {metrics['kid_se_fashion_mnist']:.2g}" in table
   assert f"{metrics['precision_fashion_mnist']:.3f} / {metrics['recall_fashion_mnist']:.3f}" in table
+
+
+def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):
+  from vaeglow_jax.metrics import fid, scores
+  out_dir = os.path.join(workdir, 'eval', 'glow')
+  assert metrics['exported_samples'] == [f'samples_T{t}.npz' for t in ('0', '0.25', '0.5', '0.75', '1')]
+  exported = {}
+  for t in ('0', '0.5', '1'):
+    with np.load(os.path.join(out_dir, f'samples_T{t}.npz')) as f:
+      exported[t] = {k: f[k] for k in f.files}
+    assert set(exported[t]) == {'x', 'x_tilde', 'decoder_mean'}
+    assert all(v.dtype == np.uint8 and v.shape == (24, 8, 8, 1) for v in exported[t].values())
+  # At T=0 x_tilde is the decoder mean; the decoder mean is the same noise at every T.
+  np.testing.assert_array_equal(exported['0']['x_tilde'], exported['0']['decoder_mean'])
+  np.testing.assert_array_equal(exported['0']['decoder_mean'], exported['1']['decoder_mean'])
+  assert np.any(exported['1']['x_tilde'] != exported['1']['decoder_mean'])
+  # The exported x is what was scored: its FID, recomputed from the file, is the metric.
+  fn, _ = feature_extractor.load(fe_dir)
+  reference = evaluation.test_images(_config(), 32)
+  recomputed = fid.fid_from_features(
+      evaluation.features(fn, exported['0.5']['x'].astype(np.float32) / 255.0, 8),
+      evaluation.features(fn, reference, 8))
+  assert recomputed == pytest.approx(metrics['fid_fashion_mnist'], rel=1e-6)
+  layer = metrics['glow_layer']
+  assert set(layer['x_tilde']['fashion_mnist']) == {'0', '0.25', '0.5', '0.75', '1'}
+  assert set(layer['x_tilde']['fashion_mnist']['0.5']) == set(scores.SCORE_NAMES)
+  assert set(layer['decoder_mean']['fashion_mnist']) == set(scores.SCORE_NAMES)
+  effect = layer['effect']
+  assert effect['0']['change_over_noise'] is None and effect['0']['rms_x_tilde_minus_mean'] == 0
+  assert effect['1']['rms_x_tilde_minus_mean'] > effect['0.25']['rms_x_tilde_minus_mean'] > 0
+  expected = (np.sqrt(np.mean((exported['1']['x'] / 255.0 - exported['1']['x_tilde'] / 255.0) ** 2))
+              / np.sqrt(np.mean((exported['1']['x_tilde'] / 255.0
+                                 - exported['1']['decoder_mean'] / 255.0) ** 2)))
+  assert effect['1']['change_over_noise'] == pytest.approx(expected, rel=1e-6)
+  assert all(effect['1'][f'hf_energy_{k}'] > 0 for k in ('x', 'x_tilde', 'decoder_mean'))
 
 
 @pytest.mark.slow

@@ -29,6 +29,7 @@ from vaeglow_jax import trainer
 from vaeglow_jax.metrics import feature_extractor as fe_lib
 from vaeglow_jax.metrics import inception
 from vaeglow_jax.metrics import scores as scores_lib
+from vaeglow_jax.metrics import sharpness
 
 METRICS_FILE = 'metrics.json'
 
@@ -139,12 +140,39 @@ def quantize(images: np.ndarray) -> np.ndarray:
   return np.round(np.clip(images, 0.0, 1.0) * 255.0) / 255.0
 
 
-def generate(phase, variables, rng, num: int, temperature: float, batch: int) -> np.ndarray:
-  """(num, H, W, C) quantised samples in [0, 1], drawn in batches of `batch`."""
-  sample = jax.jit(lambda v, r: phase.sample(v, r, batch, temperature))
-  out = [np.asarray(sample(variables, jax.random.fold_in(rng, i)))
-         for i in range(math.ceil(num / batch))]
-  return quantize(np.concatenate(out)[:num])
+def generate(phase, variables, rng, num: int, temperature: float, batch: int) -> dict:
+  """{'x': (num, H, W, C) quantised samples in [0, 1]} plus, for phases with a Glow layer,
+  'x_tilde' and 'decoder_mean' of the same noise (Phase.decode_parts); drawn in batches."""
+  def sample(v, r):
+    return phase.decode_parts(v, *phase.sample_noise(r, batch), temperature)
+  sample = jax.jit(sample)
+  chunks = [jax.device_get(sample(variables, jax.random.fold_in(rng, i)))
+            for i in range(math.ceil(num / batch))]
+  return {k: quantize(np.concatenate([c[k] for c in chunks])[:num]) for k in chunks[0]}
+
+
+def export_samples(path: str, samples: dict) -> str:
+  """Writes the scored samples as uint8 (N, H, W, C) arrays (one per key) to an .npz."""
+  arrays = {k: np.round(v * 255.0).astype(np.uint8) for k, v in samples.items()}
+  tmp = path + '.tmp.npz'
+  np.savez_compressed(tmp, **arrays)
+  os.replace(tmp, path)
+  return os.path.basename(path)
+
+
+def glow_layer_effect(samples: dict, reference_images: np.ndarray) -> dict:
+  """What the Glow layer does to its own decoder samples (one temperature):
+  RMS of x - x_tilde and of x_tilde - decoder mean (pixel units), their ratio (None at T=0,
+  where x_tilde is the mean), and each image set's Laplacian energy relative to the test
+  images (metrics.sharpness)."""
+  x, x_tilde, mean = samples['x'], samples['x_tilde'], samples['decoder_mean']
+  change = float(np.sqrt(np.mean((x - x_tilde) ** 2)))
+  noise = float(np.sqrt(np.mean((x_tilde - mean) ** 2)))
+  out = {'rms_x_minus_x_tilde': change, 'rms_x_tilde_minus_mean': noise,
+         'change_over_noise': change / noise if noise > 0 else None}
+  for key in ('x', 'x_tilde', 'decoder_mean'):
+    out[f'hf_energy_{key}'] = sharpness.relative_energy(samples[key], reference_images)
+  return out
 
 
 def features(feature_fn, images: np.ndarray, batch: int) -> np.ndarray:
@@ -266,24 +294,39 @@ def evaluate(config, workdir: str, log=print) -> dict:
   notes = dict(absent)
   if not _temperature_matters(phase):
     notes['temperature_sweep'] = 'samples of this model do not depend on the temperature'
+  # Test images: the FID reference, and the sharpness reference of the Glow-layer measures.
+  reference = (test_images(config, e.max_test_examples) if spaces or phase.spec.use_glow
+               else None)
   if spaces:
-    reference = test_images(config, e.max_test_examples)
     metrics['num_fid_reference_images'] = int(len(reference))
     references = {name: scores_lib.reference(features(fn, reference, e.batch_size))
                   for name, (fn, _) in spaces.items()}
   by_temperature = {name: {} for name in spaces}  # space -> 'T' -> {score: value}
+  glow_layer = {'x_tilde': {name: {} for name in spaces}, 'decoder_mean': {}, 'effect': {}}
   os.makedirs(out_dir, exist_ok=True)
+  exported = []
   for t in sweep:
     samples = generate(phase, variables, rng_samples, e.num_fid_samples, t, e.batch_size)
-    figures.save_grid(os.path.join(out_dir, f'samples_T{t:g}.png'), samples[:e.num_grid_samples])
+    figures.save_grid(os.path.join(out_dir, f'samples_T{t:g}.png'), samples['x'][:e.num_grid_samples])
+    exported.append(export_samples(os.path.join(out_dir, f'samples_T{t:g}.npz'), samples))
     for name, (fn, _) in spaces.items():
       by_temperature[name][f'{t:g}'] = scores_lib.score(references[name],
-                                                        features(fn, samples, e.batch_size))
-    if spaces:
-      log(f'T={t:g}: ' + ', '.join(
-          f"{n}: FID {v[f'{t:g}']['fid']:.2f}, KID {v[f'{t:g}']['kid']:.4f}, "
-          f"P/R {v[f'{t:g}']['precision']:.3f}/{v[f'{t:g}']['recall']:.3f}"
-          for n, v in by_temperature.items()))
+                                                        features(fn, samples['x'], e.batch_size))
+    if 'x_tilde' in samples:  # the same noise before the Glow layer, and the decoder mean
+      for name, (fn, _) in spaces.items():
+        glow_layer['x_tilde'][name][f'{t:g}'] = scores_lib.score(
+            references[name], features(fn, samples['x_tilde'], e.batch_size))
+        if name not in glow_layer['decoder_mean']:  # does not depend on T
+          glow_layer['decoder_mean'][name] = scores_lib.score(
+              references[name], features(fn, samples['decoder_mean'], e.batch_size))
+      glow_layer['effect'][f'{t:g}'] = glow_layer_effect(samples, reference)
+    for name in spaces:
+      line = f'T={t:g} {name}: {_describe(by_temperature[name][f"{t:g}"])}'
+      if 'x_tilde' in samples:
+        line += f'; x_tilde: {_describe(glow_layer["x_tilde"][name][f"{t:g}"])}'
+      log(line)
+  if glow_layer['effect']:
+    metrics['glow_layer'] = glow_layer
   for name, (_, info) in spaces.items():
     for score in scores_lib.SCORE_NAMES:
       key = score_key(score, name)
@@ -296,12 +339,18 @@ def evaluate(config, workdir: str, log=print) -> dict:
   metrics['figures'] = figures.model_figures(phase, variables, rng_figures, config, out_dir)
   metrics['figures']['training_curves'] = figures.training_curves(workdir, out_dir)
   metrics['figures']['samples'] = [f'samples_T{t:g}.png' for t in sweep]
+  metrics['exported_samples'] = exported
   metrics['notes'] = notes
   metrics['eval_seconds'] = time.time() - start
   write_metrics(workdir, config.phase, metrics)
   for key, why in notes.items():
     log(f'{key}: {why}')
   return metrics
+
+
+def _describe(scores: dict) -> str:
+  return (f"FID {scores['fid']:.2f}, KID {scores['kid']:.4g}, "
+          f"P/R {scores['precision']:.3f}/{scores['recall']:.3f}")
 
 
 def _temperature_matters(phase) -> bool:

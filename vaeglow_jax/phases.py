@@ -186,8 +186,18 @@ class Phase:
                                   noise_e, method=SecondStageVAE.sample)
       mean, _ = self.vae.apply(vae_vars, z, method=VAEGlow.decode)
       return jnp.clip(mean, 0.0, 1.0)
-    out = self.vae.apply(vae_vars, noise_z, noise_x, temperature, self.spec.use_glow,
-                         method=VAEGlow.sample)
+    parts = self.decode_parts(variables, noise_z, noise_x, noise_e, temperature)
     if with_decoder_mean:
-      return jnp.clip(out['x'], 0.0, 1.0), jnp.clip(out['decoder_mean'], 0.0, 1.0)
-    return jnp.clip(out['x'], 0.0, 1.0)
+      return parts['x'], parts['decoder_mean']
+    return parts['x']
+
+  def decode_parts(self, variables, noise_z, noise_x, noise_e, temperature: float) -> dict:
+    """{'x': the model's sample} and, for phases with a Glow layer, 'x_tilde' (the decoder
+    sample before f^-1) and 'decoder_mean' (the plain VAE sample) of the same noise; each
+    (num, H, W, C), clipped to [0, 1]."""
+    if self.name in ('glow_baseline', 'second_stage'):
+      return {'x': self.decode_noise(variables, noise_z, noise_x, noise_e, temperature)}
+    out = self.vae.apply(self._vae_variables(variables), noise_z, noise_x, temperature,
+                         self.spec.use_glow, method=VAEGlow.sample)
+    keys = ('x', 'x_tilde', 'decoder_mean') if self.spec.use_glow else ('x',)
+    return {k: jnp.clip(out[k], 0.0, 1.0) for k in keys}
