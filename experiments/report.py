@@ -27,6 +27,9 @@ def main(argv):
   sweep = report.temperature_table(rows)
   if sweep:
     text += '\nFID by sampling temperature:\n\n' + sweep
+  layer = report.glow_layer_table(rows)
+  if layer:
+    text += '\nWhat the Glow layer adds (same noise before and after it):\n\n' + layer
   print(text)
   if _OUT.value:
     with open(_OUT.value, 'w') as f:

@@ -130,6 +130,11 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   kid = metrics['kid_fashion_mnist']
   assert f"{kid:.4g} +- {metrics['kid_se_fashion_mnist']:.2g}" in table
   assert f"{metrics['precision_fashion_mnist']:.3f} / {metrics['recall_fashion_mnist']:.3f}" in table
+  layer_table = report.glow_layer_table(report.load_rows([workdir]))
+  assert len(layer_table.splitlines()) == 2 + 5  # header, rule, one row per temperature
+  x_tilde_fid = metrics['glow_layer']['x_tilde']['fashion_mnist']['0.5']['fid']
+  assert f"| 0.5 | {metrics['fid_fashion_mnist_by_temperature']['0.5']:.2f} | {x_tilde_fid:.2f} |" \
+      in layer_table
 
 
 def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):

@@ -126,3 +126,30 @@ def temperature_table(rows: list[dict]) -> str:
         lines.append(f'| {label} | {space} | '
                      + ' | '.join(_fmt(sweep[t]) for t in sorted(sweep, key=float)) + ' |')
   return '\n'.join(lines) + ('\n' if lines else '')
+
+
+def glow_layer_table(rows: list[dict]) -> str:
+  """What the Glow layer adds, per model with one and temperature: FID of its sample x, of
+  x_tilde (before the layer) and of the decoder mean from the same noise; how far the layer
+  moves a sample relative to the decoder noise; Laplacian energy relative to the test images."""
+  lines = []
+  for r in rows:
+    layer = r.get('glow_layer')
+    if not layer:
+      continue
+    if not lines:
+      lines = ['| model | feature space | T | FID x | FID x_tilde | FID decoder mean '
+               '| RMS(x - x_tilde) / RMS(x_tilde - mean) | HF energy x / x_tilde / mean |',
+               '|' + '---|' * 8]
+    label = f"{PHASE_LABELS.get(r['phase'], r['phase'])} (`{r['workdir']}`)"
+    for space, by_t in layer['x_tilde'].items():
+      for t in sorted(by_t, key=float):
+        effect = layer['effect'][t]
+        ratio = effect['change_over_noise']
+        x_fid = r.get(f'fid_{space}_by_temperature', {}).get(t, r.get(f'fid_{space}'))
+        lines.append(
+            f"| {label} | {space} | {t} | {_fmt(x_fid)} | {_fmt(by_t[t]['fid'])} "
+            f"| {_fmt(layer['decoder_mean'][space]['fid'])} | {_fmt(ratio)} "
+            f"| {effect['hf_energy_x']:.2f} / {effect['hf_energy_x_tilde']:.2f} / "
+            f"{effect['hf_energy_decoder_mean']:.2f} |")
+  return '\n'.join(lines) + ('\n' if lines else '')
