@@ -143,8 +143,8 @@ def calibrate(config, workdir: str, log=print) -> dict:
 
 
 def _curve(rows, family):
-  picked = sorted((r for r in rows if r['family'] == family), key=lambda r: r['level'])
-  return picked
+  """The rows of one perturbation family, weakest first."""
+  return sorted((r for r in rows if r['family'] == family), key=lambda r: r['level'])
 
 
 def _summary(rows) -> dict:
