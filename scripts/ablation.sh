@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The Glow-layer ablation (issue 12): phase-2 variants trained on ONE frozen phase-1 VAE, each
+# evaluated the same way (2,000 test images for the bounds, IW K=4; 2,000 samples for FID/KID
+# at T = 0, 0.5, 1, classifier feature space).
+# Usage: bash scripts/ablation.sh PHASE1_WORKDIR OUT_ROOT [VARIANT...]   (default: all variants)
+# Each variant trains into OUT_ROOT/<variant> with --config.stage1_workdir=PHASE1_WORKDIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stage1=$1; out=$2; shift 2
+py=.venv/bin/python
+cfg=experiments/configs/fashion_mnist.py:quick
+features=${FEATURES:-workdirs/feature_extractor/fashion_mnist}
+declare -A variants=(
+  [base]=""                                              # quick preset: shuffle, width 32, additive, lr 5e-4, 500 steps
+  [mixing_none]="--config.model.glow.mixing=none"
+  [mixing_reverse]="--config.model.glow.mixing=reverse"
+  [width128]="--config.model.glow.hidden=128"
+  [width256]="--config.model.glow.hidden=256"
+  [affine]="--config.model.glow.coupling=affine"
+  [lr2e-3]="--config.learning_rate=2e-3"
+  [steps2000]="--config.num_train_steps=2000"
+  [steps8000]="--config.num_train_steps=8000"
+)
+order=(base mixing_none mixing_reverse width128 width256 affine lr2e-3 steps2000 steps8000)
+(( $# )) && order=("$@")
+for name in "${order[@]}"; do
+  [[ -v "variants[$name]" ]] || { echo "error: unknown variant $name; known: ${!variants[*]}" >&2; exit 2; }
+  flags=(${variants[$name]})
+  dir=$out/$name
+  echo "== $name: ${flags[*]:-(quick preset)} =="
+  $py -m experiments.train --config=$cfg --workdir=$dir --config.phase=glow \
+      --config.stage1_workdir=$stage1 --config.num_train_steps=500 "${flags[@]}"
+  $py -m experiments.evaluate --config=$cfg --workdir=$dir --config.phase=glow \
+      --config.stage1_workdir=$stage1 --config.num_train_steps=500 "${flags[@]}" \
+      --config.eval.feature_extractor_dir=$features --config.eval.iw_samples=4 \
+      --config.eval.max_test_examples=2000 --config.eval.num_fid_samples=2000 \
+      "--config.eval.temperatures=(0.0, 0.5, 1.0)"
+done
