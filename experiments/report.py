@@ -4,6 +4,7 @@ r"""Writes a Markdown results table from evaluated work directories.
 
 Reads WORKDIR/eval/metrics.json (written by experiments.evaluate) of each directory, one
 row per evaluated phase. Prints the table; with --out also writes it to that file.
+With --ablation: one line per Glow-layer run instead (scripts/ablation.sh).
 """
 
 import sys
@@ -11,6 +12,8 @@ import sys
 from absl import app, flags
 
 _OUT = flags.DEFINE_string('out', '', 'Also write the table to this Markdown file.')
+_ABLATION = flags.DEFINE_bool('ablation', False, 'Glow-layer runs on one phase-1 VAE: print one '
+                              'line per run (recipe, bounds, FID of x, x_tilde and decoder mean).')
 
 
 def main(argv):
@@ -23,6 +26,21 @@ def main(argv):
   except FileNotFoundError as e:
     print(f'error: {e}', file=sys.stderr)
     raise SystemExit(2) from e
+  if _ABLATION.value:
+    text = report.ablation_table(rows)
+    if not text:
+      print('error: none of these work directories has an evaluated glow phase.', file=sys.stderr)
+      raise SystemExit(2)
+  else:
+    text = _comparison(rows)
+  print(text)
+  if _OUT.value:
+    with open(_OUT.value, 'w') as f:
+      f.write(text)
+
+
+def _comparison(rows):
+  from vaeglow_jax import report
   text = report.markdown_table(rows)
   sweep = report.temperature_table(rows)
   if sweep:
@@ -30,10 +48,7 @@ def main(argv):
   layer = report.glow_layer_table(rows)
   if layer:
     text += '\nWhat the Glow layer adds (same noise before and after it):\n\n' + layer
-  print(text)
-  if _OUT.value:
-    with open(_OUT.value, 'w') as f:
-      f.write(text)
+  return text
 
 
 if __name__ == '__main__':

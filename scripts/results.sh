@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces RESULTS.md: the Fashion-MNIST comparison at the CPU 'quick' budget.
-# Usage: bash scripts/results.sh [train|features|calibrate|evaluate|report|all]   (default: all)
+# Usage: bash scripts/results.sh [train|features|calibrate|evaluate|ablate|report|all]   (default: all)
 # Budget: every VAE phase 1 = 1,200 steps of batch 64 (1.4 epochs); post-hoc priors 1,200 steps;
 # Glow layer 500 steps; the Glow baseline gets the full model's training time (benchmarks.equal_time).
 set -euo pipefail
@@ -24,8 +24,13 @@ if [[ $stage == train || $stage == all ]]; then
   # Standalone multi-scale Glow for the full model's training time: the number of baseline
   # steps that take as long as 1,200 + 500 full-model steps, timed side by side (wall-clock
   # budgets, --config.max_train_seconds, are unfair on a loaded machine).
-  steps=$($py -m benchmarks.equal_time | $py -c "import json, sys; print(json.load(sys.stdin)['baseline_steps'])")
-  train --workdir=$root/glow_baseline --config.phase=glow_baseline --config.num_train_steps="$steps" \
+  $py -m benchmarks.equal_time --out=$root/equal_time.json
+  steps() { $py -c "import json; print(json.load(open('$root/equal_time.json'))['$1'])"; }
+  train --workdir=$root/glow_baseline --config.phase=glow_baseline --config.num_train_steps="$(steps baseline_steps)" \
+      --config.checkpoint_every_steps=1000 --config.sample_every_steps=1000
+  # The paper's Glow baseline used additive coupling; the same time budget for it.
+  train --workdir=$root/glow_baseline_additive --config.phase=glow_baseline \
+      --config.model.baseline.coupling=additive --config.num_train_steps="$(steps baseline_steps_additive)" \
       --config.checkpoint_every_steps=1000 --config.sample_every_steps=1000
 fi
 
@@ -51,12 +56,21 @@ if [[ $stage == evaluate || $stage == all ]]; then
   evaluate --workdir=$root/full --config.phase=vae
   evaluate --workdir=$root/full --config.phase=glow
   evaluate --workdir=$root/glow_baseline --config.phase=glow_baseline
+  evaluate --workdir=$root/glow_baseline_additive --config.phase=glow_baseline \
+      --config.model.baseline.coupling=additive
+fi
+
+# The Glow-layer ablation on the full model's frozen phase-1 VAE (scripts/ablation.sh).
+if [[ $stage == ablate || $stage == all ]]; then
+  FEATURES=$features bash scripts/ablation.sh $root/full $root/ablation
+  $py -m experiments.report --ablation $root/ablation/* --out=results/fashion_mnist/ablation.md
 fi
 
 if [[ $stage == report || $stage == all ]]; then
-  $py -m experiments.report $root/vae_gamma $root/full $root/glow_baseline --out=$root/table.md
+  $py -m experiments.report $root/vae_gamma $root/full $root/glow_baseline $root/glow_baseline_additive \
+      --out=$root/table.md
   # The figures RESULTS.md links, copied out of the (ignored) work directories.
-  for run in vae_gamma full glow_baseline; do
+  for run in vae_gamma full glow_baseline glow_baseline_additive; do
     for dir in $root/$run/eval/*/; do
       phase=$(basename "$dir"); mkdir -p results/fashion_mnist/$run/$phase
       cp "$dir"/*.png results/fashion_mnist/$run/$phase/

@@ -135,6 +135,10 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   x_tilde_fid = metrics['glow_layer']['x_tilde']['fashion_mnist']['0.5']['fid']
   assert f"| 0.5 | {metrics['fid_fashion_mnist_by_temperature']['0.5']:.2f} | {x_tilde_fid:.2f} |" \
       in layer_table
+  ablation = report.ablation_table(report.load_rows([workdir])).splitlines()
+  assert len(ablation) == 3  # header, rule, the glow phase (the vae phase has no Glow layer)
+  assert 'shuffle mixing, width 8, additive, lr' in ablation[2]
+  assert f"| {x_tilde_fid:.1f} |" in ablation[2]
 
 
 def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):

@@ -279,7 +279,8 @@ def evaluate(config, workdir: str, log=print) -> dict:
   variables = train_lib.replicate(variables, mesh)
   rng = jax.random.PRNGKey(e.seed)
   rng_bounds, rng_samples, rng_figures = jax.random.split(rng, 3)
-  metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name}
+  metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name,
+             **phase.scalar_stds(variables)}
   start = time.time()
   metrics.update(test_bounds(phase, variables, config, mesh, rng_bounds, log))
   log(f'test bounds done in {time.time() - start:.0f} s: '

@@ -35,6 +35,8 @@ class VAEGlow(nn.Module):
                      single-sample log q - log p for a flow prior
     'neg_elbo'       kl - log_likelihood
     'log_weight'     log p(x|z) + log p(z) - log q(z|x) (importance weight)
+    'mean_sq_err'    mean over pixels of (x_tilde - g_mu(z))^2 (its batch mean is the
+                     optimal scalar decoder variance gamma^2)
   The reparameterisation noise z = mean + std * noise is `noise` when given
   ((batch, latent_dim) standard normal), else drawn from the 'sample' RNG stream.
   Input x: (batch, H, W, C) dequantised images in [0, 1).
@@ -86,6 +88,7 @@ class VAEGlow(nn.Module):
         'log_prior': log_prior, 'log_posterior': log_posterior, 'kl': kl,
         'neg_elbo': losses.neg_elbo(log_likelihood, kl),
         'log_weight': log_likelihood + log_prior - log_posterior,
+        'mean_sq_err': jnp.mean(jnp.square(x_tilde - dec_mean).reshape(x.shape[0], -1), axis=-1),
     }
 
   def sample(self, noise_z: jax.Array, noise_x: jax.Array, temperature: float = 0.5,

@@ -20,9 +20,16 @@ from vaeglow_jax import model as model_lib
 from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
 from vaeglow_jax.model import VAEGlow
 from vaeglow_jax.prior import FlowPrior, SecondStageVAE, StandardPrior
-from vaeglow_jax.vae import Decoder, Encoder
+from vaeglow_jax.vae import Decoder, Encoder, floor_log_std, raw_for_log_std
 
 PHASES = ('vae', 'glow', 'prior', 'second_stage', 'joint', 'glow_baseline')
+GAMMA_UPDATES = ('optimal', 'gradient')
+
+
+def gamma_config(model_config):
+  """model.gamma with its defaults (configs saved before it existed lack it)."""
+  defaults = {'update': 'optimal', 'init': 0.0, 'learning_rate': 0.0}
+  return {**defaults, **(model_config.get('gamma') or {})}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +75,8 @@ def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
                       fc_dim=m.fc_dim, blocks_per_scale=m.blocks_per_scale, norm=m.norm),
       decoder=Decoder(image_shape, num_scales=m.num_scales, base_channels=m.base_channels,
                       blocks_per_scale=m.blocks_per_scale, norm=m.norm, variance=m.variance,
-                      fixed_log_std=m.fixed_log_std, min_log_std=m.min_log_std),
+                      fixed_log_std=m.fixed_log_std, min_log_std=m.min_log_std,
+                      log_gamma_init=gamma_config(m)['init']),
       prior=prior, glow=glow)
 
 
@@ -83,7 +91,9 @@ class Phase:
     self.n_bits = config.data.n_bits
     m = config.model
     self.vae = build_vae(m, image_shape, self.spec.use_glow)
-    self.second_stage = SecondStageVAE(m.latent_dim, m.second_stage.width, m.second_stage.depth)
+    self.gamma = gamma_config(m)
+    self.second_stage = SecondStageVAE(m.latent_dim, m.second_stage.width, m.second_stage.depth,
+                                       log_gamma_init=self.gamma['init'])
     self.baseline = MultiScaleGlow(levels=m.baseline.levels, depth=m.baseline.depth,
                                    hidden=m.baseline.hidden, coupling=m.baseline.coupling,
                                    lu=m.baseline.lu, remat=m.baseline.remat,
@@ -126,9 +136,46 @@ class Phase:
       terms = self.second_stage.apply({'params': variables['params']['second_stage']}, z,
                                       rngs={'sample': rng_u})
       return {'objective': terms['neg_elbo'], 'latent_neg_elbo': terms['neg_elbo'],
-              'latent_kl': terms['kl']}
+              'latent_kl': terms['kl'], 'latent_mean_sq_err': terms['mean_sq_err']}
     terms = self.vae.apply(variables, x, self.spec.use_glow, rngs={'sample': rng})
     return {'objective': terms['neg_elbo'], **terms}
+
+  def gamma_parameter(self) -> tuple[str, str] | None:
+    """(top-level key, term) of the scalar variance this phase trains: the decoder's gamma
+    ('mean_sq_err') or the second stage's gamma_z ('latent_mean_sq_err'); None if none."""
+    if self.name == 'second_stage':
+      return 'second_stage', 'latent_mean_sq_err'
+    if 'decoder' in self.spec.trainable and self.vae.decoder.variance == 'gamma':
+      return 'decoder', 'mean_sq_err'
+    return None
+
+  def set_optimal_gamma(self, params, terms):
+    """With model.gamma.update='optimal': the trained log-gamma set to its closed-form
+    optimum for the batch just seen, gamma^2 = mean squared error (Rybkin et al. 2021,
+    the sigma-VAE; the ELBO's maximiser over a scalar variance for the current decoder).
+    It stays a parameter, so bounds and samples use a fixed gamma, not one fitted to the
+    data being scored. params: the trainable subtrees; terms: per_example's output."""
+    target = self.gamma_parameter()
+    if self.gamma['update'] != 'optimal' or target is None:
+      return params
+    key, term = target
+    log_gamma = 0.5 * jnp.log(jnp.mean(jax.lax.stop_gradient(terms[term])))
+    if key == 'decoder':  # stored before the decoder's smooth floor: invert it
+      log_gamma = raw_for_log_std(log_gamma, self.vae.decoder.min_log_std)
+    subtree = {**params[key], 'log_gamma': log_gamma.astype(params[key]['log_gamma'].dtype)}
+    return {**params, key: subtree}
+
+  def scalar_stds(self, variables) -> dict[str, float]:
+    """The model's scalar standard deviations, after their floors: 'decoder_gamma' (decoder
+    variance 'gamma') and 'second_stage_gamma_z' (second-stage phase); {} when it has none."""
+    params, out = variables['params'], {}
+    if self.vae.decoder.variance == 'gamma' and 'decoder' in params:
+      log_gamma = floor_log_std(params['decoder']['log_gamma'], self.vae.decoder.min_log_std)
+      out['decoder_gamma'] = float(jnp.exp(log_gamma))
+    if 'second_stage' in params:
+      log_gamma = jnp.maximum(params['second_stage']['log_gamma'], self.second_stage.min_log_gamma)
+      out['second_stage_gamma_z'] = float(jnp.exp(log_gamma))
+    return out
 
   def log_weights(self, variables, x, rng, num_samples: int):
     """(K, batch) log importance weights log p(x, z_k) - log q(z_k|x) in nats, K = num_samples.

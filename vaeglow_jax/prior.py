@@ -120,16 +120,19 @@ class SecondStageVAE(nn.Module):
 
   Encoder u|z and decoder z|u are `depth` dense layers of width `width`, with
   the input concatenated before the heads. The decoder is N(f2(u), gamma_z^2 I)
-  with one learned log-gamma_z (init 0); u has z's dimension (`latent_dim`)
+  with one log-gamma_z (init `log_gamma_init`; learned by gradient or set to its
+  closed-form optimum by the trainer); u has z's dimension (`latent_dim`)
   and an N(0, I) prior. Sampling: z = f2(u) + gamma_z * eps.
 
   __call__(z) -> dict of per-example terms (batch,) in nats: 'log_likelihood',
-  'kl', 'neg_elbo'. Uses the 'sample' RNG stream for the reparameterisation.
+  'kl', 'neg_elbo', and 'mean_sq_err' (mean over dimensions of (z - f2(u))^2, whose batch
+  mean is the optimal gamma_z^2). Uses the 'sample' RNG stream for the reparameterisation.
   """
   latent_dim: int
   width: int = 1024
   depth: int = 3
   min_log_gamma: float = -10.0
+  log_gamma_init: float = 0.0
 
   def setup(self):
     self.encoder_net = _DenseStack(self.width, self.depth)
@@ -137,7 +140,7 @@ class SecondStageVAE(nn.Module):
     self.enc_log_std = nn.Dense(self.latent_dim)
     self.decoder_net = _DenseStack(self.width, self.depth)
     self.dec_mean = nn.Dense(self.latent_dim)
-    self.log_gamma = self.param('log_gamma', nn.initializers.zeros, ())
+    self.log_gamma = self.param('log_gamma', nn.initializers.constant(self.log_gamma_init), ())
 
   def _log_gamma(self):
     return jnp.maximum(self.log_gamma, self.min_log_gamma)
@@ -154,10 +157,12 @@ class SecondStageVAE(nn.Module):
   def __call__(self, z: jax.Array):
     mean, log_std = self.encode(z)
     u = mean + jnp.exp(log_std) * jax.random.normal(self.make_rng('sample'), mean.shape)
-    log_likelihood = losses.gaussian_log_prob(z, self.decode(u), self._log_gamma())
+    decoded = self.decode(u)
+    log_likelihood = losses.gaussian_log_prob(z, decoded, self._log_gamma())
     kl = losses.kl_diag_gaussian_standard_normal(mean, log_std)
     return {'log_likelihood': log_likelihood, 'kl': kl,
-            'neg_elbo': losses.neg_elbo(log_likelihood, kl)}
+            'neg_elbo': losses.neg_elbo(log_likelihood, kl),
+            'mean_sq_err': jnp.mean(jnp.square(z - decoded), axis=-1)}
 
   def log_weight(self, z: jax.Array) -> jax.Array:
     """(batch,) single-sample log p(z|u) + log p(u) - log q(u|z), u ~ q(u|z) ('sample' RNG).

@@ -70,6 +70,10 @@ def markdown_table(rows: list[dict]) -> str:
     label = PHASE_LABELS.get(r['phase'], r['phase'])
     if r.get('model_description'):
       label += f" ({r['model_description']})"
+    stds = [f'{name}={r[key]:.3g}' for key, name in (('decoder_gamma', 'gamma'),
+                                                    ('second_stage_gamma_z', 'gamma_z')) if key in r]
+    if stds:
+      label += f" [{', '.join(stds)}]"
     if 'test_bpd_exact' in r:
       elbo = iw = f"{_fmt(r['test_bpd_exact'], 3)} (exact)"
     else:
@@ -152,4 +156,53 @@ def glow_layer_table(rows: list[dict]) -> str:
             f"| {_fmt(layer['decoder_mean'][space]['fid'])} | {_fmt(ratio)} "
             f"| {effect['hf_energy_x']:.2f} / {effect['hf_energy_x_tilde']:.2f} / "
             f"{effect['hf_energy_decoder_mean']:.2f} |")
+  return '\n'.join(lines) + ('\n' if lines else '')
+
+
+def _glow_recipe(workdir: str) -> str:
+  """'shuffle mixing, width 32, additive, lr 0.0005' from DIR/glow/config.json."""
+  path = os.path.join(workdir, 'glow', 'config.json')
+  if not os.path.isfile(path):
+    return '?'
+  with open(path) as f:
+    config = json.load(f)
+  glow = config['model']['glow']
+  return (f"{glow.get('mixing', 'none')} mixing, width {glow['hidden']}, {glow['coupling']}, "
+          f"lr {config['learning_rate']:g}")
+
+
+def ablation_table(rows: list[dict], temperature: str = '0.5') -> str:
+  """One line per Glow-layer run (phase 'glow'): its recipe, steps, bounds, FID of its samples
+  by temperature, and at `temperature` FID of x_tilde and of the decoder mean from the same
+  noise, KID, and whether the samples beat both (the issue-12 criterion, by FID)."""
+  lines = []
+  for r in rows:
+    layer = r.get('glow_layer')
+    if r['phase'] != 'glow' or not layer:
+      continue
+    space = next(iter(layer['x_tilde']))
+    fids = r.get(f'fid_{space}_by_temperature', {})
+    kids = r.get(f'kid_{space}_by_temperature', {})
+    kid_ses = r.get(f'kid_se_{space}_by_temperature', {})
+    if not lines:
+      temps = sorted(fids, key=float)
+      lines = ['| run | recipe | steps | training time | test bpd ELBO / IW | '
+               + 'FID x, T=' + ' / '.join(temps)
+               + f' | FID x_tilde T={temperature} | FID decoder mean | KID x T={temperature} '
+               '| KID decoder mean | x beats both at T=' + temperature + ' |',
+               '|' + '---|' * 11]
+    x_fid = fids.get(temperature)
+    tilde_fid = layer['x_tilde'][space].get(temperature, {}).get('fid')
+    mean = layer['decoder_mean'][space]
+    beats = (x_fid is not None and tilde_fid is not None and x_fid < mean['fid']
+             and x_fid < tilde_fid)
+    kid = (f"{kids[temperature]:.1f} +- {kid_ses[temperature]:.1f}" if temperature in kids
+           else 'n/a')
+    lines.append(
+        f"| `{os.path.basename(os.path.normpath(r['workdir']))}` | {_glow_recipe(r['workdir'])} "
+        f"| {r.get('checkpoint_step')} | {_duration(r.get('training_seconds'))} "
+        f"| {_fmt(r.get('test_bpd_elbo'), 3)} / {_fmt(r.get('test_bpd_iw'), 3)} "
+        f"| {' / '.join(_fmt(fids[t], 1) for t in sorted(fids, key=float))} "
+        f"| {_fmt(tilde_fid, 1)} | {_fmt(mean['fid'], 1)} | {kid} "
+        f"| {mean['kid']:.1f} +- {mean['kid_se']:.1f} | {'yes' if beats else 'no'} |")
   return '\n'.join(lines) + ('\n' if lines else '')

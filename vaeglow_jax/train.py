@@ -10,9 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from vaeglow_jax import losses
+from vaeglow_jax import losses, phases
 
 
 @flax.struct.dataclass
@@ -41,7 +42,13 @@ def split_variables(variables, trainable: tuple[str, ...]):
 
 def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
   """Adam; lr halved every `lr_halve_every_epochs` (the paper: 1e-4, every 250),
-  optional linear warm-up and global-norm clipping."""
+  optional linear warm-up and global-norm clipping.
+
+  Scalar log-variances (parameters named 'log_gamma') follow `model.gamma`: with
+  update='optimal' the optimizer leaves them alone (the train step sets them in closed
+  form); with 'gradient' and learning_rate > 0 they get their own Adam at that constant
+  rate, since Adam moves a scalar by about the learning rate per step and the shared
+  schedule cannot reach log gamma ~ -3 in a short run."""
   halve_steps = max(1, int(config.lr_halve_every_epochs * steps_per_epoch))
   schedule = optax.exponential_decay(config.learning_rate, halve_steps, 0.5, staircase=True)
   if config.warmup_steps > 0:
@@ -51,7 +58,17 @@ def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation
   if config.grad_clip_norm > 0:
     chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
   chain.append(optax.adam(schedule))
-  return optax.chain(*chain)
+  main = optax.chain(*chain)
+  gamma = phases.gamma_config(config.model)
+  if gamma['update'] == 'optimal':
+    gamma_tx = optax.set_to_zero()
+  elif gamma['learning_rate'] > 0:
+    gamma_tx = optax.adam(gamma['learning_rate'])
+  else:
+    return main
+  labels = lambda params: traverse_util.path_aware_map(  # noqa: E731
+      lambda path, _: 'gamma' if path[-1] == 'log_gamma' else 'main', params)
+  return optax.multi_transform({'main': main, 'gamma': gamma_tx}, labels)
 
 
 def create_state(variables, trainable, tx) -> TrainState:
@@ -100,7 +117,7 @@ def make_train_step(phase, tx, mesh):
     (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     grad_norm = optax.tree.norm(grads)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
+    params = phase.set_optimal_gamma(optax.apply_updates(state.params, updates), terms)
     # Non-finite guard: such a step never reaches the parameters or optimizer state.
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
     keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)

@@ -68,6 +68,13 @@ def validate_config(config) -> tuple[int, int, int]:
   if config.model.glow.get('mixing', 'none') not in flows.MIXINGS:
     problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
                     f'got {config.model.glow.mixing!r}')
+  gamma = phases.gamma_config(config.model)
+  if gamma['update'] not in phases.GAMMA_UPDATES:
+    problems.append(f"model.gamma.update must be one of {phases.GAMMA_UPDATES}, "
+                    f"got {gamma['update']!r}")
+  if gamma['learning_rate'] < 0:
+    problems.append(f"model.gamma.learning_rate must be >= 0 (0: the shared schedule), "
+                    f"got {gamma['learning_rate']}")
   if problems:
     raise TrainingError('; '.join(problems) + '.')
   shape = data_lib.image_shape(config.data)

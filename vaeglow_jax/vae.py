@@ -102,6 +102,14 @@ def floor_log_std(raw: jax.Array, min_log_std: float) -> jax.Array:
   return min_log_std + jax.nn.softplus(raw - min_log_std)
 
 
+def raw_for_log_std(log_std: jax.Array, min_log_std: float) -> jax.Array:
+  """The raw value whose `floor_log_std` is log_std (log_std at or below the floor is raised
+  to 1e-3 above it, where the inverse is still finite in float32)."""
+  excess = jnp.maximum(log_std - min_log_std, 1e-3)
+  # log(expm1(e)) = e + log(1 - exp(-e)), stable for large e.
+  return min_log_std + excess + jnp.log(-jnp.expm1(-excess))
+
+
 class Decoder(nn.Module):
   """p(x|z) = N(g_mu(z), diag(g_sigma(z)^2)), the VAE's pixel-space Gaussian.
 
@@ -112,7 +120,9 @@ class Decoder(nn.Module):
 
   Variance modes (`variance`):
     'fixed'    log_std = fixed_log_std everywhere (no parameter),
-    'gamma'    one learned scalar log-gamma (Dai & Wipf), initialised at 0,
+    'gamma'    one scalar log-gamma (Dai & Wipf), initialised at `log_gamma_init`; the
+               trainer learns it by gradient or sets it to its closed-form optimum
+               (`model.gamma.update`, see phases.Phase.set_optimal_gamma),
     'diagonal' a per-pixel log-std predicted by the decoder (the paper's extension).
   Learned log-stds are floored smoothly at `min_log_std`.
 
@@ -127,6 +137,7 @@ class Decoder(nn.Module):
   variance: str = 'gamma'
   fixed_log_std: float = 0.0
   min_log_std: float = -7.0
+  log_gamma_init: float = 0.0
 
   @nn.compact
   def __call__(self, z):
@@ -150,7 +161,7 @@ class Decoder(nn.Module):
     if self.variance == 'fixed':
       log_std = jnp.full_like(mean, self.fixed_log_std)
     elif self.variance == 'gamma':
-      log_gamma = self.param('log_gamma', nn.initializers.zeros, ())
+      log_gamma = self.param('log_gamma', nn.initializers.constant(self.log_gamma_init), ())
       log_std = jnp.broadcast_to(floor_log_std(log_gamma, self.min_log_std), mean.shape)
     else:
       log_std = floor_log_std(x[..., channels:], self.min_log_std)

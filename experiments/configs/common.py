@@ -49,6 +49,11 @@ def base_config() -> ml_collections.ConfigDict:
   m.variance = 'diagonal'         # fixed | gamma | diagonal
   m.fixed_log_std = 0.0
   m.min_log_std = -7.0
+  # The scalar variances: the decoder's gamma (variance='gamma') and the second stage's gamma_z.
+  # update='optimal' sets log gamma to its closed-form optimum, gamma^2 = the last batch's mean
+  # squared error (the sigma-VAE); 'gradient' learns it by Adam from `init`, at its own constant
+  # `learning_rate` when > 0 (0: the shared schedule, which moves it ~lr per step: too slow).
+  m.gamma = ml_collections.ConfigDict(dict(update='optimal', init=0.0, learning_rate=0.0))
   # unroll: flow steps unrolled per loop iteration; 0 = all, or 1 when remat is on (remat only
   # saves memory in a rolled loop on XLA:CPU); 1 compiles fastest. Parameters are the same.
   m.prior = ml_collections.ConfigDict(dict(kind='flow', num_layers=16, hidden=1024, num_hidden=2,
