@@ -38,6 +38,23 @@ def fail(message: str, code: int = EXIT_BAD_INPUT):
   sys.exit(code)
 
 
+def config(config_flag):
+  """The value of a config_flags flag; a config file that fails to load is one line, exit 2
+  (ml_collections defers the failure to the first access, as an OSError)."""
+  try:
+    value = config_flag.value
+    value.keys()  # a config that failed to load raises here, on first attribute access
+    return value
+  except OSError as e:
+    if VERBOSE.value:
+      raise
+    missing = re.search(r"No such file or directory: '([^']+)'", str(e))
+    if missing:
+      fail(f'config file {missing.group(1)} not found; give --config=PATH[:preset], for example '
+           '--config=experiments/configs/fashion_mnist.py:quick.')
+    fail(one_line(e))
+
+
 def _parse_flags(argv):
   try:
     return flags.FLAGS(argv)

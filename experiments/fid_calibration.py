@@ -28,7 +28,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   del argv
   from vaeglow_jax import calibration
-  result = calibration.calibrate(_CONFIG.value, _WORKDIR.value)
+  result = calibration.calibrate(cli.config(_CONFIG), _WORKDIR.value)
   for name, space in result['spaces'].items():
     summary = space['summary']
     line = f"{name}: floor FID {summary['floor_fid']:.2f}"

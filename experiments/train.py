@@ -26,7 +26,7 @@ def main(argv):
   del argv
   from vaeglow_jax import trainer
   try:
-    trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    trainer.train_and_evaluate(cli.config(_CONFIG), _WORKDIR.value)
   except trainer.Preempted as e:
     cli.fail(str(e), cli.EXIT_PREEMPTED)
 

@@ -24,7 +24,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   del argv
   from vaeglow_jax.metrics import feature_extractor
-  info = feature_extractor.train(_CONFIG.value, _WORKDIR.value)
+  info = feature_extractor.train(cli.config(_CONFIG), _WORKDIR.value)
   print(f"feature extractor for {info['dataset']}: test accuracy {info['test_accuracy']:.4f} "
         f"({info['num_test_examples']} test images); saved in {_WORKDIR.value}")
 

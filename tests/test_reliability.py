@@ -87,6 +87,23 @@ def test_unwritable_workdir(tmp_path):
   assert blocker.read_text() == 'not a directory'
 
 
+def test_workdir_under_proc_is_a_clear_error():
+  # /proc passes the permission check as root, then refuses the mkdir.
+  with pytest.raises(reliability.WorkdirError, match='cannot be created|not writable'):
+    trainer.train_and_evaluate(_config(), '/proc/vaeglow_no_such_dir/run')
+
+
+def test_missing_config_file_is_one_line_and_exit_2(tmp_path):
+  for module in ('experiments.train', 'experiments.evaluate'):
+    result = subprocess.run(
+        [sys.executable, '-m', module, '--config=experiments/configs/does_not_exist.py:quick',
+         f'--workdir={tmp_path / "run"}'], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        'error: config file experiments/configs/does_not_exist.py not found')
+  assert list(tmp_path.iterdir()) == []
+
+
 def test_dataset_not_available_offline(tmp_path):
   config = _config()
   config.data.name = 'cifar10'

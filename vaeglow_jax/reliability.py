@@ -36,7 +36,11 @@ def phase_lock(directory: str):
 
   flock locks die with their process, so a killed run never leaves a stale lock.
   """
-  os.makedirs(directory, exist_ok=True)
+  try:
+    os.makedirs(directory, exist_ok=True)
+  except OSError as e:  # e.g. under /proc, which passes the permission check
+    raise WorkdirError(f'work directory {directory} cannot be created ({e.strerror}); choose '
+                       'another --workdir.') from None
   path = os.path.join(directory, '.lock')
   fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
   try:
