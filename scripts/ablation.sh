@@ -11,17 +11,17 @@ py=.venv/bin/python
 cfg=experiments/configs/fashion_mnist.py:quick
 features=${FEATURES:-workdirs/feature_extractor/fashion_mnist}
 declare -A variants=(
-  [base]=""                                              # quick preset: shuffle, width 32, additive, lr 5e-4, 500 steps
+  [base]=""                                              # quick preset: shuffle, width 128, additive, lr 5e-4, 500 steps
   [mixing_none]="--config.model.glow.mixing=none"
   [mixing_reverse]="--config.model.glow.mixing=reverse"
-  [width128]="--config.model.glow.hidden=128"
+  [width32]="--config.model.glow.hidden=32"
   [width256]="--config.model.glow.hidden=256"
   [affine]="--config.model.glow.coupling=affine"
   [lr2e-3]="--config.learning_rate=2e-3"
   [steps2000]="--config.num_train_steps=2000"
   [steps8000]="--config.num_train_steps=8000"
 )
-order=(base mixing_none mixing_reverse width128 width256 affine lr2e-3 steps2000 steps8000)
+order=(base mixing_none mixing_reverse width32 width256 affine lr2e-3 steps2000 steps8000)
 (( $# )) && order=("$@")
 for name in "${order[@]}"; do
   [[ -v "variants[$name]" ]] || { echo "error: unknown variant $name; known: ${!variants[*]}" >&2; exit 2; }
