@@ -18,11 +18,12 @@ _GLOW_STEPS = flags.DEFINE_integer('glow_steps', 500, 'phase-2 steps of the full
 _ROUNDS = flags.DEFINE_integer('rounds', 4, 'alternation rounds')
 _STEPS = flags.DEFINE_integer('steps', 5, 'timed steps per model and round')
 _OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
+_PRESET = flags.DEFINE_string('preset', 'quick', "fashion_mnist preset ('test': a smoke run)")
 
 
 def main(argv):
   del argv
-  config = harness.model_config('fashion_mnist', 'quick')
+  config = harness.model_config('fashion_mnist', _PRESET.value)
   benches = {p: harness.StepBench(config, p, (28, 28, 1), config.batch_size)
              for p in ('vae', 'glow', 'glow_baseline')}
   additive = config.copy_and_resolve_references()

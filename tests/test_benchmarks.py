@@ -80,3 +80,19 @@ def test_conv_impl_and_remat_benchmarks_tiny(tmp_path):
   assert row['no_remat']['xla_memory_mib'] > 0 and row['remat']['xla_memory_mib'] > 0
   assert row['memory_ratio_remat_vs_not'] == pytest.approx(
       row['remat']['xla_memory_mib'] / row['no_remat']['xla_memory_mib'])
+
+
+@pytest.mark.slow
+def test_equal_time_gives_step_budgets_for_both_baselines(tmp_path):
+  """results.sh reads baseline_steps and baseline_steps_additive from this JSON."""
+  out = tmp_path / 'equal_time.json'
+  result = subprocess.run([sys.executable, '-m', 'benchmarks.equal_time', '--preset=test',
+                           '--rounds=1', '--steps=1', '--vae_steps=12', '--glow_steps=5',
+                           f'--out={out}'], cwd=ROOT, capture_output=True, text=True,
+                          timeout=1200, env=ENV)
+  assert result.returncode == 0, result.stderr[-3000:]
+  budget = json.loads(out.read_text())
+  assert set(budget['median_step_seconds']) == {'vae', 'glow', 'glow_baseline',
+                                                'glow_baseline_additive'}
+  for key in ('baseline_steps', 'baseline_steps_additive'):
+    assert isinstance(budget[key], int) and budget[key] > 0
