@@ -30,11 +30,12 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   del argv
   from vaeglow_jax import evaluation
-  metrics = evaluation.evaluate(cli.config(_CONFIG), _WORKDIR.value)
+  config = cli.config(_CONFIG)
+  metrics = evaluation.evaluate(config, _WORKDIR.value)
   shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
   print(json.dumps(shown, indent=1, sort_keys=True))
   print(f'metrics: {os.path.join(_WORKDIR.value, "eval", "metrics.json")}; figures: '
-        f'{os.path.join(_WORKDIR.value, "eval", cli.config(_CONFIG).phase)}/')
+        f'{os.path.join(_WORKDIR.value, "eval", config.phase)}/')
 
 
 def _user_errors():

@@ -63,7 +63,8 @@ fi
 # The Glow-layer ablation on the full model's frozen phase-1 VAE (scripts/ablation.sh).
 if [[ $stage == ablate || $stage == all ]]; then
   FEATURES=$features bash scripts/ablation.sh $root/full $root/ablation
-  $py -m experiments.report --ablation $root/ablation/* --out=results/fashion_mnist/ablation.md
+  mkdir -p results/fashion_mnist/glow_layer_ablation
+  $py -m experiments.report --ablation $root/ablation/* --out=results/fashion_mnist/glow_layer_ablation/ablation.md
 fi
 
 if [[ $stage == report || $stage == all ]]; then

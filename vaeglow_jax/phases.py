@@ -173,7 +173,8 @@ class Phase:
       log_gamma = floor_log_std(params['decoder']['log_gamma'], self.vae.decoder.min_log_std)
       out['decoder_gamma'] = float(jnp.exp(log_gamma))
     if 'second_stage' in params:
-      log_gamma = jnp.maximum(params['second_stage']['log_gamma'], self.second_stage.min_log_gamma)
+      log_gamma = self.second_stage.apply({'params': params['second_stage']},
+                                          method=SecondStageVAE.floored_log_gamma)
       out['second_stage_gamma_z'] = float(jnp.exp(log_gamma))
     return out
 

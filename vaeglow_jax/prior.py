@@ -142,7 +142,8 @@ class SecondStageVAE(nn.Module):
     self.dec_mean = nn.Dense(self.latent_dim)
     self.log_gamma = self.param('log_gamma', nn.initializers.constant(self.log_gamma_init), ())
 
-  def _log_gamma(self):
+  def floored_log_gamma(self):
+    """log gamma_z as used: the parameter, floored at `min_log_gamma`."""
     return jnp.maximum(self.log_gamma, self.min_log_gamma)
 
   def encode(self, z):
@@ -158,7 +159,7 @@ class SecondStageVAE(nn.Module):
     mean, log_std = self.encode(z)
     u = mean + jnp.exp(log_std) * jax.random.normal(self.make_rng('sample'), mean.shape)
     decoded = self.decode(u)
-    log_likelihood = losses.gaussian_log_prob(z, decoded, self._log_gamma())
+    log_likelihood = losses.gaussian_log_prob(z, decoded, self.floored_log_gamma())
     kl = losses.kl_diag_gaussian_standard_normal(mean, log_std)
     return {'log_likelihood': log_likelihood, 'kl': kl,
             'neg_elbo': losses.neg_elbo(log_likelihood, kl),
@@ -171,9 +172,9 @@ class SecondStageVAE(nn.Module):
     it can stand in for log p(z) in an importance-weighted bound."""
     mean, log_std = self.encode(z)
     u = mean + jnp.exp(log_std) * jax.random.normal(self.make_rng('sample'), mean.shape)
-    return (losses.gaussian_log_prob(z, self.decode(u), self._log_gamma())
+    return (losses.gaussian_log_prob(z, self.decode(u), self.floored_log_gamma())
             + losses.standard_normal_log_prob(u) - losses.gaussian_log_prob(u, mean, log_std))
 
   def sample(self, noise_u: jax.Array, noise_z: jax.Array, temperature: float = 1.0):
     """z = f2(T * noise_u) + gamma_z * noise_z; both noises (batch, latent_dim)."""
-    return self.decode(temperature * noise_u) + jnp.exp(self._log_gamma()) * noise_z
+    return self.decode(temperature * noise_u) + jnp.exp(self.floored_log_gamma()) * noise_z
