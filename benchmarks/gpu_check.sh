@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the throughput (float32, and bfloat16 coupling nets), roofline and epoch_ratio
-# benchmarks on one GPU in under 8 minutes,
+# Runs the throughput (float32, and bfloat16 coupling nets), roofline, epoch_ratio and
+# loop_overhead benchmarks on one GPU in under 9 minutes,
 # writing one JSON file per benchmark into $OUT (default benchmarks/results/gpu).
 #   bash benchmarks/gpu_check.sh               # on a GPU machine
 #   PRESET=test bash benchmarks/gpu_check.sh   # CPU smoke test with tiny models
@@ -22,21 +22,25 @@ if [ "$preset" = test ]; then
   roof=(--phases=glow --batch=4 --steps=2 --dataset=fashion_mnist)
   ratio=(--batch=4 --steps=1)
   bf16=(--preset=test --datasets=fashion_mnist --phases=glow --batches=4 --steps=2)
+  loop=(--preset=test --datasets=fashion_mnist --phases=vae --steps=4 --rounds=1 --log_every=2)
 else
   quick=(--preset=quick --steps=20)
   roof=(--batch=64 --steps=20)
   ratio=(--batch=64 --steps=10)
   bf16=(--preset=quick --datasets=cifar10 --phases=glow,glow_baseline --batches=64 --steps=20)
+  # The quick presets log every 100 steps: the loop's host reads, at GPU step rates.
+  loop=(--preset=quick --steps=200 --rounds=3 --log_every=100)
 fi
 status=0
-# Each benchmark has its own time limit so the whole check stays under 8 minutes on a GPU.
+# Each benchmark has its own time limit so the whole check stays under 9 minutes on a GPU.
 # The CPU smoke test (PRESET=test) is compile-bound and shares 2 cores with the test suite:
 # it gets 600 s each (its caller bounds the whole run).
 limit() { if [ "$preset" = test ]; then echo 600; else echo "$1"; fi; }
-timeout "$(limit 160)" "$py" -m benchmarks.throughput "${quick[@]}" --out="$out/throughput.json" || status=1
+timeout "$(limit 140)" "$py" -m benchmarks.throughput "${quick[@]}" --out="$out/throughput.json" || status=1
 timeout "$(limit 100)" "$py" -m benchmarks.roofline --preset="$preset" "${roof[@]}" --out="$out/roofline.json" || status=1
 timeout "$(limit 120)" "$py" -m benchmarks.epoch_ratio --preset="$preset" "${ratio[@]}" --out="$out/epoch_ratio.json" || status=1
 timeout "$(limit 90)" "$py" -m benchmarks.throughput "${bf16[@]}" --net_dtype=bfloat16 \
   --out="$out/throughput_bf16.json" || status=1
+timeout "$(limit 90)" "$py" -m benchmarks.loop_overhead "${loop[@]}" --out="$out/loop_overhead.json" || status=1
 ls -l "$out"
 exit $status

@@ -111,6 +111,22 @@ def main(argv):
                    f"{_g(r['time_ratio_remat_vs_not'], 2)} | {_g(off['xla_memory_mib'])} / "
                    f"{_g(on['xla_memory_mib'])} | {_g(r['memory_ratio_remat_vs_not'], 2)} |")
     lines.append('')
+  overhead = _load('loop_overhead')
+  if overhead:
+    lines += ['## Training-loop overhead (`benchmarks.loop_overhead`)', '',
+              f"'{overhead['preset']}' presets on {overhead['backend']}; {overhead['steps']} steps a run, "
+              f"median of {overhead['rounds']} runs each, in turn; the loop logs every "
+              f"{overhead['log_every_steps']} steps. bare: the jitted step back to back; loop: the "
+              "trainer's `TrainLoop`; synced: a host read of every metric after every step (the "
+              'loop before issue 14). Target: loop >= 97% of bare.', '',
+              '| image | phase | batch | bare img/s | loop img/s | synced img/s | loop / bare | synced / bare |',
+              '|---|---|---|---|---|---|---|---|']
+    for r in overhead['rows']:
+      rate = r['images_per_second']
+      lines.append(f"| {r['dataset']} | {r['phase']} | {r['batch']} | {_g(rate['bare'])} | "
+                   f"{_g(rate['loop'])} | {_g(rate['synced'])} | {r['loop_vs_bare']:.1%} | "
+                   f"{r['synced_vs_bare']:.1%} |")
+    lines.append('')
   throughput = _load('throughput')
   if throughput:
     lines += ['## Throughput', '', f"Models: '{throughput['preset']}' presets. Peak resident memory of "

@@ -1,12 +1,14 @@
 r"""Evaluates a trained phase: test bits/dim (ELBO and importance-weighted), FID with a
 temperature sweep, figures, seconds per epoch.
 
-  python -m experiments.evaluate --config=experiments/configs/fashion_mnist.py:quick \
-      --workdir=workdirs/fashion_mnist_quick --config.phase=glow \
+  python -m experiments.evaluate --workdir=workdirs/fashion_mnist_quick --config.phase=glow \
       --config.eval.feature_extractor_dir=workdirs/feature_extractor/fashion_mnist \
-      [--config.eval.inception_weights=inception_fid.npz] [--config.KEY=VALUE ...]
+      [--config.eval.inception_weights=inception_fid.npz] [--config.eval.KEY=VALUE ...]
 
-Use the config (and overrides) the phase was trained with. Writes
+Without --config, the model and data are those the phase was trained with
+(WORKDIR/<phase>/config.json); only --config.phase, eval.*, sampling.*, num_devices and
+stage1_workdir may be set. With --config=FILE[:preset] (and overrides), the config must
+match the trained one in model.* and data.*. Writes
 WORKDIR/eval/metrics.json ({phase: metrics}) and figures under WORKDIR/eval/<phase>/.
 Exit codes: 0 done; 2 bad input (one line on stderr, nothing written).
 """
@@ -21,16 +23,29 @@ from ml_collections import config_flags  # noqa: E402
 
 from experiments import cli  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (path[:preset]).',
-                                          lock_config=True)
+_FROM_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'from_workdir.py')
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', _FROM_WORKDIR, 'Config file (path[:preset]); default: the one the phase was trained '
+    'with, from the work directory.', lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Work directory of the trained model.')
-flags.mark_flags_as_required(['config', 'workdir'])
+flags.mark_flags_as_required(['workdir'])
+
+
+def evaluation_config():
+  """--config and its overrides, or (no --config) the trained config plus the overrides."""
+  from vaeglow_jax import workdir
+  config = cli.config(_CONFIG)
+  if flags.FLAGS['config'].present:
+    return config
+  overrides = config_flags.get_override_values(flags.FLAGS['config'])
+  trained = workdir.trained_config(_WORKDIR.value, config.phase, config)
+  return workdir.with_overrides(trained, overrides)
 
 
 def main(argv):
   del argv
   from vaeglow_jax import evaluation
-  config = cli.config(_CONFIG)
+  config = evaluation_config()
   metrics = evaluation.evaluate(config, _WORKDIR.value)
   shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
   print(json.dumps(shown, indent=1, sort_keys=True))

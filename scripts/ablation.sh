@@ -28,11 +28,10 @@ for name in "${order[@]}"; do
   flags=(${variants[$name]})
   dir=$out/$name
   echo "== $name: ${flags[*]:-(quick preset)} =="
-  # evaluate needs the training overrides repeated (it checks them against DIR/glow/config.json)
-  run=(--config=$cfg --workdir=$dir --config.phase=glow --config.stage1_workdir=$stage1
-       --config.num_train_steps=500 "${flags[@]}")
-  $py -m experiments.train "${run[@]}"
-  $py -m experiments.evaluate "${run[@]}" \
+  $py -m experiments.train --config=$cfg --workdir=$dir --config.phase=glow \
+      --config.stage1_workdir=$stage1 --config.num_train_steps=500 "${flags[@]}"
+  # evaluate reads the training config (overrides included) from $dir/glow/config.json
+  $py -m experiments.evaluate --workdir=$dir --config.phase=glow \
       --config.eval.feature_extractor_dir=$features --config.eval.iw_samples=4 \
       --config.eval.max_test_examples=2000 --config.eval.num_fid_samples=2000 \
       "--config.eval.temperatures=(0.0, 0.5, 1.0)"

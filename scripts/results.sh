@@ -46,18 +46,16 @@ if [[ $stage == calibrate || $stage == all ]]; then
       --config.eval.feature_extractor_dir=$features
 fi
 
-evaluate() { $py -m experiments.evaluate --config=$cfg --config.eval.feature_extractor_dir=$features \
+# Evaluation reads each phase's training config from its work directory.
+evaluate() { $py -m experiments.evaluate --config.eval.feature_extractor_dir=$features \
     --config.eval.iw_samples=$iw "$@"; }
 iw=${IW_SAMPLES:-16}
 if [[ $stage == evaluate || $stage == all ]]; then
-  evaluate --workdir=$root/vae_gamma --config.phase=vae "${gamma_std[@]}"
-  evaluate --workdir=$root/vae_gamma --config.phase=prior "${gamma_flow[@]}"
-  evaluate --workdir=$root/vae_gamma --config.phase=second_stage "${gamma_std[@]}"
+  for phase in vae prior second_stage; do evaluate --workdir=$root/vae_gamma --config.phase=$phase; done
   evaluate --workdir=$root/full --config.phase=vae
   evaluate --workdir=$root/full --config.phase=glow
   evaluate --workdir=$root/glow_baseline --config.phase=glow_baseline
-  evaluate --workdir=$root/glow_baseline_additive --config.phase=glow_baseline \
-      --config.model.baseline.coupling=additive
+  evaluate --workdir=$root/glow_baseline_additive --config.phase=glow_baseline
 fi
 
 # The Glow-layer ablation on the full model's frozen phase-1 VAE (scripts/ablation.sh).

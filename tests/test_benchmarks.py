@@ -12,7 +12,7 @@ ENV = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
 
 
 @pytest.mark.slow
-def test_gpu_check_script_runs_throughput_roofline_epoch_ratio_on_cpu(tmp_path):
+def test_gpu_check_script_runs_every_benchmark_on_cpu(tmp_path):
   result = subprocess.run(['bash', 'benchmarks/gpu_check.sh'], cwd=ROOT, capture_output=True,
                           text=True, timeout=2400,
                           env={**ENV, 'PRESET': 'test', 'OUT': str(tmp_path),
@@ -33,6 +33,11 @@ def test_gpu_check_script_runs_throughput_roofline_epoch_ratio_on_cpu(tmp_path):
   assert 0 < glow['fraction_of_matmul_peak'] < 1.5
   assert {'vae_forward', 'glow_layer_forward', 'glow_layer_forward_backward',
           'optimizer_update'} <= set(glow['parts'])
+  with open(tmp_path / 'loop_overhead.json') as f:
+    overhead = json.load(f)
+  row = overhead['rows'][0]
+  assert set(row['images_per_second']) == {'bare', 'loop', 'synced'}
+  assert abs(row['loop_vs_bare'] - row['images_per_second']['loop'] / row['images_per_second']['bare']) < 1e-9
   with open(tmp_path / 'epoch_ratio.json') as f:
     ratio = json.load(f)
   assert ratio['ratio'] > 0 and ratio['full_model_parameters'] > ratio['phases']['glow']['trainable_parameters']

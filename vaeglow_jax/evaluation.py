@@ -17,6 +17,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from vaeglow_jax import data as data_lib
@@ -26,6 +27,7 @@ from vaeglow_jax import phases
 from vaeglow_jax import reliability
 from vaeglow_jax import train as train_lib
 from vaeglow_jax import trainer
+from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.metrics import feature_extractor as fe_lib
 from vaeglow_jax.metrics import inception
 from vaeglow_jax.metrics import scores as scores_lib
@@ -44,21 +46,21 @@ def _json_roundtrip(value):
   return json.loads(json.dumps(value, default=list))
 
 
-def check_config_matches(config, phase_dir: str) -> None:
+def check_config_matches(config, workdir: str) -> None:
   """Compares config's model and data with the config the phase was trained with."""
-  path = os.path.join(phase_dir, 'config.json')
+  path = workdir_lib.config_path(workdir, config.phase)
   if not os.path.isfile(path):
-    raise EvaluationError(f'no trained phase {config.phase!r} in {os.path.dirname(phase_dir)} '
+    raise EvaluationError(f'no trained phase {config.phase!r} in {workdir} '
                           f'({path} is missing); train it first or pass the right --workdir and '
                           '--config.phase.')
   with open(path) as f:
     saved = json.load(f)
   current = _json_roundtrip(config.to_dict())
   for section in ('model', 'data'):
-    for key, value in trainer.flatten_dict(current[section]).items():
+    for key, value in traverse_util.flatten_dict(current[section], sep='.').items():
       if section == 'data' and key not in ('name', 'resize', 'n_bits'):
         continue
-      saved_flat = trainer.flatten_dict(saved.get(section, {}))
+      saved_flat = traverse_util.flatten_dict(saved.get(section, {}), sep='.')
       if key not in saved_flat:  # a key newer than the run: the parameter check below still applies
         continue
       saved_value = saved_flat[key]
@@ -70,7 +72,7 @@ def check_config_matches(config, phase_dir: str) -> None:
 
 def load_variables(config, workdir: str, phase: phases.Phase):
   """The latest checkpoint's variables of config.phase, checked against the model. -> (variables, step)."""
-  directory = os.path.join(trainer.phase_dir(workdir, config.phase), 'checkpoints')
+  directory = os.path.join(workdir_lib.phase_dir(workdir, config.phase), 'checkpoints')
   manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints, read_only=True) \
       if os.path.isdir(directory) else None
   if manager is None or manager.latest_step() is None:
@@ -224,7 +226,7 @@ def score_key(score: str, space: str) -> str:
 # Timing -------------------------------------------------------------------------
 
 def read_timing(workdir: str, phase_name: str) -> dict | None:
-  path = os.path.join(trainer.phase_dir(workdir, phase_name), 'timing.json')
+  path = workdir_lib.timing_path(workdir, phase_name)
   if not os.path.isfile(path):
     return None
   with open(path) as f:
@@ -268,8 +270,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
     raise EvaluationError('eval.num_fid_samples must be at least 2.')
   mesh = train_lib.make_mesh(config.num_devices or None)
   train_lib.check_batch_size(e.batch_size, mesh)
-  phase_directory = trainer.phase_dir(workdir, config.phase)
-  check_config_matches(config, phase_directory)
+  check_config_matches(config, workdir)
   phase = phases.Phase(config, image_shape)
   variables, step = load_variables(config, workdir, phase)
   spaces, absent = feature_spaces(config)

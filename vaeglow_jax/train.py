@@ -85,6 +85,15 @@ def make_mesh(num_devices: int | None = None):
   return jax.sharding.Mesh(np.asarray(devices), ('data',))
 
 
+def describe_mesh(mesh, batch_size: int) -> str:
+  """'1 process, 4 cpu devices (4 local), mesh {'data': 4}, 16 examples per device'."""
+  processes = jax.process_count()
+  kind = mesh.devices.flat[0].platform
+  return (f"{processes} process{'es' if processes > 1 else ''}, {mesh.size} {kind} device"
+          f"{'s' if mesh.size > 1 else ''} ({len(mesh.local_devices)} local), mesh "
+          f"{dict(mesh.shape)}, {batch_size // mesh.size} examples per device")
+
+
 def check_batch_size(batch_size: int, mesh) -> None:
   if batch_size <= 0 or batch_size % mesh.size:
     raise ValueError(f'batch_size {batch_size} must be a positive multiple of the device count '
@@ -94,6 +103,8 @@ def check_batch_size(batch_size: int, mesh) -> None:
 def shard_batch(local_batch: np.ndarray, mesh) -> jax.Array:
   """Process-local numpy batch -> global array sharded over the 'data' axis."""
   sharding = NamedSharding(mesh, P('data'))
+  if isinstance(local_batch, jax.Array) and local_batch.sharding == sharding:
+    return local_batch  # already a global batch on the mesh
   return jax.make_array_from_process_local_data(sharding, local_batch)
 
 
@@ -101,9 +112,9 @@ def replicate(tree, mesh):
   return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
-def make_train_step(phase, tx, mesh):
+def make_train_step(phase, tx, mesh, jit: bool = True):
   """jit-compiled (state, uint8 batch, rng) -> (state, metrics); data parallel over
-  the mesh's 'data' axis, the state buffers donated."""
+  the mesh's 'data' axis, the state buffers donated. jit=False: the plain function."""
 
   def step(state: TrainState, images, rng):
     rng = jax.random.fold_in(rng, state.step)
@@ -128,9 +139,84 @@ def make_train_step(phase, tx, mesh):
     new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
     return new_state, metrics
 
+  if not jit:
+    return step
   replicated = NamedSharding(mesh, P())
   return jax.jit(step, in_shardings=(replicated, NamedSharding(mesh, P('data')), replicated),
                  out_shardings=(replicated, replicated), donate_argnums=(0,))
+
+
+@flax.struct.dataclass
+class LoopMonitor:
+  """Device-side bookkeeping of the training loop, so the host need not read every step.
+
+  sums / finite_steps: metric sums over the finite steps since the host last reset them;
+  consecutive_nonfinite: non-finite steps in a row; last_bad_step / last_bad_finite: the
+  1-based number of the last non-finite step and which of its metrics were finite;
+  halted: the run must stop (nonfinite='stop', or too many non-finite steps in a row).
+  Once halted, steps leave the state unchanged. Not checkpointed: a resumed run starts
+  with a fresh monitor."""
+  sums: Any
+  finite_steps: jax.Array
+  nonfinite_steps: jax.Array
+  consecutive_nonfinite: jax.Array
+  last_bad_step: jax.Array
+  last_bad_finite: Any
+  halted: jax.Array
+
+  @classmethod
+  def create(cls, metric_names):
+    names = [k for k in metric_names if k != 'finite']
+    # Numpy leaves, one per field: donated buffers must not alias.
+    count = lambda: np.zeros((), np.int32)  # noqa: E731
+    return cls(sums={k: np.zeros((), np.float32) for k in names}, finite_steps=count(),
+               nonfinite_steps=count(), consecutive_nonfinite=count(), last_bad_step=count(),
+               last_bad_finite={k: np.ones((), bool) for k in names}, halted=np.zeros((), bool))
+
+  def reset_sums(self) -> 'LoopMonitor':
+    return self.replace(sums=jax.tree_util.tree_map(jnp.zeros_like, self.sums),
+                        finite_steps=jnp.zeros_like(self.finite_steps),
+                        nonfinite_steps=jnp.zeros_like(self.nonfinite_steps))
+
+
+def make_loop_step(phase, tx, mesh, stop_on_nonfinite: bool, max_consecutive_nonfinite: int):
+  """-> (jit (state, monitor, uint8 batch, rng) -> (state, monitor), jit monitor ->
+  monitor with zeroed sums): the train step of `make_train_step` with its metrics
+  accumulated on the device (`LoopMonitor`), so the host can dispatch step after step
+  and read only when it logs, saves or samples."""
+  step = make_train_step(phase, tx, mesh, jit=False)
+
+  def loop_step(state, monitor, images, rng):
+    new_state, metrics = step(state, images, rng)
+    finite = metrics['finite']
+    sums = {k: v + jnp.where(finite, metrics[k], 0.0) for k, v in monitor.sums.items()}
+    consecutive = jnp.where(finite, 0, monitor.consecutive_nonfinite + 1)
+    halted = ~finite & (stop_on_nonfinite | (consecutive >= max_consecutive_nonfinite))
+    updated = monitor.replace(
+        sums=sums, finite_steps=monitor.finite_steps + finite,
+        nonfinite_steps=monitor.nonfinite_steps + ~finite, consecutive_nonfinite=consecutive,
+        last_bad_step=jnp.where(finite, monitor.last_bad_step, state.step + 1),
+        last_bad_finite={k: jnp.where(finite, monitor.last_bad_finite[k], jnp.isfinite(metrics[k]))
+                         for k in monitor.last_bad_finite},
+        halted=halted)
+    # A halted run changes nothing more: the host raises at its next read.
+    keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
+        lambda n, o: jnp.where(monitor.halted, o, n), new, old)
+    return keep(new_state, state), keep(updated, monitor)
+
+  replicated = NamedSharding(mesh, P())
+  jitted = jax.jit(loop_step, in_shardings=(replicated, replicated, NamedSharding(mesh, P('data')),
+                                            replicated),
+                   out_shardings=(replicated, replicated), donate_argnums=(0, 1))
+  reset_sums = jax.jit(LoopMonitor.reset_sums, out_shardings=replicated, donate_argnums=(0,))
+  return jitted, reset_sums
+
+
+def new_monitor(phase, tx, mesh, state, images) -> LoopMonitor:
+  """A fresh, replicated LoopMonitor for the metrics the train step returns."""
+  step = make_train_step(phase, tx, mesh, jit=False)
+  _, metrics = jax.eval_shape(step, state, images, jax.random.PRNGKey(0))
+  return replicate(LoopMonitor.create(sorted(metrics)), mesh)
 
 
 def make_eval_step(phase, mesh):

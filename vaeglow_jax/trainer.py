@@ -12,27 +12,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
+from flax import traverse_util
 
 from vaeglow_jax import conv as conv_lib
 from vaeglow_jax import flows
 from vaeglow_jax import data as data_lib
+from vaeglow_jax import loop as loop_lib
 from vaeglow_jax import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
 from vaeglow_jax import train as train_lib
+from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.flows.coupling import NET_DTYPES
 
-# Per-example terms and the names users know them by, for non-finite reports.
-TERM_NAMES = {'recon': 'reconstruction', 'kl': 'KL', 'logdet': 'logdet', 'log_prior': 'prior',
-              'latent_neg_elbo': 'second-stage ELBO', 'objective': 'loss'}
-
-
-class TrainingError(RuntimeError):
-  """A problem the user can fix; the message says how."""
-
-
-class Preempted(RuntimeError):
-  """SIGTERM arrived; a final checkpoint was written."""
+TrainingError = loop_lib.TrainingError
+Preempted = loop_lib.Preempted
 
 
 def validate_config(config) -> tuple[int, int, int]:
@@ -101,13 +95,9 @@ def _check_shapes(config, shape) -> None:
                           f'H and W must be divisible by {factor} (use fewer levels or data.resize).')
 
 
-def phase_dir(workdir: str, phase: str) -> str:
-  return os.path.join(workdir, phase)
-
-
 def _stage1_manager(config, workdir):
   stage1 = config.stage1_workdir or workdir
-  directory = os.path.join(phase_dir(stage1, 'vae'), 'checkpoints')
+  directory = os.path.join(workdir_lib.phase_dir(stage1, 'vae'), 'checkpoints')
   manager = None
   if os.path.isdir(directory):
     manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints, read_only=True)
@@ -159,15 +149,6 @@ def _load_stage1(config, workdir, abstract_variables, keys):
   return loaded, step
 
 
-def _nonfinite_report(metrics, step, manager) -> str:
-  bad = [TERM_NAMES[k] for k in TERM_NAMES if k in metrics and not np.isfinite(float(metrics[k]))]
-  if not bad:
-    bad = ['gradient']
-  last = manager.latest_step()
-  where = os.path.join(str(manager.directory), str(last)) if last is not None else 'none yet'
-  return f'non-finite {", ".join(bad)} at step {step}; last good checkpoint: {where}'
-
-
 def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   """Trains `config.phase` in workdir/<phase>/.
 
@@ -182,6 +163,7 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   spec = phases.get_spec(config.phase)
   mesh = train_lib.make_mesh(config.num_devices or None)
   train_lib.check_batch_size(config.batch_size, mesh)
+  logging.info('%s: %s', config.phase, train_lib.describe_mesh(mesh, config.batch_size))
   reliability.check_writable(workdir)
   phase = phases.Phase(config, image_shape)
   stage1 = None
@@ -192,15 +174,16 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   train_split = config.data.train_split or data_lib.get_spec(config.data.name).train_split
   steps_per_epoch = max(1, data_lib.num_examples(config.data, train_split) // config.batch_size)
   num_steps = config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * steps_per_epoch
-  out_dir = phase_dir(workdir, config.phase)
+  out_dir = workdir_lib.phase_dir(workdir, config.phase)
   with reliability.phase_lock(out_dir), reliability.StopSignal() as stop:
-    return _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, stop)
+    return _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, stop)
 
 
-def _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, stop):
+def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, stop):
   from clu import metric_writers, parameter_overview, periodic_actions
 
   spec = phase.spec
+  out_dir = workdir_lib.phase_dir(workdir, config.phase)
   manager = train_lib.checkpoint_manager(os.path.join(out_dir, 'checkpoints'), config.keep_checkpoints)
   rng_init, rng_train, rng_sample = jax.random.split(jax.random.PRNGKey(config.seed), 3)
   tx = train_lib.make_optimizer(config, steps_per_epoch)
@@ -226,126 +209,119 @@ def _train(config, phase, stage1, out_dir, mesh, steps_per_epoch, num_steps, sto
   elif stage1 is not None:
     logging.info('phase-1 parameters %s restored from step %d and frozen', list(stage1[0]), stage1[1])
 
-  with open(os.path.join(out_dir, 'config.json'), 'w') as f:
+  with open(workdir_lib.config_path(workdir, config.phase), 'w') as f:
     f.write(config.to_json_best_effort(indent=2))
   writer = metric_writers.create_default_writer(out_dir, just_logging=jax.process_index() > 0)
   parameter_overview.log_parameter_overview(state.params, msg=f'trainable parameters ({config.phase})')
-  writer.write_hparams({k: v for k, v in flatten_dict(config.to_dict()).items()
+  writer.write_hparams({k: v for k, v in traverse_util.flatten_dict(config.to_dict(), sep='.').items()
                         if isinstance(v, (int, float, str, bool))})
 
-  train_step = train_lib.make_train_step(phase, tx, mesh)
-  eval_step = train_lib.make_eval_step(phase, mesh) if config.eval_every_steps > 0 else None
-  sample_fn = jax.jit(lambda v, r: phase.sample(v, r, config.num_samples, config.sampling.temperature))
-  report = periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer)
-  early_stopping = eval_step is not None and config.early_stopping_patience > 0
+  loop_step, reset_sums = train_lib.make_loop_step(
+      phase, tx, mesh, config.nonfinite == 'stop', config.max_consecutive_nonfinite)
+  monitor = train_lib.new_monitor(phase, tx, mesh, state, first)
+  timing = StepTimer(workdir_lib.timing_path(workdir, config.phase), steps_per_epoch, config.batch_size,
+                     len(mesh.devices.flat))
 
-  def save(reason):
-    logging.info('saving checkpoint at step %d (%s)', int(state.step), reason)
+  def save(step, state, reason='periodic'):
+    logging.info('saving checkpoint at step %d (%s)', step, reason)
     train_lib.save_checkpoint(manager, state)
     timing.write()
 
-  timing = StepTimer(os.path.join(out_dir, 'timing.json'), steps_per_epoch, config.batch_size,
-                     len(mesh.devices.flat))
-  history, accumulated = [], []
-  best_val, evals_without_improvement, consecutive_nonfinite = math.inf, 0, 0
-  step = start_step
+  sample_fn = jax.jit(lambda v, r: phase.sample(v, r, config.num_samples, config.sampling.temperature))
+
+  def sample(step, state):
+    samples = np.asarray(sample_fn(state.variables(), rng_sample))
+    train_lib.save_png(os.path.join(out_dir, 'samples', f'step_{step}.png'), samples)
+    writer.write_images(step, {'samples': train_lib.image_grid(samples)[None]})
+
+  actions = []
+  if config.eval_every_steps > 0:
+    actions.append(_validation_action(config, phase, mesh, rng_sample, writer, save))
+  if not actions or config.early_stopping_patience <= 0:  # early stopping saves only the best
+    actions.append(loop_lib.Action('checkpoint', config.checkpoint_every_steps, save, at_stop=True))
+  actions.append(loop_lib.Action('samples', config.sample_every_steps, sample))
+
+  def last_checkpoint():
+    last = manager.latest_step()
+    return os.path.join(str(manager.directory), str(last)) if last is not None else 'none yet'
+
+  train_loop = loop_lib.TrainLoop(
+      loop_step, reset_sums, num_steps, config.log_every_steps, actions, writer=writer,
+      timer=timing, stop=stop, max_train_seconds=config.max_train_seconds,
+      nonfinite_policy=config.nonfinite, last_checkpoint=last_checkpoint,
+      on_step=periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer))
   train_start = time.time()
-  while step < num_steps:
-    step_start = time.perf_counter()
-    state, metrics = train_step(state, train_lib.shard_batch(next(batches), mesh), rng_train)
-    step += 1
-    finite = bool(metrics['finite'])  # also waits for the step to finish
-    timing.record(step - start_step, time.perf_counter() - step_start)
-    if not finite:
-      consecutive_nonfinite += 1
-      message = _nonfinite_report(metrics, step, manager)
-      if config.nonfinite == 'stop' or consecutive_nonfinite >= config.max_consecutive_nonfinite:
-        raise TrainingError(message + ('' if config.nonfinite == 'stop' else
-                                       f' ({consecutive_nonfinite} consecutive steps skipped)'))
-      logging.warning('%s; step skipped, parameters unchanged', message)
-      continue
-    consecutive_nonfinite = 0
-    accumulated.append(metrics)
-    report(step)
-    if step % config.log_every_steps == 0 or step == num_steps:
-      summary = {k: float(np.mean([float(m[k]) for m in accumulated])) for k in accumulated[0]}
-      writer.write_scalars(step, {f'train/{k}': v for k, v in summary.items()})
-      history.append((step, summary))
-      accumulated = []
-    if eval_step is not None and step % config.eval_every_steps == 0:
-      val = _evaluate(eval_step, state.variables(), config, mesh, rng_sample)
-      writer.write_scalars(step, {'validation/loss': val,
-                                  'validation/bpd': float(phase.bits_per_dim(jnp.array([val]))[0])})
-      if val < best_val:
-        best_val, evals_without_improvement = val, 0
-        if early_stopping:
-          save('best validation loss')
-      else:
-        evals_without_improvement += 1
-        if early_stopping and evals_without_improvement >= config.early_stopping_patience:
-          logging.info('early stopping at step %d (best validation loss %.4f kept)', step, best_val)
-          break
-    out_of_time = 0 < config.max_train_seconds <= timing.wall_seconds()
-    if out_of_time:
-      logging.info('time budget max_train_seconds=%s used up at step %d', config.max_train_seconds,
-                   step)
-    last = step == num_steps or out_of_time
-    if not early_stopping and (step % config.checkpoint_every_steps == 0 or last):
-      save('periodic' if not last else 'final')
-    if step % config.sample_every_steps == 0 or last:
-      samples = np.asarray(sample_fn(state.variables(), rng_sample))
-      train_lib.save_png(os.path.join(out_dir, 'samples', f'step_{step}.png'), samples)
-    if out_of_time:
-      if step % config.log_every_steps and accumulated:
-        summary = {k: float(np.mean([float(m[k]) for m in accumulated])) for k in accumulated[0]}
-        writer.write_scalars(step, {f'train/{k}': v for k, v in summary.items()})
-        history.append((step, summary))
-      break
-    if stop.received:
-      if not early_stopping:
-        save('SIGTERM')
-      writer.flush()
-      raise Preempted(f'stopped by SIGTERM at step {step}; checkpoint saved in '
-                      f'{manager.directory}; rerun the same command to resume.')
-  writer.flush()
+  try:
+    _, step, history = train_loop.run(state, monitor, (train_lib.shard_batch(b, mesh) for b in batches),
+                                      rng_train, start_step)
+  finally:
+    writer.flush()
   timing.write()
   if step > start_step:
     logging.info('%s: %d steps in %.1f s', config.phase, step - start_step, time.time() - train_start)
   return history
 
 
+def _validation_action(config, phase, mesh, rng, writer, save):
+  """Validation loss every eval_every_steps; with early_stopping_patience > 0 it also
+  saves on improvement and ends training after that many evaluations without one."""
+  eval_step = train_lib.make_eval_step(phase, mesh)
+  best = {'loss': math.inf, 'without_improvement': 0}
+  patience = config.early_stopping_patience
+
+  def run(step, state):
+    val = _evaluate(eval_step, state.variables(), config, mesh, rng)
+    writer.write_scalars(step, {'validation/loss': val,
+                                'validation/bpd': float(phase.bits_per_dim(jnp.array([val]))[0])})
+    if val < best['loss']:
+      best.update(loss=val, without_improvement=0)
+      if patience > 0:
+        save(step, state, 'best validation loss')
+      return False
+    best['without_improvement'] += 1
+    if patience > 0 and best['without_improvement'] >= patience:
+      logging.info('early stopping at step %d (best validation loss %.4f kept)', step, best['loss'])
+      return True
+    return False
+
+  return loop_lib.Action('validation', config.eval_every_steps, run, at_last=False)
+
+
 class StepTimer:
   """Wall time of training and steady-state seconds per step, kept in timing.json.
 
-  Steady state: the median duration of a loop iteration (input + train step)
-  after the first `warmup` steps of each run (compilation), so checkpointing,
-  sampling and logging between steps are excluded. Wall time adds up over
-  resumed runs; it is what `max_train_seconds` limits.
+  Steady state: the median of the seconds per step of the loop's intervals (input +
+  train steps between two host reads, `loop.TrainLoop`), without the first step of
+  each run (compilation) and without checkpointing, sampling and logging, which happen
+  between intervals. `step_seconds` lists the intervals' means, `steps_timed` counts
+  their steps. Wall time adds up over resumed runs; it is what `max_train_seconds` limits.
   """
 
-  def __init__(self, path: str, steps_per_epoch: int, batch_size: int, num_devices: int,
-               warmup: int = 3):
-    self.path, self.warmup = path, warmup
+  def __init__(self, path: str, steps_per_epoch: int, batch_size: int, num_devices: int):
+    self.path = path
     self.info = {'steps_per_epoch': steps_per_epoch, 'batch_size': batch_size,
                  'num_devices': num_devices, 'device_kind': jax.devices()[0].device_kind}
-    self.previous_wall, self.step_seconds = 0.0, []
+    self.previous_wall, self.step_seconds, self.steps_timed = 0.0, [], 0
     if os.path.exists(path):
       with open(path) as f:
         saved = json.load(f)
       self.previous_wall = float(saved.get('wall_seconds', 0.0))
       self.step_seconds = list(saved.get('step_seconds', []))
+      self.steps_timed = int(saved.get('steps_timed', len(self.step_seconds)))
     self.start = time.time()
 
-  def record(self, steps_this_run: int, seconds: float) -> None:
-    if steps_this_run > self.warmup:
-      self.step_seconds.append(seconds)
+  def record(self, steps: int, seconds: float) -> None:
+    """One interval: `steps` steps that took `seconds` in all."""
+    if steps > 0:
+      self.step_seconds.append(seconds / steps)
+      self.steps_timed += steps
 
   def wall_seconds(self) -> float:
     return self.previous_wall + time.time() - self.start
 
   def summary(self) -> dict:
     median = float(np.median(self.step_seconds)) if self.step_seconds else float('nan')
-    return {**self.info, 'wall_seconds': self.wall_seconds(), 'steps_timed': len(self.step_seconds),
+    return {**self.info, 'wall_seconds': self.wall_seconds(), 'steps_timed': self.steps_timed,
             'median_step_seconds': median,
             'seconds_per_epoch': median * self.info['steps_per_epoch'],
             'step_seconds': self.step_seconds[-2000:]}
@@ -365,14 +341,3 @@ def _evaluate(eval_step, variables, config, mesh, rng):
                      jax.random.fold_in(rng, count))
     total, count = total + float(s), count + int(n)
   return total / max(count, 1)
-
-
-def flatten_dict(d, prefix=''):
-  """{'a': {'b': 1}} -> {'a.b': 1} (config dictionaries as dotted keys)."""
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(flatten_dict(v, f'{prefix}{k}.'))
-    else:
-      out[f'{prefix}{k}'] = v
-  return out

@@ -1,0 +1,81 @@
+"""Work-directory layout and evaluation from the trained config (no --config)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from experiments.configs import fashion_mnist, from_workdir
+from vaeglow_jax import workdir
+from vaeglow_jax.reliability import WorkdirError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _trained(tmp_path, phase='glow'):
+  """A work directory with config.json written as the trainer writes it."""
+  config = fashion_mnist.get_config('quick')
+  config.phase = phase
+  config.model.glow.hidden = 48
+  config.model.glow.mixing = 'reverse'
+  config.eval.temperatures = (0.0, 0.7)
+  config.learning_rate = 3e-4
+  os.makedirs(workdir.phase_dir(str(tmp_path), phase))
+  with open(workdir.config_path(str(tmp_path), phase), 'w') as f:
+    f.write(config.to_json_best_effort(indent=2))
+  return config
+
+
+def test_trained_config_is_the_config_that_was_trained(tmp_path):
+  config = _trained(tmp_path)
+  loaded = workdir.trained_config(str(tmp_path), 'glow', from_workdir.get_config())
+  assert loaded.to_dict() == config.to_dict()
+  assert isinstance(loaded.eval.temperatures, tuple) and loaded.model.glow.hidden == 48
+
+
+def test_keys_newer_than_the_run_keep_their_defaults_and_removed_keys_are_dropped(tmp_path):
+  _trained(tmp_path)
+  path = workdir.config_path(str(tmp_path), 'glow')
+  with open(path) as f:
+    saved = json.load(f)
+  del saved['model']['gamma']          # a run from before model.gamma existed
+  saved['model']['retired_knob'] = 3   # a key this code no longer has
+  with open(path, 'w') as f:
+    json.dump(saved, f)
+  base = from_workdir.get_config()
+  loaded = workdir.trained_config(str(tmp_path), 'glow', base)
+  assert loaded.model.gamma.to_dict() == base.model.gamma.to_dict()
+  assert 'retired_knob' not in loaded.model and loaded.model.glow.hidden == 48
+
+
+def test_only_evaluation_keys_may_be_overridden(tmp_path):
+  _trained(tmp_path)
+  loaded = workdir.trained_config(str(tmp_path), 'glow', from_workdir.get_config())
+  out = workdir.with_overrides(loaded, {'eval.iw_samples': 4, 'sampling.temperature': 0.3,
+                                        'phase': 'glow'})
+  assert out.eval.iw_samples == 4 and out.sampling.temperature == 0.3
+  with pytest.raises(WorkdirError, match=r'--config.model.latent_dim cannot change at evaluation'):
+    workdir.with_overrides(loaded, {'model.latent_dim': 3})
+
+
+def test_missing_phase_is_one_clear_error(tmp_path):
+  with pytest.raises(WorkdirError, match=r"no trained phase 'vae' in .*config.json is missing"):
+    workdir.trained_config(str(tmp_path), 'vae', from_workdir.get_config())
+
+
+def _evaluate_cli(*args):
+  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
+  return subprocess.run([sys.executable, '-m', 'experiments.evaluate', *args], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_evaluate_without_config_refuses_a_model_override_in_one_line(tmp_path):
+  _trained(tmp_path)
+  before = sorted(os.listdir(tmp_path))
+  result = _evaluate_cli(f'--workdir={tmp_path}', '--config.phase=glow', '--config.model.latent_dim=3')
+  assert result.returncode == 2, result.stderr[-2000:]
+  lines = result.stderr.strip().splitlines()
+  assert lines[-1].startswith('error: --config.model.latent_dim cannot change at evaluation'), lines
+  assert 'Traceback' not in result.stderr and sorted(os.listdir(tmp_path)) == before

@@ -1,0 +1,60 @@
+"""Multi-process set-up: `jax.distributed.initialize` from the config or the environment.
+
+One process per host (TPU pod worker, GPU node, or a local process with its own simulated
+CPU devices). The config keys `distributed.coordinator_address`, `num_processes` and
+`process_id` win; when empty, the environment variables JAX_COORDINATOR_ADDRESS,
+JAX_NUM_PROCESSES and JAX_PROCESS_ID are read; when those are unset too, JAX detects the
+cluster itself (TPU pods, SLURM, Open MPI).
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+
+
+class DistributedError(ValueError):
+  """A multi-process setting the user can fix; the message says how."""
+
+
+def settings(distributed_config, environ=os.environ) -> dict:
+  """{coordinator_address, num_processes, process_id} from the config, else the environment;
+  None where neither says (JAX's auto-detection fills those)."""
+  def pick(key, env, cast):
+    value = distributed_config.get(key) if distributed_config is not None else None
+    if value in (None, '', -1):
+      value = environ.get(env) or None
+    if value is None:
+      return None
+    try:
+      return cast(value)
+    except ValueError:
+      raise DistributedError(f'distributed.{key} (or ${env}) must be {cast.__name__}, got '
+                             f'{value!r}.') from None
+  out = {'coordinator_address': pick('coordinator_address', 'JAX_COORDINATOR_ADDRESS', str),
+         'num_processes': pick('num_processes', 'JAX_NUM_PROCESSES', int),
+         'process_id': pick('process_id', 'JAX_PROCESS_ID', int)}
+  n, i = out['num_processes'], out['process_id']
+  if n is not None and n < 1:
+    raise DistributedError(f'distributed.num_processes must be >= 1, got {n}.')
+  if n is not None and i is not None and not 0 <= i < n:
+    raise DistributedError(f'distributed.process_id must be in 0..{n - 1}, got {i}.')
+  return out
+
+
+def wanted(config) -> bool:
+  """Whether this run is multi-process: config.multihost, or any distributed setting."""
+  if config.get('multihost', False):
+    return True
+  return any(v is not None for v in settings(config.get('distributed')).values())
+
+
+def initialize(config) -> None:
+  """Starts JAX's distributed runtime once per process when the config asks for it.
+  On CPU the collectives go through gloo (several local processes on one machine)."""
+  if not wanted(config) or jax.distributed.is_initialized():
+    return
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # no effect on GPU/TPU arrays
+  jax.distributed.initialize(**{k: v for k, v in settings(config.get('distributed')).items()
+                                if v is not None})

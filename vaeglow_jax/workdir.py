@@ -1,0 +1,76 @@
+"""The layout of a work directory, and the config each phase in it was trained with.
+
+WORKDIR/<phase>/{config.json, timing.json, checkpoints/, samples/}; WORKDIR/eval/metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import ml_collections
+from flax import traverse_util
+
+from vaeglow_jax.reliability import WorkdirError
+
+# Keys an evaluation may change without retraining; everything else comes from config.json.
+EVALUATION_KEYS = ('phase', 'eval', 'sampling', 'num_devices', 'stage1_workdir')
+
+
+def phase_dir(workdir: str, phase: str) -> str:
+  return os.path.join(workdir, phase)
+
+
+def config_path(workdir: str, phase: str) -> str:
+  return os.path.join(phase_dir(workdir, phase), 'config.json')
+
+
+def timing_path(workdir: str, phase: str) -> str:
+  return os.path.join(phase_dir(workdir, phase), 'timing.json')
+
+
+def trained_config(workdir: str, phase: str,
+                   base: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The config `phase` was trained with (WORKDIR/<phase>/config.json), as a ConfigDict
+  shaped like `base`: keys added to the code since the run keep base's values, keys
+  the code no longer has are dropped, and JSON lists become tuples where base has tuples."""
+  path = config_path(workdir, phase)
+  if not os.path.isfile(path):
+    raise WorkdirError(f'no trained phase {phase!r} in {workdir} ({path} is missing); train it '
+                       'first or pass the right --workdir and --config.phase.')
+  with open(path) as f:
+    saved = traverse_util.flatten_dict(json.load(f), sep='.')
+  config = base.copy_and_resolve_references()
+  defaults = traverse_util.flatten_dict(config.to_dict(), sep='.')
+  for key, value in saved.items():
+    if key not in defaults:
+      continue
+    if isinstance(defaults[key], tuple) and isinstance(value, list):
+      value = tuple(value)
+    elif isinstance(defaults[key], float) and isinstance(value, int):
+      value = float(value)
+    _set(config, key, value)
+  return config
+
+
+def with_overrides(config: ml_collections.ConfigDict, overrides: dict,
+                   allowed: tuple[str, ...] = EVALUATION_KEYS) -> ml_collections.ConfigDict:
+  """config with flat {'eval.iw_samples': 4} overrides; a key outside `allowed` (top-level
+  names) is refused, since the model and data must stay those of the trained run."""
+  for key, value in overrides.items():
+    if key.split('.')[0] not in allowed:
+      raise WorkdirError(f'--config.{key} cannot change at evaluation: the model and data come '
+                         "from the work directory's config.json; drop it (only "
+                         f'{", ".join(k + ".*" if k in ("eval", "sampling") else k for k in allowed)} '
+                         'may be set).')
+    _set(config, key, value)
+  return config
+
+
+def _set(config, dotted_key: str, value) -> None:
+  *parents, leaf = dotted_key.split('.')
+  node = config
+  for name in parents:
+    node = node[name]
+  with node.ignore_type():
+    node[leaf] = value
