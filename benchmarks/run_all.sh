@@ -10,7 +10,7 @@ $py -m benchmarks.peer --steps=24 --rounds=4 --out=$out/peer.json
 $py -m benchmarks.epoch_ratio --batch=16 --steps=3 --out=$out/epoch_ratio.json
 $py -m benchmarks.roofline --preset=default --batch=16 --steps=10 --out=$out/roofline.json
 $py -m benchmarks.throughput --preset=quick --steps=20 --out=$out/throughput.json
-$py -m benchmarks.loop_overhead --preset=quick --steps=40 --rounds=3 --log_every=10 --out=$out/loop_overhead.json
+$py -m benchmarks.loop_overhead --preset=quick --steps=30 --rounds=3 --log_every=10 --out=$out/loop_overhead.json
 $py -m benchmarks.remat --preset=quick --batch=64 --steps=6 --out=$out/remat.json
 # Slowest (the paper-size Glow layer with XLA's convolutions takes ~30 s a step): skip with QUICK=1.
 if [ -z "${QUICK:-}" ]; then

@@ -100,7 +100,7 @@ def _preprocess(spec: DatasetSpec, resize: int | None, labeled: bool = False):
   return fn
 
 
-def _dataset(data_config, split: str, labeled: bool = False):
+def _dataset(data_config, split: str, labeled: bool = False, shard: bool = True):
   import tensorflow as tf
   tf.config.set_visible_devices([], 'GPU')  # tf.data must not grab accelerator memory.
   spec = get_spec(data_config.name)
@@ -109,7 +109,8 @@ def _dataset(data_config, split: str, labeled: bool = False):
   if labeled and 'label' not in builder.info.features:
     raise DataError(f'dataset {data_config.name!r} has no class labels; the offline FID feature '
                     'extractor needs a labelled dataset (use the Inception FID instead).')
-  ds = ds.shard(jax.process_count(), jax.process_index())
+  if shard:
+    ds = ds.shard(jax.process_count(), jax.process_index())
   return ds.map(_preprocess(spec, data_config.get('resize'), labeled),
                 num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -125,16 +126,24 @@ def train_iterator(data_config, global_batch: int, seed: int, start_step: int = 
                    split: str | None = None) -> Iterator[np.ndarray]:
   """Endless deterministic stream of uint8 batches (local_batch, H, W, C).
 
-  The order depends only on `seed`; `start_step` skips the batches already
-  consumed, so a resumed run sees exactly the data an uninterrupted run would.
+  The order depends only on `seed`, not on the number of processes: every process
+  shuffles the whole split alike, forms the global batch and keeps its own slice
+  (process i: rows i*local .. (i+1)*local), so the processes' slices are disjoint and
+  together are the batch a single process would train on. `start_step` skips the
+  batches already consumed, so a resumed run sees exactly the data an uninterrupted
+  run would.
   """
   import tensorflow as tf
   spec = get_spec(data_config.name)
   split = split or data_config.get('train_split') or spec.train_split
-  ds = _dataset(data_config, split).cache()
+  local = local_batch_size(global_batch)
+  ds = _dataset(data_config, split, shard=False).cache()
   ds = ds.shuffle(data_config.get('shuffle_buffer', 10_000), seed=seed,
                   reshuffle_each_iteration=True).repeat()
-  ds = ds.batch(local_batch_size(global_batch), drop_remainder=True)
+  ds = ds.batch(global_batch, drop_remainder=True)
+  if jax.process_count() > 1:
+    first = jax.process_index() * local
+    ds = ds.map(lambda batch: batch[first:first + local])
   ds = ds.skip(start_step).prefetch(tf.data.AUTOTUNE)
   return ds.as_numpy_iterator()
 
@@ -160,19 +169,22 @@ def labeled_arrays(data_config, split: str, max_examples: int | None = None):
 
 
 def eval_iterator(data_config, split: str, global_batch: int, max_examples: int | None = None):
-  """One pass over a split: yields (images uint8, mask bool) with the last batch
-  padded to full size (mask False on padding), so every example counts once."""
-  ds = _dataset(data_config, _split_name(data_config, split))
+  """One pass over a split: yields (images uint8 (local_batch, H, W, C), mask bool
+  (local_batch,)). Every process reads the split in the same order and keeps its slice
+  of each global batch, the last one padded to full size (mask False on padding): every
+  example counts once, and every process sees the same number of batches."""
+  ds = _dataset(data_config, _split_name(data_config, split), shard=False)
   if max_examples:
     ds = ds.take(max_examples)
-  batch = local_batch_size(global_batch)
-  for images in ds.batch(batch).as_numpy_iterator():
+  local = local_batch_size(global_batch)
+  first = jax.process_index() * local
+  for images in ds.batch(global_batch).as_numpy_iterator():
     n = images.shape[0]
-    mask = np.zeros((batch,), bool)
-    mask[:n] = True
-    if n < batch:
-      images = np.concatenate([images, np.zeros((batch - n,) + images.shape[1:], images.dtype)])
-    yield images, mask
+    mask = np.arange(global_batch) < n
+    if n < global_batch:
+      images = np.concatenate([images, np.zeros((global_batch - n,) + images.shape[1:],
+                                                images.dtype)])
+    yield images[first:first + local], mask[first:first + local]
 
 
 def num_examples(data_config, split: str) -> int:

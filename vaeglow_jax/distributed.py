@@ -58,3 +58,37 @@ def initialize(config) -> None:
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # no effect on GPU/TPU arrays
   jax.distributed.initialize(**{k: v for k, v in settings(config.get('distributed')).items()
                                 if v is not None})
+
+
+def is_primary() -> bool:
+  """Process 0 writes the shared files (config, timing, samples, TensorBoard, metrics)."""
+  return jax.process_index() == 0
+
+
+def barrier(name: str, timeout_seconds: float = 300.0) -> None:
+  """Waits until every process reaches `name` (no-op for one process); a process that
+  does not arrive within the timeout ends the wait with one clear error on the others."""
+  if jax.process_count() == 1:
+    return
+  from jax._src import distributed as jax_distributed  # the client JAX's own multi-process tests use
+  client = jax_distributed.global_state.client
+  try:
+    client.wait_at_barrier(name, int(timeout_seconds * 1000))
+  except Exception as e:  # noqa: BLE001 - a JaxRuntimeError (DEADLINE_EXCEEDED, or a peer that died)
+    raise DistributedError(
+        f'process {jax.process_index()} of {jax.process_count()}: not every process reached '
+        f'{name!r} within {timeout_seconds:.0f} s ({str(e).splitlines()[0][:200]}); the first '
+        'error is in the log of the process that did not arrive.') from None
+
+
+class PreemptionSync:
+  """SIGTERM to any one process -> every process checkpoints the same step and stops.
+
+  JAX's preemption sync manager (started by jax.distributed.initialize, and what Orbax's
+  CheckpointManager.reached_preemption asks) notices the signal and agrees on a step;
+  `reached(step)` turns True on every process at that step. It must be asked after
+  every step, by every process, which the training loop does."""
+
+  def reached(self, step: int) -> bool:
+    from jax.experimental import multihost_utils
+    return multihost_utils.reached_preemption_sync_point(step)

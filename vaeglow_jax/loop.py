@@ -74,7 +74,7 @@ class TrainLoop:
   actions: list[Action] = dataclasses.field(default_factory=list)
   writer: Any = None               # clu metric writer for train/* scalars
   timer: Any = None                # trainer.StepTimer (record, wall_seconds)
-  stop: Any = None                 # reliability.StopSignal
+  stop: Any = None                 # reliability.StopSignal or distributed.PreemptionSync
   max_train_seconds: float = 0.0
   nonfinite_policy: str = 'skip'
   last_checkpoint: Callable[[], str] = lambda: 'none yet'
@@ -91,7 +91,7 @@ class TrainLoop:
         self.on_step(step)
       out_of_time = 0 < self.max_train_seconds <= self.timer.wall_seconds() if self.timer else False
       last = step == self.num_steps or out_of_time
-      stopping = self.stop is not None and self.stop.received
+      stopping = self.stop is not None and self.stop.reached(step)
       log_due = itstime(step, self.log_every_steps, last)
       due = [a for a in self.actions if a.due(step, last, stopping)]
       if not (due or log_due or stopping or out_of_time or step == start_step + 1):

@@ -75,6 +75,11 @@ class StopSignal:
     del signum, frame
     self.received = True
 
+  def reached(self, step: int) -> bool:
+    """Whether to checkpoint and stop after `step` (the loop asks after every step)."""
+    del step
+    return self.received
+
   def __exit__(self, *exc):
     if self._previous is not None:
       signal.signal(signal.SIGTERM, self._previous)

@@ -270,10 +270,16 @@ def restore_checkpoint(manager, target: TrainState, step: int | None = None) -> 
 
 
 def restore_raw(manager, step: int | None = None):
-  """Restores a checkpoint without a target (nested dicts of arrays)."""
+  """Restores a checkpoint without a target (nested dicts of arrays), every array whole on
+  this process's first device, whatever devices and processes saved it."""
   import orbax.checkpoint as ocp
   step = manager.latest_step() if step is None else step
-  return manager.restore(step, args=ocp.args.StandardRestore())
+  path = os.path.join(str(manager.directory), str(step), 'default')
+  metadata = ocp.StandardCheckpointer().metadata(path).item_metadata.tree
+  local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  abstract = jax.tree_util.tree_map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=local), metadata)
+  return manager.restore(step, args=ocp.args.StandardRestore(abstract))
 
 
 # Images -------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -17,6 +18,7 @@ from flax import traverse_util
 from vaeglow_jax import conv as conv_lib
 from vaeglow_jax import flows
 from vaeglow_jax import data as data_lib
+from vaeglow_jax import distributed
 from vaeglow_jax import loop as loop_lib
 from vaeglow_jax import losses
 from vaeglow_jax import phases
@@ -158,8 +160,7 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   user errors and Preempted after a SIGTERM (a final checkpoint is written).
   """
   image_shape = validate_config(config)
-  if config.multihost:
-    jax.distributed.initialize()
+  distributed.initialize(config)
   spec = phases.get_spec(config.phase)
   mesh = train_lib.make_mesh(config.num_devices or None)
   train_lib.check_batch_size(config.batch_size, mesh)
@@ -175,7 +176,12 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   steps_per_epoch = max(1, data_lib.num_examples(config.data, train_split) // config.batch_size)
   num_steps = config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * steps_per_epoch
   out_dir = workdir_lib.phase_dir(workdir, config.phase)
-  with reliability.phase_lock(out_dir), reliability.StopSignal() as stop:
+  # One lock per work directory, held by process 0; the others wait until it has it.
+  lock = reliability.phase_lock(out_dir) if distributed.is_primary() else contextlib.nullcontext()
+  # Several processes: JAX's preemption notifier owns SIGTERM (see distributed.PreemptionSync).
+  stop_signal = reliability.StopSignal() if jax.process_count() == 1 else contextlib.nullcontext()
+  with lock, stop_signal as stop:
+    distributed.barrier(f'vaeglow_{config.phase}_locked')
     return _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, stop)
 
 
@@ -209,9 +215,11 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
   elif stage1 is not None:
     logging.info('phase-1 parameters %s restored from step %d and frozen', list(stage1[0]), stage1[1])
 
-  with open(workdir_lib.config_path(workdir, config.phase), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2))
-  writer = metric_writers.create_default_writer(out_dir, just_logging=jax.process_index() > 0)
+  primary = distributed.is_primary()
+  if primary:
+    with open(workdir_lib.config_path(workdir, config.phase), 'w') as f:
+      f.write(config.to_json_best_effort(indent=2))
+  writer = metric_writers.create_default_writer(out_dir, just_logging=not primary)
   parameter_overview.log_parameter_overview(state.params, msg=f'trainable parameters ({config.phase})')
   writer.write_hparams({k: v for k, v in traverse_util.flatten_dict(config.to_dict(), sep='.').items()
                         if isinstance(v, (int, float, str, bool))})
@@ -224,15 +232,17 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
 
   def save(step, state, reason='periodic'):
     logging.info('saving checkpoint at step %d (%s)', step, reason)
-    train_lib.save_checkpoint(manager, state)
-    timing.write()
+    train_lib.save_checkpoint(manager, state)  # collective: every process calls it
+    if primary:
+      timing.write()
 
   sample_fn = jax.jit(lambda v, r: phase.sample(v, r, config.num_samples, config.sampling.temperature))
 
   def sample(step, state):
-    samples = np.asarray(sample_fn(state.variables(), rng_sample))
-    train_lib.save_png(os.path.join(out_dir, 'samples', f'step_{step}.png'), samples)
-    writer.write_images(step, {'samples': train_lib.image_grid(samples)[None]})
+    samples = np.asarray(sample_fn(state.variables(), rng_sample))  # every process computes
+    if primary:
+      train_lib.save_png(os.path.join(out_dir, 'samples', f'step_{step}.png'), samples)
+      writer.write_images(step, {'samples': train_lib.image_grid(samples)[None]})
 
   actions = []
   if config.eval_every_steps > 0:
@@ -245,6 +255,8 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
     last = manager.latest_step()
     return os.path.join(str(manager.directory), str(last)) if last is not None else 'none yet'
 
+  if stop is None:
+    stop = distributed.PreemptionSync()
   train_loop = loop_lib.TrainLoop(
       loop_step, reset_sums, num_steps, config.log_every_steps, actions, writer=writer,
       timer=timing, stop=stop, max_train_seconds=config.max_train_seconds,
@@ -256,7 +268,8 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
                                       rng_train, start_step)
   finally:
     writer.flush()
-  timing.write()
+  if primary:
+    timing.write()
   if step > start_step:
     logging.info('%s: %d steps in %.1f s', config.phase, step - start_step, time.time() - train_start)
   return history

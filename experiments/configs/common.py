@@ -26,7 +26,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.stage1_workdir = ''           # phase-1 workdir for the hand-off ('' = same workdir)
   c.nonfinite = 'skip'            # non-finite loss/gradient: 'skip' the step or 'stop' at once
   c.max_consecutive_nonfinite = 10  # with 'skip': stop after this many in a row
-  c.multihost = False             # True: jax.distributed.initialize() first
+  c.multihost = False             # True: jax.distributed.initialize() first (JAX detects the cluster)
+  # Several processes (hosts): empty / -1 reads $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES and
+  # $JAX_PROCESS_ID, else JAX's auto-detection (TPU pods, SLURM, Open MPI). Any value set = multihost.
+  c.distributed = ml_collections.ConfigDict(dict(coordinator_address='', num_processes=-1,
+                                                 process_id=-1))
   c.num_devices = 0               # 0: all devices
 
   c.data = ml_collections.ConfigDict()
