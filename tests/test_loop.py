@@ -166,3 +166,24 @@ def test_describe_mesh_names_processes_devices_and_the_per_device_batch():
   text = train_lib.describe_mesh(mesh, 8 * n)
   assert text.startswith(f'1 process, {n} cpu device')
   assert f"mesh {{'data': {n}}}, 8 examples per device" in text
+
+
+def test_time_budget_with_several_processes_is_decided_only_at_log_steps_by_agreement():
+  _, mesh, _, state, monitor, loop_step, reset = _setup()
+  asked = []
+
+  class Clock:
+    def wall_seconds(self):
+      return 100.0  # over budget from the start: alone, a process would stop after step 1
+
+    def record(self, steps, seconds):
+      pass
+
+  def agree(flag):  # stands in for the collective; process 0 says "not yet" at step 4
+    asked.append(flag)
+    return len(asked) >= 2
+
+  loop = loop_lib.TrainLoop(loop_step, reset, num_steps=20, log_every_steps=4, timer=Clock(),
+                            max_train_seconds=1.0, agree=agree)
+  _, step, history = loop.run(state, monitor, _batches(mesh, n=20), jax.random.PRNGKey(0), 0)
+  assert step == 8 and asked == [True, True] and [s for s, _ in history] == [4, 8]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 import jax
+import numpy as np
 
 
 class DistributedError(ValueError):
@@ -92,3 +93,11 @@ class PreemptionSync:
   def reached(self, step: int) -> bool:
     from jax.experimental import multihost_utils
     return multihost_utils.reached_preemption_sync_point(step)
+
+
+def agree(flag: bool) -> bool:
+  """Process 0's answer on every process (a collective: every process must call it at the
+  same point), for host-side decisions such as the time budget that each process's own
+  clock could answer differently."""
+  from jax.experimental import multihost_utils
+  return bool(multihost_utils.broadcast_one_to_all(np.bool_(flag)))

@@ -79,6 +79,18 @@ class TrainLoop:
   nonfinite_policy: str = 'skip'
   last_checkpoint: Callable[[], str] = lambda: 'none yet'
   on_step: Callable[[int], None] | None = None  # e.g. clu ReportProgress
+  # Several processes: each has its own clock, so the time budget is checked only at log
+  # steps and the processes' answers are combined by this collective (distributed.agree).
+  agree: Callable[[bool], bool] | None = None
+
+  def _out_of_time(self, step: int) -> bool:
+    if self.max_train_seconds <= 0 or self.timer is None:
+      return False
+    if self.agree is None:
+      return self.max_train_seconds <= self.timer.wall_seconds()
+    if not itstime(step, self.log_every_steps):
+      return False
+    return self.agree(self.max_train_seconds <= self.timer.wall_seconds())
 
   def run(self, state, monitor, batches, rng, start_step: int):
     """-> (state, last step, [(step, {metric: mean over finite steps})] of the logs)."""
@@ -89,7 +101,7 @@ class TrainLoop:
       step += 1
       if self.on_step is not None:
         self.on_step(step)
-      out_of_time = 0 < self.max_train_seconds <= self.timer.wall_seconds() if self.timer else False
+      out_of_time = self._out_of_time(step)
       last = step == self.num_steps or out_of_time
       stopping = self.stop is not None and self.stop.reached(step)
       log_due = itstime(step, self.log_every_steps, last)

@@ -261,6 +261,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
       loop_step, reset_sums, num_steps, config.log_every_steps, actions, writer=writer,
       timer=timing, stop=stop, max_train_seconds=config.max_train_seconds,
       nonfinite_policy=config.nonfinite, last_checkpoint=last_checkpoint,
+      agree=distributed.agree if jax.process_count() > 1 else None,
       on_step=periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer))
   train_start = time.time()
   try:
