@@ -72,7 +72,7 @@ def check_config_matches(config, workdir: str) -> None:
 
 def load_variables(config, workdir: str, phase: phases.Phase):
   """The latest checkpoint's variables of config.phase, checked against the model. -> (variables, step)."""
-  directory = os.path.join(workdir_lib.phase_dir(workdir, config.phase), 'checkpoints')
+  directory = workdir_lib.checkpoints_dir(workdir, config.phase)
   manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints, read_only=True) \
       if os.path.isdir(directory) else None
   if manager is None or manager.latest_step() is None:

@@ -99,7 +99,7 @@ def _check_shapes(config, shape) -> None:
 
 def _stage1_manager(config, workdir):
   stage1 = config.stage1_workdir or workdir
-  directory = os.path.join(workdir_lib.phase_dir(stage1, 'vae'), 'checkpoints')
+  directory = workdir_lib.checkpoints_dir(stage1, 'vae')
   manager = None
   if os.path.isdir(directory):
     manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints, read_only=True)
@@ -190,7 +190,8 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
 
   spec = phase.spec
   out_dir = workdir_lib.phase_dir(workdir, config.phase)
-  manager = train_lib.checkpoint_manager(os.path.join(out_dir, 'checkpoints'), config.keep_checkpoints)
+  manager = train_lib.checkpoint_manager(workdir_lib.checkpoints_dir(workdir, config.phase),
+                                         config.keep_checkpoints)
   rng_init, rng_train, rng_sample = jax.random.split(jax.random.PRNGKey(config.seed), 3)
   tx = train_lib.make_optimizer(config, steps_per_epoch)
 

@@ -25,6 +25,10 @@ def config_path(workdir: str, phase: str) -> str:
   return os.path.join(phase_dir(workdir, phase), 'config.json')
 
 
+def checkpoints_dir(workdir: str, phase: str) -> str:
+  return os.path.join(phase_dir(workdir, phase), 'checkpoints')
+
+
 def timing_path(workdir: str, phase: str) -> str:
   return os.path.join(phase_dir(workdir, phase), 'timing.json')
 
