@@ -67,7 +67,14 @@ def _parse_flags(argv):
 
 
 def run(main, user_errors: tuple[type[BaseException], ...]):
-  """app.run(main) where `user_errors` print one line and exit 2 (trace with --verbose)."""
+  """app.run(main) where `user_errors` print one line and exit 2 (trace with --verbose).
+
+  `user_errors` are the library's own error classes for bad input, never a built-in such as
+  ValueError: a ValueError from deep inside JAX or the model is a bug and keeps its trace.
+  """
+  builtin = [e.__name__ for e in user_errors if e.__module__ == 'builtins']
+  if builtin:
+    raise TypeError(f'user_errors must be library error classes, not built-ins: {builtin}')
 
   def wrapped(argv):
     if not VERBOSE.value:

@@ -59,8 +59,9 @@ def _user_errors():
   from vaeglow_jax.metrics.feature_extractor import FeatureExtractorError
   from vaeglow_jax.metrics.inception import InceptionWeightsError
   from vaeglow_jax.reliability import WorkdirError
-  return (evaluation.EvaluationError, trainer.TrainingError, DataError, FeatureExtractorError,
-          InceptionWeightsError, WorkdirError, ValueError)
+  from vaeglow_jax.train import BatchSizeError
+  return (evaluation.EvaluationError, trainer.TrainingError, BatchSizeError, DataError,
+          FeatureExtractorError, InceptionWeightsError, WorkdirError)
 
 
 if __name__ == '__main__':

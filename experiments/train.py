@@ -34,8 +34,10 @@ def main(argv):
 def _user_errors():
   from vaeglow_jax import trainer
   from vaeglow_jax.data import DataError
+  from vaeglow_jax.distributed import DistributedError
   from vaeglow_jax.reliability import WorkdirError
-  return (trainer.TrainingError, DataError, WorkdirError, ValueError)
+  from vaeglow_jax.train import BatchSizeError
+  return (trainer.TrainingError, BatchSizeError, DataError, DistributedError, WorkdirError)
 
 
 if __name__ == '__main__':

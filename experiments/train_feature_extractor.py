@@ -33,7 +33,7 @@ def _user_errors():
   from vaeglow_jax.data import DataError
   from vaeglow_jax.metrics.feature_extractor import FeatureExtractorError
   from vaeglow_jax.reliability import WorkdirError
-  return (DataError, FeatureExtractorError, WorkdirError, ValueError)
+  return (DataError, FeatureExtractorError, WorkdirError)
 
 
 if __name__ == '__main__':

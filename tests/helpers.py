@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+import jax
+import numpy as np
+
+from experiments.configs import fashion_mnist
+from vaeglow_jax import train as train_lib
 from vaeglow_jax.flows.checks import flow_errors
 
 
@@ -22,3 +29,52 @@ def tiny_model(image_shape=(8, 8, 1), variance='diagonal', prior='flow', glow=Tr
       decoder=Decoder(image_shape, num_scales=2, base_channels=8, variance=variance),
       prior=FlowPrior(num_layers=2, hidden=16) if prior == 'flow' else StandardPrior(),
       glow=GlowLayer(depth=2, hidden=8, num_squeezes=1 if image_shape[-1] == 1 else 0) if glow else None)
+
+
+def randomize(variables, seed=1, scale=0.1):
+  """Perturbs every parameter so zero-initialised layers are not trivial."""
+  leaves, tree = jax.tree_util.tree_flatten(variables['params'])
+  keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
+  leaves = [p + scale * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)]
+  return {**variables, 'params': jax.tree_util.tree_unflatten(tree, leaves)}
+
+
+def train_config(phase="vae", steps=6, **overrides):
+  """The fashion_mnist test preset for runs under tfds.testing.mock_data; `overrides` use dotted keys."""
+  config = fashion_mnist.get_config('test')
+  config.phase = phase
+  config.num_train_steps = steps
+  config.data.allow_download = True  # under mock_data, "download" is a no-op
+  config.data.data_dir = '/tmp/vaeglow_mock_tfds_unused'
+  config.data.train_split = 'train'
+  config.data.validation_split = 'train'
+  config.warmup_steps = 0
+  config.learning_rate = 3e-3
+  config.update_from_flattened_dict(overrides)
+  return config
+
+
+def latest_state(workdir, phase):
+  """(latest step, raw restored state) of DIR/<phase>/checkpoints."""
+  manager = train_lib.checkpoint_manager(os.path.join(workdir, phase, 'checkpoints'), 3)
+  return manager.latest_step(), train_lib.restore_raw(manager)
+
+
+def assert_trees_equal(a, b):
+  """Same structure and bitwise-equal leaves."""
+  flat_a, tree_a = jax.tree_util.tree_flatten(a)
+  flat_b, tree_b = jax.tree_util.tree_flatten(b)
+  assert tree_a == tree_b
+  for x, y in zip(flat_a, flat_b):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def snapshot(path):
+  """Every file under path with its size and mtime: 'nothing changed' means equal snapshots."""
+  out = {}
+  for root, _, files in os.walk(path):
+    for name in files:
+      full = os.path.join(root, name)
+      st = os.stat(full)
+      out[full] = (st.st_size, st.st_mtime_ns)
+  return out

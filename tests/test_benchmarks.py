@@ -11,6 +11,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
 
 
+def _assert_markdown_renders(results_dir, headings):
+  """write_markdown reads these JSON files: a renamed field breaks BENCHMARKS.md here."""
+  out = results_dir / 'BENCHMARKS.md'
+  result = subprocess.run([sys.executable, '-m', 'benchmarks.write_markdown',
+                           f'--results={results_dir}', f'--out={out}'], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env=ENV)
+  assert result.returncode == 0, result.stderr[-3000:]
+  text = out.read_text()
+  for heading in headings:
+    assert heading in text, f'{heading!r} missing from the regenerated BENCHMARKS.md'
+
+
 @pytest.mark.slow
 def test_gpu_check_script_runs_every_benchmark_on_cpu(tmp_path):
   result = subprocess.run(['bash', 'benchmarks/gpu_check.sh'], cwd=ROOT, capture_output=True,
@@ -37,12 +49,12 @@ def test_gpu_check_script_runs_every_benchmark_on_cpu(tmp_path):
     overhead = json.load(f)
   row = overhead['rows'][0]
   assert set(row['images_per_second']) == {'bare', 'loop', 'synced'}
-  assert abs(row['loop_vs_bare'] - row['images_per_second']['loop'] / row['images_per_second']['bare']) < 1e-9
+  # Same step, same batches: a ratio far from 1 means a unit or a wrong-way-round bug.
+  assert 0.2 < row['loop_vs_bare'] < 5
   with open(tmp_path / 'epoch_ratio.json') as f:
     ratio = json.load(f)
   assert ratio['ratio'] > 0 and ratio['full_model_parameters'] > ratio['phases']['glow']['trainable_parameters']
-  expected = ratio['glow_seconds_per_epoch'] / ratio['full_model_seconds_per_epoch']
-  assert abs(ratio['ratio'] - expected) < 1e-9
+  _assert_markdown_renders(tmp_path, ['## Epoch ratio', '## Training-loop overhead'])
 
 
 @pytest.mark.slow
@@ -76,15 +88,12 @@ def test_conv_impl_and_remat_benchmarks_tiny(tmp_path):
     convs = json.load(f)
   for row in convs['shapes']:
     assert row['auto'] in row['ms'] and row['ms']['xla']['gradient'] > 0
-  step = convs['steps']['glow']
-  assert step['speedup_auto_vs_xla'] == pytest.approx(
-      step['median_step_seconds']['xla'] / step['median_step_seconds']['auto'])
+  assert 0.2 < convs['steps']['glow']['speedup_auto_vs_xla'] < 5
   with open(tmp_path / 'remat.json') as f:
     remat = json.load(f)
   row = remat['phases']['glow']
   assert row['no_remat']['xla_memory_mib'] > 0 and row['remat']['xla_memory_mib'] > 0
-  assert row['memory_ratio_remat_vs_not'] == pytest.approx(
-      row['remat']['xla_memory_mib'] / row['no_remat']['xla_memory_mib'])
+  _assert_markdown_renders(tmp_path, ['## Convolutions', '## Gradient checkpointing'])
 
 
 @pytest.mark.slow

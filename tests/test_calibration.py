@@ -10,7 +10,7 @@ import pytest
 import scipy.ndimage
 
 from experiments.configs import fashion_mnist
-from tests.test_reliability import _snapshot
+from tests.helpers import snapshot
 from vaeglow_jax import calibration
 from vaeglow_jax.metrics import feature_extractor
 
@@ -95,10 +95,10 @@ def test_calibration_command_writes_every_curve(tiny_feature_extractor, tmp_path
 def test_calibration_without_a_feature_space_is_one_line_and_writes_nothing(tmp_path):
   workdir = tmp_path / 'out'
   workdir.mkdir()
-  before = _snapshot(str(workdir))
+  before = snapshot(str(workdir))
   result = _run(workdir)
   assert result.returncode == 2
   errors = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert len(errors) == 1 and 'no feature space to calibrate' in errors[0]
   assert 'Traceback' not in result.stderr
-  assert _snapshot(str(workdir)) == before
+  assert snapshot(str(workdir)) == before

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.flows.test_blocks import _randomize
+from tests.helpers import randomize
 from vaeglow_jax import conv
 from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
 
@@ -87,7 +87,7 @@ def test_bad_conv_options_are_rejected(impl, kernel_shape, message):
 def test_flows_compute_the_same_with_every_conv_impl(make):
   x = jax.random.uniform(jax.random.PRNGKey(0), (2, 8, 8, 2)) - 0.5
   # Zero-initialised output convs make couplings the identity: perturb every parameter.
-  variables = _randomize(make('xla').init(jax.random.PRNGKey(1), x), scale=0.05)
+  variables = randomize(make('xla').init(jax.random.PRNGKey(1), x), scale=0.05)
 
   def loss(model):
     return lambda v: jnp.sum(jnp.sin(model.apply(v, x)[0])) + jnp.sum(model.apply(v, x)[1])

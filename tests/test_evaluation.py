@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import fashion_mnist
-from tests.test_reliability import _snapshot
+from tests.helpers import snapshot
 from vaeglow_jax import evaluation, losses, phases, report, trainer
 from vaeglow_jax.metrics import feature_extractor, inception
 
@@ -179,7 +179,7 @@ def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):
 @pytest.mark.slow
 def test_evaluate_rejects_bad_input_and_writes_nothing(trained, tmp_path):
   workdir, fe_dir = trained
-  before = _snapshot(workdir)
+  before = snapshot(workdir)
   cases = [
       ({'model.latent_dim': 8}, evaluation.EvaluationError, 'model.latent_dim is 8 but'),
       ({'eval.feature_extractor_dir': str(tmp_path)}, feature_extractor.FeatureExtractorError,
@@ -194,7 +194,7 @@ def test_evaluate_rejects_bad_input_and_writes_nothing(trained, tmp_path):
     config = _config(overrides.pop('phase', 'glow'), num_devices=1, **overrides)
     with pytest.raises(error, match=message):
       evaluation.evaluate(config, workdir, log=lambda *_: None)
-  assert _snapshot(workdir) == before
+  assert snapshot(workdir) == before
 
 
 @pytest.mark.slow
@@ -202,7 +202,7 @@ def test_evaluate_cli_fid_weights_of_the_wrong_shape_is_one_line_exit_2(trained,
   workdir, _ = trained
   weights = tmp_path / 'weights.npz'
   np.savez(weights, **{'Mixed_5b.branch1x1.conv.weight': np.zeros((64, 192, 3, 3), np.float32)})
-  before = _snapshot(workdir)
+  before = snapshot(workdir)
   result = subprocess.run(
       [sys.executable, '-m', 'experiments.evaluate', '--config=experiments/configs/fashion_mnist.py:test',
        f'--workdir={workdir}', '--config.phase=glow', '--config.num_devices=1',
@@ -215,7 +215,7 @@ def test_evaluate_cli_fid_weights_of_the_wrong_shape_is_one_line_exit_2(trained,
   assert 'Mixed_5b.branch1x1.conv.weight has shape (64, 192, 3, 3), expected (64, 192, 1, 1)' \
       in error_lines[0]
   assert 'Traceback' not in result.stderr
-  assert _snapshot(workdir) == before
+  assert snapshot(workdir) == before
 
 
 @pytest.mark.slow

@@ -5,8 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.flows.test_blocks import _randomize
-from tests.helpers import check_flow
+from tests.helpers import check_flow, randomize
 from vaeglow_jax import losses
 from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
 
@@ -42,7 +41,7 @@ def test_glow_layer_depth32_inverts(shape, kwargs):
 def test_glow_layer_logdet_matches_jacrev(kwargs):
   x = _images((2, 4, 4, 1))
   module = GlowLayer(depth=3, hidden=8, **kwargs)
-  variables = _randomize(module.init(KEY, x))
+  variables = randomize(module.init(KEY, x))
   inv_err, rel_err, sym_err = check_flow(module, variables, x)
   assert inv_err < 1e-4 and rel_err < 1e-4 and sym_err < 1e-3, (inv_err, rel_err, sym_err)
 
@@ -118,7 +117,7 @@ def test_glow_layer_data_init_keeps_volume_but_for_actnorm():
 def test_multiscale_glow_inverts_and_logdet_matches_jacrev(shape, coupling):
   x = _images(shape)
   module = MultiScaleGlow(levels=2, depth=2, hidden=8, coupling=coupling)
-  variables = _randomize(module.init(KEY, x))
+  variables = randomize(module.init(KEY, x))
   inv_err, rel_err, sym_err = check_flow(module, variables, x)
   assert inv_err < 1e-4 and rel_err < 1e-4 and sym_err < 1e-3, (inv_err, rel_err, sym_err)
 
@@ -127,7 +126,7 @@ def test_multiscale_glow_log_prob_and_sampling():
   x = _images((3, 8, 8, 3))
   module = MultiScaleGlow(levels=3, depth=2, hidden=8)
   # Mild perturbation: Glow's exp(3 * logs) output scale amplifies larger ones.
-  variables = _randomize(module.init(KEY, x), scale=0.02)
+  variables = randomize(module.init(KEY, x), scale=0.02)
   eps, logdet = module.apply(variables, x)
   log_p = module.apply(variables, x, method=MultiScaleGlow.log_prob)
   np.testing.assert_allclose(log_p, losses.standard_normal_log_prob(eps) + logdet, rtol=1e-6)
@@ -158,7 +157,7 @@ def test_bfloat16_coupling_nets_keep_float32_logdets_and_exact_inverse():
   x = jax.random.uniform(jax.random.PRNGKey(0), (2, 8, 8, 2)) - 0.5
   make = lambda dtype: GlowLayer(depth=2, hidden=16, coupling='affine', identity_init=False,
                                  net_dtype=dtype)
-  variables = _randomize(make('float32').init(jax.random.PRNGKey(1), x), scale=0.05)
+  variables = randomize(make('float32').init(jax.random.PRNGKey(1), x), scale=0.05)
   y32, ld32 = make('float32').apply(variables, x)
   y16, ld16 = make('bfloat16').apply(variables, x)
   assert y16.dtype == jnp.float32 and ld16.dtype == jnp.float32

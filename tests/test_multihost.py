@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pytest
 
-from tests.test_train import _assert_trees_equal, _latest_state
+from tests.helpers import assert_trees_equal, latest_state
 from vaeglow_jax import distributed, figures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -86,8 +86,8 @@ def test_two_processes_train_like_one_process_with_the_same_devices(tmp_path):
   two = figures.read_scalars(str(multi / 'vae'))['train/loss']
   assert [s for s, _ in one] == [s for s, _ in two] == [1, 2, 3, 4]
   np.testing.assert_allclose([v for _, v in two], [v for _, v in one], rtol=1e-5)
-  step_one, state_one = _latest_state(str(single), 'vae')
-  step_two, state_two = _latest_state(str(multi), 'vae')
+  step_one, state_one = latest_state(str(single), 'vae')
+  step_two, state_two = latest_state(str(multi), 'vae')
   assert step_one == step_two == 4
   jax.tree_util.tree_map(
       lambda a, b: np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6),
@@ -118,13 +118,13 @@ def test_sigterm_to_one_process_stops_both_at_one_step_and_the_rerun_resumes(tmp
   assert all('stopped by SIGTERM at step' in out for out in outs)
   stopped_at = [int(re.search(r'stopped by SIGTERM at step (\d+)', out).group(1)) for out in outs]
   assert stopped_at[0] == stopped_at[1] < 60
-  step, _ = _latest_state(str(tmp_path / 'stopped'), 'vae')
+  step, _ = latest_state(str(tmp_path / 'stopped'), 'vae')
   assert step == stopped_at[0]
   _finish(_two_processes(tmp_path / 'stopped', *args))  # the same commands resume
-  step_a, a = _latest_state(str(tmp_path / 'straight'), 'vae')
-  step_b, b = _latest_state(str(tmp_path / 'stopped'), 'vae')
+  step_a, a = latest_state(str(tmp_path / 'straight'), 'vae')
+  step_b, b = latest_state(str(tmp_path / 'stopped'), 'vae')
   assert step_a == step_b == 60
-  _assert_trees_equal(a['params'], b['params'])
+  assert_trees_equal(a['params'], b['params'])
 
 
 def test_settings_come_from_the_config_then_the_environment():

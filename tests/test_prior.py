@@ -5,8 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.flows.test_blocks import _randomize
-from tests.helpers import check_flow
+from tests.helpers import check_flow, randomize
 from vaeglow_jax.flows.checks import jacobian_logdet, to_float64
 from vaeglow_jax import losses
 from vaeglow_jax.prior import FlowPrior, SecondStageVAE, StandardPrior
@@ -17,7 +16,7 @@ KEY = jax.random.PRNGKey(0)
 def _flow_prior(dim=5, layers=4, hidden=16, scale=0.1):
   z = 1.5 * jax.random.normal(KEY, (6, dim))
   module = FlowPrior(num_layers=layers, hidden=hidden)
-  return module, _randomize(module.init(KEY, z), scale=scale), z
+  return module, randomize(module.init(KEY, z), scale=scale), z
 
 
 @pytest.mark.parametrize('dim', [2, 5])

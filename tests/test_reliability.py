@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from tests.test_train import _assert_trees_equal, _config, _latest_state
+from tests.helpers import assert_trees_equal, latest_state, snapshot, train_config
 from vaeglow_jax import phases, reliability, trainer
 from vaeglow_jax import train as train_lib
 from vaeglow_jax.data import DataError
@@ -33,16 +33,6 @@ def _cli(workdir, *args, wait=True, **kwargs):
   return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, **kwargs)
 
 
-def _snapshot(path):
-  """Every file under path with its size and mtime: 'nothing changed' means equal snapshots."""
-  out = {}
-  for root, _, files in os.walk(path):
-    for name in files:
-      full = os.path.join(root, name)
-      st = os.stat(full)
-      out[full] = (st.st_size, st.st_mtime_ns)
-  return out
-
 
 # Bad input: validated before anything is written ------------------------------------
 
@@ -60,7 +50,7 @@ def _snapshot(path):
     ('model.baseline.net_dtype', 'float16', 'model.baseline.net_dtype must be one of'),
 ])
 def test_bad_values_are_one_clear_error_and_nothing_is_written(tmp_path, key, value, message):
-  config = _config(value) if key == 'phase' else _config('vae', **{key: value})
+  config = train_config(value) if key == 'phase' else train_config('vae', **{key: value})
   if key == 'num_train_steps':
     config.num_epochs = 0
   with pytest.raises((trainer.TrainingError, DataError), match=message):
@@ -75,7 +65,7 @@ def test_bad_values_are_one_clear_error_and_nothing_is_written(tmp_path, key, va
 ])
 def test_image_shape_that_does_not_fit_the_model(tmp_path, overrides, message):
   with pytest.raises(trainer.TrainingError, match=message):
-    trainer.train_and_evaluate(_config(**overrides), str(tmp_path))
+    trainer.train_and_evaluate(train_config(**overrides), str(tmp_path))
   assert list(tmp_path.iterdir()) == []
 
 
@@ -83,14 +73,14 @@ def test_unwritable_workdir(tmp_path):
   blocker = tmp_path / 'file'
   blocker.write_text('not a directory')
   with pytest.raises(reliability.WorkdirError, match='is not a directory'):
-    trainer.train_and_evaluate(_config(), str(blocker / 'run'))
+    trainer.train_and_evaluate(train_config(), str(blocker / 'run'))
   assert blocker.read_text() == 'not a directory'
 
 
 def test_workdir_under_proc_is_a_clear_error():
   # /proc passes the permission check as root, then refuses the mkdir.
   with pytest.raises(reliability.WorkdirError, match='cannot be created|not writable'):
-    trainer.train_and_evaluate(_config(), '/proc/vaeglow_no_such_dir/run')
+    trainer.train_and_evaluate(train_config(), '/proc/vaeglow_no_such_dir/run')
 
 
 def test_missing_config_file_is_one_line_and_exit_2(tmp_path):
@@ -105,7 +95,7 @@ def test_missing_config_file_is_one_line_and_exit_2(tmp_path):
 
 
 def test_dataset_not_available_offline(tmp_path):
-  config = _config()
+  config = train_config()
   config.data.name = 'cifar10'
   config.data.resize = 0
   config.data.allow_download = False
@@ -119,17 +109,17 @@ def test_dataset_not_available_offline(tmp_path):
 def phase1_workdir(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('phase1')
   with tfds.testing.mock_data(num_examples=16):
-    trainer.train_and_evaluate(_config('vae', steps=2, checkpoint_every_steps=2), str(workdir))
+    trainer.train_and_evaluate(train_config('vae', steps=2, checkpoint_every_steps=2), str(workdir))
   return workdir
 
 
 def test_phase1_checkpoint_of_another_architecture_names_the_parameter(phase1_workdir):
-  before = _snapshot(phase1_workdir)
+  before = snapshot(phase1_workdir)
   with tfds.testing.mock_data(num_examples=16):
     with pytest.raises(trainer.TrainingError,
                        match=r"phase-1 parameter encoder\['\w+'\]\['\w+'\] has shape \(\d*,?\s?4,?\)"):
-      trainer.train_and_evaluate(_config('glow', **{'model.latent_dim': 6}), str(phase1_workdir))
-  assert _snapshot(phase1_workdir) == before and not (phase1_workdir / 'glow').exists()
+      trainer.train_and_evaluate(train_config('glow', **{'model.latent_dim': 6}), str(phase1_workdir))
+  assert snapshot(phase1_workdir) == before and not (phase1_workdir / 'glow').exists()
 
 
 def test_corrupted_checkpoint_is_a_clear_error(phase1_workdir, tmp_path):
@@ -143,9 +133,9 @@ def test_corrupted_checkpoint_is_a_clear_error(phase1_workdir, tmp_path):
           f.truncate(max(0, os.path.getsize(os.path.join(root, name)) // 3))
   with tfds.testing.mock_data(num_examples=16):
     with pytest.raises(trainer.TrainingError, match='truncated or corrupted'):
-      trainer.train_and_evaluate(_config('vae', steps=4), str(workdir))
+      trainer.train_and_evaluate(train_config('vae', steps=4), str(workdir))
     with pytest.raises(trainer.TrainingError, match='truncated or corrupted'):
-      trainer.train_and_evaluate(_config('glow', steps=4), str(workdir))
+      trainer.train_and_evaluate(train_config('glow', steps=4), str(workdir))
 
 
 # Locks ------------------------------------------------------------------------------
@@ -154,7 +144,7 @@ def test_second_process_on_same_phase_refuses(tmp_path):
   with reliability.phase_lock(str(tmp_path / 'vae')):
     with tfds.testing.mock_data(num_examples=16):
       with pytest.raises(reliability.WorkdirError, match=f'another training process \\(pid {os.getpid()}\\)'):
-        trainer.train_and_evaluate(_config('vae', steps=2), str(tmp_path))
+        trainer.train_and_evaluate(train_config('vae', steps=2), str(tmp_path))
 
 
 def test_dead_process_leaves_no_stuck_lock(tmp_path):
@@ -190,28 +180,28 @@ def test_nonfinite_stop_names_step_term_and_checkpoint(tmp_path, monkeypatch):
   with tfds.testing.mock_data(num_examples=16):
     with pytest.raises(trainer.TrainingError,
                        match='non-finite reconstruction, loss at step 1; last good checkpoint: none yet'):
-      trainer.train_and_evaluate(_config('vae', steps=4, nonfinite='stop'), str(tmp_path))
+      trainer.train_and_evaluate(train_config('vae', steps=4, nonfinite='stop'), str(tmp_path))
   manager = train_lib.checkpoint_manager(os.path.join(tmp_path, 'vae', 'checkpoints'), 3)
   assert manager.latest_step() is None  # nothing non-finite was saved
 
 
 def test_nonfinite_skip_keeps_parameters_and_stops_after_n(tmp_path, monkeypatch):
   with tfds.testing.mock_data(num_examples=16):
-    trainer.train_and_evaluate(_config('vae', steps=2, checkpoint_every_steps=2), str(tmp_path))
-    _, good = _latest_state(str(tmp_path), 'vae')
+    trainer.train_and_evaluate(train_config('vae', steps=2, checkpoint_every_steps=2), str(tmp_path))
+    _, good = latest_state(str(tmp_path), 'vae')
     _poison_reconstruction(monkeypatch)
     # Steps 3, 4, 5 are non-finite: skipped (never saved), then the run stops.
     with pytest.raises(trainer.TrainingError, match=r'at step 5; last good checkpoint: .*vae/checkpoints/2 '
                                                    r'\(3 consecutive steps skipped\)'):
-      trainer.train_and_evaluate(_config('vae', steps=10, checkpoint_every_steps=2, nonfinite='skip',
+      trainer.train_and_evaluate(train_config('vae', steps=10, checkpoint_every_steps=2, nonfinite='skip',
                                          max_consecutive_nonfinite=3), str(tmp_path))
-  step, state = _latest_state(str(tmp_path), 'vae')
+  step, state = latest_state(str(tmp_path), 'vae')
   assert step == 2
-  _assert_trees_equal(state['params'], good['params'])
+  assert_trees_equal(state['params'], good['params'])
 
 
 def test_nonfinite_step_leaves_state_unchanged():
-  config = _config('vae')
+  config = train_config('vae')
   phase = phases.Phase(config, (8, 8, 1))
   tx = train_lib.make_optimizer(config, steps_per_epoch=10)
   images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
@@ -224,7 +214,7 @@ def test_nonfinite_step_leaves_state_unchanged():
   step = train_lib.make_train_step(phase, tx, mesh)
   state, metrics = step(state, train_lib.shard_batch(images, mesh), jax.random.PRNGKey(1))
   assert not bool(metrics['finite']) and int(state.step) == 1
-  _assert_trees_equal(jax.device_get((state.params, state.opt_state)), before)
+  assert_trees_equal(jax.device_get((state.params, state.opt_state)), before)
 
 
 # Preemption and kills ----------------------------------------------------------------
@@ -242,6 +232,7 @@ def _wait_for(proc, text, timeout=300):
   raise AssertionError(f'{text!r} not seen; output:\n' + ''.join(lines[-30:]))
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_sigterm_writes_final_checkpoint(tmp_path):
   proc = _cli(tmp_path, '--config.num_train_steps=100000', '--config.checkpoint_every_steps=100000',
               '--config.log_every_steps=1', wait=False)
@@ -250,10 +241,11 @@ def test_sigterm_writes_final_checkpoint(tmp_path):
   out, _ = proc.communicate(timeout=120)
   assert proc.returncode == 143, out
   assert 'stopped by SIGTERM' in out
-  step, _ = _latest_state(str(tmp_path), 'vae')
+  step, _ = latest_state(str(tmp_path), 'vae')
   assert step is not None and step >= 1
 
 
+@pytest.mark.slow  # trains in a subprocess
 def test_kill9_at_random_points_then_resume_matches_uninterrupted_run(tmp_path):
   args = ['--config.num_train_steps=10', '--config.checkpoint_every_steps=2', '--config.log_every_steps=1']
   done = _cli(tmp_path / 'straight', *args)
@@ -270,11 +262,11 @@ def test_kill9_at_random_points_then_resume_matches_uninterrupted_run(tmp_path):
     proc.wait()
   final = _cli(killed, *args)
   assert final.returncode == 0, final.stdout + final.stderr
-  step_a, a = _latest_state(str(tmp_path / 'straight'), 'vae')
-  step_b, b = _latest_state(str(killed), 'vae')
+  step_a, a = latest_state(str(tmp_path / 'straight'), 'vae')
+  step_b, b = latest_state(str(killed), 'vae')
   assert step_a == step_b == 10
-  _assert_trees_equal(a['params'], b['params'])
-  _assert_trees_equal(a['opt_state'], b['opt_state'])
+  assert_trees_equal(a['params'], b['params'])
+  assert_trees_equal(a['opt_state'], b['opt_state'])
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):

@@ -9,49 +9,25 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from experiments.configs import fashion_mnist
+from tests.helpers import assert_trees_equal, latest_state, train_config
 from vaeglow_jax import phases, trainer
 from vaeglow_jax import train as train_lib
 
 pytestmark = pytest.mark.slow
 
 
-def _config(phase="vae", steps=6, **overrides):
-  config = fashion_mnist.get_config('test')
-  config.phase = phase
-  config.num_train_steps = steps
-  config.data.allow_download = True  # under mock_data, "download" is a no-op
-  config.data.data_dir = '/tmp/vaeglow_mock_tfds_unused'
-  config.data.train_split = 'train'
-  config.data.validation_split = 'train'
-  config.warmup_steps = 0
-  config.learning_rate = 3e-3
-  config.update_from_flattened_dict(overrides)
-  return config
 
-
-def _latest_state(workdir, phase):
-  manager = train_lib.checkpoint_manager(os.path.join(workdir, phase, 'checkpoints'), 3)
-  return manager.latest_step(), train_lib.restore_raw(manager)
-
-
-def _assert_trees_equal(a, b):
-  flat_a, tree_a = jax.tree_util.tree_flatten(a)
-  flat_b, tree_b = jax.tree_util.tree_flatten(b)
-  assert tree_a == tree_b
-  for x, y in zip(flat_a, flat_b):
-    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 def test_vae_then_glow_freezes_phase1_and_learns(tmp_path):
   workdir = str(tmp_path)
   with tfds.testing.mock_data(num_examples=32):
-    history = trainer.train_and_evaluate(_config('vae', steps=30, log_every_steps=5), workdir)
+    history = trainer.train_and_evaluate(train_config('vae', steps=30, log_every_steps=5), workdir)
     losses = [m['loss'] for _, m in history]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
-    _, stage1 = _latest_state(workdir, 'vae')
+    _, stage1 = latest_state(workdir, 'vae')
     history = trainer.train_and_evaluate(
-        _config('glow', steps=30, log_every_steps=5, checkpoint_every_steps=10), workdir)
+        train_config('glow', steps=30, log_every_steps=5, checkpoint_every_steps=10), workdir)
     losses = [m['loss'] for _, m in history]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
   # Every checkpoint phase 2 wrote holds the phase-1 parameters bitwise unchanged.
@@ -61,7 +37,7 @@ def test_vae_then_glow_freezes_phase1_and_learns(tmp_path):
     saved = train_lib.restore_raw(manager, step)
     assert set(saved['params']) == {'glow'}
     assert set(saved['frozen']) == {'encoder', 'decoder', 'prior'}
-    _assert_trees_equal(saved['frozen'], stage1['params'])
+    assert_trees_equal(saved['frozen'], stage1['params'])
     # Optimizer state exists for the Glow layer only (plus Adam's step counts).
     for path, _ in jax.tree_util.tree_flatten_with_path(saved['opt_state'])[0]:
       name = jax.tree_util.keystr(path)
@@ -72,19 +48,19 @@ def test_vae_then_glow_freezes_phase1_and_learns(tmp_path):
 
 def test_resume_equals_uninterrupted_run(tmp_path):
   with tfds.testing.mock_data(num_examples=32):
-    trainer.train_and_evaluate(_config('vae', steps=8, checkpoint_every_steps=4), str(tmp_path / 'a'))
-    trainer.train_and_evaluate(_config('vae', steps=4, checkpoint_every_steps=4), str(tmp_path / 'b'))
-    trainer.train_and_evaluate(_config('vae', steps=8, checkpoint_every_steps=4), str(tmp_path / 'b'))
-  step_a, a = _latest_state(str(tmp_path / 'a'), 'vae')
-  step_b, b = _latest_state(str(tmp_path / 'b'), 'vae')
+    trainer.train_and_evaluate(train_config('vae', steps=8, checkpoint_every_steps=4), str(tmp_path / 'a'))
+    trainer.train_and_evaluate(train_config('vae', steps=4, checkpoint_every_steps=4), str(tmp_path / 'b'))
+    trainer.train_and_evaluate(train_config('vae', steps=8, checkpoint_every_steps=4), str(tmp_path / 'b'))
+  step_a, a = latest_state(str(tmp_path / 'a'), 'vae')
+  step_b, b = latest_state(str(tmp_path / 'b'), 'vae')
   assert step_a == step_b == 8
-  _assert_trees_equal(a['params'], b['params'])
-  _assert_trees_equal(a['opt_state'], b['opt_state'])
+  assert_trees_equal(a['params'], b['params'])
+  assert_trees_equal(a['opt_state'], b['opt_state'])
 
 
 def test_four_devices_match_one_device():
   assert jax.device_count() >= 4, 'tests/conftest.py sets 4 simulated CPU devices'
-  config = _config('vae')
+  config = train_config('vae')
   phase = phases.Phase(config, (8, 8, 1))
   images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
   tx = train_lib.make_optimizer(config, steps_per_epoch=10)
@@ -108,14 +84,14 @@ def test_four_devices_match_one_device():
 
 def test_batch_not_divisible_by_devices_is_an_error(tmp_path):
   with pytest.raises(ValueError, match='multiple of the device count 4'):
-    trainer.train_and_evaluate(_config('vae', batch_size=6), str(tmp_path))
+    trainer.train_and_evaluate(train_config('vae', batch_size=6), str(tmp_path))
   assert list(tmp_path.iterdir()) == []
 
 
 def test_glow_without_phase1_checkpoint_is_an_error(tmp_path):
   with tfds.testing.mock_data(num_examples=16):
     with pytest.raises(trainer.TrainingError, match='needs a phase-1 checkpoint'):
-      trainer.train_and_evaluate(_config('glow'), str(tmp_path))
+      trainer.train_and_evaluate(train_config('glow'), str(tmp_path))
   assert not (tmp_path / 'glow').exists()
 
 
@@ -126,10 +102,10 @@ def test_other_phases_train(tmp_path, phase):
     overrides = {'eval_every_steps': 1, 'early_stopping_patience': 2, 'eval_max_examples': 16}
   with tfds.testing.mock_data(num_examples=16):
     if phases.get_spec(phase).from_stage1:
-      trainer.train_and_evaluate(_config('vae', steps=2), str(tmp_path))
-    history = trainer.train_and_evaluate(_config(phase, steps=4, log_every_steps=2, **overrides),
+      trainer.train_and_evaluate(train_config('vae', steps=2), str(tmp_path))
+    history = trainer.train_and_evaluate(train_config(phase, steps=4, log_every_steps=2, **overrides),
                                          str(tmp_path))
   assert history and all(np.isfinite(m['loss']) for _, m in history)
-  assert _latest_state(str(tmp_path), phase)[0] is not None
+  assert latest_state(str(tmp_path), phase)[0] is not None
   if phase != 'prior':
     assert os.path.exists(tmp_path / phase / 'samples' / 'step_4.png')

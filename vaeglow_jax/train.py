@@ -94,9 +94,13 @@ def describe_mesh(mesh, batch_size: int) -> str:
           f"{dict(mesh.shape)}, {batch_size // mesh.size} examples per device")
 
 
+class BatchSizeError(ValueError):
+  """A batch size the device mesh cannot split evenly (bad input, not a bug)."""
+
+
 def check_batch_size(batch_size: int, mesh) -> None:
   if batch_size <= 0 or batch_size % mesh.size:
-    raise ValueError(f'batch_size {batch_size} must be a positive multiple of the device count '
+    raise BatchSizeError(f'batch_size {batch_size} must be a positive multiple of the device count '
                      f'{mesh.size}; set --config.batch_size to a multiple of {mesh.size}.')
 
 

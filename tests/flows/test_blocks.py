@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from tests.helpers import check_flow
+from tests.helpers import check_flow, randomize
 from vaeglow_jax.flows import (ActNorm, Coupling, FlowStep, FlowSteps, InvConv1x1, Squeeze,
                                squeeze2d, unsqueeze2d)
 
@@ -15,13 +15,6 @@ KEY = jax.random.PRNGKey(0)
 def _images(shape=(3, 4, 4, 4), seed=0, scale=2.0, shift=0.5):
   return scale * jax.random.normal(jax.random.PRNGKey(seed), shape) + shift
 
-
-def _randomize(variables, seed=1, scale=0.1):
-  """Perturbs every parameter so zero-initialised layers are not trivial."""
-  leaves, tree = jax.tree_util.tree_flatten(variables['params'])
-  keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
-  leaves = [p + scale * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)]
-  return {**variables, 'params': jax.tree_util.tree_unflatten(tree, leaves)}
 
 
 BLOCKS = {
@@ -45,7 +38,7 @@ def test_block_inverts_and_logdet_matches_jacrev(name):
   x = _images()
   variables = module.init(KEY, x)
   if variables.get('params'):
-    variables = _randomize(variables)
+    variables = randomize(variables)
   inv_err, rel_logdet_err, sym_err = check_flow(module, variables, x, logdet_examples=2)
   assert inv_err < 1e-4, inv_err
   assert rel_logdet_err < 1e-4, rel_logdet_err
@@ -81,7 +74,7 @@ def test_actnorm_init_inside_scanned_stack_sees_each_steps_input():
 def test_lu_invconv_logdet_equals_hw_log_abs_det_w():
   x = _images((2, 3, 5, 6))
   module = InvConv1x1(lu=True)
-  variables = _randomize(module.init(KEY, x))
+  variables = randomize(module.init(KEY, x))
   p = variables['params']
   c = variables['constants']
   lower = jnp.tril(p['lower'], -1) + jnp.eye(6)
@@ -115,16 +108,22 @@ def test_invconv_starts_as_rotation():
 @pytest.mark.parametrize('kind', ['additive', 'affine'])
 @pytest.mark.parametrize('mask', ['channel', 'checkerboard'])
 def test_coupling_is_identity_at_init(kind, mask):
+  # The net's last layer starts at zero, so the shift is 0 and Glow's scale is sigmoid(0 + 2).
+  # A channel coupling scales half of the dimensions by it (affine) or by 1 (additive); a
+  # checkerboard coupling is two masked half-couplings, so it scales every dimension once.
+  # log|det| counts log sigmoid(2) once per scaled dimension.
   x = _images()
   module = Coupling(8, kind, mask)
   variables = module.init(KEY, x)
   y, logdet = module.apply(variables, x)
+  scale = float(jax.nn.sigmoid(2.0)) if kind == 'affine' else 1.0
+  ratio = np.asarray(y / x).reshape(x.shape[0], -1)
+  scaled = np.isclose(ratio, scale, rtol=1e-5)
+  assert np.all(scaled | np.isclose(ratio, 1.0, rtol=1e-6)), 'a dimension moved other than by the scale'
+  num_scaled = x[0].size if mask == 'checkerboard' else x[0].size // 2
   if kind == 'affine':
-    # Glow's scale sigmoid(0 + 2) is a constant at init, not 1: undo it to compare.
-    np.testing.assert_allclose(logdet, logdet[0], rtol=1e-6)
-  else:
-    np.testing.assert_array_equal(y, x)
-    np.testing.assert_array_equal(logdet, 0.0)
+    np.testing.assert_array_equal(scaled.sum(axis=1), num_scaled)
+  np.testing.assert_allclose(logdet, num_scaled * np.log(scale), rtol=1e-5, atol=1e-6)
 
 
 def test_additive_coupling_identity_exactly_and_affine_shift_is_zero():
