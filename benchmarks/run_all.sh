@@ -12,6 +12,7 @@ $py -m benchmarks.roofline --preset=default --batch=16 --steps=10 --out=$out/roo
 $py -m benchmarks.throughput --preset=quick --steps=20 --out=$out/throughput.json
 $py -m benchmarks.loop_overhead --preset=quick --steps=30 --rounds=3 --log_every=10 --out=$out/loop_overhead.json
 $py -m benchmarks.remat --preset=quick --batch=64 --steps=6 --out=$out/remat.json
+$py -m benchmarks.memory --preset=default --out=$out/memory.json  # compiles only: no timing
 # Slowest (the paper-size Glow layer with XLA's convolutions takes ~30 s a step): skip with QUICK=1.
 if [ -z "${QUICK:-}" ]; then
   $py -m benchmarks.conv_impl --steps=3 --rounds=3 --out=$out/conv_impl.json

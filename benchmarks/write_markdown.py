@@ -111,6 +111,25 @@ def main(argv):
                    f"{_g(r['time_ratio_remat_vs_not'], 2)} | {_g(off['xla_memory_mib'])} / "
                    f"{_g(on['xla_memory_mib'])} | {_g(r['memory_ratio_remat_vs_not'], 2)} |")
     lines.append('')
+  memory = _load('memory')
+  if memory:
+    lines += ['## Memory per phase (`benchmarks.memory`)', '',
+              f"{memory['dataset']} '{memory['preset']}' models (paper sizes), global batch "
+              f"{memory['batch']} on one {memory['machine']['device_kind']} device; XLA's plan for the "
+              'compiled train step, nothing run. Arguments are parameters, optimizer state and batch; '
+              'outputs are mostly donated back into them (aliased); temporaries are the activations '
+              'kept for the backward pass. Total = arguments + outputs - aliased + temporaries. '
+              'Parameters are all the model\'s (frozen ones included).', '',
+              '| phase | remat | parameters (trainable) | arguments MiB | temporaries MiB | total MiB |',
+              '|---|---|---|---|---|---|']
+    for phase, row in memory['phases'].items():
+      for setting, r in row.items():
+        if r is None:
+          continue
+        lines.append(f"| {phase} | {'on' if setting == 'remat' else 'off'} | "
+                     f"{r['all_parameters']:,} ({r['trainable_parameters']:,}) | "
+                     f"{_g(r['argument_mib'])} | {_g(r['temp_mib'])} | {_g(r['total_mib'])} |")
+    lines.append('')
   overhead = _load('loop_overhead')
   if overhead:
     lines += ['## Training-loop overhead (`benchmarks.loop_overhead`)', '',

@@ -110,3 +110,20 @@ def test_equal_time_gives_step_budgets_for_both_baselines(tmp_path):
                                                 'glow_baseline_additive'}
   for key in ('baseline_steps', 'baseline_steps_additive'):
     assert isinstance(budget[key], int) and budget[key] > 0
+
+
+@pytest.mark.slow
+def test_memory_benchmark_shows_remat_saving_memory(tmp_path):
+  out = tmp_path / 'memory.json'
+  result = subprocess.run([sys.executable, '-m', 'benchmarks.memory', '--preset=test',
+                           '--phases=vae,glow', '--batch=8', f'--out={out}'], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1200, env=ENV)
+  assert result.returncode == 0, result.stderr[-3000:]
+  memory = json.loads(out.read_text())
+  assert set(memory['phases']['vae']) == {'no_remat'}  # no flow steps: remat changes nothing
+  glow = memory['phases']['glow']
+  assert glow['remat']['temp_mib'] < glow['no_remat']['temp_mib']
+  # The Glow phase holds the whole model but trains only the Glow layer.
+  assert glow['no_remat']['trainable_parameters'] < glow['no_remat']['all_parameters']
+  assert memory['phases']['vae']['no_remat']['argument_mib'] > 0
+  _assert_markdown_renders(tmp_path, ['## Memory per phase'])

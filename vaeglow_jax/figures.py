@@ -70,21 +70,28 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
 
 
 def read_scalars(directory: str) -> dict[str, list[tuple[int, float]]]:
-  """{tag: [(step, value)]} from the TensorBoard event files in directory (clu writes tensors)."""
-  import tensorflow as tf
-  from tensorboard.compat.proto import event_pb2
-  scalars: dict[str, list[tuple[int, float]]] = {}
-  for path in sorted(glob.glob(os.path.join(directory, 'events.out.tfevents.*'))):
-    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
-      event = event_pb2.Event.FromString(record)
-      for value in event.summary.value:
-        if value.HasField('tensor'):
-          array = tf.make_ndarray(value.tensor)
-          if array.ndim == 0 and np.issubdtype(array.dtype, np.number):
-            scalars.setdefault(value.tag, []).append((int(event.step), float(array)))
-        elif value.HasField('simple_value'):
-          scalars.setdefault(value.tag, []).append((int(event.step), float(value.simple_value)))
-  return {tag: sorted(dict(points).items()) for tag, points in scalars.items()}
+  """{tag: [(step, value)]} of the numeric scalars in directory's TensorBoard event files.
+
+  Read by TensorBoard's own EventAccumulator (clu writes scalars as rank-0 tensors). A step
+  logged twice (a run resumed from an earlier checkpoint) keeps its latest value.
+  """
+  from tensorboard.backend.event_processing import event_accumulator
+  from tensorboard.util import tensor_util
+  # size_guidance 0 keeps every event (its default samples at most 500 per tag).
+  accumulator = event_accumulator.EventAccumulator(
+      directory, size_guidance={event_accumulator.TENSORS: 0, event_accumulator.SCALARS: 0})
+  accumulator.Reload()
+  tags = accumulator.Tags()
+  scalars: dict[str, dict[int, float]] = {}
+  for tag in tags.get(event_accumulator.TENSORS, []):
+    for event in accumulator.Tensors(tag):
+      array = tensor_util.make_ndarray(event.tensor_proto)
+      if array.ndim == 0 and np.issubdtype(array.dtype, np.number):
+        scalars.setdefault(tag, {})[int(event.step)] = float(array)
+  for tag in tags.get(event_accumulator.SCALARS, []):
+    for event in accumulator.Scalars(tag):
+      scalars.setdefault(tag, {})[int(event.step)] = float(event.value)
+  return {tag: sorted(points.items()) for tag, points in scalars.items()}
 
 
 def training_curves(workdir: str, out_dir: str) -> str | None:

@@ -1,0 +1,49 @@
+"""figures: scalars read back from clu's TensorBoard files, slerp, training curves."""
+
+import jax
+import numpy as np
+from clu import metric_writers
+from PIL import Image
+
+from vaeglow_jax import figures
+
+
+def _write(directory, points, images=False):
+  writer = metric_writers.create_default_writer(str(directory), asynchronous=False)
+  for step, value in points:
+    writer.write_scalars(step, {'train/bpd': value, 'train/finite': 1})
+  if images:
+    writer.write_images(points[-1][0], {'samples': np.zeros((1, 4, 4, 1), np.uint8)})
+  writer.flush()
+  writer.close()
+
+
+def test_read_scalars_after_a_resume_keeps_the_latest_value_per_step(tmp_path):
+  phase_dir = tmp_path / 'vae'
+  _write(phase_dir, [(1, 9.0), (2, 8.0), (3, 7.5)])
+  _write(phase_dir, [(2, 8.125), (3, 7.375), (4, 7.0)], images=True)  # resumed from step 1
+  scalars = figures.read_scalars(str(phase_dir))
+  assert scalars['train/bpd'] == [(1, 9.0), (2, 8.125), (3, 7.375), (4, 7.0)]
+  assert scalars['train/finite'] == [(1, 1.0), (2, 1.0), (3, 1.0), (4, 1.0)]
+  assert 'samples' not in scalars  # images are not scalars
+
+
+def test_training_curves_plot_image_phases_only(tmp_path):
+  _write(tmp_path / 'vae', [(1, 9.0), (2, 8.0)])
+  _write(tmp_path / 'second_stage', [(1, 0.5)])  # latent codes: not an image bits/dim
+  assert figures.training_curves(str(tmp_path / 'empty_run_does_not_exist'), str(tmp_path)) is None
+  name = figures.training_curves(str(tmp_path), str(tmp_path))
+  assert name == 'training_curves.png'
+  assert Image.open(tmp_path / name).size == (600, 400)
+
+
+def test_slerp_keeps_the_norm_and_ends_at_both_points():
+  a, b = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 64))
+  path = figures.slerp(a, b, 5)
+  assert path.shape == (5, 3, 64)
+  np.testing.assert_allclose(path[0], a, atol=1e-5)
+  np.testing.assert_allclose(path[-1], b, atol=1e-5)
+  # Between two vectors of equal norm, every point keeps that norm (a straight line would not).
+  b_scaled = b / np.linalg.norm(b, axis=-1, keepdims=True) * np.linalg.norm(a, axis=-1, keepdims=True)
+  norms = np.linalg.norm(figures.slerp(a, b_scaled, 7), axis=-1)
+  np.testing.assert_allclose(norms, np.broadcast_to(np.linalg.norm(a, axis=-1), norms.shape), rtol=1e-4)

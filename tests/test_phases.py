@@ -1,0 +1,125 @@
+"""phases.Phase: the production sampling path (sample_noise -> decode_noise / decode_parts),
+checked against the model's parts applied one by one, and what each phase trains."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments.configs import fashion_mnist
+from tests.helpers import randomize
+from vaeglow_jax import phases
+from vaeglow_jax.model import VAEGlow
+
+SHAPE = (8, 8, 1)
+
+
+def _bare_phase(name):
+  config = fashion_mnist.get_config('test')
+  config.phase = name
+  return phases.Phase(config, SHAPE)
+
+
+@functools.lru_cache(maxsize=None)
+def _phase(name):
+  """(Phase, variables) with every parameter perturbed: zero-initialised last layers would
+  make the Glow layer the identity. Jitted: eager Flax init of a flow costs a minute."""
+  phase = _bare_phase(name)
+  x = jax.random.uniform(jax.random.PRNGKey(0), (4,) + SHAPE)
+  variables = jax.jit(phase.init)(jax.random.PRNGKey(1), x)
+  return phase, randomize(variables, seed=3, scale=0.05)
+
+
+def _by_parts(phase, variables, noise_z, noise_x, temperature):
+  """x_tilde = g_mu(z) + T g_sigma(z) eps, z = prior^-1(noise_z), x = f^-1(x_tilde), unclipped."""
+  vae = phase.vae
+  z = vae.apply(variables, noise_z, method=lambda m, n: m.prior.sample(n))
+  mean, log_std = vae.apply(variables, z, method=VAEGlow.decode)
+  x_tilde = mean + temperature * jnp.exp(log_std) * noise_x
+  x, _ = vae.apply(variables, x_tilde, True, method=VAEGlow.glow_forward)
+  return mean, x_tilde, x
+
+
+def test_sample_noise_shapes_and_independent_draws():
+  phase = _bare_phase('glow')
+  noise_z, noise_x, noise_e = phase.sample_noise(jax.random.PRNGKey(0), 5)
+  assert noise_z.shape == (5, 4) and noise_x.shape == (5,) + SHAPE and noise_e.shape == (5, 4)
+  assert not np.allclose(noise_z, noise_e)
+  again = phase.sample_noise(jax.random.PRNGKey(0), 5)
+  for a, b in zip((noise_z, noise_x, noise_e), again):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_glow_phase_sample_is_the_inverse_glow_layer_of_the_tempered_decoder_sample():
+  phase, variables = _phase('glow')
+  noise = phase.sample_noise(jax.random.PRNGKey(2), 6)
+  # Temperatures traced, not static: one compilation serves both.
+  decode_parts = jax.jit(phase.decode_parts)
+  by_parts = jax.jit(functools.partial(_by_parts, phase))
+  for temperature in (0.0, 0.7):
+    parts = decode_parts(variables, *noise, jnp.float32(temperature))
+    mean, x_tilde, x = by_parts(variables, noise[0], noise[1], jnp.float32(temperature))
+    np.testing.assert_allclose(parts['decoder_mean'], jnp.clip(mean, 0, 1), atol=1e-5)
+    np.testing.assert_allclose(parts['x_tilde'], jnp.clip(x_tilde, 0, 1), atol=1e-5)
+    np.testing.assert_allclose(parts['x'], jnp.clip(x, 0, 1), atol=1e-5)
+    assert float(jnp.max(jnp.abs(x - x_tilde))) > 1e-3, 'the perturbed Glow layer should move pixels'
+    if temperature == 0:
+      np.testing.assert_allclose(parts['x_tilde'], parts['decoder_mean'], atol=1e-6)
+    else:
+      # sample() draws the same noise from the same key and decodes it the same way.
+      sample = jax.jit(phase.sample, static_argnums=(2,))
+      np.testing.assert_allclose(sample(variables, jax.random.PRNGKey(2), 6, jnp.float32(temperature)),
+                                 parts['x'], atol=1e-5)
+
+
+def test_vae_phase_sample_is_the_decoder_mean_at_any_temperature():
+  phase, variables = _phase('vae')
+  noise = phase.sample_noise(jax.random.PRNGKey(4), 6)
+  parts = jax.jit(phase.decode_parts)(variables, *noise, 0.9)
+  assert set(parts) == {'x'}
+  z = phase.vae.apply(variables, noise[0], method=lambda m, n: m.prior.sample(n))
+  mean, _ = phase.vae.apply(variables, z, method=VAEGlow.decode)
+  np.testing.assert_allclose(parts['x'], jnp.clip(mean, 0, 1), atol=1e-5)
+  np.testing.assert_allclose(jax.jit(phase.decode_parts)(variables, *noise, 0.1)['x'], parts['x'],
+                             atol=1e-6)
+
+
+def test_second_stage_samples_decode_the_second_stage_latent():
+  phase, variables = _phase('second_stage')
+  noise_z, noise_x, noise_e = phase.sample_noise(jax.random.PRNGKey(5), 6)
+  decode = jax.jit(phase.decode_noise, static_argnums=4)
+  x = decode(variables, noise_z, noise_x, noise_e, 0.5)
+  z = phase.second_stage.apply({'params': variables['params']['second_stage']}, noise_z, noise_e,
+                               method=phase.second_stage.sample)
+  vae_vars = {**variables, 'params': {k: v for k, v in variables['params'].items()
+                                      if k != 'second_stage'}}
+  mean, _ = phase.vae.apply(vae_vars, z, method=VAEGlow.decode)
+  np.testing.assert_allclose(x, jnp.clip(mean, 0, 1), atol=1e-5)
+  # Pixel noise plays no part: the second stage replaces the prior, not the decoder.
+  np.testing.assert_array_equal(decode(variables, noise_z, 0 * noise_x, noise_e, 0.5), x)
+
+
+def test_glow_baseline_sample_maps_back_to_the_tempered_latent():
+  phase, variables = _phase('glow_baseline')
+  noise_x = jax.random.normal(jax.random.PRNGKey(6), (4,) + SHAPE)
+  base = {**variables, 'params': variables['params']['baseline']}
+  x = jax.jit(lambda v, n: phase.baseline.apply(v, n, 0.3, method=phase.baseline.sample))(base, noise_x)
+  decode = jax.jit(lambda v, n, t: phase.decode_noise(v, None, n, None, t))  # t traced: one compile
+  np.testing.assert_allclose(decode(variables, noise_x, 0.3), jnp.clip(x, 0, 1), atol=1e-5)
+  # Temperature 0 is the mode: the same image whatever the noise.
+  a = decode(variables, noise_x, 0.0)
+  b = decode(variables, 2 * noise_x + 1, 0.0)
+  np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize('name', phases.PHASES)
+def test_each_phase_trains_what_its_spec_says(name):
+  phase = _bare_phase(name)
+  x = jnp.zeros((2,) + SHAPE)
+  variables = jax.eval_shape(phase.init, jax.random.PRNGKey(0), x)  # shapes only: nothing runs
+  spec = phases.get_spec(name)
+  assert set(spec.trainable) <= set(variables['params'])
+  assert not set(spec.trainable) & set(spec.from_stage1), 'a phase trains what it froze'
+  assert ('glow' in variables['params']) == spec.use_glow
