@@ -95,6 +95,17 @@ def test_two_processes_train_like_one_process_with_the_same_devices(tmp_path):
   # One set of work-directory files: process 1 wrote nothing of its own.
   assert _files(multi) == _files(single)
 
+  # Phase-1 -> phase-2 hand-off under 2 processes: both restore the phase-1 checkpoint, train
+  # the Glow layer only, and save the phase-1 parameters bitwise unchanged.
+  _finish(_two_processes(multi, lr, '--config.phase=glow', '--config.num_train_steps=2',
+                         '--config.checkpoint_every_steps=2', '--config.sample_every_steps=2'))
+  step, glow = latest_state(str(multi), 'glow')
+  assert step == 2
+  assert set(glow['params']) == {'glow'} and set(glow['frozen']) == {'encoder', 'decoder', 'prior'}
+  assert_trees_equal(glow['frozen'], state_two['params'])
+  losses = [v for _, v in figures.read_scalars(str(multi / 'glow'))['train/loss']]
+  assert len(losses) == 2 and np.all(np.isfinite(losses))
+
 
 def _two_processes(workdir, *extra):
   port = _free_port()
