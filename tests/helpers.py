@@ -9,6 +9,7 @@ import numpy as np
 
 from experiments.configs import fashion_mnist
 from vaeglow_jax import train as train_lib
+from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.flows.checks import flow_errors
 
 
@@ -56,7 +57,7 @@ def train_config(phase="vae", steps=6, **overrides):
 
 def latest_state(workdir, phase):
   """(latest step, raw restored state) of DIR/<phase>/checkpoints."""
-  manager = train_lib.checkpoint_manager(os.path.join(workdir, phase, 'checkpoints'), 3)
+  manager = train_lib.checkpoint_manager(workdir_lib.checkpoints_dir(workdir, phase), 3)
   return manager.latest_step(), train_lib.restore_raw(manager)
 
 
