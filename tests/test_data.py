@@ -40,6 +40,33 @@ def test_train_iterator_is_deterministic_and_resumable():
     assert batches[0].shape == (8, 8, 8, 1)  # the test preset resizes to 8x8
 
 
+@pytest.mark.parametrize('max_examples', [None, 13])
+def test_eval_iterator_gives_every_example_once_across_processes(monkeypatch, max_examples):
+  """2 processes (faked): each keeps its half of every global batch; together, with the
+  padding masked out, they are the split in order, and the padding is zero images."""
+  config = _mocked(fashion_mnist.get_config('test'))
+  with tfds.testing.mock_data(num_examples=20):
+    whole = np.concatenate([x for x, _ in data.eval_iterator(config.data, 'test', 20)])
+    expected = whole[:max_examples] if max_examples else whole
+    monkeypatch.setattr(data.jax, 'process_count', lambda: 2)
+    per_process = []
+    for index in (0, 1):
+      monkeypatch.setattr(data.jax, 'process_index', lambda index=index: index)
+      per_process.append(list(data.eval_iterator(config.data, 'test', 8, max_examples)))
+  assert len(per_process[0]) == len(per_process[1]) == -(-len(expected) // 8)
+  images, masks = [], []
+  for batch_0, batch_1 in zip(*per_process):
+    for images_part, mask_part in (batch_0, batch_1):
+      assert images_part.shape == (4, 8, 8, 1) and mask_part.shape == (4,)
+      images.append(images_part)
+      masks.append(mask_part)
+  images, masks = np.concatenate(images), np.concatenate(masks)
+  np.testing.assert_array_equal(images[masks], expected)
+  assert not masks[len(expected):].any() and masks[:len(expected)].all()
+  assert not images[~masks].any()
+  assert len(np.unique(expected.reshape(len(expected), -1), axis=0)) == len(expected)
+
+
 def test_unknown_dataset_is_a_clear_error():
   config = fashion_mnist.get_config('test')
   config.data.name = 'imagenet64'

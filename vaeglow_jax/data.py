@@ -171,20 +171,22 @@ def labeled_arrays(data_config, split: str, max_examples: int | None = None):
 def eval_iterator(data_config, split: str, global_batch: int, max_examples: int | None = None):
   """One pass over a split: yields (images uint8 (local_batch, H, W, C), mask bool
   (local_batch,)). Every process reads the split in the same order and keeps its slice
-  of each global batch, the last one padded to full size (mask False on padding): every
-  example counts once, and every process sees the same number of batches."""
+  of each global batch, the last one padded to full size with zero images (mask False on
+  padding, by clu's `pad_dataset`): every example counts once, and every process sees the
+  same number of batches."""
+  from clu import deterministic_data
   ds = _dataset(data_config, _split_name(data_config, split), shard=False)
   if max_examples:
     ds = ds.take(max_examples)
+  ds = ds.map(lambda image: {'image': image})
+  cardinality = int(ds.cardinality())
+  if cardinality < 0:  # unknown (e.g. under tfds.testing.mock_data): count once.
+    cardinality = int(ds.reduce(0, lambda count, _: count + 1))
+  ds = deterministic_data.pad_dataset(ds, batch_dims=[global_batch], cardinality=cardinality)
   local = local_batch_size(global_batch)
   first = jax.process_index() * local
-  for images in ds.batch(global_batch).as_numpy_iterator():
-    n = images.shape[0]
-    mask = np.arange(global_batch) < n
-    if n < global_batch:
-      images = np.concatenate([images, np.zeros((global_batch - n,) + images.shape[1:],
-                                                images.dtype)])
-    yield images[first:first + local], mask[first:first + local]
+  for batch in ds.batch(global_batch).as_numpy_iterator():
+    yield batch['image'][first:first + local], batch['mask'][first:first + local]
 
 
 def num_examples(data_config, split: str) -> int:
