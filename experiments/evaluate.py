@@ -6,8 +6,8 @@ temperature sweep, figures, seconds per epoch.
       [--config.eval.inception_weights=inception_fid.npz] [--config.eval.KEY=VALUE ...]
 
 Without --config, the model and data are those the phase was trained with
-(WORKDIR/<phase>/config.json); only --config.phase, eval.*, sampling.*, num_devices and
-stage1_workdir may be set. With --config=FILE[:preset] (and overrides), the config must
+(WORKDIR/<phase>/config.json); only --config.phase, eval.*, sampling.*, num_devices,
+stage1_workdir, multihost and distributed.* may be set. With --config=FILE[:preset] (and overrides), the config must
 match the trained one in model.* and data.*. Writes
 WORKDIR/eval/metrics.json ({phase: metrics}) and figures under WORKDIR/eval/<phase>/.
 Exit codes: 0 done; 2 bad input (one line on stderr, nothing written).
@@ -44,24 +44,29 @@ def evaluation_config():
 
 def main(argv):
   del argv
-  from vaeglow_jax import evaluation
+  import jax
+
+  from vaeglow_jax import evaluation, workdir
   config = evaluation_config()
   metrics = evaluation.evaluate(config, _WORKDIR.value)
+  if jax.process_index() != 0:  # process 0 wrote and reports the metrics
+    return
   shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
   print(json.dumps(shown, indent=1, sort_keys=True))
-  print(f'metrics: {os.path.join(_WORKDIR.value, "eval", "metrics.json")}; figures: '
-        f'{os.path.join(_WORKDIR.value, "eval", config.phase)}/')
+  print(f'metrics: {workdir.metrics_path(_WORKDIR.value)}; figures: '
+        f'{workdir.eval_dir(_WORKDIR.value, config.phase)}/')
 
 
 def _user_errors():
   from vaeglow_jax import evaluation, trainer
   from vaeglow_jax.data import DataError
+  from vaeglow_jax.distributed import DistributedError
   from vaeglow_jax.metrics.feature_extractor import FeatureExtractorError
   from vaeglow_jax.metrics.inception import InceptionWeightsError
   from vaeglow_jax.reliability import WorkdirError
   from vaeglow_jax.train import BatchSizeError
   return (evaluation.EvaluationError, trainer.TrainingError, BatchSizeError, DataError,
-          FeatureExtractorError, InceptionWeightsError, WorkdirError)
+          DistributedError, FeatureExtractorError, InceptionWeightsError, WorkdirError)
 
 
 if __name__ == '__main__':

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -11,6 +14,8 @@ from experiments.configs import fashion_mnist
 from vaeglow_jax import train as train_lib
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.flows.checks import flow_errors
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def check_flow(module, variables, x, logdet_examples=1):
@@ -79,3 +84,49 @@ def snapshot(path):
       st = os.stat(full)
       out[full] = (st.st_size, st.st_mtime_ns)
   return out
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def launch(module_args, log_path, devices: int, env_extra=None):
+  """`python -m MODULE ARGS` in the repository root with `devices` simulated CPU devices, its
+  output to a file (a full pipe would block it, and with it the other processes at the next
+  collective). -> (Popen, log path)."""
+  env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'JAX_PLATFORMS': 'cpu',
+         'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}', **(env_extra or {})}
+  with open(log_path, 'w') as f:
+    proc = subprocess.Popen([sys.executable, '-m', *module_args], cwd=ROOT, env=env, stdout=f,
+                            stderr=subprocess.STDOUT)
+  return proc, log_path
+
+
+def finish(procs, timeout=900, returncode=0):
+  """Waits for every (Popen, log path); -> their outputs. Each must exit with `returncode`."""
+  outs = []
+  for proc, log in procs:
+    proc.wait(timeout=timeout)
+    with open(log) as f:
+      outs.append(f.read())
+  for (proc, _), out in zip(procs, outs):
+    assert proc.returncode == returncode, out[-4000:]
+  return outs
+
+
+def process_flags(port: int, process_id: int, num_processes: int = 2) -> list[str]:
+  """The config overrides that make a run process `process_id` of a local multi-process run."""
+  return [f'--config.distributed.coordinator_address=127.0.0.1:{port}',
+          f'--config.distributed.num_processes={num_processes}',
+          f'--config.distributed.process_id={process_id}']
+
+
+def workdir_files(workdir) -> list[str]:
+  """Relative paths of the work-directory files outside checkpoints/ (event files by kind:
+  their names hold the time and host)."""
+  return sorted(os.path.join(os.path.relpath(root, workdir),
+                             'events' if name.startswith('events.out.tfevents') else name)
+                for root, _, names in os.walk(workdir) for name in names
+                if 'checkpoints' not in root)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -9,11 +10,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import traverse_util
 
 from experiments.configs import fashion_mnist
-from tests.helpers import snapshot
+from tests.helpers import finish, free_port, launch, process_flags, snapshot, workdir_files
 from vaeglow_jax import evaluation, losses, phases, report, trainer
 from vaeglow_jax.metrics import feature_extractor, inception
+from vaeglow_jax.reliability import WorkdirError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -188,7 +191,7 @@ def test_evaluate_rejects_bad_input_and_writes_nothing(trained, tmp_path):
        'not found'),
       ({'eval.iw_samples': 0}, evaluation.EvaluationError, 'iw_samples must be positive'),
       ({'eval.temperatures': (0.5, -1.0)}, evaluation.EvaluationError, 'temperatures must be >= 0'),
-      ({'phase': 'second_stage'}, evaluation.EvaluationError, 'no trained phase'),
+      ({'phase': 'second_stage'}, WorkdirError, 'no trained phase'),
   ]
   for overrides, error, message in cases:
     config = _config(overrides.pop('phase', 'glow'), num_devices=1, **overrides)
@@ -253,3 +256,37 @@ def test_feature_extractor_classifies_separable_images():
   for _ in range(100):
     params, state = step(params, state)
   assert feature_extractor.accuracy_of(model, params, (x * 255).astype(np.uint8), y) == 1.0
+
+
+@pytest.mark.slow
+def test_evaluate_with_two_processes_gives_the_metrics_of_one(trained, tmp_path):
+  """experiments.evaluate as 2 processes x 2 devices against 1 process x 4 devices, each on its
+  own copy of the trained work directory: the same metrics.json numbers and the same files."""
+  workdir, fe_dir = trained
+  runs = {name: str(tmp_path / name) for name in ('one', 'two')}
+  for run in runs.values():
+    shutil.copytree(workdir, run, ignore=shutil.ignore_patterns('eval'))
+  args = ['experiments.evaluate', '--config.phase=glow', '--config.num_devices=4',
+          f'--config.eval.feature_extractor_dir={fe_dir}', '--config.eval.temperatures=(0.0, 0.5)']
+  finish([launch([*args, f'--workdir={runs["one"]}'], f'{runs["one"]}.log', 4)], timeout=600)
+  port = free_port()
+  finish([launch([*args, f'--workdir={runs["two"]}', *process_flags(port, i)],
+                 f'{runs["two"]}.{i}.log', 2) for i in range(2)], timeout=600)
+  one, two = ({k: v for k, v in _flat_metrics(run).items()
+               if not k.endswith('seconds') and not k.startswith('figures')}
+              for run in (runs['one'], runs['two']))
+  assert one.keys() == two.keys()
+  assert one['num_test_examples'] == two['num_test_examples'] == 32
+  assert {'test_bpd_iw', 'fid_fashion_mnist', 'glow_layer.x_tilde.fashion_mnist.0.5.fid'} <= one.keys()
+  for key, value in one.items():
+    if isinstance(value, float):
+      assert two[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+    else:
+      assert two[key] == value, key
+  # One set of files: process 1 wrote nothing into the work directory.
+  assert workdir_files(runs['two']) == workdir_files(runs['one'])
+
+
+def _flat_metrics(workdir):
+  with open(os.path.join(workdir, 'eval', 'metrics.json')) as f:
+    return traverse_util.flatten_dict(json.load(f)['glow'], sep='.')

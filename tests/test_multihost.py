@@ -2,22 +2,18 @@
 against 1 process x 4 devices, same config and seed."""
 
 import itertools
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import jax
 import numpy as np
 import pytest
 
-from tests.helpers import assert_trees_equal, latest_state
+from tests.helpers import (assert_trees_equal, finish, free_port, latest_state, launch,
+                           process_flags, workdir_files)
 from vaeglow_jax import distributed, figures
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = ['--config=experiments/configs/fashion_mnist.py:test', '--config.data.allow_download=True',
         '--config.data.data_dir=/tmp/vaeglow_mock_unused', '--config.data.train_split=train',
         '--config.warmup_steps=0', '--config.num_train_steps=4',
@@ -28,42 +24,10 @@ ARGS = ['--config=experiments/configs/fashion_mnist.py:test', '--config.data.all
 _LOG_NUMBERS = itertools.count()
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
-
-
 def _launch(workdir, devices, *extra, env_extra=None):
-  """A training process whose output goes to a file (a full pipe would block it, and with it
-  the other process at the next collective). -> (Popen, log path)."""
-  env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'JAX_PLATFORMS': 'cpu',
-         'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}', **(env_extra or {})}
-  cmd = [sys.executable, '-m', 'tests.mock_train', f'--workdir={workdir}', *ARGS, *extra]
-  log = f'{workdir}.{next(_LOG_NUMBERS)}.log'
-  with open(log, 'w') as f:
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT), log
-
-
-def _finish(procs, timeout=900, returncode=0):
-  """Waits for every process; -> their outputs. Each must exit with `returncode`."""
-  outs = []
-  for proc, log in procs:
-    proc.wait(timeout=timeout)
-    with open(log) as f:
-      outs.append(f.read())
-  for (proc, _), out in zip(procs, outs):
-    assert proc.returncode == returncode, out[-4000:]
-  return outs
-
-
-def _files(workdir):
-  """Relative paths of the work-directory files outside checkpoints/ (event files by kind:
-  their names hold the time and host)."""
-  return sorted(os.path.join(os.path.relpath(root, workdir),
-                             'events' if name.startswith('events.out.tfevents') else name)
-                for root, _, names in os.walk(workdir) for name in names
-                if 'checkpoints' not in root)
+  """A training process on mock data. -> (Popen, log path)."""
+  return launch(['tests.mock_train', f'--workdir={workdir}', *ARGS, *extra],
+                f'{workdir}.{next(_LOG_NUMBERS)}.log', devices, env_extra)
 
 
 @pytest.mark.slow
@@ -72,14 +36,14 @@ def test_two_processes_train_like_one_process_with_the_same_devices(tmp_path):
   # Adam's first steps move every parameter by ~lr whatever the gradient's size, so a sign
   # flip of a near-zero gradient (another summation order) moves the loss by ~lr: small lr.
   lr = '--config.learning_rate=1e-4'
-  _finish([_launch(single, 4, lr)])
-  port = _free_port()
+  finish([_launch(single, 4, lr)])
+  port = free_port()
   # Process 0 from the config keys, process 1 from the environment variables.
   procs = [_launch(multi, 2, lr, f'--config.distributed.coordinator_address=127.0.0.1:{port}',
                    '--config.distributed.num_processes=2', '--config.distributed.process_id=0'),
            _launch(multi, 2, lr, env_extra={'JAX_COORDINATOR_ADDRESS': f'127.0.0.1:{port}',
                                         'JAX_NUM_PROCESSES': '2', 'JAX_PROCESS_ID': '1'})]
-  outs = _finish(procs)
+  outs = finish(procs)
   assert '2 processes, 4 cpu devices (2 local)' in outs[0], outs[0][-3000:]
 
   one = figures.read_scalars(str(single / 'vae'))['train/loss']
@@ -93,11 +57,11 @@ def test_two_processes_train_like_one_process_with_the_same_devices(tmp_path):
       lambda a, b: np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6),
       state_one['params'], state_two['params'])
   # One set of work-directory files: process 1 wrote nothing of its own.
-  assert _files(multi) == _files(single)
+  assert workdir_files(multi) == workdir_files(single)
 
   # Phase-1 -> phase-2 hand-off under 2 processes: both restore the phase-1 checkpoint, train
   # the Glow layer only, and save the phase-1 parameters bitwise unchanged.
-  _finish(_two_processes(multi, lr, '--config.phase=glow', '--config.num_train_steps=2',
+  finish(_two_processes(multi, lr, '--config.phase=glow', '--config.num_train_steps=2',
                          '--config.checkpoint_every_steps=2', '--config.sample_every_steps=2'))
   step, glow = latest_state(str(multi), 'glow')
   assert step == 2
@@ -108,30 +72,28 @@ def test_two_processes_train_like_one_process_with_the_same_devices(tmp_path):
 
 
 def _two_processes(workdir, *extra):
-  port = _free_port()
-  return [_launch(workdir, 2, *extra, f'--config.distributed.coordinator_address=127.0.0.1:{port}',
-                  '--config.distributed.num_processes=2', f'--config.distributed.process_id={i}')
-          for i in range(2)]
+  port = free_port()
+  return [_launch(workdir, 2, *extra, *process_flags(port, i)) for i in range(2)]
 
 
 @pytest.mark.slow
 def test_sigterm_to_one_process_stops_both_at_one_step_and_the_rerun_resumes(tmp_path):
   args = ['--config.learning_rate=3e-3', '--config.num_train_steps=60', '--config.checkpoint_every_steps=100000',
           '--config.sample_every_steps=100000']
-  _finish(_two_processes(tmp_path / 'straight', *args))
+  finish(_two_processes(tmp_path / 'straight', *args))
   procs = _two_processes(tmp_path / 'stopped', *args)
   deadline = time.time() + 300
   while 'train/loss' not in open(procs[0][1]).read():  # process 0 logs the training scalars
     assert time.time() < deadline and procs[0][0].poll() is None, open(procs[0][1]).read()[-3000:]
     time.sleep(0.2)
   procs[1][0].send_signal(signal.SIGTERM)
-  outs = _finish(procs, timeout=300, returncode=143)
+  outs = finish(procs, timeout=300, returncode=143)
   assert all('stopped by SIGTERM at step' in out for out in outs)
   stopped_at = [int(re.search(r'stopped by SIGTERM at step (\d+)', out).group(1)) for out in outs]
   assert stopped_at[0] == stopped_at[1] < 60
   step, _ = latest_state(str(tmp_path / 'stopped'), 'vae')
   assert step == stopped_at[0]
-  _finish(_two_processes(tmp_path / 'stopped', *args))  # the same commands resume
+  finish(_two_processes(tmp_path / 'stopped', *args))  # the same commands resume
   step_a, a = latest_state(str(tmp_path / 'straight'), 'vae')
   step_b, b = latest_state(str(tmp_path / 'stopped'), 'vae')
   assert step_a == step_b == 60

@@ -50,6 +50,25 @@ def test_keys_newer_than_the_run_keep_their_defaults_and_removed_keys_are_droppe
   assert 'retired_knob' not in loaded.model and loaded.model.glow.hidden == 48
 
 
+def test_the_launch_of_a_multi_process_run_is_not_read_back(tmp_path):
+  """A 2-process training run saved its coordinator and process id; an evaluation is launched
+  anew (here as one process), so they keep the defaults, and may be set as overrides."""
+  config = fashion_mnist.get_config('quick')
+  config.phase = 'vae'
+  config.multihost = True
+  config.distributed.update(coordinator_address='10.0.0.7:4321', num_processes=2, process_id=1)
+  os.makedirs(workdir.phase_dir(str(tmp_path), 'vae'))
+  with open(workdir.config_path(str(tmp_path), 'vae'), 'w') as f:
+    f.write(config.to_json_best_effort(indent=2))
+  base = from_workdir.get_config()
+  loaded = workdir.trained_config(str(tmp_path), 'vae', base)
+  assert loaded.multihost is False
+  assert loaded.distributed.to_dict() == base.distributed.to_dict()
+  assert loaded.model.to_dict() == config.model.to_dict()
+  out = workdir.with_overrides(loaded, {'distributed.num_processes': 2, 'multihost': True})
+  assert out.distributed.num_processes == 2 and out.multihost is True
+
+
 def test_only_evaluation_keys_may_be_overridden(tmp_path):
   _trained(tmp_path)
   loaded = workdir.trained_config(str(tmp_path), 'glow', from_workdir.get_config())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import time
 
 import jax
@@ -21,6 +22,7 @@ from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from vaeglow_jax import data as data_lib
+from vaeglow_jax import distributed
 from vaeglow_jax import figures
 from vaeglow_jax import losses
 from vaeglow_jax import phases
@@ -32,8 +34,6 @@ from vaeglow_jax.metrics import feature_extractor as fe_lib
 from vaeglow_jax.metrics import inception
 from vaeglow_jax.metrics import scores as scores_lib
 from vaeglow_jax.metrics import sharpness
-
-METRICS_FILE = 'metrics.json'
 
 
 class EvaluationError(ValueError):
@@ -48,13 +48,7 @@ def _json_roundtrip(value):
 
 def check_config_matches(config, workdir: str) -> None:
   """Compares config's model and data with the config the phase was trained with."""
-  path = workdir_lib.config_path(workdir, config.phase)
-  if not os.path.isfile(path):
-    raise EvaluationError(f'no trained phase {config.phase!r} in {workdir} '
-                          f'({path} is missing); train it first or pass the right --workdir and '
-                          '--config.phase.')
-  with open(path) as f:
-    saved = json.load(f)
+  saved = workdir_lib.saved_config(workdir, config.phase)
   current = _json_roundtrip(config.to_dict())
   for section in ('model', 'data'):
     for key, value in traverse_util.flatten_dict(current[section], sep='.').items():
@@ -190,9 +184,16 @@ def features(feature_fn, images: np.ndarray, batch: int) -> np.ndarray:
 
 
 def test_images(config, max_examples: int) -> np.ndarray:
-  """Held-out test images in [0, 1] (up to max_examples)."""
-  batches = [images[mask] for images, mask in data_lib.eval_iterator(
-      config.data, 'test', config.eval.batch_size, max_examples or None)]
+  """Held-out test images in [0, 1] (up to max_examples), all of them on every process (each
+  reads its slice of every batch; the slices are gathered, a collective)."""
+  from jax.experimental import multihost_utils
+  batches = []
+  for images, mask in data_lib.eval_iterator(config.data, 'test', config.eval.batch_size,
+                                             max_examples or None):
+    if jax.process_count() > 1:
+      images, mask = (np.asarray(multihost_utils.process_allgather(a, tiled=True))
+                      for a in (images, mask))
+    batches.append(images[mask])
   return np.concatenate(batches).astype(np.float32) / 255.0
 
 
@@ -257,8 +258,14 @@ def timing_metrics(config, workdir) -> dict:
 # The whole evaluation ------------------------------------------------------------
 
 def evaluate(config, workdir: str, log=print) -> dict:
-  """Evaluates the latest checkpoint of config.phase in workdir; returns its metrics."""
+  """Evaluates the latest checkpoint of config.phase in workdir; returns its metrics.
+
+  With several processes (every process runs this with the same config), the test bounds are
+  data parallel over all of them; the sample-based scores and figures are computed on each
+  process from its own copy of the parameters (the same numbers everywhere), and only process
+  0 writes into the work directory."""
   image_shape = trainer.validate_config(config)
+  distributed.initialize(config)
   e = config.eval
   temperatures = [float(t) for t in e.temperatures]
   if any(t < 0 for t in temperatures):
@@ -274,18 +281,25 @@ def evaluate(config, workdir: str, log=print) -> dict:
   phase = phases.Phase(config, image_shape)
   variables, step = load_variables(config, workdir, phase)
   spaces, absent = feature_spaces(config)
-  out_dir = os.path.join(workdir, 'eval', config.phase)
+  out_dir = workdir_lib.eval_dir(workdir, config.phase)
   reliability.check_writable(workdir)
 
-  variables = train_lib.replicate(variables, mesh)
   rng = jax.random.PRNGKey(e.seed)
   rng_bounds, rng_samples, rng_figures = jax.random.split(rng, 3)
   metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name,
              **phase.scalar_stds(variables)}
   start = time.time()
-  metrics.update(test_bounds(phase, variables, config, mesh, rng_bounds, log))
+  # From host memory: JAX on CPU cannot copy one process's device buffers to another's.
+  metrics.update(test_bounds(phase, train_lib.replicate(jax.device_get(variables), mesh), config,
+                             mesh, rng_bounds, log))
   log(f'test bounds done in {time.time() - start:.0f} s: '
       + ', '.join(f'{k}={v:.4f}' for k, v in metrics.items() if k.startswith('test_bpd')))
+  # Sampling and scoring are per process: the parameters on this process's first device.
+  variables = jax.device_put(variables, jax.local_devices()[0])
+  if not distributed.is_primary():  # the same figures, written where nobody reads them
+    # (removed when `scratch` is collected, at the latest when evaluate returns or raises).
+    scratch = tempfile.TemporaryDirectory(prefix='vaeglow_eval_')
+    out_dir = scratch.name
 
   # FID: one sample set per temperature, scored in every feature space.
   sweep = temperatures if _temperature_matters(phase) else [float(config.sampling.temperature)]
@@ -344,7 +358,8 @@ def evaluate(config, workdir: str, log=print) -> dict:
   metrics['exported_samples'] = exported
   metrics['notes'] = notes
   metrics['eval_seconds'] = time.time() - start
-  write_metrics(workdir, config.phase, metrics)
+  if distributed.is_primary():
+    write_metrics(workdir, config.phase, metrics)
   for key, why in notes.items():
     log(f'{key}: {why}')
   return metrics
@@ -361,7 +376,7 @@ def _temperature_matters(phase) -> bool:
 
 def write_metrics(workdir: str, phase_name: str, metrics: dict) -> str:
   """Merges {phase: metrics} into workdir/eval/metrics.json atomically; returns its path."""
-  path = os.path.join(workdir, 'eval', METRICS_FILE)
+  path = workdir_lib.metrics_path(workdir)
   everything = {}
   if os.path.isfile(path):
     with open(path) as f:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+from vaeglow_jax import workdir as workdir_lib
+
 PHASE_LABELS = {
     'vae': 'VAE',
     'prior': 'VAE + post-hoc flow prior',
@@ -19,7 +21,7 @@ def load_rows(workdirs: list[str]) -> list[dict]:
   """One row per (workdir, evaluated phase), in the order given."""
   rows = []
   for workdir in workdirs:
-    path = os.path.join(workdir, 'eval', 'metrics.json')
+    path = workdir_lib.metrics_path(workdir)
     if not os.path.isfile(path):
       raise FileNotFoundError(f'{path} not found: run python -m experiments.evaluate on {workdir} '
                               'first.')
@@ -34,11 +36,9 @@ def load_rows(workdirs: list[str]) -> list[dict]:
 
 def _describe(workdir: str, phase: str) -> str:
   """'gamma variance, standard prior' from the phase's saved config ('' when absent)."""
-  path = os.path.join(workdir, phase, 'config.json')
-  if phase == 'glow_baseline' or not os.path.isfile(path):
+  if phase == 'glow_baseline' or not os.path.isfile(workdir_lib.config_path(workdir, phase)):
     return ''
-  with open(path) as f:
-    model = json.load(f).get('model', {})
+  model = workdir_lib.saved_config(workdir, phase).get('model', {})
   return f"{model.get('variance', '?')} variance, {model.get('prior', {}).get('kind', '?')} prior"
 
 
@@ -161,11 +161,9 @@ def glow_layer_table(rows: list[dict]) -> str:
 
 def _glow_recipe(workdir: str) -> str:
   """'shuffle mixing, width 32, additive, lr 0.0005' from DIR/glow/config.json."""
-  path = os.path.join(workdir, 'glow', 'config.json')
-  if not os.path.isfile(path):
+  if not os.path.isfile(workdir_lib.config_path(workdir, 'glow')):
     return '?'
-  with open(path) as f:
-    config = json.load(f)
+  config = workdir_lib.saved_config(workdir, 'glow')
   glow = config['model']['glow']
   return (f"{glow.get('mixing', 'none')} mixing, width {glow['hidden']}, {glow['coupling']}, "
           f"lr {config['learning_rate']:g}")

@@ -13,8 +13,11 @@ from flax import traverse_util
 
 from vaeglow_jax.reliability import WorkdirError
 
+# How a run was launched (processes, coordinator): never read back from config.json, since
+# an evaluation is launched anew.
+LAUNCH_KEYS = ('multihost', 'distributed')
 # Keys an evaluation may change without retraining; everything else comes from config.json.
-EVALUATION_KEYS = ('phase', 'eval', 'sampling', 'num_devices', 'stage1_workdir')
+EVALUATION_KEYS = ('phase', 'eval', 'sampling', 'num_devices', 'stage1_workdir') + LAUNCH_KEYS
 
 
 def phase_dir(workdir: str, phase: str) -> str:
@@ -33,21 +36,37 @@ def timing_path(workdir: str, phase: str) -> str:
   return os.path.join(phase_dir(workdir, phase), 'timing.json')
 
 
-def trained_config(workdir: str, phase: str,
-                   base: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """The config `phase` was trained with (WORKDIR/<phase>/config.json), as a ConfigDict
-  shaped like `base`: keys added to the code since the run keep base's values, keys
-  the code no longer has are dropped, and JSON lists become tuples where base has tuples."""
+def saved_config(workdir: str, phase: str) -> dict:
+  """WORKDIR/<phase>/config.json as nested dicts, as training wrote it (JSON: tuples are lists)."""
   path = config_path(workdir, phase)
   if not os.path.isfile(path):
     raise WorkdirError(f'no trained phase {phase!r} in {workdir} ({path} is missing); train it '
                        'first or pass the right --workdir and --config.phase.')
   with open(path) as f:
-    saved = traverse_util.flatten_dict(json.load(f), sep='.')
+    return json.load(f)
+
+
+def eval_dir(workdir: str, phase: str) -> str:
+  """Where experiments.evaluate writes a phase's sample grids and exported samples."""
+  return os.path.join(workdir, 'eval', phase)
+
+
+def metrics_path(workdir: str) -> str:
+  """WORKDIR/eval/metrics.json: {phase: metrics} of every evaluated phase."""
+  return os.path.join(workdir, 'eval', 'metrics.json')
+
+
+def trained_config(workdir: str, phase: str,
+                   base: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The config `phase` was trained with (WORKDIR/<phase>/config.json), as a ConfigDict
+  shaped like `base`: keys added to the code since the run keep base's values, keys
+  the code no longer has are dropped, and JSON lists become tuples where base has tuples.
+  The launch settings (LAUNCH_KEYS) keep base's values."""
+  saved = traverse_util.flatten_dict(saved_config(workdir, phase), sep='.')
   config = base.copy_and_resolve_references()
   defaults = traverse_util.flatten_dict(config.to_dict(), sep='.')
   for key, value in saved.items():
-    if key not in defaults:
+    if key not in defaults or key.split('.')[0] in LAUNCH_KEYS:
       continue
     if isinstance(defaults[key], tuple) and isinstance(value, list):
       value = tuple(value)
