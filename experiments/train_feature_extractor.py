@@ -23,17 +23,21 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   del argv
+  import jax
+
   from vaeglow_jax.metrics import feature_extractor
   info = feature_extractor.train(cli.config(_CONFIG), _WORKDIR.value)
-  print(f"feature extractor for {info['dataset']}: test accuracy {info['test_accuracy']:.4f} "
-        f"({info['num_test_examples']} test images); saved in {_WORKDIR.value}")
+  if jax.process_index() == 0:
+    print(f"feature extractor for {info['dataset']}: test accuracy {info['test_accuracy']:.4f} "
+          f"({info['num_test_examples']} test images); saved in {_WORKDIR.value}")
 
 
 def _user_errors():
   from vaeglow_jax.data import DataError
+  from vaeglow_jax.distributed import DistributedError
   from vaeglow_jax.metrics.feature_extractor import FeatureExtractorError
   from vaeglow_jax.reliability import WorkdirError
-  return (DataError, FeatureExtractorError, WorkdirError)
+  return (DataError, DistributedError, FeatureExtractorError, WorkdirError)
 
 
 if __name__ == '__main__':

@@ -2,6 +2,7 @@
 against 1 process x 4 devices, same config and seed."""
 
 import itertools
+import json
 import re
 import signal
 import time
@@ -13,6 +14,7 @@ import pytest
 from tests.helpers import (assert_trees_equal, finish, free_port, latest_state, launch,
                            process_flags, workdir_files)
 from vaeglow_jax import distributed, figures
+from vaeglow_jax import train as train_lib
 
 ARGS = ['--config=experiments/configs/fashion_mnist.py:test', '--config.data.allow_download=True',
         '--config.data.data_dir=/tmp/vaeglow_mock_unused', '--config.data.train_split=train',
@@ -98,6 +100,27 @@ def test_sigterm_to_one_process_stops_both_at_one_step_and_the_rerun_resumes(tmp
   step_b, b = latest_state(str(tmp_path / 'stopped'), 'vae')
   assert step_a == step_b == 60
   assert_trees_equal(a['params'], b['params'])
+
+
+@pytest.mark.slow
+def test_feature_extractor_trained_by_two_processes_is_the_one_of_one_process(tmp_path):
+  """experiments.train_feature_extractor (test preset, Fashion-MNIST at 8x8) as 2 processes x 2
+  devices and as 1 process: the same parameters, info file and files."""
+  runs = {name: tmp_path / name for name in ('one', 'two')}
+  args = ['experiments.train_feature_extractor', '--config=experiments/configs/fashion_mnist.py:test']
+  finish([launch([*args, f'--workdir={runs["one"]}'], f'{runs["one"]}.log', 1)])
+  port = free_port()
+  outs = finish([launch([*args, f'--workdir={runs["two"]}', *process_flags(port, i)],
+                        f'{runs["two"]}.{i}.log', 2) for i in range(2)])
+  assert 'test accuracy' in outs[0] and 'test accuracy' not in outs[1]  # process 0 reports
+  infos = [json.loads((run / 'feature_extractor.json').read_text()) for run in runs.values()]
+  assert infos[0] == infos[1] and infos[0]['num_test_examples'] == 10_000
+  params = []
+  for run in runs.values():
+    manager = train_lib.checkpoint_manager(str(run / 'checkpoints'), 1, read_only=True)
+    params.append(train_lib.restore_raw(manager))
+  assert_trees_equal(params[0], params[1])
+  assert workdir_files(runs['one']) == workdir_files(runs['two'])
 
 
 def test_settings_come_from_the_config_then_the_environment():

@@ -156,9 +156,9 @@ def _split_name(data_config, split: str) -> str:
 
 
 def labeled_arrays(data_config, split: str, max_examples: int | None = None):
-  """A whole split in memory (this process's shard): (images uint8 (n, H, W, C), labels int32 (n,)).
-  For the small labelled datasets the FID feature extractor trains on."""
-  ds = _dataset(data_config, _split_name(data_config, split), labeled=True)
+  """A whole split in memory, the same on every process: (images uint8 (n, H, W, C), labels
+  int32 (n,)). For the small labelled datasets the FID feature extractor trains on."""
+  ds = _dataset(data_config, _split_name(data_config, split), labeled=True, shard=False)
   if max_examples:
     ds = ds.take(max_examples)
   images, labels = [], []

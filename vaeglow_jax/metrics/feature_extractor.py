@@ -24,6 +24,7 @@ import numpy as np
 import optax
 
 from vaeglow_jax import data as data_lib
+from vaeglow_jax import distributed
 from vaeglow_jax import reliability
 from vaeglow_jax import train as train_lib
 
@@ -60,7 +61,11 @@ def train(config, workdir: str, log=print) -> dict:
 
   Uses config.feature_extractor.{widths, feature_dim, num_steps, batch_size,
   learning_rate, seed, max_train_examples}. Checks the data and the work directory before writing.
+  With several processes (each running this with the same config), every process trains the
+  same classifier on one of its devices (it is small), the checkpoint is saved collectively and
+  process 0 writes the info file.
   """
+  distributed.initialize(config)
   fe = config.feature_extractor
   for key in ('num_steps', 'batch_size', 'learning_rate'):
     if fe[key] <= 0:
@@ -103,8 +108,12 @@ def train(config, workdir: str, log=print) -> dict:
           'test_accuracy': accuracy, 'num_test_examples': int(len(test_x))}
   manager = train_lib.checkpoint_manager(os.path.join(workdir, 'checkpoints'), 1)
   import orbax.checkpoint as ocp
+  if jax.process_count() > 1:  # Orbax saves global arrays: the parameters, replicated
+    params = train_lib.replicate(jax.device_get(params), train_lib.make_mesh())
   manager.save(fe.num_steps, args=ocp.args.StandardSave(params), force=True)
   manager.wait_until_finished()
+  if not distributed.is_primary():
+    return info
   tmp = os.path.join(workdir, INFO_FILE + '.tmp')
   with open(tmp, 'w') as f:
     json.dump(info, f, indent=2)
