@@ -33,12 +33,7 @@ def main(argv):
 
 def _user_errors():
   from vaeglow_jax import trainer
-  from vaeglow_jax.data import DataError
-  from vaeglow_jax.distributed import DistributedError
-  from vaeglow_jax.reliability import WorkdirError
-  from vaeglow_jax.train import BatchSizeError
-  return (trainer.TrainingError, BatchSizeError, DataError, DistributedError, WorkdirError)
-
+  return trainer.USER_ERRORS
 
 if __name__ == '__main__':
   cli.run(main, _user_errors())

@@ -103,6 +103,24 @@ def test_sigterm_to_one_process_stops_both_at_one_step_and_the_rerun_resumes(tmp
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize('process_1_flag,error', [
+    ('--config.learning_rate=-1', 'error: process 1 of 2: learning_rate must be positive, got -1'),
+    ('--config.seed=5', 'error: the config of process 1 of 2 differs from process 0'),
+])
+def test_a_bad_config_on_one_process_ends_both_with_the_same_line(tmp_path, process_1_flag, error):
+  workdir = tmp_path / 'run'
+  port = free_port()
+  procs = [_launch(workdir, 2, *process_flags(port, 0)),
+           _launch(workdir, 2, process_1_flag, *process_flags(port, 1))]
+  outs = finish(procs, timeout=300, returncode=2)
+  for out in outs:
+    errors = [line for line in out.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and errors[0].startswith(error), out[-3000:]
+    assert 'Traceback' not in out
+  assert not workdir.exists()
+
+
+@pytest.mark.slow
 def test_feature_extractor_trained_by_two_processes_is_the_one_of_one_process(tmp_path):
   """experiments.train_feature_extractor (test preset, Fashion-MNIST at 8x8) as 2 processes x 2
   devices and as 1 process: the same parameters, info file and files."""

@@ -9,6 +9,7 @@ cluster itself (TPU pods, SLURM, Open MPI).
 
 from __future__ import annotations
 
+import json
 import os
 
 import jax
@@ -61,6 +62,15 @@ def initialize(config) -> None:
                                 if v is not None})
 
 
+def config_fingerprint(config) -> str:
+  """A digest of the config without the keys that differ between processes by design."""
+  import hashlib
+  settings_free = config.to_dict()
+  for key in ('distributed', 'multihost'):  # how each process was told to join
+    settings_free.pop(key, None)
+  return hashlib.sha256(json.dumps(settings_free, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def is_primary() -> bool:
   """Process 0 writes the shared files (config, timing, samples, TensorBoard, metrics)."""
   return jax.process_index() == 0
@@ -71,8 +81,7 @@ def barrier(name: str, timeout_seconds: float = 300.0) -> None:
   does not arrive within the timeout ends the wait with one clear error on the others."""
   if jax.process_count() == 1:
     return
-  from jax._src import distributed as jax_distributed  # the client JAX's own multi-process tests use
-  client = jax_distributed.global_state.client
+  client = _client()
   try:
     client.wait_at_barrier(name, int(timeout_seconds * 1000))
   except Exception as e:  # noqa: BLE001 - a JaxRuntimeError (DEADLINE_EXCEEDED, or a peer that died)
@@ -80,6 +89,43 @@ def barrier(name: str, timeout_seconds: float = 300.0) -> None:
         f'process {jax.process_index()} of {jax.process_count()}: not every process reached '
         f'{name!r} within {timeout_seconds:.0f} s ({str(e).splitlines()[0][:200]}); the first '
         'error is in the log of the process that did not arrive.') from None
+
+
+def _client():
+  from jax._src import distributed as jax_distributed  # the client JAX's own multi-process tests use
+  return jax_distributed.global_state.client
+
+
+def check_together(name: str, check, user_errors: tuple, fingerprint: str = '',
+                   timeout_seconds: float = 300.0):
+  """Runs `check()` (the checks a run makes before its first collective) on every process and
+  returns its value. A user error on any process, or a `fingerprint` (e.g. of the config) that
+  differs from process 0's, ends every process with the same one-line DistributedError naming
+  the process, instead of one process exiting and the others waiting at their next collective.
+  One process: check()'s own errors, unchanged."""
+  if jax.process_count() == 1:
+    return check()
+  value, outcome = None, 'ok'
+  try:
+    value = check()
+  except user_errors as e:
+    outcome = f'error: {e}'
+  client, index, count = _client(), jax.process_index(), jax.process_count()
+  client.key_value_set(f'{name}/outcome/{index}', outcome)
+  client.key_value_set(f'{name}/fingerprint/{index}', fingerprint)
+  barrier(name, timeout_seconds)
+  get = lambda key: client.blocking_key_value_get(key, int(timeout_seconds * 1000))  # noqa: E731
+  for i in range(count):
+    theirs = get(f'{name}/outcome/{i}')
+    if theirs != 'ok':
+      raise DistributedError(f'process {i} of {count}: {theirs[len("error: "):]}')
+  reference = get(f'{name}/fingerprint/0')
+  differ = [i for i in range(1, count) if get(f'{name}/fingerprint/{i}') != reference]
+  if differ:
+    raise DistributedError(f'the config of process {differ[0]} of {count} differs from process '
+                           "0's: give every process the same --config and overrides (only "
+                           'distributed.process_id may differ).')
+  return value
 
 
 class PreemptionSync:

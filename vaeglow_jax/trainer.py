@@ -28,6 +28,9 @@ from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.flows.coupling import NET_DTYPES
 
 TrainingError = loop_lib.TrainingError
+# The errors a user can fix (one line, exit 2), as experiments.train reports them.
+USER_ERRORS = (TrainingError, train_lib.BatchSizeError, data_lib.DataError,
+               distributed.DistributedError, reliability.WorkdirError)
 Preempted = loop_lib.Preempted
 
 
@@ -159,21 +162,30 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   [(step, {metric: mean})]. Raises TrainingError / DataError / WorkdirError for
   user errors and Preempted after a SIGTERM (a final checkpoint is written).
   """
-  image_shape = validate_config(config)
+  # First join the other processes: a check that fails on one host only must end them all.
   distributed.initialize(config)
+
+  def checks():
+    image_shape = validate_config(config)
+    mesh = train_lib.make_mesh(config.num_devices or None)
+    train_lib.check_batch_size(config.batch_size, mesh)
+    reliability.check_writable(workdir)
+    if phases.get_spec(config.phase).from_stage1:
+      _stage1_manager(config, workdir)
+    train_split = config.data.train_split or data_lib.get_spec(config.data.name).train_split
+    return image_shape, mesh, data_lib.num_examples(config.data, train_split)
+
+  image_shape, mesh, num_train_examples = distributed.check_together(
+      f'vaeglow_{config.phase}_checks', checks, USER_ERRORS, distributed.config_fingerprint(config))
   spec = phases.get_spec(config.phase)
-  mesh = train_lib.make_mesh(config.num_devices or None)
-  train_lib.check_batch_size(config.batch_size, mesh)
   logging.info('%s: %s', config.phase, train_lib.describe_mesh(mesh, config.batch_size))
-  reliability.check_writable(workdir)
   phase = phases.Phase(config, image_shape)
   stage1 = None
   if spec.from_stage1:
     batch = jax.ShapeDtypeStruct((config.batch_size,) + tuple(image_shape), jnp.float32)
     abstract = jax.eval_shape(phase.init, jax.random.PRNGKey(0), batch)
     stage1 = _load_stage1(config, workdir, abstract, spec.from_stage1)
-  train_split = config.data.train_split or data_lib.get_spec(config.data.name).train_split
-  steps_per_epoch = max(1, data_lib.num_examples(config.data, train_split) // config.batch_size)
+  steps_per_epoch = max(1, num_train_examples // config.batch_size)
   num_steps = config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * steps_per_epoch
   out_dir = workdir_lib.phase_dir(workdir, config.phase)
   # One lock per work directory, held by process 0; the others wait until it has it.
