@@ -58,16 +58,8 @@ def main(argv):
 
 
 def _user_errors():
-  from vaeglow_jax import evaluation, trainer
-  from vaeglow_jax.data import DataError
-  from vaeglow_jax.distributed import DistributedError
-  from vaeglow_jax.metrics.feature_extractor import FeatureExtractorError
-  from vaeglow_jax.metrics.inception import InceptionWeightsError
-  from vaeglow_jax.reliability import WorkdirError
-  from vaeglow_jax.train import BatchSizeError
-  return (evaluation.EvaluationError, trainer.TrainingError, BatchSizeError, DataError,
-          DistributedError, FeatureExtractorError, InceptionWeightsError, WorkdirError)
-
+  from vaeglow_jax import evaluation
+  return evaluation.USER_ERRORS
 
 if __name__ == '__main__':
   cli.run(main, _user_errors())

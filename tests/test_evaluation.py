@@ -268,6 +268,16 @@ def test_evaluate_with_two_processes_gives_the_metrics_of_one(trained, tmp_path)
     shutil.copytree(workdir, run, ignore=shutil.ignore_patterns('eval'))
   args = ['experiments.evaluate', '--config.phase=glow', '--config.num_devices=4',
           f'--config.eval.feature_extractor_dir={fe_dir}', '--config.eval.temperatures=(0.0, 0.5)']
+  # A bad override on process 1 only: both processes end with its one-line error, nothing written.
+  port = free_port()
+  outs = finish([launch([*args, f'--workdir={runs["two"]}', *process_flags(port, i),
+                         *(['--config.eval.iw_samples=0'] if i else [])],
+                        f'{runs["two"]}.bad{i}.log', 2) for i in range(2)], timeout=300, returncode=2)
+  for out in outs:
+    assert [l for l in out.splitlines() if l.startswith('error:')] == [
+        'error: process 1 of 2: eval.iw_samples must be positive, got 0.'], out[-3000:]
+  assert not os.path.exists(os.path.join(runs['two'], 'eval'))
+
   finish([launch([*args, f'--workdir={runs["one"]}'], f'{runs["one"]}.log', 4)], timeout=600)
   port = free_port()
   finish([launch([*args, f'--workdir={runs["two"]}', *process_flags(port, i)],

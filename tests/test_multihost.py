@@ -61,10 +61,23 @@ def test_two_processes_train_like_one_process_with_the_same_devices(tmp_path):
   # One set of work-directory files: process 1 wrote nothing of its own.
   assert workdir_files(multi) == workdir_files(single)
 
+  # No phase-1 checkpoint where process 1 looks (as on a host without the shared disk): both
+  # processes end with its error, before any collective.
+  glow = ['--config.phase=glow', '--config.num_train_steps=2', '--config.checkpoint_every_steps=2',
+          '--config.sample_every_steps=2']
+  port = free_port()
+  outs = finish([_launch(multi, 2, lr, *glow, *process_flags(port, i),
+                         *([f'--config.stage1_workdir={tmp_path / "elsewhere"}'] if i else []))
+                 for i in range(2)], timeout=300, returncode=2)
+  for out in outs:
+    assert [l for l in out.splitlines() if l.startswith('error:')] == [
+        "error: process 1 of 2: phase 'glow' needs a phase-1 checkpoint in "
+        f"{tmp_path / 'elsewhere' / 'vae' / 'checkpoints'}; run phase vae first "
+        "(--config.phase=vae) or point --config.stage1_workdir at its workdir."], out[-3000:]
+  assert not (multi / 'glow').exists()
   # Phase-1 -> phase-2 hand-off under 2 processes: both restore the phase-1 checkpoint, train
   # the Glow layer only, and save the phase-1 parameters bitwise unchanged.
-  finish(_two_processes(multi, lr, '--config.phase=glow', '--config.num_train_steps=2',
-                         '--config.checkpoint_every_steps=2', '--config.sample_every_steps=2'))
+  finish(_two_processes(multi, lr, *glow))
   step, glow = latest_state(str(multi), 'glow')
   assert step == 2
   assert set(glow['params']) == {'glow'} and set(glow['frozen']) == {'encoder', 'decoder', 'prior'}

@@ -102,7 +102,8 @@ def check_together(name: str, check, user_errors: tuple, fingerprint: str = '',
   returns its value. A user error on any process, or a `fingerprint` (e.g. of the config) that
   differs from process 0's, ends every process with the same one-line DistributedError naming
   the process, instead of one process exiting and the others waiting at their next collective.
-  One process: check()'s own errors, unchanged."""
+  check() itself must not run collectives (an Orbax CheckpointManager is one), since the
+  processes it fails on stop short of them. One process: check()'s own errors, unchanged."""
   if jax.process_count() == 1:
     return check()
   value, outcome = None, 'ok'

@@ -40,6 +40,11 @@ class EvaluationError(ValueError):
   """A problem the user can fix; the message says how."""
 
 
+# The errors a user can fix (one line, exit 2), as experiments.evaluate reports them.
+USER_ERRORS = (EvaluationError, fe_lib.FeatureExtractorError, inception.InceptionWeightsError,
+               *trainer.USER_ERRORS)
+
+
 # Loading ------------------------------------------------------------------------
 
 def _json_roundtrip(value):
@@ -64,13 +69,21 @@ def check_config_matches(config, workdir: str) -> None:
                               '(evaluate with the training config).')
 
 
+def _checkpoints_dir(config, workdir: str) -> str:
+  """config.phase's checkpoints directory; raises unless it holds a checkpoint (no collective)."""
+  directory = workdir_lib.checkpoints_dir(workdir, config.phase)
+  if not workdir_lib.has_checkpoint(directory):
+    raise EvaluationError(f'no checkpoint in {directory}; train phase {config.phase!r} first.')
+  return directory
+
+
 def load_variables(config, workdir: str, phase: phases.Phase):
   """The latest checkpoint's variables of config.phase, checked against the model. -> (variables, step)."""
-  directory = workdir_lib.checkpoints_dir(workdir, config.phase)
-  manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints, read_only=True) \
-      if os.path.isdir(directory) else None
-  if manager is None or manager.latest_step() is None:
-    raise EvaluationError(f'no checkpoint in {directory}; train phase {config.phase!r} first.')
+  directory = _checkpoints_dir(config, workdir)
+  manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints, read_only=True)
+  if manager.latest_step() is None:  # only step folders Orbax does not recognise
+    raise EvaluationError(f'no readable checkpoint in {directory}; train phase {config.phase!r} '
+                          'first.')
   step = int(manager.latest_step())
   raw = trainer.restore_or_raise(manager, step)
   variables = {'params': {**raw.get('frozen', {}), **raw['params']}, **raw.get('collections', {})}
@@ -257,6 +270,16 @@ def timing_metrics(config, workdir) -> dict:
 
 # The whole evaluation ------------------------------------------------------------
 
+def _check_eval_config(e) -> None:
+  if any(float(t) < 0 for t in e.temperatures):
+    raise EvaluationError(f'eval.temperatures must be >= 0, got {[float(t) for t in e.temperatures]}.')
+  for key in ('batch_size', 'iw_samples', 'num_fid_samples'):
+    if e[key] <= 0:
+      raise EvaluationError(f'eval.{key} must be positive, got {e[key]}.')
+  if e.num_fid_samples < 2:
+    raise EvaluationError('eval.num_fid_samples must be at least 2.')
+
+
 def evaluate(config, workdir: str, log=print) -> dict:
   """Evaluates the latest checkpoint of config.phase in workdir; returns its metrics.
 
@@ -264,25 +287,28 @@ def evaluate(config, workdir: str, log=print) -> dict:
   data parallel over all of them; the sample-based scores and figures are computed on each
   process from its own copy of the parameters (the same numbers everywhere), and only process
   0 writes into the work directory."""
-  image_shape = trainer.validate_config(config)
+  # First join the other processes: a check that fails on one process must end them all.
   distributed.initialize(config)
+
+  def checks():
+    image_shape = trainer.validate_config(config)
+    _check_eval_config(config.eval)
+    mesh = train_lib.make_mesh(config.num_devices or None)
+    train_lib.check_batch_size(config.eval.batch_size, mesh)
+    check_config_matches(config, workdir)
+    _checkpoints_dir(config, workdir)  # not the Orbax manager: a collective
+    reliability.check_writable(workdir)
+    return image_shape, mesh
+
+  image_shape, mesh = distributed.check_together(
+      f'vaeglow_eval_{config.phase}_checks', checks, USER_ERRORS,
+      distributed.config_fingerprint(config))
   e = config.eval
   temperatures = [float(t) for t in e.temperatures]
-  if any(t < 0 for t in temperatures):
-    raise EvaluationError(f'eval.temperatures must be >= 0, got {temperatures}.')
-  for key in ('batch_size', 'iw_samples', 'num_fid_samples'):
-    if e[key] <= 0:
-      raise EvaluationError(f'eval.{key} must be positive, got {e[key]}.')
-  if e.num_fid_samples < 2:
-    raise EvaluationError('eval.num_fid_samples must be at least 2.')
-  mesh = train_lib.make_mesh(config.num_devices or None)
-  train_lib.check_batch_size(e.batch_size, mesh)
-  check_config_matches(config, workdir)
   phase = phases.Phase(config, image_shape)
   variables, step = load_variables(config, workdir, phase)
   spaces, absent = feature_spaces(config)
   out_dir = workdir_lib.eval_dir(workdir, config.phase)
-  reliability.check_writable(workdir)
 
   rng = jax.random.PRNGKey(e.seed)
   rng_bounds, rng_samples, rng_figures = jax.random.split(rng, 3)

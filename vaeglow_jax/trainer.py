@@ -100,16 +100,22 @@ def _check_shapes(config, shape) -> None:
                           f'H and W must be divisible by {factor} (use fewer levels or data.resize).')
 
 
-def _stage1_manager(config, workdir):
-  stage1 = config.stage1_workdir or workdir
-  directory = workdir_lib.checkpoints_dir(stage1, 'vae')
-  manager = None
-  if os.path.isdir(directory):
-    manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints, read_only=True)
-  if manager is None or manager.latest_step() is None:
+def _stage1_dir(config, workdir) -> str:
+  """The phase-1 checkpoints directory; raises unless it holds a checkpoint (no collective)."""
+  directory = workdir_lib.checkpoints_dir(config.stage1_workdir or workdir, 'vae')
+  if not workdir_lib.has_checkpoint(directory):
     raise TrainingError(
         f'phase {config.phase!r} needs a phase-1 checkpoint in {directory}; run phase vae first '
         '(--config.phase=vae) or point --config.stage1_workdir at its workdir.')
+  return directory
+
+
+def _stage1_manager(config, workdir):
+  manager = train_lib.checkpoint_manager(_stage1_dir(config, workdir), config.keep_checkpoints,
+                                         read_only=True)
+  if manager.latest_step() is None:  # only step folders Orbax does not recognise
+    raise TrainingError(f'phase {config.phase!r} found no readable phase-1 checkpoint in '
+                        f'{manager.directory}; run phase vae first (--config.phase=vae).')
   return manager
 
 
@@ -171,7 +177,7 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
     train_lib.check_batch_size(config.batch_size, mesh)
     reliability.check_writable(workdir)
     if phases.get_spec(config.phase).from_stage1:
-      _stage1_manager(config, workdir)
+      _stage1_dir(config, workdir)  # not the Orbax manager: a collective
     train_split = config.data.train_split or data_lib.get_spec(config.data.name).train_split
     return image_shape, mesh, data_lib.num_examples(config.data, train_split)
 

@@ -32,6 +32,13 @@ def checkpoints_dir(workdir: str, phase: str) -> str:
   return os.path.join(phase_dir(workdir, phase), 'checkpoints')
 
 
+def has_checkpoint(directory: str) -> bool:
+  """Whether `directory` holds a finished Orbax step folder (a name of digits: a save in progress
+  has a temporary name). Read from the file system, not through Orbax, whose manager is a
+  collective on several processes: this may run where one process can fail alone."""
+  return os.path.isdir(directory) and any(name.isdigit() for name in os.listdir(directory))
+
+
 def timing_path(workdir: str, phase: str) -> str:
   return os.path.join(phase_dir(workdir, phase), 'timing.json')
 
