@@ -125,7 +125,7 @@ def check_together(name: str, check, user_errors: tuple, fingerprint: str = '',
   if differ:
     raise DistributedError(f'the config of process {differ[0]} of {count} differs from process '
                            "0's: give every process the same --config and overrides (only "
-                           'distributed.process_id may differ).')
+                           'multihost and distributed.* may differ).')
   return value
 
 
