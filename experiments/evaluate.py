@@ -7,8 +7,8 @@ temperature sweep, figures, seconds per epoch.
 
 Without --config, the model and data are those the phase was trained with
 (WORKDIR/<phase>/config.json); only --config.phase, eval.*, sampling.*, num_devices,
-stage1_workdir, multihost and distributed.* may be set. With --config=FILE[:preset] (and overrides), the config must
-match the trained one in model.* and data.*. Writes
+stage1_workdir, multihost and distributed.* may be set. With --config=FILE[:preset] (and
+overrides), the config must match the trained one in model.* and data.*. Writes
 WORKDIR/eval/metrics.json ({phase: metrics}) and figures under WORKDIR/eval/<phase>/.
 Exit codes: 0 done; 2 bad input (one line on stderr, nothing written).
 """
@@ -44,12 +44,10 @@ def evaluation_config():
 
 def main(argv):
   del argv
-  import jax
-
-  from vaeglow_jax import evaluation, workdir
+  from vaeglow_jax import distributed, evaluation, workdir
   config = evaluation_config()
   metrics = evaluation.evaluate(config, _WORKDIR.value)
-  if jax.process_index() != 0:  # process 0 wrote and reports the metrics
+  if not distributed.is_primary():  # process 0 wrote and reports the metrics
     return
   shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
   print(json.dumps(shown, indent=1, sort_keys=True))
@@ -60,6 +58,7 @@ def main(argv):
 def _user_errors():
   from vaeglow_jax import evaluation
   return evaluation.USER_ERRORS
+
 
 if __name__ == '__main__':
   cli.run(main, _user_errors())

@@ -35,5 +35,6 @@ def _user_errors():
   from vaeglow_jax import trainer
   return trainer.USER_ERRORS
 
+
 if __name__ == '__main__':
   cli.run(main, _user_errors())

@@ -23,11 +23,10 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   del argv
-  import jax
-
+  from vaeglow_jax import distributed
   from vaeglow_jax.metrics import feature_extractor
   info = feature_extractor.train(cli.config(_CONFIG), _WORKDIR.value)
-  if jax.process_index() == 0:
+  if distributed.is_primary():
     print(f"feature extractor for {info['dataset']}: test accuracy {info['test_accuracy']:.4f} "
           f"({info['num_test_examples']} test images); saved in {_WORKDIR.value}")
 
