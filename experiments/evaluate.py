@@ -31,21 +31,26 @@ _WORKDIR = flags.DEFINE_string('workdir', None, 'Work directory of the trained m
 flags.mark_flags_as_required(['workdir'])
 
 
-def evaluation_config():
-  """--config and its overrides, or (no --config) the trained config plus the overrides."""
+def evaluation_config(launch):
+  """`launch` (--config and its overrides) when --config was given, else the trained config
+  plus the overrides."""
   from vaeglow_jax import workdir
-  config = cli.config(_CONFIG)
   if flags.FLAGS['config'].present:
-    return config
+    return launch
   overrides = config_flags.get_override_values(flags.FLAGS['config'])
-  trained = workdir.trained_config(_WORKDIR.value, config.phase, config)
+  trained = workdir.trained_config(_WORKDIR.value, launch.phase, launch)
   return workdir.with_overrides(trained, overrides)
 
 
 def main(argv):
   del argv
   from vaeglow_jax import distributed, evaluation, workdir
-  config = evaluation_config()
+  launch = cli.config(_CONFIG)  # holds multihost and distributed.*, never read from config.json
+  # Join the other processes first, so that an error reading the trained config on one host
+  # (a refused override, a work directory it cannot see) ends every process with its line.
+  distributed.initialize(launch)
+  config = distributed.check_together('vaeglow_eval_config', lambda: evaluation_config(launch),
+                                      evaluation.USER_ERRORS)
   metrics = evaluation.evaluate(config, _WORKDIR.value)
   if not distributed.is_primary():  # process 0 wrote and reports the metrics
     return

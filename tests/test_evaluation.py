@@ -268,15 +268,25 @@ def test_evaluate_with_two_processes_gives_the_metrics_of_one(trained, tmp_path)
     shutil.copytree(workdir, run, ignore=shutil.ignore_patterns('eval'))
   args = ['experiments.evaluate', '--config.phase=glow', '--config.num_devices=4',
           f'--config.eval.feature_extractor_dir={fe_dir}', '--config.eval.temperatures=(0.0, 0.5)']
-  # A bad override on process 1 only: both processes end with its one-line error, nothing written.
-  port = free_port()
-  outs = finish([launch([*args, f'--workdir={runs["two"]}', *process_flags(port, i),
-                         *(['--config.eval.iw_samples=0'] if i else [])],
-                        f'{runs["two"]}.bad{i}.log', 2) for i in range(2)], timeout=300, returncode=2)
-  for out in outs:
-    assert [l for l in out.splitlines() if l.startswith('error:')] == [
-        'error: process 1 of 2: eval.iw_samples must be positive, got 0.'], out[-3000:]
-  assert not os.path.exists(os.path.join(runs['two'], 'eval'))
+  # Bad input on process 1 only: both processes end with its one-line error, nothing written.
+  # The first two fail in the CLI, before evaluate(): a work directory process 1 cannot see,
+  # a model override refused at evaluation; the third in evaluate()'s own checks.
+  empty = tmp_path / 'not_shared'
+  empty.mkdir()
+  for process_1_flags, error in [
+      ([f'--workdir={empty}'], f"no trained phase 'glow' in {empty}"),
+      (['--config.model.latent_dim=3'], '--config.model.latent_dim cannot change at evaluation'),
+      (['--config.eval.iw_samples=0'], 'eval.iw_samples must be positive, got 0.')]:
+    port = free_port()
+    outs = finish([launch([*args, f'--workdir={runs["two"]}', *process_flags(port, i),
+                           *(process_1_flags if i else [])],
+                          f'{runs["two"]}.bad{i}.log', 2) for i in range(2)], timeout=300,
+                  returncode=2)
+    for out in outs:
+      errors = [line for line in out.splitlines() if line.startswith('error:')]
+      assert len(errors) == 1 and errors[0].startswith(f'error: process 1 of 2: {error}'), out[-3000:]
+      assert 'Traceback' not in out
+    assert not os.path.exists(os.path.join(runs['two'], 'eval')) and os.listdir(empty) == []
 
   finish([launch([*args, f'--workdir={runs["one"]}'], f'{runs["one"]}.log', 4)], timeout=600)
   port = free_port()

@@ -14,6 +14,7 @@ import pytest
 from tests.helpers import (assert_trees_equal, finish, free_port, latest_state, launch,
                            process_flags, workdir_files)
 from vaeglow_jax import distributed, figures
+from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax import train as train_lib
 
 ARGS = ['--config=experiments/configs/fashion_mnist.py:test', '--config.data.allow_download=True',
@@ -133,6 +134,22 @@ def test_a_bad_config_on_one_process_ends_both_with_the_same_line(tmp_path, proc
   assert not workdir.exists()
 
 
+
+@pytest.mark.slow
+def test_a_nonfinite_step_on_one_process_stops_both_with_the_same_line(tmp_path):
+  """Process 1's slice of every batch has a NaN reconstruction; the guard reads the global
+  metrics, so both processes stop at step 1 with the same line, and nothing is saved."""
+  workdir = tmp_path / 'run'
+  port = free_port()
+  procs = [_launch(workdir, 2, '--config.nonfinite=stop', *process_flags(port, i),
+                   env_extra={'VAEGLOW_TEST_POISON_PROCESS': '1'}) for i in range(2)]
+  outs = finish(procs, timeout=300, returncode=2)
+  for out in outs:
+    errors = [line for line in out.splitlines() if line.startswith('error:')]
+    assert errors == ['error: non-finite reconstruction, loss at step 1; last good checkpoint: '
+                      'none yet'], out[-3000:]
+  assert not workdir_lib.has_checkpoint(workdir_lib.checkpoints_dir(str(workdir), 'vae'))
+
 @pytest.mark.slow
 def test_feature_extractor_trained_by_two_processes_is_the_one_of_one_process(tmp_path):
   """experiments.train_feature_extractor (test preset, Fashion-MNIST at 8x8) as 2 processes x 2
@@ -171,3 +188,22 @@ def test_settings_come_from_the_config_then_the_environment():
     distributed.settings(Config(num_processes=2, process_id=2), {})
   with pytest.raises(distributed.DistributedError, match=r'JAX_NUM_PROCESSES\) must be int'):
     distributed.settings(Config(), {'JAX_NUM_PROCESSES': 'two'})
+
+
+def test_a_barrier_timeout_names_the_process_that_did_not_arrive(tmp_path):
+  """Process 1 reaches the barrier 8 s late, with a 3 s timeout: process 0's error names it;
+  process 1, arriving after the barrier failed, says only that not everyone arrived."""
+  port = free_port()
+  procs = [launch(['tests.barrier_probe', str(port), str(i), '2', str(8 * i), '3'],
+                  tmp_path / f'{i}.log', 1) for i in range(2)]
+  outs = finish(procs, timeout=120, returncode=2)
+  named = ("error: process 0 of 2: process 1 of 2 did not reach 'probe' within 3 s "
+           '(DEADLINE_EXCEEDED: Barrier timed out); the first error is in the log of the process '
+           'that did not arrive.')
+  assert named in outs[0].splitlines(), outs[0][-2000:]
+  assert "error: process 1 of 2: not every process reached 'probe' within 3 s" in outs[1]
+  # Without a laggard, the same probe passes.
+  port = free_port()
+  outs = finish([launch(['tests.barrier_probe', str(port), str(i), '2', '0', '30'],
+                        tmp_path / f'ok{i}.log', 1) for i in range(2)], timeout=120)
+  assert all('passed' in out.splitlines() for out in outs)

@@ -77,18 +77,38 @@ def is_primary() -> bool:
 
 
 def barrier(name: str, timeout_seconds: float = 300.0) -> None:
-  """Waits until every process reaches `name` (no-op for one process); a process that
-  does not arrive within the timeout ends the wait with one clear error on the others."""
+  """Waits until every process reaches `name` (no-op for one process). A process that does not
+  arrive within the timeout, or that died, ends the wait on the others with one error that
+  names it (each process marks its arrival in the coordination key-value store first)."""
   if jax.process_count() == 1:
     return
-  client = _client()
+  client, index, count = _client(), jax.process_index(), jax.process_count()
+  client.key_value_set(f'{name}/arrived/{index}', 'yes')
   try:
     client.wait_at_barrier(name, int(timeout_seconds * 1000))
   except Exception as e:  # noqa: BLE001 - a JaxRuntimeError (DEADLINE_EXCEEDED, or a peer that died)
+    missing = _not_arrived(client, name, count)
+    who = (', '.join(f'process {i}' for i in missing) + f' of {count} did not reach'
+           if missing else 'not every process reached')
     raise DistributedError(
-        f'process {jax.process_index()} of {jax.process_count()}: not every process reached '
-        f'{name!r} within {timeout_seconds:.0f} s ({str(e).splitlines()[0][:200]}); the first '
-        'error is in the log of the process that did not arrive.') from None
+        f'process {index} of {count}: {who} {name!r} within {timeout_seconds:.0f} s '
+        f'({_first_sentence(e)}); the first error is in the log of the process that did not '
+        'arrive.') from None
+
+
+def _first_sentence(error: BaseException) -> str:
+  """'DEADLINE_EXCEEDED: Barrier timed out' from JAX's many-line barrier error."""
+  return str(error).splitlines()[0].split('. ')[0].rstrip('.')[:160]
+
+
+def _not_arrived(client, name: str, count: int) -> list[int]:
+  """The processes that have not marked their arrival at barrier `name`; [] when the store
+  cannot say (the coordinator, process 0, may be the one that is gone)."""
+  try:
+    arrived = {int(key.rsplit('/', 1)[1]) for key, _ in client.key_value_dir_get(f'{name}/arrived/')}
+  except Exception:  # noqa: BLE001 - the store is unreachable: say nothing rather than guess
+    return []
+  return [i for i in range(count) if i not in arrived]
 
 
 def _client():
