@@ -46,7 +46,7 @@ class StepBench:
   def __init__(self, config, phase_name: str, image_shape, batch: int, seed: int = 0):
     config = config.copy_and_resolve_references()
     config.phase = phase_name
-    self.phase = phases.Phase(config, image_shape)
+    self.phase = phases.build(config, image_shape)
     self.batch = batch
     self.mesh = train_lib.make_mesh(1)
     self.tx = train_lib.make_optimizer(config, steps_per_epoch=1000)

@@ -14,7 +14,7 @@ import tensorflow_datasets as tfds
 
 def _poison_this_process():
   from vaeglow_jax import phases
-  original = phases.Phase.per_example
+  original = phases.VAEPhase.per_example
 
   def poisoned(self, variables, x, rng):
     terms = dict(original(self, variables, x, rng))
@@ -22,7 +22,7 @@ def _poison_this_process():
     terms['objective'] = terms['objective'] + terms['recon']
     return terms
 
-  phases.Phase.per_example = poisoned
+  phases.VAEPhase.per_example = poisoned
 
 
 if __name__ == '__main__':

@@ -31,7 +31,7 @@ def _config(phase='vae', **overrides):
 @pytest.mark.parametrize('phase', ['vae', 'glow', 'second_stage'])
 def test_iw_bound_is_never_worse_than_elbo_and_equal_for_one_sample(phase):
   config = _config(phase)
-  ph = phases.Phase(config, (8, 8, 1))
+  ph = phases.build(config, (8, 8, 1))
   x = jax.random.uniform(jax.random.PRNGKey(0), (6, 8, 8, 1))
   variables = ph.init(jax.random.PRNGKey(1), x)
   rng = jax.random.PRNGKey(2)
@@ -48,7 +48,7 @@ def test_iw_bound_is_never_worse_than_elbo_and_equal_for_one_sample(phase):
 def test_log_weights_agree_with_the_training_terms():
   """With the same noise, a log weight is log p(x|z) + log p(z) - log q(z|x) of the model call."""
   config = _config('glow')
-  ph = phases.Phase(config, (8, 8, 1))
+  ph = phases.build(config, (8, 8, 1))
   x = jax.random.uniform(jax.random.PRNGKey(0), (4, 8, 8, 1))
   variables = ph.init(jax.random.PRNGKey(1), x)
   noise = jax.random.normal(jax.random.PRNGKey(3), (1, 4, config.model.latent_dim))
@@ -60,7 +60,7 @@ def test_log_weights_agree_with_the_training_terms():
 
 def test_glow_baseline_bound_is_its_exact_density():
   config = _config('glow_baseline')
-  ph = phases.Phase(config, (8, 8, 1))
+  ph = phases.build(config, (8, 8, 1))
   x = jax.random.uniform(jax.random.PRNGKey(0), (4, 8, 8, 1))
   variables = ph.init(jax.random.PRNGKey(1), x)
   log_w = ph.log_weights(variables, x, jax.random.PRNGKey(2), 8)

@@ -28,7 +28,7 @@ def _train(phase_name, steps, **gamma):
   config.model.prior.kind = 'standard'
   config.model.gamma.update(gamma)
   config.learning_rate, config.warmup_steps = 5e-4, 0
-  phase = phases.Phase(config, SHAPE)
+  phase = phases.build(config, SHAPE)
   mesh = train_lib.make_mesh(1)
   rng = np.random.default_rng(0)
   x0 = losses.dequantize(jnp.asarray(_batch(rng)), None, 8)

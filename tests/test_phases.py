@@ -19,7 +19,7 @@ SHAPE = (8, 8, 1)
 def _bare_phase(name):
   config = fashion_mnist.get_config('test')
   config.phase = name
-  return phases.Phase(config, SHAPE)
+  return phases.build(config, SHAPE)
 
 
 @functools.lru_cache(maxsize=None)

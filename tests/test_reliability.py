@@ -164,7 +164,7 @@ def test_dead_process_leaves_no_stuck_lock(tmp_path):
 # Non-finite guard ------------------------------------------------------------------
 
 def _poison_reconstruction(monkeypatch):
-  original = phases.Phase.per_example
+  original = phases.VAEPhase.per_example
 
   def poisoned(self, variables, x, rng):
     terms = dict(original(self, variables, x, rng))
@@ -172,7 +172,7 @@ def _poison_reconstruction(monkeypatch):
     terms['objective'] = terms['objective'] + terms['recon']
     return terms
 
-  monkeypatch.setattr(phases.Phase, 'per_example', poisoned)
+  monkeypatch.setattr(phases.VAEPhase, 'per_example', poisoned)
 
 
 def test_nonfinite_stop_names_step_term_and_checkpoint(tmp_path, monkeypatch):
@@ -202,7 +202,7 @@ def test_nonfinite_skip_keeps_parameters_and_stops_after_n(tmp_path, monkeypatch
 
 def test_nonfinite_step_leaves_state_unchanged():
   config = train_config('vae')
-  phase = phases.Phase(config, (8, 8, 1))
+  phase = phases.build(config, (8, 8, 1))
   tx = train_lib.make_optimizer(config, steps_per_epoch=10)
   images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
   variables = jax.device_get(jax.jit(phase.init)(jax.random.PRNGKey(0), images / 256.0))

@@ -46,6 +46,24 @@ def test_vae_then_glow_freezes_phase1_and_learns(tmp_path):
     assert os.path.exists(os.path.join(workdir, 'glow', name))
 
 
+
+def test_a_new_phase_is_one_table_entry(tmp_path, monkeypatch):
+  """The worked example of adding a phase: a prior and Glow layer fitted together on the frozen
+  phase-1 encoder and decoder is one PhaseSpec; the trainer, checkpoints and sampling follow."""
+  monkeypatch.setitem(phases.SPECS, 'prior_glow', phases.PhaseSpec(
+      'vae', trainable=('prior', 'glow'), from_stage1=('encoder', 'decoder'), use_glow=True))
+  workdir = str(tmp_path)
+  with tfds.testing.mock_data(num_examples=16):
+    trainer.train_and_evaluate(train_config('vae', steps=2), workdir)
+    history = trainer.train_and_evaluate(train_config('prior_glow', steps=4, log_every_steps=2),
+                                         workdir)
+  assert history and all(np.isfinite(m['loss']) for _, m in history)
+  _, stage1 = latest_state(workdir, 'vae')
+  step, saved = latest_state(workdir, 'prior_glow')
+  assert step == 4 and set(saved['params']) == {'prior', 'glow'}
+  assert_trees_equal(saved['frozen'], {k: stage1['params'][k] for k in ('encoder', 'decoder')})
+  assert os.path.exists(os.path.join(workdir, 'prior_glow', 'samples', 'step_4.png'))
+
 def test_resume_equals_uninterrupted_run(tmp_path):
   with tfds.testing.mock_data(num_examples=32):
     trainer.train_and_evaluate(train_config('vae', steps=8, checkpoint_every_steps=4), str(tmp_path / 'a'))
@@ -61,7 +79,7 @@ def test_resume_equals_uninterrupted_run(tmp_path):
 def test_four_devices_match_one_device():
   assert jax.device_count() >= 4, 'tests/conftest.py sets 4 simulated CPU devices'
   config = train_config('vae')
-  phase = phases.Phase(config, (8, 8, 1))
+  phase = phases.build(config, (8, 8, 1))
   images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
   tx = train_lib.make_optimizer(config, steps_per_epoch=10)
   x = jnp.asarray(images, jnp.float32) / 256.0

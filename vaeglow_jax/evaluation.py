@@ -118,7 +118,7 @@ def test_bounds(phase, variables, config, mesh, rng, log=print) -> dict:
   """Test-split bits/dim: ELBO and IW bounds (or the exact density for the Glow baseline)."""
   from jax.experimental import multihost_utils
   e = config.eval
-  num_samples = 1 if phase.name == 'glow_baseline' else e.iw_samples
+  num_samples = 1 if phase.exact_density else e.iw_samples
   step = make_bounds_step(phase, mesh, num_samples)
   elbo, iw = [], []
   start = time.time()
@@ -135,7 +135,7 @@ def test_bounds(phase, variables, config, mesh, rng, log=print) -> dict:
   bpd_elbo = float(np.mean(phase.bits_per_dim(-elbo)))
   bpd_iw = float(np.mean(phase.bits_per_dim(-iw)))
   out = {'num_test_examples': int(elbo.size)}
-  if phase.name == 'glow_baseline':
+  if phase.exact_density:
     out['test_bpd_exact'] = bpd_elbo
   else:
     out.update(test_bpd_elbo=bpd_elbo, test_bpd_iw=bpd_iw, iw_samples=int(num_samples))
@@ -305,7 +305,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
       distributed.config_fingerprint(config))
   e = config.eval
   temperatures = [float(t) for t in e.temperatures]
-  phase = phases.Phase(config, image_shape)
+  phase = phases.build(config, image_shape)
   variables, step = load_variables(config, workdir, phase)
   spaces, absent = feature_spaces(config)
   out_dir = workdir_lib.eval_dir(workdir, config.phase)
@@ -328,13 +328,13 @@ def evaluate(config, workdir: str, log=print) -> dict:
     out_dir = scratch.name
 
   # FID: one sample set per temperature, scored in every feature space.
-  sweep = temperatures if _temperature_matters(phase) else [float(config.sampling.temperature)]
+  sweep = temperatures if phase.temperature_matters else [float(config.sampling.temperature)]
   if config.sampling.temperature not in sweep:
     sweep.append(float(config.sampling.temperature))
   metrics['temperature'] = float(config.sampling.temperature)
   metrics['num_fid_samples'] = int(e.num_fid_samples)
   notes = dict(absent)
-  if not _temperature_matters(phase):
+  if not phase.temperature_matters:
     notes['temperature_sweep'] = 'samples of this model do not depend on the temperature'
   # Test images: the FID reference, and the sharpness reference of the Glow-layer measures.
   reference = (test_images(config, e.max_test_examples) if spaces or phase.spec.use_glow
@@ -394,10 +394,6 @@ def evaluate(config, workdir: str, log=print) -> dict:
 def _describe(scores: dict) -> str:
   return (f"FID {scores['fid']:.2f}, KID {scores['kid']:.4g}, "
           f"P/R {scores['precision']:.3f}/{scores['recall']:.3f}")
-
-
-def _temperature_matters(phase) -> bool:
-  return phase.spec.use_glow or phase.name == 'glow_baseline'
 
 
 def write_metrics(workdir: str, phase_name: str, metrics: dict) -> str:

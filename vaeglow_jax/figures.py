@@ -53,15 +53,9 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
   # Figure 5: each row goes from one random latent to another (slerp in the noise space);
   # the Glow layer's pixel noise is shared along a row.
   a, b = phase.sample_noise(rng_a, rows), phase.sample_noise(rng_b, rows)
-  if phase.name == 'glow_baseline':
-    path = slerp(a[1], b[1], steps)                    # (steps, rows, H, W, C)
-    noise = lambda i: (a[0], path[i], a[2])             # noqa: E731
-  elif phase.name == 'second_stage':
-    path = slerp(a[0], b[0], steps)
-    noise = lambda i: (path[i], a[1], a[2])             # noqa: E731
-  else:
-    path = slerp(a[0], b[0], steps)
-    noise = lambda i: (path[i], a[1], a[2])             # noqa: E731
+  walked = phase.interpolated_noise  # the latent: noise_z for the VAE phases, noise_x for Glow
+  path = slerp(a[walked], b[walked], steps)  # (steps, rows, ...)
+  noise = lambda i: tuple(path[i] if j == walked else a[j] for j in range(3))  # noqa: E731
   decode = jax.jit(lambda v, nz, nx, ne: phase.decode_noise(v, nz, nx, ne, temperature))
   frames = np.stack([np.asarray(decode(variables, *noise(i))) for i in range(steps)], 1)
   out['interpolation'] = save_grid(os.path.join(out_dir, 'interpolation.png'),

@@ -1,10 +1,16 @@
 """What each training phase builds, trains and freezes. The trainer is generic;
 a phase is config (`config.phase`).
 
+One class per model family gives init, the per-example loss, the log importance weights and
+the map from noise to samples: `VAEPhase` (the VAE, with or without the Glow layer),
+`SecondStagePhase` (the two-stage VAE's second stage on the frozen VAE) and
+`GlowBaselinePhase` (the multi-scale Glow). `SPECS` maps each phase name to its class, the
+top-level parameter keys it trains and those it restores, frozen, from the phase-1
+checkpoint: adding a phase is one entry there (and, for a new model family, one class).
+
 Parameters of every phase live in one dict with top-level keys
 'encoder', 'decoder', 'prior', 'glow' (VAEGlow), 'second_stage'
-(SecondStageVAE) and 'baseline' (MultiScaleGlow); a phase trains some keys,
-restores others from the phase-1 checkpoint and freezes them.
+(SecondStageVAE) and 'baseline' (MultiScaleGlow).
 """
 
 from __future__ import annotations
@@ -34,25 +40,35 @@ def gamma_config(model_config):
 
 @dataclasses.dataclass(frozen=True)
 class PhaseSpec:
+  task: str                       # the class that builds and runs it: 'vae', 'second_stage', 'glow_baseline'
   trainable: tuple[str, ...]      # top-level parameter keys trained in this phase
   from_stage1: tuple[str, ...]    # keys restored from the phase-1 ('vae') checkpoint, frozen
-  use_glow: bool                  # whether the VAEGlow carries a Glow layer
+  use_glow: bool = False          # whether the VAEGlow carries a Glow layer
 
 
+_VAE_KEYS = ('encoder', 'decoder', 'prior')
 SPECS = {
-    'vae': PhaseSpec(('encoder', 'decoder', 'prior'), (), False),
-    'glow': PhaseSpec(('glow',), ('encoder', 'decoder', 'prior'), True),
-    'prior': PhaseSpec(('prior',), ('encoder', 'decoder'), False),
-    'second_stage': PhaseSpec(('second_stage',), ('encoder', 'decoder', 'prior'), False),
-    'joint': PhaseSpec(('encoder', 'decoder', 'prior', 'glow'), (), True),
-    'glow_baseline': PhaseSpec(('baseline',), (), False),
+    'vae': PhaseSpec('vae', _VAE_KEYS, ()),
+    'glow': PhaseSpec('vae', ('glow',), _VAE_KEYS, use_glow=True),
+    'prior': PhaseSpec('vae', ('prior',), ('encoder', 'decoder')),
+    'second_stage': PhaseSpec('second_stage', ('second_stage',), _VAE_KEYS),
+    'joint': PhaseSpec('vae', _VAE_KEYS + ('glow',), (), use_glow=True),
+    'glow_baseline': PhaseSpec('glow_baseline', ('baseline',), ()),
 }
+assert tuple(SPECS) == PHASES
 
 
 def get_spec(phase: str) -> PhaseSpec:
   if phase not in SPECS:
     raise ValueError(f'unknown phase {phase!r}; choose one of {list(SPECS)}.')
   return SPECS[phase]
+
+
+def build(config, image_shape) -> 'Phase':
+  """The Phase object of config.phase for images of image_shape (H, W, C)."""
+  task = get_spec(config.phase).task
+  return {'vae': VAEPhase, 'second_stage': SecondStagePhase,
+          'glow_baseline': GlowBaselinePhase}[task](config, image_shape)
 
 
 def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
@@ -81,7 +97,15 @@ def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
 
 
 class Phase:
-  """Builds the modules of `config.phase` and gives init, loss and sampling."""
+  """What every phase gives the trainer, the evaluation and the figures. Subclasses define
+  init, per_example, log_weights and decode_parts; the sampling noise is shared.
+
+  A sample is a deterministic function of three N(0, I) draws (`sample_noise`): noise_z
+  (num, latent_dim), noise_x (num, H, W, C) and noise_e (num, latent_dim)."""
+
+  exact_density = False       # log_weights is log p(x) itself, one weight per image
+  temperature_matters = False  # whether sampling.temperature changes the samples
+  interpolated_noise = 0      # which of sample_noise's draws the interpolation figure walks
 
   def __init__(self, config, image_shape):
     self.name = config.phase
@@ -89,62 +113,100 @@ class Phase:
     self.image_shape = tuple(image_shape)
     self.num_dims = math.prod(image_shape)
     self.n_bits = config.data.n_bits
-    m = config.model
-    self.vae = build_vae(m, image_shape, self.spec.use_glow)
-    self.gamma = gamma_config(m)
-    self.second_stage = SecondStageVAE(m.latent_dim, m.second_stage.width, m.second_stage.depth,
-                                       log_gamma_init=self.gamma['init'])
-    self.baseline = MultiScaleGlow(levels=m.baseline.levels, depth=m.baseline.depth,
-                                   hidden=m.baseline.hidden, coupling=m.baseline.coupling,
-                                   lu=m.baseline.lu, remat=m.baseline.remat,
-                                   unroll=m.baseline.get('unroll', 0),
-                                   conv_impl=m.baseline.get('conv_impl', 'auto'),
-                                   net_dtype=m.baseline.get('net_dtype', 'float32'))
+    self.latent_dim = config.model.latent_dim
 
-  # Variables ---------------------------------------------------------------
   def init(self, rng, x):
     """All variables of this phase's model; ActNorm statistics from the batch x."""
-    rng_p, rng_s, rng_2 = jax.random.split(rng, 3)
-    if self.name == 'glow_baseline':
-      variables = self.baseline.init({'params': rng_p}, x)
-      return {**variables, 'params': {'baseline': variables['params']}}
-    variables = self.vae.init({'params': rng_p, 'sample': rng_s}, x, self.spec.use_glow)
-    variables = dict(variables)
-    if self.name == 'second_stage':
-      z = jnp.zeros((x.shape[0], self.vae.encoder.latent_dim), x.dtype)
-      ss = self.second_stage.init({'params': rng_2, 'sample': rng_s}, z)
-      variables['params'] = {**variables['params'], 'second_stage': ss['params']}
-    return variables
+    raise NotImplementedError
+
+  def per_example(self, variables, x, rng):
+    """Per-example terms (batch,) in nats; 'objective' is what training minimises."""
+    raise NotImplementedError
+
+  def log_weights(self, variables, x, rng, num_samples: int):
+    """(K, batch) log importance weights in nats, K = num_samples (1 if exact_density)."""
+    raise NotImplementedError
+
+  def decode_parts(self, variables, noise_z, noise_x, noise_e, temperature: float) -> dict:
+    """{'x': the model's sample, (num, H, W, C) clipped to [0, 1]}, plus, for phases with a
+    Glow layer, 'x_tilde' (the decoder sample before f^-1) and 'decoder_mean'."""
+    raise NotImplementedError
+
+  def bits_per_dim(self, neg_log_density):
+    return losses.bits_per_dim(neg_log_density, self.num_dims, self.n_bits)
+
+  # Sampling ----------------------------------------------------------------
+  def sample(self, variables, rng, num: int, temperature: float):
+    """(num, H, W, C) samples in [0, 1] (clipped) from this phase's model."""
+    return self.decode_noise(variables, *self.sample_noise(rng, num), temperature)
+
+  def sample_noise(self, rng, num: int):
+    """The N(0, I) noise a sample is a function of: (noise_z (num, latent_dim),
+    noise_x (num, H, W, C), noise_e (num, latent_dim), the second stage's)."""
+    rng_z, rng_x, rng_e = jax.random.split(rng, 3)
+    return (jax.random.normal(rng_z, (num, self.latent_dim)),
+            jax.random.normal(rng_x, (num,) + self.image_shape),
+            jax.random.normal(rng_e, (num, self.latent_dim)))
+
+  def decode_noise(self, variables, noise_z, noise_x, noise_e, temperature: float,
+                   with_decoder_mean: bool = False):
+    """Deterministic map from noise to (num, H, W, C) images in [0, 1] (clipped).
+    with_decoder_mean: also return the VAE decoder mean of the same z (Glow phases)."""
+    parts = self.decode_parts(variables, noise_z, noise_x, noise_e, temperature)
+    return (parts['x'], parts['decoder_mean']) if with_decoder_mean else parts['x']
+
+  # Scalar variances ----------------------------------------------------------
+  def gamma_parameter(self) -> tuple[str, str] | None:
+    """(top-level key, term) of the scalar variance this phase trains; None if none."""
+    return None
+
+  def set_optimal_gamma(self, params, terms):
+    """params with the trained scalar variance at its closed-form optimum (VAE phases)."""
+    return params
+
+  def scalar_stds(self, variables) -> dict[str, float]:
+    """The model's scalar standard deviations after their floors; {} when it has none."""
+    return {}
+
+
+class VAEPhase(Phase):
+  """The VAE of phase 1 ('vae', 'prior') and, with the Glow layer, 'glow' and 'joint': the
+  objective is the negative ELBO of x (through f when the phase uses the Glow layer)."""
+
+  def __init__(self, config, image_shape):
+    super().__init__(config, image_shape)
+    self.vae = build_vae(config.model, image_shape, self.spec.use_glow)
+    self.gamma = gamma_config(config.model)
+    self.temperature_matters = self.spec.use_glow
+
+  def init(self, rng, x):
+    rng_p, rng_s, _ = jax.random.split(rng, 3)
+    return dict(self.vae.init({'params': rng_p, 'sample': rng_s}, x, self.spec.use_glow))
 
   def _vae_variables(self, variables):
     params = {k: v for k, v in variables['params'].items() if k != 'second_stage'}
     return {**variables, 'params': params}
 
-  # Loss --------------------------------------------------------------------
   def per_example(self, variables, x, rng):
-    """Per-example terms (batch,) in nats; 'objective' is what training minimises
-    (the negative ELBO, or -log p for the Glow baseline)."""
-    if self.name == 'glow_baseline':
-      base = {**variables, 'params': variables['params']['baseline']}
-      nll = -self.baseline.apply(base, x, method=MultiScaleGlow.log_prob)
-      return {'objective': nll, 'neg_elbo': nll}
-    if self.name == 'second_stage':
-      rng_z, rng_u = jax.random.split(rng)
-      vae_vars = self._vae_variables(variables)
-      mean, log_std = self.vae.apply(vae_vars, x, method=VAEGlow.encode)
-      z = jax.lax.stop_gradient(mean + jnp.exp(log_std) * jax.random.normal(rng_z, mean.shape))
-      terms = self.second_stage.apply({'params': variables['params']['second_stage']}, z,
-                                      rngs={'sample': rng_u})
-      return {'objective': terms['neg_elbo'], 'latent_neg_elbo': terms['neg_elbo'],
-              'latent_kl': terms['kl'], 'latent_mean_sq_err': terms['mean_sq_err']}
     terms = self.vae.apply(variables, x, self.spec.use_glow, rngs={'sample': rng})
     return {'objective': terms['neg_elbo'], **terms}
 
+  def log_weights(self, variables, x, rng, num_samples: int, log_prior_fn=None):
+    """(K, batch) log p(x, z_k) - log q(z_k|x) in nats. Their mean over K estimates the ELBO,
+    logsumexp - log K is the IWAE bound (>= the mean for the same samples)."""
+    rng_z, _ = jax.random.split(rng)
+    noise = jax.random.normal(rng_z, (num_samples, x.shape[0], self.latent_dim))
+    return model_lib.log_importance_weights(self.vae, self._vae_variables(variables), x, noise,
+                                            self.spec.use_glow, log_prior_fn)
+
+  def decode_parts(self, variables, noise_z, noise_x, noise_e, temperature: float) -> dict:
+    out = self.vae.apply(self._vae_variables(variables), noise_z, noise_x, temperature,
+                         self.spec.use_glow, method=VAEGlow.sample)
+    keys = ('x', 'x_tilde', 'decoder_mean') if self.spec.use_glow else ('x',)
+    return {k: jnp.clip(out[k], 0.0, 1.0) for k in keys}
+
   def gamma_parameter(self) -> tuple[str, str] | None:
-    """(top-level key, term) of the scalar variance this phase trains: the decoder's gamma
-    ('mean_sq_err') or the second stage's gamma_z ('latent_mean_sq_err'); None if none."""
-    if self.name == 'second_stage':
-      return 'second_stage', 'latent_mean_sq_err'
+    """The decoder's gamma ('mean_sq_err') when the phase trains a 'gamma' decoder."""
     if 'decoder' in self.spec.trainable and self.vae.decoder.variance == 'gamma':
       return 'decoder', 'mean_sq_err'
     return None
@@ -166,86 +228,103 @@ class Phase:
     return {**params, key: subtree}
 
   def scalar_stds(self, variables) -> dict[str, float]:
-    """The model's scalar standard deviations, after their floors: 'decoder_gamma' (decoder
-    variance 'gamma') and 'second_stage_gamma_z' (second-stage phase); {} when it has none."""
+    """'decoder_gamma' (decoder variance 'gamma'), after its floor."""
     params, out = variables['params'], {}
     if self.vae.decoder.variance == 'gamma' and 'decoder' in params:
       log_gamma = floor_log_std(params['decoder']['log_gamma'], self.vae.decoder.min_log_std)
       out['decoder_gamma'] = float(jnp.exp(log_gamma))
-    if 'second_stage' in params:
-      log_gamma = self.second_stage.apply({'params': params['second_stage']},
+    return out
+
+
+class SecondStagePhase(VAEPhase):
+  """Dai & Wipf's second stage: a small VAE on the frozen VAE's latent codes, whose samples
+  replace the prior's. Its objective is the latent negative ELBO (not an image bound); its
+  image bound uses the second stage's single-sample log weight in place of log p(z)."""
+
+  def __init__(self, config, image_shape):
+    super().__init__(config, image_shape)
+    m = config.model
+    self.second_stage = SecondStageVAE(m.latent_dim, m.second_stage.width, m.second_stage.depth,
+                                       log_gamma_init=self.gamma['init'])
+
+  def init(self, rng, x):
+    variables = super().init(rng, x)
+    _, rng_s, rng_2 = jax.random.split(rng, 3)
+    z = jnp.zeros((x.shape[0], self.latent_dim), x.dtype)
+    ss = self.second_stage.init({'params': rng_2, 'sample': rng_s}, z)
+    variables['params'] = {**variables['params'], 'second_stage': ss['params']}
+    return variables
+
+  def per_example(self, variables, x, rng):
+    rng_z, rng_u = jax.random.split(rng)
+    mean, log_std = self.vae.apply(self._vae_variables(variables), x, method=VAEGlow.encode)
+    z = jax.lax.stop_gradient(mean + jnp.exp(log_std) * jax.random.normal(rng_z, mean.shape))
+    terms = self.second_stage.apply({'params': variables['params']['second_stage']}, z,
+                                    rngs={'sample': rng_u})
+    return {'objective': terms['neg_elbo'], 'latent_neg_elbo': terms['neg_elbo'],
+            'latent_kl': terms['kl'], 'latent_mean_sq_err': terms['mean_sq_err']}
+
+  def log_weights(self, variables, x, rng, num_samples: int, log_prior_fn=None):
+    _, rng_u = jax.random.split(rng)
+    ss = {'params': variables['params']['second_stage']}
+    log_prior_fn = lambda z, k: self.second_stage.apply(  # noqa: E731
+        ss, z, rngs={'sample': jax.random.fold_in(rng_u, k)}, method=SecondStageVAE.log_weight)
+    return super().log_weights(variables, x, rng, num_samples, log_prior_fn)
+
+  def decode_parts(self, variables, noise_z, noise_x, noise_e, temperature: float) -> dict:
+    z = self.second_stage.apply({'params': variables['params']['second_stage']}, noise_z,
+                                noise_e, method=SecondStageVAE.sample)
+    mean, _ = self.vae.apply(self._vae_variables(variables), z, method=VAEGlow.decode)
+    return {'x': jnp.clip(mean, 0.0, 1.0)}
+
+  def gamma_parameter(self) -> tuple[str, str] | None:
+    """The second stage's gamma_z ('latent_mean_sq_err')."""
+    return 'second_stage', 'latent_mean_sq_err'
+
+  def scalar_stds(self, variables) -> dict[str, float]:
+    """The decoder's gamma (if any) and 'second_stage_gamma_z', after their floors."""
+    out = super().scalar_stds(variables)
+    if 'second_stage' in variables['params']:
+      log_gamma = self.second_stage.apply({'params': variables['params']['second_stage']},
                                           method=SecondStageVAE.floored_log_gamma)
       out['second_stage_gamma_z'] = float(jnp.exp(log_gamma))
     return out
 
+
+class GlowBaselinePhase(Phase):
+  """The multi-scale Glow on pixels: an exact density, -log p(x) is the objective; its latent
+  is sample_noise's noise_x."""
+
+  exact_density = True
+  temperature_matters = True
+  interpolated_noise = 1
+
+  def __init__(self, config, image_shape):
+    super().__init__(config, image_shape)
+    b = config.model.baseline
+    self.baseline = MultiScaleGlow(levels=b.levels, depth=b.depth, hidden=b.hidden,
+                                   coupling=b.coupling, lu=b.lu, remat=b.remat,
+                                   unroll=b.get('unroll', 0),
+                                   conv_impl=b.get('conv_impl', 'auto'),
+                                   net_dtype=b.get('net_dtype', 'float32'))
+
+  def _apply(self, variables, *args, method):
+    return self.baseline.apply({**variables, 'params': variables['params']['baseline']}, *args,
+                               method=method)
+
+  def init(self, rng, x):
+    rng_p, _, _ = jax.random.split(rng, 3)
+    variables = self.baseline.init({'params': rng_p}, x)
+    return {**variables, 'params': {'baseline': variables['params']}}
+
+  def per_example(self, variables, x, rng):
+    nll = -self._apply(variables, x, method=MultiScaleGlow.log_prob)
+    return {'objective': nll, 'neg_elbo': nll}
+
   def log_weights(self, variables, x, rng, num_samples: int):
-    """(K, batch) log importance weights log p(x, z_k) - log q(z_k|x) in nats, K = num_samples.
-
-    Their mean over K estimates the ELBO, logsumexp - log K is the IWAE bound
-    (>= the mean for the same samples). The second-stage VAE's image bound uses
-    its own single-sample log weight in place of log p(z). The Glow baseline's
-    density is exact: (1, batch) log p(x) whatever K is.
-    """
-    if self.name == 'glow_baseline':
-      base = {**variables, 'params': variables['params']['baseline']}
-      return self.baseline.apply(base, x, method=MultiScaleGlow.log_prob)[None]
-    rng_z, rng_u = jax.random.split(rng)
-    noise = jax.random.normal(rng_z, (num_samples, x.shape[0], self.vae.encoder.latent_dim))
-    log_prior_fn = None
-    if self.name == 'second_stage':
-      ss = {'params': variables['params']['second_stage']}
-      log_prior_fn = lambda z, k: self.second_stage.apply(  # noqa: E731
-          ss, z, rngs={'sample': jax.random.fold_in(rng_u, k)}, method=SecondStageVAE.log_weight)
-    return model_lib.log_importance_weights(self.vae, self._vae_variables(variables), x, noise,
-                                            self.spec.use_glow, log_prior_fn)
-
-  def bits_per_dim(self, neg_log_density):
-    return losses.bits_per_dim(neg_log_density, self.num_dims, self.n_bits)
-
-  # Sampling ----------------------------------------------------------------
-  def sample(self, variables, rng, num: int, temperature: float):
-    """(num, H, W, C) samples in [0, 1] (clipped) from this phase's model."""
-    return self.decode_noise(variables, *self.sample_noise(rng, num), temperature)
-
-  def sample_noise(self, rng, num: int):
-    """The N(0, I) noise a sample is a function of: (noise_z (num, latent_dim),
-    noise_x (num, H, W, C), noise_e (num, latent_dim), the second stage's)."""
-    rng_z, rng_x, rng_e = jax.random.split(rng, 3)
-    latent_dim = self.vae.encoder.latent_dim
-    return (jax.random.normal(rng_z, (num, latent_dim)),
-            jax.random.normal(rng_x, (num,) + self.image_shape),
-            jax.random.normal(rng_e, (num, latent_dim)))
-
-  def decode_noise(self, variables, noise_z, noise_x, noise_e, temperature: float,
-                   with_decoder_mean: bool = False):
-    """Deterministic map from noise to (num, H, W, C) images in [0, 1] (clipped).
-
-    The latent of the Glow baseline is noise_x; of the VAE phases noise_z (the
-    prior's base noise); noise_x is the pixel noise of the Glow layer.
-    with_decoder_mean: also return the VAE decoder mean of the same z (Glow phases).
-    """
-    if self.name == 'glow_baseline':
-      base = {**variables, 'params': variables['params']['baseline']}
-      x = self.baseline.apply(base, noise_x, temperature, method=MultiScaleGlow.sample)
-      return jnp.clip(x, 0.0, 1.0)
-    vae_vars = self._vae_variables(variables)
-    if self.name == 'second_stage':
-      z = self.second_stage.apply({'params': variables['params']['second_stage']}, noise_z,
-                                  noise_e, method=SecondStageVAE.sample)
-      mean, _ = self.vae.apply(vae_vars, z, method=VAEGlow.decode)
-      return jnp.clip(mean, 0.0, 1.0)
-    parts = self.decode_parts(variables, noise_z, noise_x, noise_e, temperature)
-    if with_decoder_mean:
-      return parts['x'], parts['decoder_mean']
-    return parts['x']
+    """(1, batch) log p(x), whatever num_samples is."""
+    return self._apply(variables, x, method=MultiScaleGlow.log_prob)[None]
 
   def decode_parts(self, variables, noise_z, noise_x, noise_e, temperature: float) -> dict:
-    """{'x': the model's sample} and, for phases with a Glow layer, 'x_tilde' (the decoder
-    sample before f^-1) and 'decoder_mean' (the plain VAE sample) of the same noise; each
-    (num, H, W, C), clipped to [0, 1]."""
-    if self.name in ('glow_baseline', 'second_stage'):
-      return {'x': self.decode_noise(variables, noise_z, noise_x, noise_e, temperature)}
-    out = self.vae.apply(self._vae_variables(variables), noise_z, noise_x, temperature,
-                         self.spec.use_glow, method=VAEGlow.sample)
-    keys = ('x', 'x_tilde', 'decoder_mean') if self.spec.use_glow else ('x',)
-    return {k: jnp.clip(out[k], 0.0, 1.0) for k in keys}
+    x = self._apply(variables, noise_x, temperature, method=MultiScaleGlow.sample)
+    return {'x': jnp.clip(x, 0.0, 1.0)}

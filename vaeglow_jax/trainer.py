@@ -37,8 +37,8 @@ Preempted = loop_lib.Preempted
 def validate_config(config) -> tuple[int, int, int]:
   """Rejects bad values with one clear line; returns the image shape (H, W, C)."""
   problems = []
-  if config.phase not in phases.PHASES:
-    problems.append(f'phase {config.phase!r} is unknown; choose one of {list(phases.PHASES)}')
+  if config.phase not in phases.SPECS:
+    problems.append(f'phase {config.phase!r} is unknown; choose one of {list(phases.SPECS)}')
   if not 1 <= config.data.n_bits <= 8:
     problems.append(f'data.n_bits must be in 1..8, got {config.data.n_bits}')
   if config.learning_rate <= 0:
@@ -93,7 +93,7 @@ def _check_shapes(config, shape) -> None:
     if glow.mask == 'channel' and channels * factor * factor < 2:
       raise TrainingError(f'image shape {shape} has 1 channel: set model.glow.num_squeezes=1 or '
                           "model.glow.mask='checkerboard'.")
-  if config.phase == 'glow_baseline':
+  if phases.get_spec(config.phase).task == 'glow_baseline':
     factor = 2 ** base.levels
     if height % factor or width % factor:
       raise TrainingError(f'image shape {shape} does not fit model.baseline.levels={base.levels}: '
@@ -185,7 +185,7 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
       f'vaeglow_{config.phase}_checks', checks, USER_ERRORS, distributed.config_fingerprint(config))
   spec = phases.get_spec(config.phase)
   logging.info('%s: %s', config.phase, train_lib.describe_mesh(mesh, config.batch_size))
-  phase = phases.Phase(config, image_shape)
+  phase = phases.build(config, image_shape)
   stage1 = None
   if spec.from_stage1:
     batch = jax.ShapeDtypeStruct((config.batch_size,) + tuple(image_shape), jnp.float32)

@@ -122,7 +122,7 @@ class Decoder(nn.Module):
     'fixed'    log_std = fixed_log_std everywhere (no parameter),
     'gamma'    one scalar log-gamma (Dai & Wipf), initialised at `log_gamma_init`; the
                trainer learns it by gradient or sets it to its closed-form optimum
-               (`model.gamma.update`, see phases.Phase.set_optimal_gamma),
+               (`model.gamma.update`, see phases.VAEPhase.set_optimal_gamma),
     'diagonal' a per-pixel log-std predicted by the decoder (the paper's extension).
   Learned log-stds are floored smoothly at `min_log_std`.
 
