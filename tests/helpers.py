@@ -130,3 +130,14 @@ def workdir_files(workdir) -> list[str]:
                              'events' if name.startswith('events.out.tfevents') else name)
                 for root, _, names in os.walk(workdir) for name in names
                 if 'checkpoints' not in root)
+
+
+def poisoned_per_example(original):
+  """A VAEPhase.per_example whose reconstruction term (and so the loss) is NaN: the
+  non-finite trigger of the guard tests."""
+  def poisoned(self, variables, x, rng):
+    terms = dict(original(self, variables, x, rng))
+    terms['recon'] = terms['recon'] * np.nan
+    terms['objective'] = terms['objective'] + terms['recon']
+    return terms
+  return poisoned

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from tests.helpers import assert_trees_equal, latest_state, snapshot, train_config
+from tests.helpers import (assert_trees_equal, latest_state, poisoned_per_example, snapshot,
+                           train_config)
 from vaeglow_jax import phases, reliability, trainer
 from vaeglow_jax import train as train_lib
 from vaeglow_jax.data import DataError
@@ -164,15 +165,7 @@ def test_dead_process_leaves_no_stuck_lock(tmp_path):
 # Non-finite guard ------------------------------------------------------------------
 
 def _poison_reconstruction(monkeypatch):
-  original = phases.VAEPhase.per_example
-
-  def poisoned(self, variables, x, rng):
-    terms = dict(original(self, variables, x, rng))
-    terms['recon'] = terms['recon'] * np.nan
-    terms['objective'] = terms['objective'] + terms['recon']
-    return terms
-
-  monkeypatch.setattr(phases.VAEPhase, 'per_example', poisoned)
+  monkeypatch.setattr(phases.VAEPhase, 'per_example', poisoned_per_example(phases.VAEPhase.per_example))
 
 
 def test_nonfinite_stop_names_step_term_and_checkpoint(tmp_path, monkeypatch):
