@@ -134,7 +134,6 @@ def test_a_bad_config_on_one_process_ends_both_with_the_same_line(tmp_path, proc
   assert not workdir.exists()
 
 
-
 @pytest.mark.slow
 def test_a_nonfinite_step_on_one_process_stops_both_with_the_same_line(tmp_path):
   """Process 1's slice of every batch has a NaN reconstruction; the guard reads the global
@@ -149,6 +148,7 @@ def test_a_nonfinite_step_on_one_process_stops_both_with_the_same_line(tmp_path)
     assert errors == ['error: non-finite reconstruction, loss at step 1; last good checkpoint: '
                       'none yet'], out[-3000:]
   assert not workdir_lib.has_checkpoint(workdir_lib.checkpoints_dir(str(workdir), 'vae'))
+
 
 @pytest.mark.slow
 def test_feature_extractor_trained_by_two_processes_is_the_one_of_one_process(tmp_path):

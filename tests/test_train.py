@@ -46,7 +46,6 @@ def test_vae_then_glow_freezes_phase1_and_learns(tmp_path):
     assert os.path.exists(os.path.join(workdir, 'glow', name))
 
 
-
 def test_a_new_phase_is_one_table_entry(tmp_path, monkeypatch):
   """The worked example of adding a phase: a prior and Glow layer fitted together on the frozen
   phase-1 encoder and decoder is one PhaseSpec; the trainer, checkpoints and sampling follow."""
@@ -63,6 +62,7 @@ def test_a_new_phase_is_one_table_entry(tmp_path, monkeypatch):
   assert step == 4 and set(saved['params']) == {'prior', 'glow'}
   assert_trees_equal(saved['frozen'], {k: stage1['params'][k] for k in ('encoder', 'decoder')})
   assert os.path.exists(os.path.join(workdir, 'prior_glow', 'samples', 'step_4.png'))
+
 
 def test_resume_equals_uninterrupted_run(tmp_path):
   with tfds.testing.mock_data(num_examples=32):

@@ -190,13 +190,18 @@ class VAEPhase(Phase):
     terms = self.vae.apply(variables, x, self.spec.use_glow, rngs={'sample': rng})
     return {'objective': terms['neg_elbo'], **terms}
 
-  def log_weights(self, variables, x, rng, num_samples: int, log_prior_fn=None):
+  def log_weights(self, variables, x, rng, num_samples: int):
     """(K, batch) log p(x, z_k) - log q(z_k|x) in nats. Their mean over K estimates the ELBO,
     logsumexp - log K is the IWAE bound (>= the mean for the same samples)."""
-    rng_z, _ = jax.random.split(rng)
+    rng_z, rng_u = jax.random.split(rng)
     noise = jax.random.normal(rng_z, (num_samples, x.shape[0], self.latent_dim))
     return model_lib.log_importance_weights(self.vae, self._vae_variables(variables), x, noise,
-                                            self.spec.use_glow, log_prior_fn)
+                                            self.spec.use_glow,
+                                            self._latent_log_prior(variables, rng_u))
+
+  def _latent_log_prior(self, variables, rng):
+    """log p(z) in place of the VAE prior's, as fn(z, k) for sample k; None: the prior's."""
+    return None
 
   def decode_parts(self, variables, noise_z, noise_x, noise_e, temperature: float) -> dict:
     out = self.vae.apply(self._vae_variables(variables), noise_z, noise_x, temperature,
@@ -263,12 +268,11 @@ class SecondStagePhase(VAEPhase):
     return {'objective': terms['neg_elbo'], 'latent_neg_elbo': terms['neg_elbo'],
             'latent_kl': terms['kl'], 'latent_mean_sq_err': terms['mean_sq_err']}
 
-  def log_weights(self, variables, x, rng, num_samples: int, log_prior_fn=None):
-    _, rng_u = jax.random.split(rng)
+  def _latent_log_prior(self, variables, rng):
+    """The second stage's single-sample log weight of z, a fresh draw per sample k."""
     ss = {'params': variables['params']['second_stage']}
-    log_prior_fn = lambda z, k: self.second_stage.apply(  # noqa: E731
-        ss, z, rngs={'sample': jax.random.fold_in(rng_u, k)}, method=SecondStageVAE.log_weight)
-    return super().log_weights(variables, x, rng, num_samples, log_prior_fn)
+    return lambda z, k: self.second_stage.apply(
+        ss, z, rngs={'sample': jax.random.fold_in(rng, k)}, method=SecondStageVAE.log_weight)
 
   def decode_parts(self, variables, noise_z, noise_x, noise_e, temperature: float) -> dict:
     z = self.second_stage.apply({'params': variables['params']['second_stage']}, noise_z,
