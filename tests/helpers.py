@@ -14,6 +14,7 @@ from experiments.configs import fashion_mnist
 from vaeglow_jax import train as train_lib
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.flows.checks import flow_errors
+from tests.xla_env import xla_flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -97,7 +98,7 @@ def launch(module_args, log_path, devices: int, env_extra=None):
   output to a file (a full pipe would block it, and with it the other processes at the next
   collective). -> (Popen, log path)."""
   env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'JAX_PLATFORMS': 'cpu',
-         'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}', **(env_extra or {})}
+         'XLA_FLAGS': xla_flags(devices), **(env_extra or {})}
   with open(log_path, 'w') as f:
     proc = subprocess.Popen([sys.executable, '-m', *module_args], cwd=ROOT, env=env, stdout=f,
                             stderr=subprocess.STDOUT)

@@ -7,8 +7,10 @@ import sys
 
 import pytest
 
+from tests.xla_env import xla_flags
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
+ENV = {**os.environ, 'XLA_FLAGS': xla_flags(1)}
 
 
 def _assert_markdown_renders(results_dir, headings):

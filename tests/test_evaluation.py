@@ -14,6 +14,7 @@ from flax import traverse_util
 
 from experiments.configs import fashion_mnist
 from tests.helpers import finish, free_port, launch, process_flags, snapshot, workdir_files
+from tests.xla_env import xla_flags
 from vaeglow_jax import evaluation, losses, phases, report, trainer
 from vaeglow_jax.metrics import feature_extractor, inception
 from vaeglow_jax.reliability import WorkdirError
@@ -211,7 +212,7 @@ def test_evaluate_cli_fid_weights_of_the_wrong_shape_is_one_line_exit_2(trained,
        f'--workdir={workdir}', '--config.phase=glow', '--config.num_devices=1',
        f'--config.eval.inception_weights={weights}'],
       cwd=ROOT, capture_output=True, text=True, timeout=600,
-      env={**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'})
+      env={**os.environ, 'XLA_FLAGS': xla_flags(1)})
   assert result.returncode == 2, result.stderr[-2000:]
   error_lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert len(error_lines) == 1

@@ -15,6 +15,7 @@ import tensorflow_datasets as tfds
 
 from tests.helpers import (assert_trees_equal, latest_state, poisoned_per_example, snapshot,
                            train_config)
+from tests.xla_env import xla_flags
 from vaeglow_jax import phases, reliability, trainer
 from vaeglow_jax import train as train_lib
 from vaeglow_jax.data import DataError
@@ -27,7 +28,7 @@ MOCK_ARGS = ['--config=experiments/configs/fashion_mnist.py:test',
 
 def _cli(workdir, *args, wait=True, **kwargs):
   cmd = [sys.executable, '-m', 'tests.mock_train', f'--workdir={workdir}', *MOCK_ARGS, *args]
-  env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
+  env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'XLA_FLAGS': xla_flags(1)}
   if not wait:
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, **kwargs)

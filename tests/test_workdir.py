@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from experiments.configs import fashion_mnist, from_workdir
+from tests.xla_env import xla_flags
 from vaeglow_jax import workdir
 from vaeglow_jax.reliability import WorkdirError
 
@@ -85,7 +86,7 @@ def test_missing_phase_is_one_clear_error(tmp_path):
 
 
 def _evaluate_cli(*args):
-  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=1'}
+  env = {**os.environ, 'XLA_FLAGS': xla_flags(1)}
   return subprocess.run([sys.executable, '-m', 'experiments.evaluate', *args], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=300)
 
