@@ -10,7 +10,7 @@ import json
 
 import jax
 
-from vaeglow_jax.flows import ActNorm, Coupling, FlowStep, InvConv1x1
+from vaeglow_jax.flows import ActNorm, Coupling, FlowStep, InvConv1x1, StepOptions
 from vaeglow_jax.flows.checks import flow_errors
 from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
 from vaeglow_jax.prior import FlowPrior
@@ -37,13 +37,14 @@ def main():
       'actnorm': (ActNorm(), small),
       'invconv_lu': (InvConv1x1(lu=True), small),
       'invconv_plain': (InvConv1x1(lu=False), small),
-      'coupling_additive': (Coupling(8, 'additive'), small),
-      'coupling_affine': (Coupling(8, 'affine'), small),
-      'coupling_checkerboard_affine': (Coupling(8, 'affine', 'checkerboard'), small),
-      'flow_step_affine': (FlowStep(8, 'affine'), small),
-      'glow_layer_K32_8x8x3': (GlowLayer(depth=32, hidden=16, identity_init=False), images3),
-      'glow_layer_K32_8x8x1_squeeze': (GlowLayer(depth=32, hidden=16, num_squeezes=1, identity_init=False), images1),
-      'multiscale_glow_L2_K2_8x8x3': (MultiScaleGlow(levels=2, depth=2, hidden=8), images3),
+      'coupling_additive': (Coupling(options=StepOptions(hidden=8)), small),
+      'coupling_affine': (Coupling(options=StepOptions(hidden=8, coupling='affine')), small),
+      'coupling_checkerboard_affine': (Coupling(options=StepOptions(hidden=8, coupling='affine', mask='checkerboard')), small),
+      'flow_step_affine': (FlowStep(options=StepOptions(hidden=8, coupling='affine')), small),
+      'glow_layer_K32_8x8x3': (GlowLayer(depth=32, step=StepOptions(hidden=16), identity_init=False), images3),
+      'glow_layer_K32_8x8x1_squeeze': (GlowLayer(depth=32, step=StepOptions(hidden=16), num_squeezes=1,
+                                                  identity_init=False), images1),
+      'multiscale_glow_L2_K2_8x8x3': (MultiScaleGlow(levels=2, depth=2, step=StepOptions(hidden=8, coupling='affine')), images3),
       'flow_prior_16x1024_dim64': (FlowPrior(), jax.random.normal(key, (2, 64))),
   }
   results = {}

@@ -27,6 +27,7 @@ def check_flow(module, variables, x, logdet_examples=1):
 
 def tiny_model(image_shape=(8, 8, 1), variance='diagonal', prior='flow', glow=True, latent_dim=4):
   """A VAEGlow small enough for unit tests (8x8 images, width 8-16)."""
+  from vaeglow_jax.flows import StepOptions
   from vaeglow_jax.glow import GlowLayer
   from vaeglow_jax.model import VAEGlow
   from vaeglow_jax.prior import FlowPrior, StandardPrior
@@ -35,7 +36,8 @@ def tiny_model(image_shape=(8, 8, 1), variance='diagonal', prior='flow', glow=Tr
       encoder=Encoder(latent_dim=latent_dim, num_scales=2, base_channels=8, fc_dim=16),
       decoder=Decoder(image_shape, num_scales=2, base_channels=8, variance=variance),
       prior=FlowPrior(num_layers=2, hidden=16) if prior == 'flow' else StandardPrior(),
-      glow=GlowLayer(depth=2, hidden=8, num_squeezes=1 if image_shape[-1] == 1 else 0) if glow else None)
+      glow=GlowLayer(depth=2, step=StepOptions(hidden=8),
+                     num_squeezes=1 if image_shape[-1] == 1 else 0) if glow else None)
 
 
 def randomize(variables, seed=1, scale=0.1):

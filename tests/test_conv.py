@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers import randomize
 from vaeglow_jax import conv
+from vaeglow_jax.flows import StepOptions
 from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
 
 CASES = [  # (impl, kernel (kh, kw, Cin, Cout))
@@ -80,9 +81,10 @@ def test_bad_conv_options_are_rejected(impl, kernel_shape, message):
 
 
 @pytest.mark.parametrize('make', [
-    lambda impl: GlowLayer(depth=2, hidden=16, coupling='affine', identity_init=False,
-                           conv_impl=impl),
-    lambda impl: MultiScaleGlow(levels=2, depth=2, hidden=16, conv_impl=impl),
+    lambda impl: GlowLayer(depth=2, identity_init=False,
+                           step=StepOptions(hidden=16, coupling='affine', conv_impl=impl)),
+    lambda impl: MultiScaleGlow(levels=2, depth=2,
+                                step=StepOptions(hidden=16, coupling='affine', conv_impl=impl)),
 ])
 def test_flows_compute_the_same_with_every_conv_impl(make):
   x = jax.random.uniform(jax.random.PRNGKey(0), (2, 8, 8, 2)) - 0.5

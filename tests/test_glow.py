@@ -7,6 +7,7 @@ import pytest
 
 from tests.helpers import check_flow, randomize
 from vaeglow_jax import losses
+from vaeglow_jax.flows import StepOptions
 from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
 
 KEY = jax.random.PRNGKey(0)
@@ -22,7 +23,7 @@ def _images(shape, seed=0):
 ], ids=['8x8x3', '8x8x1_squeeze'])
 def test_glow_layer_depth32_inverts(shape, kwargs):
   x = _images(shape)
-  module = GlowLayer(depth=32, hidden=16, identity_init=False, **kwargs)  # actnorm + rotations
+  module = GlowLayer(depth=32, step=StepOptions(hidden=16), identity_init=False, **kwargs)  # actnorm + rotations
   variables = module.init(KEY, x)
   y, logdet = module.apply(variables, x)
   assert y.shape == x.shape and logdet.shape == (shape[0],)
@@ -31,16 +32,16 @@ def test_glow_layer_depth32_inverts(shape, kwargs):
   np.testing.assert_allclose(logdet_back, -logdet, rtol=1e-4, atol=1e-3)
 
 
-@pytest.mark.parametrize('kwargs', [
-    dict(num_squeezes=1),
-    dict(mask='checkerboard'),
-    dict(coupling='affine', num_squeezes=1, lu=False),
-    dict(num_squeezes=1, mixing='shuffle'),
-    dict(coupling='affine', num_squeezes=1, mixing='reverse'),
+@pytest.mark.parametrize('kwargs,step', [
+    (dict(num_squeezes=1), dict()),
+    (dict(), dict(mask='checkerboard')),
+    (dict(num_squeezes=1), dict(coupling='affine', lu=False)),
+    (dict(num_squeezes=1, mixing='shuffle'), dict()),
+    (dict(num_squeezes=1, mixing='reverse'), dict(coupling='affine')),
 ], ids=['squeeze_additive', 'checkerboard', 'affine_plainconv', 'shuffle', 'affine_reverse'])
-def test_glow_layer_logdet_matches_jacrev(kwargs):
+def test_glow_layer_logdet_matches_jacrev(kwargs, step):
   x = _images((2, 4, 4, 1))
-  module = GlowLayer(depth=3, hidden=8, **kwargs)
+  module = GlowLayer(depth=3, step=StepOptions(hidden=8, **step), **kwargs)
   variables = randomize(module.init(KEY, x))
   inv_err, rel_err, sym_err = check_flow(module, variables, x)
   assert inv_err < 1e-4 and rel_err < 1e-4 and sym_err < 1e-3, (inv_err, rel_err, sym_err)
@@ -48,7 +49,7 @@ def test_glow_layer_logdet_matches_jacrev(kwargs):
 
 def test_glow_layer_is_exactly_the_identity_at_default_init():
   x = _images((4, 8, 8, 1))
-  module = GlowLayer(depth=3, hidden=8, num_squeezes=1)
+  module = GlowLayer(depth=3, num_squeezes=1, step=StepOptions(hidden=8))
   y, logdet = module.apply(module.init(KEY, x), x)
   np.testing.assert_array_equal(y, x)
   np.testing.assert_array_equal(logdet, 0.0)
@@ -57,7 +58,7 @@ def test_glow_layer_is_exactly_the_identity_at_default_init():
 @pytest.mark.parametrize('depth,mixing', [(3, 'reverse'), (4, 'reverse'), (3, 'shuffle')])
 def test_glow_layer_with_mixing_is_the_identity_at_init(depth, mixing):
   x = _images((2, 4, 4, 6))
-  module = GlowLayer(depth=depth, hidden=8, mixing=mixing)
+  module = GlowLayer(depth=depth, step=StepOptions(hidden=8), mixing=mixing)
   variables = module.init(KEY, x)
   y, logdet = module.apply(variables, x)
   np.testing.assert_array_equal(y, x)
@@ -70,7 +71,7 @@ def _channels_updated_by_each_coupling(mixing, depth=6, channels=6):
   giving only that coupling a non-zero output (its last bias) and comparing f(x) with x."""
   from flax import traverse_util
   x = _images((1, 3, 3, channels))
-  module = GlowLayer(depth=depth, hidden=4, mixing=mixing)
+  module = GlowLayer(depth=depth, step=StepOptions(hidden=4), mixing=mixing)
   variables = module.init(KEY, x)
   flat = traverse_util.flatten_dict(variables['params'])
   (bias_path,) = [k for k in flat if 'coupling' in k and 'ZeroConv_0' in k and k[-1] == 'bias']
@@ -102,7 +103,7 @@ def test_with_mixing_couplings_update_different_channels_at_init(mixing):
 
 def test_glow_layer_data_init_keeps_volume_but_for_actnorm():
   x = _images((4, 8, 8, 1))
-  module = GlowLayer(depth=2, hidden=8, num_squeezes=1, identity_init=False)
+  module = GlowLayer(depth=2, num_squeezes=1, step=StepOptions(hidden=8), identity_init=False)
   variables = module.init(KEY, x)
   y, logdet = module.apply(variables, x)
   # At init: actnorm normalises (logdet = -sum log std), rotations and couplings
@@ -116,7 +117,7 @@ def test_glow_layer_data_init_keeps_volume_but_for_actnorm():
 @pytest.mark.parametrize('shape,coupling', [((2, 8, 8, 3), 'affine'), ((2, 8, 8, 1), 'additive')])
 def test_multiscale_glow_inverts_and_logdet_matches_jacrev(shape, coupling):
   x = _images(shape)
-  module = MultiScaleGlow(levels=2, depth=2, hidden=8, coupling=coupling)
+  module = MultiScaleGlow(levels=2, depth=2, step=StepOptions(hidden=8, coupling=coupling))
   variables = randomize(module.init(KEY, x))
   inv_err, rel_err, sym_err = check_flow(module, variables, x)
   assert inv_err < 1e-4 and rel_err < 1e-4 and sym_err < 1e-3, (inv_err, rel_err, sym_err)
@@ -124,7 +125,7 @@ def test_multiscale_glow_inverts_and_logdet_matches_jacrev(shape, coupling):
 
 def test_multiscale_glow_log_prob_and_sampling():
   x = _images((3, 8, 8, 3))
-  module = MultiScaleGlow(levels=3, depth=2, hidden=8)
+  module = MultiScaleGlow(levels=3, depth=2, step=StepOptions(hidden=8, coupling='affine'))
   # Mild perturbation: Glow's exp(3 * logs) output scale amplifies larger ones.
   variables = randomize(module.init(KEY, x), scale=0.02)
   eps, logdet = module.apply(variables, x)
@@ -138,12 +139,12 @@ def test_multiscale_glow_log_prob_and_sampling():
 
 def test_multiscale_glow_rejects_indivisible_shape():
   with pytest.raises(ValueError, match='divisible'):
-    MultiScaleGlow(levels=3, depth=1, hidden=4).init(KEY, _images((1, 12, 12, 3)))
+    MultiScaleGlow(levels=3, depth=1, step=StepOptions(hidden=4, coupling='affine')).init(KEY, _images((1, 12, 12, 3)))
 
 
 def test_glow_jit_grad():
   x = _images((2, 8, 8, 3))
-  module = MultiScaleGlow(levels=2, depth=2, hidden=8)
+  module = MultiScaleGlow(levels=2, depth=2, step=StepOptions(hidden=8, coupling='affine'))
   variables = module.init(KEY, x)
 
   def nll(params):
@@ -155,8 +156,8 @@ def test_glow_jit_grad():
 
 def test_bfloat16_coupling_nets_keep_float32_logdets_and_exact_inverse():
   x = jax.random.uniform(jax.random.PRNGKey(0), (2, 8, 8, 2)) - 0.5
-  make = lambda dtype: GlowLayer(depth=2, hidden=16, coupling='affine', identity_init=False,
-                                 net_dtype=dtype)
+  make = lambda dtype: GlowLayer(
+      depth=2, identity_init=False, step=StepOptions(hidden=16, coupling='affine', net_dtype=dtype))
   variables = randomize(make('float32').init(jax.random.PRNGKey(1), x), scale=0.05)
   y32, ld32 = make('float32').apply(variables, x)
   y16, ld16 = make('bfloat16').apply(variables, x)
@@ -179,7 +180,7 @@ def test_remat_lowers_the_compiled_gradient_memory():
   x = jax.random.normal(jax.random.PRNGKey(0), (8, 8, 8, 2))
 
   def temp_bytes(remat):
-    model = GlowLayer(depth=4, hidden=64, remat=remat)
+    model = GlowLayer(depth=4, step=StepOptions(hidden=64), remat=remat)
     variables = model.init(jax.random.PRNGKey(1), x)
     loss = lambda p: jnp.sum(model.apply({**variables, 'params': p}, x)[0] ** 2)
     compiled = jax.jit(jax.grad(loss)).lower(variables['params']).compile()

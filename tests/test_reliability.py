@@ -50,6 +50,8 @@ def _cli(workdir, *args, wait=True, **kwargs):
     ('phase', 'finetune', "phase 'finetune' is unknown"),
     ('model.glow.conv_impl', 'fast', 'model.glow.conv_impl must be one of'),
     ('model.baseline.net_dtype', 'float16', 'model.baseline.net_dtype must be one of'),
+    ('model.glow.coupling', 'multiplicative', r"model.glow.coupling must be one of \('additive', 'affine'\)"),
+    ('model.glow.mask', 'stripes', 'model.glow.mask must be one of'),
 ])
 def test_bad_values_are_one_clear_error_and_nothing_is_written(tmp_path, key, value, message):
   config = train_config(value) if key == 'phase' else train_config('vae', **{key: value})

@@ -7,16 +7,17 @@ import jax
 import jax.numpy as jnp
 
 from vaeglow_jax import losses
-from vaeglow_jax.flows import FlowSteps, ZeroConv, squeeze2d, unsqueeze2d
+from vaeglow_jax.flows import FlowSteps, StepOptions, ZeroConv, squeeze2d, unsqueeze2d
 
 
-class GlowLayer(nn.Module):
+class GlowLayer(nn.Module, kw_only=True):
   """f: x -> x_tilde, K flow steps at one scale with no split (the paper's layer).
 
   `num_squeezes` initial squeezes (each 2x2 space-to-depth) are undone at the
   end, so x_tilde has the shape of x and can be scored under the VAE decoder's
   pixel-space Gaussian. A 1-channel image needs one squeeze (28x28x1 ->
-  14x14x4) or mask='checkerboard'.
+  14x14x4) or step.mask='checkerboard'. `step` says what each of the K steps is built of
+  (flows.StepOptions: coupling width and kind, mask, LU, convolutions, compute dtype).
 
   With `identity_init`, every 1x1 convolution starts as the identity, so without `mixing`
   all K couplings would update the same channel half from the same other half at init;
@@ -33,31 +34,26 @@ class GlowLayer(nn.Module):
   log|det df/dx|; reverse=True computes f^-1 and its log-determinant.
   """
   depth: int = 32
-  hidden: int = 512
   num_squeezes: int = 0
-  coupling: str = 'additive'
-  mask: str = 'channel'
-  lu: bool = True
-  remat: bool = False
+  step: StepOptions = StepOptions()
   identity_init: bool = True
-  unroll: int = 0  # flow steps per loop iteration; 0: all, 1 with remat (flows.FlowSteps)
-  conv_impl: str = 'auto'  # coupling-net convolutions, see vaeglow_jax.conv
-  net_dtype: str = 'float32'  # coupling-net compute dtype, see flows.CouplingNet
   mixing: str = 'none'  # fixed channel permutations between steps, see flows.mixing_permutations
+  remat: bool = False
+  unroll: int = 0  # flow steps per loop iteration; 0: all, 1 with remat (flows.FlowSteps)
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
     for _ in range(self.num_squeezes):
       x = squeeze2d(x)
-    x, logdet = FlowSteps(self.depth, self.hidden, self.coupling, self.mask, self.lu,
-                          self.remat, self.identity_init, self.unroll, self.conv_impl,
-                          self.net_dtype, self.mixing, name='flow')(x, reverse)
+    x, logdet = FlowSteps(depth=self.depth, options=self.step, identity_init=self.identity_init,
+                          remat=self.remat, unroll=self.unroll, mixing=self.mixing,
+                          name='flow')(x, reverse)
     for _ in range(self.num_squeezes):
       x = unsqueeze2d(x)
     return x, logdet
 
 
-class MultiScaleGlow(nn.Module):
+class MultiScaleGlow(nn.Module, kw_only=True):
   """Glow (Kingma & Dhariwal 2018): L levels of squeeze -> K steps -> split.
 
   At each level but the last, the second channel half z_i is factored out and
@@ -71,25 +67,23 @@ class MultiScaleGlow(nn.Module):
       log p(x) = log N(eps; 0, I) + logdet          (see `log_prob`)
   and sampling with temperature T is `reverse` on T * N(0, I) noise.
 
+  `step` says what each flow step is built of (flows.StepOptions; Glow's affine coupling by
+  default); its conv_impl also computes the split priors' convolutions.
+
   Input (batch, H, W, C) with H, W divisible by 2^levels. Returns (eps, logdet).
   """
   levels: int = 3
   depth: int = 32
-  hidden: int = 512
-  coupling: str = 'affine'
-  lu: bool = True
+  step: StepOptions = StepOptions(coupling='affine')
   remat: bool = False
   unroll: int = 0  # flow steps per loop iteration; 0: all, 1 with remat (flows.FlowSteps)
-  conv_impl: str = 'auto'  # coupling-net and split-prior convolutions, see vaeglow_jax.conv
-  net_dtype: str = 'float32'  # coupling-net compute dtype, see flows.CouplingNet
 
   def _steps(self, level):
-    return FlowSteps(self.depth, self.hidden, self.coupling, 'channel', self.lu,
-                     self.remat, unroll=self.unroll, conv_impl=self.conv_impl,
-                     net_dtype=self.net_dtype, name=f'level_{level}')
+    return FlowSteps(depth=self.depth, options=self.step, remat=self.remat, unroll=self.unroll,
+                     name=f'level_{level}')
 
   def _split_prior(self, level, h, channels):
-    out = ZeroConv(2 * channels, conv_impl=self.conv_impl, name=f'split_prior_{level}')(h)
+    out = ZeroConv(2 * channels, conv_impl=self.step.conv_impl, name=f'split_prior_{level}')(h)
     return out[..., 0::2], out[..., 1::2]
 
   def _top_prior(self, shape):

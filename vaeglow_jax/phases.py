@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 from vaeglow_jax import losses
 from vaeglow_jax import model as model_lib
+from vaeglow_jax.flows import StepOptions
 from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
 from vaeglow_jax.model import VAEGlow
 from vaeglow_jax.prior import FlowPrior, SecondStageVAE, StandardPrior
@@ -70,21 +71,26 @@ def build(config, image_shape) -> 'Phase':
           'glow_baseline': GlowBaselinePhase}[task](config, image_shape)
 
 
+def step_options(flow_config) -> StepOptions:
+  """The StepOptions of config.model.glow or .baseline; a key that a config saved by an older
+  version lacks takes StepOptions' default. ValueError names a bad value."""
+  return StepOptions(**{f.name: flow_config[f.name] for f in dataclasses.fields(StepOptions)
+                        if f.name in flow_config})
+
+
 def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
   m = model_config
-  prior = (FlowPrior(m.prior.num_layers, m.prior.hidden, m.prior.num_hidden,
-                     m.prior.get('unroll', 0))
+  prior = (FlowPrior(num_layers=m.prior.num_layers, hidden=m.prior.hidden,
+                     num_hidden=m.prior.num_hidden, unroll=m.prior.get('unroll', 0))
            if m.prior.kind == 'flow' else StandardPrior())
   if m.prior.kind not in ('flow', 'standard'):
     raise ValueError(f"model.prior.kind must be 'flow' or 'standard', got {m.prior.kind!r}.")
   glow = None
   if with_glow:
-    glow = GlowLayer(depth=m.glow.depth, hidden=m.glow.hidden, num_squeezes=m.glow.num_squeezes,
-                     coupling=m.glow.coupling, mask=m.glow.mask, lu=m.glow.lu, remat=m.glow.remat,
-                     identity_init=m.glow.identity_init, unroll=m.glow.get('unroll', 0),
-                     conv_impl=m.glow.get('conv_impl', 'auto'),
-                     net_dtype=m.glow.get('net_dtype', 'float32'),
-                     mixing=m.glow.get('mixing', 'none'))
+    glow = GlowLayer(depth=m.glow.depth, num_squeezes=m.glow.num_squeezes,
+                     step=step_options(m.glow), identity_init=m.glow.identity_init,
+                     mixing=m.glow.get('mixing', 'none'), remat=m.glow.remat,
+                     unroll=m.glow.get('unroll', 0))
   return VAEGlow(
       encoder=Encoder(latent_dim=m.latent_dim, num_scales=m.num_scales, base_channels=m.base_channels,
                       fc_dim=m.fc_dim, blocks_per_scale=m.blocks_per_scale, norm=m.norm),
@@ -305,11 +311,8 @@ class GlowBaselinePhase(Phase):
   def __init__(self, config, image_shape):
     super().__init__(config, image_shape)
     b = config.model.baseline
-    self.baseline = MultiScaleGlow(levels=b.levels, depth=b.depth, hidden=b.hidden,
-                                   coupling=b.coupling, lu=b.lu, remat=b.remat,
-                                   unroll=b.get('unroll', 0),
-                                   conv_impl=b.get('conv_impl', 'auto'),
-                                   net_dtype=b.get('net_dtype', 'float32'))
+    self.baseline = MultiScaleGlow(levels=b.levels, depth=b.depth, step=step_options(b),
+                                   remat=b.remat, unroll=b.get('unroll', 0))
 
   def _apply(self, variables, *args, method):
     return self.baseline.apply({**variables, 'params': variables['params']['baseline']}, *args,

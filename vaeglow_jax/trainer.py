@@ -25,7 +25,6 @@ from vaeglow_jax import phases
 from vaeglow_jax import reliability
 from vaeglow_jax import train as train_lib
 from vaeglow_jax import workdir as workdir_lib
-from vaeglow_jax.flows.coupling import NET_DTYPES
 
 TrainingError = loop_lib.TrainingError
 # The errors a user can fix (one line, exit 2), as experiments.train reports them.
@@ -62,8 +61,10 @@ def validate_config(config) -> tuple[int, int, int]:
     if flow.get('conv_impl', 'auto') not in conv_lib.IMPLS:
       problems.append(f'model.{name}.conv_impl must be one of {conv_lib.IMPLS}, '
                       f'got {flow.conv_impl!r}')
-    if flow.get('net_dtype', 'float32') not in NET_DTYPES:
-      problems.append(f'model.{name}.net_dtype must be one of {NET_DTYPES}, got {flow.net_dtype!r}')
+    try:
+      phases.step_options(flow)
+    except ValueError as e:  # coupling, mask or net_dtype
+      problems.append(f'model.{name}.{e}')
   if config.model.glow.get('mixing', 'none') not in flows.MIXINGS:
     problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
                     f'got {config.model.glow.mixing!r}')

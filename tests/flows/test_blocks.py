@@ -7,9 +7,13 @@ import pytest
 
 from tests.helpers import check_flow, randomize
 from vaeglow_jax.flows import (ActNorm, Coupling, FlowStep, FlowSteps, InvConv1x1, Squeeze,
-                               squeeze2d, unsqueeze2d)
+                               StepOptions, squeeze2d, unsqueeze2d)
 
 KEY = jax.random.PRNGKey(0)
+
+
+def _step(coupling='additive', mask='channel'):
+  return StepOptions(hidden=8, coupling=coupling, mask=mask)
 
 
 def _images(shape=(3, 4, 4, 4), seed=0, scale=2.0, shift=0.5):
@@ -21,14 +25,14 @@ BLOCKS = {
     'actnorm': lambda: ActNorm(),
     'invconv_lu': lambda: InvConv1x1(lu=True),
     'invconv_plain': lambda: InvConv1x1(lu=False),
-    'coupling_additive': lambda: Coupling(8, 'additive'),
-    'coupling_affine': lambda: Coupling(8, 'affine'),
-    'coupling_additive_checkerboard': lambda: Coupling(8, 'additive', 'checkerboard'),
-    'coupling_affine_checkerboard': lambda: Coupling(8, 'affine', 'checkerboard'),
+    'coupling_additive': lambda: Coupling(options=_step('additive')),
+    'coupling_affine': lambda: Coupling(options=_step('affine')),
+    'coupling_additive_checkerboard': lambda: Coupling(options=_step('additive', 'checkerboard')),
+    'coupling_affine_checkerboard': lambda: Coupling(options=_step('affine', 'checkerboard')),
     'squeeze': lambda: Squeeze(),
-    'flow_step_affine': lambda: FlowStep(8, 'affine'),
-    'flow_steps_3_additive': lambda: FlowSteps(3, 8, 'additive'),
-    'flow_steps_3_affine_remat': lambda: FlowSteps(3, 8, 'affine', remat=True),
+    'flow_step_affine': lambda: FlowStep(options=_step('affine')),
+    'flow_steps_3_additive': lambda: FlowSteps(depth=3, options=_step('additive')),
+    'flow_steps_3_affine_remat': lambda: FlowSteps(depth=3, options=_step('affine'), remat=True),
 }
 
 
@@ -62,7 +66,7 @@ def test_actnorm_data_dependent_init_normalises_and_is_not_redone():
 def test_actnorm_init_inside_scanned_stack_sees_each_steps_input():
   # Every step's ActNorm must normalise the data reaching that step (not the raw input).
   x = _images((32, 4, 4, 4), scale=3.0, shift=1.0)
-  module = FlowSteps(3, 8, 'affine')
+  module = FlowSteps(depth=3, options=_step('affine'))
   variables = module.init(KEY, x)
   bias = variables['params']['steps']['step']['actnorm']['bias']
   assert bias.shape == (3, 4)
@@ -113,7 +117,7 @@ def test_coupling_is_identity_at_init(kind, mask):
   # checkerboard coupling is two masked half-couplings, so it scales every dimension once.
   # log|det| counts log sigmoid(2) once per scaled dimension.
   x = _images()
-  module = Coupling(8, kind, mask)
+  module = Coupling(options=_step(kind, mask))
   variables = module.init(KEY, x)
   y, logdet = module.apply(variables, x)
   scale = float(jax.nn.sigmoid(2.0)) if kind == 'affine' else 1.0
@@ -128,7 +132,7 @@ def test_coupling_is_identity_at_init(kind, mask):
 
 def test_additive_coupling_identity_exactly_and_affine_shift_is_zero():
   x = _images()
-  module = Coupling(8, 'affine')
+  module = Coupling(options=_step('affine'))
   variables = module.init(KEY, x)
   y, _ = module.apply(variables, x)
   c_a = x.shape[-1] // 2
@@ -138,7 +142,7 @@ def test_additive_coupling_identity_exactly_and_affine_shift_is_zero():
 
 def test_channel_coupling_rejects_one_channel_with_a_hint():
   with pytest.raises(ValueError, match='squeeze'):
-    Coupling(8).init(KEY, _images((2, 4, 4, 1)))
+    Coupling(options=_step()).init(KEY, _images((2, 4, 4, 1)))
 
 
 def test_squeeze_roundtrip_and_layout():
@@ -154,7 +158,7 @@ def test_squeeze_roundtrip_and_layout():
 
 def test_blocks_jit_and_grad():
   x = _images()
-  module = FlowSteps(2, 8, 'affine')
+  module = FlowSteps(depth=2, options=_step('affine'))
   variables = module.init(KEY, x)
 
   def loss(params):
@@ -169,7 +173,8 @@ def test_blocks_jit_and_grad():
 def test_flow_steps_unrolled_and_rolled_share_parameters_and_outputs():
   """`unroll` changes only how the loop is compiled: same parameter tree, same numbers."""
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 4, 4, 4))
-  rolled, unrolled = FlowSteps(3, 8, 'affine', unroll=1), FlowSteps(3, 8, 'affine')
+  rolled = FlowSteps(depth=3, options=_step('affine'), unroll=1)
+  unrolled = FlowSteps(depth=3, options=_step('affine'))
   variables = rolled.init(jax.random.PRNGKey(1), x)
   assert (jax.tree.structure(variables)
           == jax.tree.structure(unrolled.init(jax.random.PRNGKey(1), x)))
@@ -180,3 +185,23 @@ def test_flow_steps_unrolled_and_rolled_share_parameters_and_outputs():
   g1 = jax.grad(lambda v: jnp.sum(rolled.apply(v, x)[0] ** 2))(variables)
   g2 = jax.grad(lambda v: jnp.sum(unrolled.apply(v, x)[0] ** 2))(variables)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), g1, g2)
+
+
+def test_step_options_are_one_frozen_keyword_only_object_that_names_a_bad_value():
+  assert StepOptions() == StepOptions(hidden=512, coupling='additive', mask='channel', lu=True,
+                                      conv_impl='auto', net_dtype='float32')
+  with pytest.raises(TypeError):
+    StepOptions(8)  # keyword-only: a positional width would be ambiguous
+  with pytest.raises(ValueError, match=r"coupling must be one of \('additive', 'affine'\), got 'ad'"):
+    StepOptions(coupling='ad')
+  with pytest.raises(ValueError, match="net_dtype must be one of"):
+    StepOptions(net_dtype='float16')
+  with pytest.raises(TypeError):
+    FlowStep(_step())  # flow modules take keyword arguments only
+  # Options are hashable (Flax module fields), and every level sees the same object.
+  options = _step('affine')
+  module = FlowSteps(depth=2, options=options)
+  params = module.init(KEY, _images())['params']
+  net = params['steps']['step']['coupling']['net']
+  assert net['Conv_0']['kernel'].shape[-1] == 8 and hash(options) == hash(_step('affine'))
+

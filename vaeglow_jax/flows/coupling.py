@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from vaeglow_jax.conv import Conv
+from vaeglow_jax.flows.options import StepOptions
 
 
 class ZeroConv(nn.Module):
@@ -29,30 +30,27 @@ class ZeroConv(nn.Module):
     return x * jnp.exp(logs * self.logscale_factor)
 
 
-NET_DTYPES = ('float32', 'bfloat16')
+class CouplingNet(nn.Module, kw_only=True):
+  """conv3x3 -> ReLU -> conv1x1 -> ReLU -> ZeroConv3x3, the Glow coupling net: `features`
+  output channels, width `options.hidden`.
 
-
-class CouplingNet(nn.Module):
-  """conv3x3 -> ReLU -> conv1x1 -> ReLU -> ZeroConv3x3, the Glow coupling net.
-
-  net_dtype='bfloat16' computes the convolutions in bfloat16 (parameters stay
+  options.net_dtype='bfloat16' computes the convolutions in bfloat16 (parameters stay
   float32) and returns the input's dtype, so shifts, scales and log-determinants
   are float32: a coupling stays exactly invertible, because its inverse runs the
   same bfloat16 net on the same kept half.
   """
-  hidden: int
   features: int
-  conv_impl: str = 'auto'  # see vaeglow_jax.conv
-  net_dtype: str = 'float32'
+  options: StepOptions
 
   @nn.compact
   def __call__(self, x):
+    o = self.options
     out_dtype = x.dtype
-    if self.net_dtype != 'float32':
-      x = x.astype(self.net_dtype)
-    x = nn.relu(Conv(self.hidden, (3, 3), impl=self.conv_impl)(x))
-    x = nn.relu(Conv(self.hidden, (1, 1), impl=self.conv_impl)(x))
-    return ZeroConv(self.features, conv_impl=self.conv_impl)(x, out_dtype)
+    if o.net_dtype != 'float32':
+      x = x.astype(o.net_dtype)
+    x = nn.relu(Conv(o.hidden, (3, 3), impl=o.conv_impl)(x))
+    x = nn.relu(Conv(o.hidden, (1, 1), impl=o.conv_impl)(x))
+    return ZeroConv(self.features, conv_impl=o.conv_impl)(x, out_dtype)
 
 
 def checkerboard_mask(height: int, width: int, parity: int) -> jax.Array:
@@ -61,55 +59,39 @@ def checkerboard_mask(height: int, width: int, parity: int) -> jax.Array:
   return ((i + j) % 2 == parity).astype(jnp.float32)[..., None]
 
 
-class Coupling(nn.Module):
+class Coupling(nn.Module, kw_only=True):
   """Coupling layer: one part of x is kept, the other shifted (and scaled).
 
-  kind:  'additive' y_b = x_b + t(x_a) (volume preserving, logdet 0), or
-         'affine'   y_b = (x_b + t(x_a)) * sigmoid(s(x_a) + 2) (Glow's form).
-  mask:  'channel' splits channels in halves (needs C >= 2), or
-         'checkerboard' alternates pixels spatially and applies two
-         half-couplings (parity 0 then 1) so every pixel is transformed; it
-         works for one-channel images without a squeeze.
+  options.coupling: 'additive' y_b = x_b + t(x_a) (volume preserving, logdet 0), or
+                    'affine'   y_b = (x_b + t(x_a)) * sigmoid(s(x_a) + 2) (Glow's form).
+  options.mask: 'channel' splits channels in halves (needs C >= 2), or
+                'checkerboard' alternates pixels spatially and applies two
+                half-couplings (parity 0 then 1) so every pixel is transformed; it
+                works for one-channel images without a squeeze.
   The net's last layer is zero-initialised: the layer starts as the identity.
-  conv_impl: how the net's convolutions are computed (vaeglow_jax.conv; the
-  parameters are the same for every choice). net_dtype: the nets' compute
-  dtype ('bfloat16' for accelerators' fast matmuls; see CouplingNet).
+  The nets' width, convolutions and compute dtype are the options' (see StepOptions).
 
   Input: (batch, H, W, C). Output: (y, logdet) with logdet (batch,).
   """
-  hidden: int = 512
-  kind: str = 'additive'
-  mask: str = 'channel'
-  conv_impl: str = 'auto'
-  net_dtype: str = 'float32'
-
-  def _check_options(self):
-    if self.kind not in ('additive', 'affine'):
-      raise ValueError(f"coupling kind must be 'additive' or 'affine', got {self.kind!r}.")
-    if self.mask not in ('channel', 'checkerboard'):
-      raise ValueError(f"coupling mask must be 'channel' or 'checkerboard', got {self.mask!r}.")
-    if self.net_dtype not in NET_DTYPES:
-      raise ValueError(f'coupling net_dtype must be one of {NET_DTYPES}, got {self.net_dtype!r}.')
+  options: StepOptions = StepOptions()
 
   def _shift_scale(self, net_out):
-    if self.kind == 'additive':
+    if self.options.coupling == 'additive':
       return net_out, None
     shift, raw_scale = net_out[..., 0::2], net_out[..., 1::2]
     return shift, jax.nn.log_sigmoid(raw_scale + 2.0)
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
-    self._check_options()
-    mult = 1 if self.kind == 'additive' else 2
+    mult = 1 if self.options.coupling == 'additive' else 2
     channels = x.shape[-1]
-    if self.mask == 'channel':
+    if self.options.mask == 'channel':
       if channels < 2:
         raise ValueError(
             'channel-split coupling needs at least 2 channels; for 1-channel images use '
             "an initial squeeze (num_squeezes >= 1) or mask='checkerboard'.")
       c_a = channels // 2
-      net = CouplingNet(self.hidden, (channels - c_a) * mult, self.conv_impl, self.net_dtype,
-                       name='net')
+      net = CouplingNet(features=(channels - c_a) * mult, options=self.options, name='net')
       x_a, x_b = x[..., :c_a], x[..., c_a:]
       shift, log_scale = self._shift_scale(net(x_a))
       if log_scale is None:
@@ -125,8 +107,7 @@ class Coupling(nn.Module):
 
     # Checkerboard: two masked half-couplings; run in the opposite order in reverse.
     _, height, width, _ = x.shape
-    nets = [CouplingNet(self.hidden, channels * mult, self.conv_impl, self.net_dtype,
-                        name=f'net_{p}')
+    nets = [CouplingNet(features=channels * mult, options=self.options, name=f'net_{p}')
             for p in (0, 1)]
     total = jnp.zeros((x.shape[0],), x.dtype)
     for parity in ((1, 0) if reverse else (0, 1)):

@@ -10,31 +10,27 @@ import numpy as np
 from vaeglow_jax.flows.actnorm import ActNorm
 from vaeglow_jax.flows.coupling import Coupling
 from vaeglow_jax.flows.invconv import InvConv1x1
+from vaeglow_jax.flows.options import StepOptions
 
 
-class FlowStep(nn.Module):
+class FlowStep(nn.Module, kw_only=True):
   """actnorm -> invertible 1x1 conv -> coupling; reverse runs the exact inverse.
 
-  `identity_init=True` starts the whole step as the identity map (ActNorm
-  without data-dependent init, 1x1 conv = I; couplings always start as the
-  identity), for flows stacked on a learned base such as the VAE decoder.
+  `options` say what the step is built of (StepOptions). `identity_init=True` starts the
+  whole step as the identity map (ActNorm without data-dependent init, 1x1 conv = I;
+  couplings always start as the identity), for flows stacked on a learned base such as the
+  VAE decoder.
 
   Input (batch, H, W, C); returns (y, logdet) with logdet (batch,).
   """
-  hidden: int = 512
-  coupling: str = 'additive'
-  mask: str = 'channel'
-  lu: bool = True
+  options: StepOptions = StepOptions()
   identity_init: bool = False
-  conv_impl: str = 'auto'  # coupling-net convolutions, see vaeglow_jax.conv
-  net_dtype: str = 'float32'  # coupling-net compute dtype, see flows.CouplingNet
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
     layers = [ActNorm(data_init=not self.identity_init, name='actnorm'),
-              InvConv1x1(lu=self.lu, identity_init=self.identity_init, name='invconv'),
-              Coupling(self.hidden, self.coupling, self.mask, self.conv_impl, self.net_dtype,
-                       name='coupling')]
+              InvConv1x1(lu=self.options.lu, identity_init=self.identity_init, name='invconv'),
+              Coupling(options=self.options, name='coupling')]
     total = jnp.zeros((x.shape[0],), x.dtype)
     for layer in (reversed(layers) if reverse else layers):
       x, logdet = layer(x, reverse)
@@ -73,15 +69,10 @@ def final_permutation(permutations: np.ndarray) -> np.ndarray:
   return np.argsort(order)
 
 
-class _ScanBody(nn.Module):
+class _ScanBody(nn.Module, kw_only=True):
   """Adapts FlowStep to nn.scan's (carry, xs) -> (carry, ys) signature."""
-  hidden: int
-  coupling: str
-  mask: str
-  lu: bool
+  options: StepOptions
   identity_init: bool
-  conv_impl: str
-  net_dtype: str
   reverse: bool
 
   @nn.compact
@@ -89,14 +80,14 @@ class _ScanBody(nn.Module):
     x, logdet = carry
     if not self.reverse:
       x = jnp.take(x, permutation, axis=-1)
-    y, step_logdet = FlowStep(self.hidden, self.coupling, self.mask, self.lu, self.identity_init,
-                              self.conv_impl, self.net_dtype, name='step')(x, self.reverse)
+    y, step_logdet = FlowStep(options=self.options, identity_init=self.identity_init,
+                              name='step')(x, self.reverse)
     if self.reverse:
       y = jnp.take(y, jnp.argsort(permutation), axis=-1)
     return (y, logdet + step_logdet), None
 
 
-class FlowSteps(nn.Module):
+class FlowSteps(nn.Module, kw_only=True):
   """K flow steps with stacked parameters (leading axis K), run by `nn.scan`.
 
   Parameters are stacked (one pytree for all K steps) whatever `unroll` is.
@@ -109,9 +100,8 @@ class FlowSteps(nn.Module):
   schedules every recomputation early and keeps the activations anyway
   (measured: 563 MiB with remat against 540 MiB without, rolled 116 MiB).
   unroll=1 also compiles one step instead of K (faster compiles for deep flows).
-  `conv_impl` chooses how the coupling nets' convolutions are computed
-  (vaeglow_jax.conv; 'auto' is tuned per shape on CPU); `net_dtype='bfloat16'`
-  runs them in bfloat16 with float32 log-determinants (flows.CouplingNet).
+  `options` say what each step is built of (StepOptions: coupling width and kind, mask,
+  LU, convolution implementation, compute dtype); `identity_init` as in FlowStep.
   `remat=True` recomputes each step's activations in the backward pass
   (jax.checkpoint), trading compute for memory in deep flows.
   `mixing` puts a fixed channel permutation before each step (`mixing_permutations`) and
@@ -119,15 +109,10 @@ class FlowSteps(nn.Module):
   channels differently; permutations have no log-determinant.
   """
   depth: int
-  hidden: int = 512
-  coupling: str = 'additive'
-  mask: str = 'channel'
-  lu: bool = True
-  remat: bool = False
+  options: StepOptions = StepOptions()
   identity_init: bool = False
+  remat: bool = False
   unroll: int = 0
-  conv_impl: str = 'auto'
-  net_dtype: str = 'float32'
   mixing: str = 'none'
 
   @nn.compact
@@ -140,10 +125,9 @@ class FlowSteps(nn.Module):
     stack = nn.scan(body, variable_axes={'params': 0, 'constants': 0},
                     split_rngs={'params': True}, length=self.depth, reverse=reverse,
                     unroll=self.unroll or (1 if self.remat else self.depth))
-    (y, logdet), _ = stack(self.hidden, self.coupling, self.mask, self.lu, self.identity_init,
-                           self.conv_impl, self.net_dtype, reverse,
-                           name='steps')((x, jnp.zeros((x.shape[0],), x.dtype)),
-                                         jnp.asarray(permutations))
+    (y, logdet), _ = stack(options=self.options, identity_init=self.identity_init,
+                           reverse=reverse, name='steps')((x, jnp.zeros((x.shape[0],), x.dtype)),
+                                                          jnp.asarray(permutations))
     if not reverse:
       y = jnp.take(y, undo, axis=-1)
     return y, logdet
