@@ -23,11 +23,14 @@ def _images(shape, seed=0):
 ], ids=['8x8x3', '8x8x1_squeeze'])
 def test_glow_layer_depth32_inverts(shape, kwargs):
   x = _images(shape)
-  module = GlowLayer(depth=32, step=StepOptions(hidden=16), identity_init=False, **kwargs)  # actnorm + rotations
-  variables = module.init(KEY, x)
-  y, logdet = module.apply(variables, x)
+  # actnorm + rotations; unroll=1 compiles one step, not 32 (the same numbers as unrolled:
+  # tests/flows/test_blocks.py::test_flow_steps_unrolled_and_rolled_share_parameters_and_outputs)
+  module = GlowLayer(depth=32, step=StepOptions(hidden=16), identity_init=False, unroll=1, **kwargs)
+  variables = jax.jit(module.init)(KEY, x)
+  apply = jax.jit(module.apply, static_argnames='reverse')
+  y, logdet = apply(variables, x)
   assert y.shape == x.shape and logdet.shape == (shape[0],)
-  x_back, logdet_back = module.apply(variables, y, reverse=True)
+  x_back, logdet_back = apply(variables, y, reverse=True)
   assert float(jnp.max(jnp.abs(x_back - x))) < 1e-4
   np.testing.assert_allclose(logdet_back, -logdet, rtol=1e-4, atol=1e-3)
 

@@ -40,7 +40,7 @@ BLOCKS = {
 def test_block_inverts_and_logdet_matches_jacrev(name):
   module = BLOCKS[name]()
   x = _images()
-  variables = module.init(KEY, x)
+  variables = jax.jit(module.init)(KEY, x)
   if variables.get('params'):
     variables = randomize(variables)
   inv_err, rel_logdet_err, sym_err = check_flow(module, variables, x, logdet_examples=2)
