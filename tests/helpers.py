@@ -11,10 +11,10 @@ import jax
 import numpy as np
 
 from experiments.configs import fashion_mnist
+from tests.xla_env import xla_flags
 from vaeglow_jax import train as train_lib
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.flows.checks import flow_errors
-from tests.xla_env import xla_flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,8 +1,8 @@
 """The XLA flags every test process runs with (no JAX import: conftest sets them before JAX starts)."""
 
 # LLVM optimisation level 0 for the tests: compiling the tiny test programs dominates the
-# suite (threefry-based parameter initialisation alone takes ~10 s per model at the default
-# level, ~1 s at 0), and the tests check values, not speed. Benchmarks and training runs
+# suite (compiling the test encoder's threefry-based parameter initialisation: ~12 s at the
+# default level, ~2 s at 0), and the tests check values, not speed. Benchmarks and training runs
 # outside the tests keep XLA's default.
 COMPILE_FLAGS = '--xla_backend_optimization_level=0'
 

@@ -15,7 +15,6 @@ import numpy as np
 from absl import logging
 from flax import traverse_util
 
-from vaeglow_jax import conv as conv_lib
 from vaeglow_jax import flows
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
@@ -56,15 +55,8 @@ def validate_config(config) -> tuple[int, int, int]:
     problems.append(f'sampling.temperature must be >= 0, got {config.sampling.temperature}')
   if config.nonfinite not in ('skip', 'stop'):
     problems.append(f"nonfinite must be 'skip' or 'stop', got {config.nonfinite!r}")
-  for name in ('glow', 'baseline'):
-    flow = config.model[name]
-    if flow.get('conv_impl', 'auto') not in conv_lib.IMPLS:
-      problems.append(f'model.{name}.conv_impl must be one of {conv_lib.IMPLS}, '
-                      f'got {flow.conv_impl!r}')
-    try:
-      phases.step_options(flow)
-    except ValueError as e:  # coupling, mask or net_dtype
-      problems.append(f'model.{name}.{e}')
+  for name in ('glow', 'baseline'):  # coupling, mask, conv_impl, net_dtype
+    problems += [f'model.{name}.{p}' for p in flows.options.problems(config.model[name].to_dict())]
   if config.model.glow.get('mixing', 'none') not in flows.MIXINGS:
     problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
                     f'got {config.model.glow.mixing!r}')

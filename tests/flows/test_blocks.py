@@ -196,6 +196,8 @@ def test_step_options_are_one_frozen_keyword_only_object_that_names_a_bad_value(
     StepOptions(coupling='ad')
   with pytest.raises(ValueError, match="net_dtype must be one of"):
     StepOptions(net_dtype='float16')
+  with pytest.raises(ValueError, match="conv_impl must be one of .*, got 'fast'; net_dtype must be"):
+    StepOptions(conv_impl='fast', net_dtype='float16')  # every bad field, in one line
   with pytest.raises(TypeError):
     FlowStep(_step())  # flow modules take keyword arguments only
   # Options are hashable (Flax module fields), and every level sees the same object.

@@ -15,5 +15,6 @@ from vaeglow_jax.flows.step import MIXINGS, FlowStep, FlowSteps, mixing_permutat
 
 __all__ = [
     'ActNorm', 'Coupling', 'CouplingNet', 'ZeroConv', 'checkerboard_mask', 'InvConv1x1',
-    'Squeeze', 'squeeze2d', 'unsqueeze2d', 'FlowStep', 'FlowSteps', 'MIXINGS', 'mixing_permutations', 'StepOptions',
+    'Squeeze', 'squeeze2d', 'unsqueeze2d', 'FlowStep', 'FlowSteps', 'MIXINGS', 'mixing_permutations',
+    'StepOptions',
 ]

@@ -5,9 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 
-COUPLINGS = ('additive', 'affine')
-MASKS = ('channel', 'checkerboard')
-NET_DTYPES = ('float32', 'bfloat16')
+from vaeglow_jax.conv import IMPLS
+
+# The fields that take one of a fixed set of values, and those values.
+CHOICES = {
+    'coupling': ('additive', 'affine'),
+    'mask': ('channel', 'checkerboard'),
+    'conv_impl': IMPLS,
+    'net_dtype': ('float32', 'bfloat16'),
+}
+
+
+def problems(values: dict) -> list[str]:
+  """'<field> must be one of (...), got <value>' for each value in `values` (a dict that may
+  hold StepOptions fields among other keys, e.g. a model.glow config) outside its CHOICES."""
+  return [f'{field} must be one of {allowed}, got {values[field]!r}'
+          for field, allowed in CHOICES.items() if field in values and values[field] not in allowed]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -15,10 +28,7 @@ class StepOptions:
   """The architecture of one flow step (actnorm -> 1x1 conv -> coupling).
 
   hidden: the coupling net's width (channels of its 3x3 and 1x1 convolutions).
-  coupling: 'additive' y_b = x_b + t(x_a) (logdet 0), or 'affine'
-    y_b = (x_b + t(x_a)) * sigmoid(s(x_a) + 2) (Glow's form).
-  mask: 'channel' splits the channels in halves (needs C >= 2); 'checkerboard' alternates
-    pixels and applies two half-couplings, so it works on 1-channel images without a squeeze.
+  coupling: 'additive' or 'affine'; mask: 'channel' or 'checkerboard' (flows.Coupling).
   lu: the 1x1 convolution in LU form (O(C) log-determinant) instead of a dense matrix.
   conv_impl: how the coupling nets' convolutions are computed (vaeglow_jax.conv; the
     parameters are the same for every choice).
@@ -33,6 +43,6 @@ class StepOptions:
   net_dtype: str = 'float32'
 
   def __post_init__(self):
-    for field, allowed in (('coupling', COUPLINGS), ('mask', MASKS), ('net_dtype', NET_DTYPES)):
-      if getattr(self, field) not in allowed:
-        raise ValueError(f'{field} must be one of {allowed}, got {getattr(self, field)!r}')
+    bad = problems(dataclasses.asdict(self))
+    if bad:
+      raise ValueError('; '.join(bad))
