@@ -178,6 +178,10 @@ def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):
                                  - exported['1']['decoder_mean'] / 255.0) ** 2)))
   assert effect['1']['change_over_noise'] == pytest.approx(expected, rel=1e-6)
   assert all(effect['1'][f'hf_energy_{k}'] > 0 for k in ('x', 'x_tilde', 'decoder_mean'))
+  residual = layer['residual']
+  assert residual['residual_removed'] == pytest.approx(
+      1 - (residual['rms_f_x_minus_mean'] / residual['rms_x_minus_mean']) ** 2)
+  assert 0 < residual['rms_x_minus_mean'] < 1 and residual['normalised_sq_x'] > 0
 
 
 @pytest.mark.slow

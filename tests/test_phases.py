@@ -12,6 +12,7 @@ from experiments.configs import fashion_mnist
 from tests.helpers import randomize
 from vaeglow_jax import phases
 from vaeglow_jax.model import VAEGlow
+from vaeglow_jax.vae import raw_for_log_std
 
 SHAPE = (8, 8, 1)
 
@@ -112,6 +113,37 @@ def test_glow_baseline_sample_maps_back_to_the_tempered_latent():
   a = decode(variables, noise_x, 0.0)
   b = decode(variables, 2 * noise_x + 1, 0.0)
   np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_base_residuals_see_the_glow_layer_and_are_one_decoder_std_when_calibrated():
+  phase, variables = _phase('glow')
+  x = jax.random.uniform(jax.random.PRNGKey(7), (6,) + SHAPE)
+  residuals = jax.jit(phase.base_residuals)
+  r = residuals(variables, x, jax.random.PRNGKey(8))
+  assert all(v.shape == (6,) for v in r.values())
+  # x's residual is the VAE's alone (the same z); the perturbed Glow layer moves f(x) off it.
+  vae_phase = _bare_phase('vae')
+  r_vae = jax.jit(vae_phase.base_residuals)(variables, x, jax.random.PRNGKey(8))
+  np.testing.assert_allclose(r['sq_x'], r_vae['sq_x'], rtol=1e-5)
+  np.testing.assert_array_equal(r_vae['sq_f_x'], r_vae['sq_x'])
+  assert np.all(np.abs(r['sq_f_x'] - r['sq_x']) > 1e-4 * r['sq_x'])
+  # At init the Glow layer is the identity: it removes nothing.
+  fresh = jax.jit(phase.init)(jax.random.PRNGKey(1), x)
+  r0 = residuals(fresh, x, jax.random.PRNGKey(8))
+  np.testing.assert_allclose(r0['sq_f_x'], r0['sq_x'], rtol=1e-6)
+  # A scalar decoder variance at its closed-form optimum, gamma^2 = mean squared residual,
+  # makes the residual one decoder std on average: the normalisation uses the decoder's sigma.
+  config = fashion_mnist.get_config('test')
+  config.phase, config.model.variance = 'vae', 'gamma'
+  gamma_phase = phases.build(config, SHAPE)
+  gamma_vars = jax.jit(gamma_phase.init)(jax.random.PRNGKey(1), x)
+  g = jax.jit(gamma_phase.base_residuals)
+  mse = float(jnp.mean(g(gamma_vars, x, jax.random.PRNGKey(8))['sq_x']))
+  params = {**gamma_vars['params'], 'decoder': {
+      **gamma_vars['params']['decoder'],
+      'log_gamma': raw_for_log_std(jnp.float32(0.5 * np.log(mse)), config.model.min_log_std)}}
+  calibrated = g({**gamma_vars, 'params': params}, x, jax.random.PRNGKey(8))
+  assert float(jnp.mean(calibrated['normalised_sq_x'])) == pytest.approx(1.0, rel=1e-3)
 
 
 @pytest.mark.parametrize('name', phases.PHASES)

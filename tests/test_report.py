@@ -20,7 +20,7 @@ def _glow_run(root, name, fid_x, fid_tilde, fid_mean, hidden=32):
       'kid_se_fm_by_temperature': by_t(3.0),
       'glow_layer': {'x_tilde': {'fm': {t: {'fid': v} for t, v in by_t(fid_tilde).items()}},
                      'decoder_mean': {'fm': {'fid': fid_mean, 'kid': 40.0, 'kid_se': 5.0}},
-                     'effect': {}}}}
+                     'effect': {}, 'residual': {'residual_removed': 0.24}}}}
   with open(os.path.join(workdir, 'eval', 'metrics.json'), 'w') as f:
     json.dump(metrics, f)
   return workdir
@@ -34,7 +34,7 @@ def test_ablation_table_marks_runs_whose_samples_beat_x_tilde_and_decoder_mean(t
   assert len(lines) == 5 and lines[0].count('|') == lines[1].count('|') == lines[2].count('|')
   assert [line.rsplit('|', 2)[1].strip() for line in lines[2:]] == ['yes', 'no', 'no']
   assert 'shuffle mixing, width 128, additive, lr 0.0005' in lines[3]
-  assert '| 45.0 / 50.0 / 70.0 | 60.0 | 55.0 | 25.0 +- 3.0 | 40.0 +- 5.0 |' in lines[2]
+  assert '| 45.0 / 50.0 / 70.0 | 60.0 | 55.0 | 25.0 +- 3.0 | 40.0 +- 5.0 | 24% |' in lines[2]
 
 
 def test_comparison_table_shows_the_scalar_variances(tmp_path):

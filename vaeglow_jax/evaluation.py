@@ -184,6 +184,24 @@ def glow_layer_effect(samples: dict, reference_images: np.ndarray) -> dict:
   return out
 
 
+def glow_layer_residuals(phase, variables, images: np.ndarray, rng, batch: int) -> dict:
+  """What the Glow layer f explains of the decoder's residual on test images (T-free):
+  RMS of x - g_mu(z) and of f(x) - g_mu(z) (pixel units, z ~ q(z|x)), the share of the squared
+  residual that f removes, and both residuals' mean square in decoder standard deviations
+  (Phase.base_residuals; 1 for a calibrated decoder). images: (n, H, W, C) in [0, 1]."""
+  step = jax.jit(lambda v, b, r: phase.base_residuals(
+      v, losses.dequantize(b, jax.random.fold_in(r, 1), phase.n_bits), r))
+  codes = np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+  parts = [jax.device_get(step(variables, codes[i:i + batch], jax.random.fold_in(rng, i)))
+           for i in range(0, len(codes), batch)]
+  mean = {k: float(np.mean(np.concatenate([p[k] for p in parts]))) for k in parts[0]}
+  return {'rms_x_minus_mean': math.sqrt(mean['sq_x']),
+          'rms_f_x_minus_mean': math.sqrt(mean['sq_f_x']),
+          'residual_removed': 1.0 - mean['sq_f_x'] / mean['sq_x'],
+          'normalised_sq_x': mean['normalised_sq_x'],
+          'normalised_sq_f_x': mean['normalised_sq_f_x']}
+
+
 def features(feature_fn, images: np.ndarray, batch: int) -> np.ndarray:
   """(n, H, W, C) in [0, 1] -> (n, d) features, in batches (the last padded)."""
   out = []
@@ -368,6 +386,8 @@ def evaluate(config, workdir: str, log=print) -> dict:
         line += f'; x_tilde: {_describe(glow_layer["x_tilde"][name][f"{t:g}"])}'
       log(line)
   if glow_layer['effect']:
+    glow_layer['residual'] = glow_layer_residuals(
+        phase, variables, reference, jax.random.fold_in(rng, 3), e.batch_size)
     metrics['glow_layer'] = glow_layer
   for name, (_, info) in spaces.items():
     for score in scores_lib.SCORE_NAMES:

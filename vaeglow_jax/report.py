@@ -172,7 +172,8 @@ def _glow_recipe(workdir: str) -> str:
 def ablation_table(rows: list[dict], temperature: str = '0.5') -> str:
   """One line per Glow-layer run (phase 'glow'): its recipe, steps, bounds, FID of its samples
   by temperature, and at `temperature` FID of x_tilde and of the decoder mean from the same
-  noise, KID, and whether the samples beat both (the issue-12 criterion, by FID)."""
+  noise, KID, the share of the decoder's squared residual on test images that f removes, and
+  whether the samples beat both (the issue-12 criterion, by FID)."""
   lines = []
   for r in rows:
     layer = r.get('glow_layer')
@@ -187,8 +188,8 @@ def ablation_table(rows: list[dict], temperature: str = '0.5') -> str:
       lines = ['| run | recipe | steps | training time | test bpd ELBO / IW | '
                + 'FID x, T=' + ' / '.join(temps)
                + f' | FID x_tilde T={temperature} | FID decoder mean | KID x T={temperature} '
-               '| KID decoder mean | x beats both at T=' + temperature + ' |',
-               '|' + '---|' * 11]
+               '| KID decoder mean | residual removed by f | x beats both at T=' + temperature + ' |',
+               '|' + '---|' * 12]
     x_fid = fids.get(temperature)
     tilde_fid = layer['x_tilde'][space].get(temperature, {}).get('fid')
     mean = layer['decoder_mean'][space]
@@ -196,11 +197,13 @@ def ablation_table(rows: list[dict], temperature: str = '0.5') -> str:
              and x_fid < tilde_fid)
     kid = (f"{kids[temperature]:.1f} +- {kid_ses[temperature]:.1f}" if temperature in kids
            else 'n/a')
+    residual = layer.get('residual')  # absent in metrics written before it existed
+    removed = f"{100 * residual['residual_removed']:.0f}%" if residual else 'n/a'
     lines.append(
         f"| `{os.path.basename(os.path.normpath(r['workdir']))}` | {_glow_recipe(r['workdir'])} "
         f"| {r.get('checkpoint_step')} | {_duration(r.get('training_seconds'))} "
         f"| {_fmt(r.get('test_bpd_elbo'), 3)} / {_fmt(r.get('test_bpd_iw'), 3)} "
         f"| {' / '.join(_fmt(fids[t], 1) for t in sorted(fids, key=float))} "
         f"| {_fmt(tilde_fid, 1)} | {_fmt(mean['fid'], 1)} | {kid} "
-        f"| {mean['kid']:.1f} +- {mean['kid_se']:.1f} | {'yes' if beats else 'no'} |")
+        f"| {mean['kid']:.1f} +- {mean['kid_se']:.1f} | {removed} | {'yes' if beats else 'no'} |")
   return '\n'.join(lines) + ('\n' if lines else '')
