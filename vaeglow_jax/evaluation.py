@@ -144,8 +144,13 @@ def test_bounds(phase, variables, config, mesh, rng, log=print) -> dict:
 
 # Samples and features -------------------------------------------------------------
 
+def to_uint8(images: np.ndarray) -> np.ndarray:
+  """[0, 1] floats -> the nearest 8-bit codes (uint8, values clipped to [0, 1] first)."""
+  return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 def quantize(images: np.ndarray) -> np.ndarray:
-  """[0, 1] floats -> the nearest 8-bit level, as a saved image would hold them."""
+  """[0, 1] floats -> the nearest 8-bit level, as a saved image would hold them (same dtype)."""
   return np.round(np.clip(images, 0.0, 1.0) * 255.0) / 255.0
 
 
@@ -162,7 +167,7 @@ def generate(phase, variables, rng, num: int, temperature: float, batch: int) ->
 
 def export_samples(path: str, samples: dict) -> str:
   """Writes the scored samples as uint8 (N, H, W, C) arrays (one per key) to an .npz."""
-  arrays = {k: np.round(v * 255.0).astype(np.uint8) for k, v in samples.items()}
+  arrays = {k: to_uint8(v) for k, v in samples.items()}
   tmp = path + '.tmp.npz'
   np.savez_compressed(tmp, **arrays)
   os.replace(tmp, path)
@@ -191,7 +196,7 @@ def glow_layer_residuals(phase, variables, images: np.ndarray, rng, batch: int) 
   (Phase.base_residuals; 1 for a calibrated decoder). images: (n, H, W, C) in [0, 1]."""
   step = jax.jit(lambda v, b, r: phase.base_residuals(
       v, losses.dequantize(b, jax.random.fold_in(r, 1), phase.n_bits), r))
-  codes = np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+  codes = to_uint8(images)
   parts = [jax.device_get(step(variables, codes[i:i + batch], jax.random.fold_in(rng, i)))
            for i in range(0, len(codes), batch)]
   mean = {k: float(np.mean(np.concatenate([p[k] for p in parts]))) for k in parts[0]}

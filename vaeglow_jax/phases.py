@@ -215,7 +215,7 @@ class VAEPhase(Phase):
     mean, log_std = vae.apply(variables, x, method=VAEGlow.encode)
     z = mean + jnp.exp(log_std) * jax.random.normal(rng, mean.shape)
     dec_mean, dec_log_std = vae.apply(variables, z, method=VAEGlow.decode)
-    f_x, _ = vae.apply(variables, x, method=VAEGlow.glow_forward) if self.spec.use_glow else (x, None)
+    f_x, _ = vae.apply(variables, x, method=VAEGlow.glow_forward)  # x itself without a Glow layer
     per_example = lambda a: jnp.mean(a.reshape(a.shape[0], -1), axis=-1)  # noqa: E731
     out = {}
     for name, y in (('x', x), ('f_x', f_x)):
