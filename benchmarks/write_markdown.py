@@ -51,17 +51,29 @@ def main(argv):
   if ratio:
     p = ratio['phases']
     lines += ['## Epoch ratio: standalone Glow against the full model (paper\'s Table 4)', '',
-              f"CIFAR-10 size, batch {ratio['batch']}, 50,000 images per epoch; Glow-layer coupling "
-              f"width {ratio.get('glow_layer_hidden', 512)}.", '',
+              f"CIFAR-10 size, batch {ratio['batch']}, 50,000 images per epoch; Glow layer "
+              f"K={ratio.get('glow_layer_depth', 32)}, coupling width {ratio.get('glow_layer_hidden', 512)}; "
+              f"{ratio['machine']['backend']} ({ratio['machine']['device_kind']}).", '',
               '| model | s/step | s/epoch | parameters | GFLOP/image |', '|---|---|---|---|---|']
     names = {'glow_baseline': 'Glow L=3 K=32 h512', 'vae': 'full model phase 1 (VAE + flow prior)',
              'glow': 'full model phase 2 (Glow layer, VAE frozen)'}
     for key, name in names.items():
-      lines.append(f"| {name} | {_g(p[key]['median_step_seconds'], 3)} | {_g(p[key]['seconds_per_epoch'])} | "
-                   f"{p[key]['model_parameters']:,} | {_g(p[key]['flops_per_image'] / 1e9, 2)} |")
-    lines += ['', f"Full model s/epoch (mean of its phases): {_g(ratio['full_model_seconds_per_epoch'])}; "
-              f"Glow: {_g(ratio['glow_seconds_per_epoch'])}; **ratio {_g(ratio['ratio'], 2)}** "
-              f"(paper: > {ratio['paper_claim']}).", '']
+      if key in p:
+        lines.append(f"| {name} | {_g(p[key]['median_step_seconds'], 3)} | {_g(p[key]['seconds_per_epoch'])} | "
+                     f"{p[key]['model_parameters']:,} | {_g(p[key]['flops_per_image'] / 1e9, 2)} |")
+    if 'ratio' in ratio:
+      lines += ['', f"Full model s/epoch (mean of its phases): {_g(ratio['full_model_seconds_per_epoch'])}; "
+                f"Glow: {_g(ratio['glow_seconds_per_epoch'])}; **ratio {_g(ratio['ratio'], 2)}** "
+                f"(paper: > {ratio['paper_claim']}).", '']
+    if len(ratio.get('sweep', [])) > 1:
+      lines += ['', 'The ratio against the Glow layer\'s size (phase 1 and Glow timed once):', '',
+                '| Glow layer K | width | s/step | GFLOP/image | trainable parameters | full model s/epoch | ratio |',
+                '|---|---|---|---|---|---|---|']
+      for r in ratio['sweep']:
+        lines.append(f"| {r['depth']} | {r['hidden']} | {_g(r['median_step_seconds'], 3)} | "
+                     f"{_g(r['flops_per_image'] / 1e9, 2)} | {r['trainable_parameters']:,} | "
+                     f"{_g(r['full_model_seconds_per_epoch'])} | {_g(r['ratio'], 2)} |")
+      lines.append('')
   roof = _load('roofline')
   if roof:
     lines += ['## Roofline', '',
