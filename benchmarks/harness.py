@@ -144,9 +144,14 @@ def machine() -> dict:
           'device_count': jax.device_count(), 'jax': jax.__version__}
 
 
-def emit(result: dict, out_path: str = '') -> None:
-  text = json.dumps(result, indent=1, sort_keys=True)
-  print(text)
+def write(result: dict, out_path: str = '') -> None:
+  """Writes the JSON measured so far, so a run cut short by a time limit keeps its rows (an
+  accelerator compiles a paper-size flow for minutes)."""
   if out_path:
     with open(out_path, 'w') as f:
-      f.write(text + '\n')
+      f.write(json.dumps(result, indent=1, sort_keys=True) + '\n')
+
+
+def emit(result: dict, out_path: str = '') -> None:
+  print(json.dumps(result, indent=1, sort_keys=True))
+  write(result, out_path)

@@ -99,6 +99,8 @@ def main(argv):
   config = harness.model_config(_DATASET.value, _PRESET.value)
   shape = harness.image_shape_of(config, _DATASET.value, _PRESET.value)
   results = []
+  result = {'benchmark': 'roofline', 'preset': _PRESET.value, 'dataset': _DATASET.value,
+            'machine': harness.machine(), 'matmul_peak_flops_per_second': peak, 'results': results}
   for phase in _PHASES.value:
     bench = harness.StepBench(config, phase, shape, _BATCH.value)
     seconds = harness.median(bench.step_seconds(_STEPS.value))
@@ -113,9 +115,8 @@ def main(argv):
       part['fraction_of_step_time'] = part['median_seconds'] / seconds
     results.append(row)
     print(f"{phase}: {row['fraction_of_matmul_peak']:.1%} of the matmul peak", flush=True)
-  harness.emit({'benchmark': 'roofline', 'preset': _PRESET.value, 'dataset': _DATASET.value,
-                'machine': harness.machine(), 'matmul_peak_flops_per_second': peak,
-                'results': results}, _OUT.value)
+    harness.write(result, _OUT.value)
+  harness.emit(result, _OUT.value)
 
 
 if __name__ == '__main__':

@@ -7,7 +7,7 @@ py=.venv/bin/python
 out=benchmarks/results/cpu
 mkdir -p $out
 $py -m benchmarks.peer --steps=24 --rounds=4 --out=$out/peer.json
-$py -m benchmarks.epoch_ratio --batch=16 --steps=3 --out=$out/epoch_ratio.json
+$py -m benchmarks.epoch_ratio --batch=16 --steps=3 --glow_widths=64,128,256,512 --glow_depths=16,32 --out=$out/epoch_ratio.json
 $py -m benchmarks.roofline --preset=default --batch=16 --steps=10 --out=$out/roofline.json
 $py -m benchmarks.throughput --preset=quick --steps=20 --out=$out/throughput.json
 $py -m benchmarks.loop_overhead --preset=quick --steps=30 --rounds=3 --log_every=10 --out=$out/loop_overhead.json

@@ -23,7 +23,11 @@ def _load(name):
 
 
 def _g(x, digits=1):
-  return f'{x:.{digits}f}'
+  return '-' if x is None else f'{x:.{digits}f}'
+
+
+def _gflop(flops):
+  return _g(None if flops is None else flops / 1e9, 2)
 
 
 def main(argv):
@@ -60,7 +64,7 @@ def main(argv):
     for key, name in names.items():
       if key in p:
         lines.append(f"| {name} | {_g(p[key]['median_step_seconds'], 3)} | {_g(p[key]['seconds_per_epoch'])} | "
-                     f"{p[key]['model_parameters']:,} | {_g(p[key]['flops_per_image'] / 1e9, 2)} |")
+                     f"{p[key]['model_parameters']:,} | {_gflop(p[key]['flops_per_image'])} |")
     if 'ratio' in ratio:
       lines += ['', f"Full model s/epoch (mean of its phases): {_g(ratio['full_model_seconds_per_epoch'])}; "
                 f"Glow: {_g(ratio['glow_seconds_per_epoch'])}; **ratio {_g(ratio['ratio'], 2)}** "
@@ -71,7 +75,7 @@ def main(argv):
                 '|---|---|---|---|---|---|---|']
       for r in ratio['sweep']:
         lines.append(f"| {r['depth']} | {r['hidden']} | {_g(r['median_step_seconds'], 3)} | "
-                     f"{_g(r['flops_per_image'] / 1e9, 2)} | {r['trainable_parameters']:,} | "
+                     f"{_gflop(r['flops_per_image'])} | {r['trainable_parameters']:,} | "
                      f"{_g(r['full_model_seconds_per_epoch'])} | {_g(r['ratio'], 2)} |")
       lines.append('')
   roof = _load('roofline')
