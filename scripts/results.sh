@@ -58,11 +58,21 @@ if [[ $stage == evaluate || $stage == all ]]; then
   evaluate --workdir=$root/glow_baseline_additive --config.phase=glow_baseline
 fi
 
-# The Glow-layer ablation on the full model's frozen phase-1 VAE (scripts/ablation.sh).
+# The Glow-layer ablation on the full model's frozen phase-1 VAE (scripts/ablation.sh); its
+# table, and each run's metrics, config and sample figures, copied out of the work directories.
 if [[ $stage == ablate || $stage == all ]]; then
   FEATURES=$features bash scripts/ablation.sh $root/full $root/ablation
-  mkdir -p results/fashion_mnist/glow_layer_ablation
-  $py -m experiments.report --ablation $root/ablation/* --out=results/fashion_mnist/glow_layer_ablation/ablation.md
+  variants=(base mixing_none mixing_reverse width32 width256 affine lr2e-3 steps2000 steps8000)
+  out=results/fashion_mnist/glow_layer_ablation
+  mkdir -p $out
+  $py -m experiments.report --ablation "${variants[@]/#/$root/ablation/}" --out=$out/ablation.md
+  for run in "${variants[@]}"; do
+    mkdir -p $out/$run
+    cp $root/ablation/$run/eval/metrics.json $root/ablation/$run/glow/config.json $out/$run/
+    for figure in decoder_mean_vs_glow.png samples_T0.5.png; do
+      [[ ! -f $root/ablation/$run/eval/glow/$figure ]] || cp $root/ablation/$run/eval/glow/$figure $out/$run/
+    done
+  done
 fi
 
 if [[ $stage == report || $stage == all ]]; then
