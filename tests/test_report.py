@@ -47,3 +47,24 @@ def test_comparison_table_shows_the_scalar_variances(tmp_path):
   table = report.markdown_table(report.load_rows([str(workdir)]))
   assert 'VAE [gamma=0.0812]' in table
   assert 'two-stage VAE [gamma=0.0812, gamma_z=0.25]' in table
+
+
+def test_comparison_table_tells_the_affine_and_additive_glow_baselines_apart(tmp_path):
+  """results.sh trains both; rows and the temperature sweep must say which is which."""
+  workdirs = []
+  for coupling in ('affine', 'additive'):
+    workdir = tmp_path / coupling
+    (workdir / 'eval').mkdir(parents=True)
+    (workdir / 'glow_baseline').mkdir()
+    (workdir / 'glow_baseline' / 'config.json').write_text(json.dumps(
+        {'model': {'baseline': {'coupling': coupling, 'levels': 2, 'depth': 8, 'hidden': 64}}}))
+    (workdir / 'eval' / 'metrics.json').write_text(json.dumps({'glow_baseline': {
+        'test_bpd_exact': 4.5, 'fid_fm': 250.0, 'temperature': 0.5,
+        'fid_fm_by_temperature': {'0.5': 250.0, '1': 300.0}}}))
+    workdirs.append(str(workdir))
+  rows = report.load_rows(workdirs)
+  table, sweep = report.markdown_table(rows), report.temperature_table(rows)
+  for coupling in ('affine', 'additive'):
+    label = f'Glow (multi-scale) ({coupling} coupling, L=2, K=8, width 64)'
+    assert sum(line.startswith(f'| {label} |') for line in table.splitlines()) == 1, table
+    assert sum(line.startswith(f'| {label} |') for line in sweep.splitlines()) == 1, sweep

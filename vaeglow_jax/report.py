@@ -35,11 +35,21 @@ def load_rows(workdirs: list[str]) -> list[dict]:
 
 
 def _describe(workdir: str, phase: str) -> str:
-  """'gamma variance, standard prior' from the phase's saved config ('' when absent)."""
-  if phase == 'glow_baseline' or not os.path.isfile(workdir_lib.config_path(workdir, phase)):
+  """'gamma variance, standard prior' (a VAE) or 'affine coupling, L=2, K=8, width 64' (the
+  Glow baseline) from the phase's saved config ('' when absent)."""
+  if not os.path.isfile(workdir_lib.config_path(workdir, phase)):
     return ''
   model = workdir_lib.saved_config(workdir, phase).get('model', {})
+  if phase == 'glow_baseline':
+    glow = model.get('baseline', {})
+    return (f"{glow.get('coupling', '?')} coupling, L={glow.get('levels', '?')}, "
+            f"K={glow.get('depth', '?')}, width {glow.get('hidden', '?')}")
   return f"{model.get('variance', '?')} variance, {model.get('prior', {}).get('kind', '?')} prior"
+
+
+def _label(row: dict) -> str:
+  label = PHASE_LABELS.get(row['phase'], row['phase'])
+  return f"{label} ({row['model_description']})" if row.get('model_description') else label
 
 
 def _fmt(value, digits=2):
@@ -67,9 +77,7 @@ def markdown_table(rows: list[dict]) -> str:
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   footnotes = []
   for r in rows:
-    label = PHASE_LABELS.get(r['phase'], r['phase'])
-    if r.get('model_description'):
-      label += f" ({r['model_description']})"
+    label = _label(r)
     stds = [f'{name}={r[key]:.3g}' for key, name in (('decoder_gamma', 'gamma'),
                                                     ('second_stage_gamma_z', 'gamma_z')) if key in r]
     if stds:
@@ -125,7 +133,7 @@ def temperature_table(rows: list[dict]) -> str:
           temps = sorted(sweep, key=float)
           lines = ['| model | feature space | ' + ' | '.join(f'T={t}' for t in temps) + ' |',
                    '|' + '---|' * (len(temps) + 2)]
-        label = PHASE_LABELS.get(r['phase'], r['phase'])
+        label = _label(r)
         space = key[len('fid_'):-len('_by_temperature')]
         lines.append(f'| {label} | {space} | '
                      + ' | '.join(_fmt(sweep[t]) for t in sorted(sweep, key=float)) + ' |')
