@@ -7,11 +7,10 @@ Float32 forward/inverse; log-determinant reference from jax.jacrev in float64.
 
 from __future__ import annotations
 
-import json
-
 import jax
 from absl import app, flags
 
+from benchmarks import harness
 from vaeglow_jax.flows import ActNorm, Coupling, FlowStep, InvConv1x1, StepOptions
 from vaeglow_jax.flows.checks import flow_errors
 from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
@@ -60,11 +59,7 @@ def main(argv):
   for name, (module, x) in cases.items():
     variables = _perturb(jax.jit(module.init)(key, x), 0.5)
     results[name] = flow_errors(module, variables, x)
-  text = json.dumps(results, indent=1)
-  print(text)
-  if _OUT.value:
-    with open(_OUT.value, 'w') as f:
-      f.write(text + '\n')
+  harness.emit(results, _OUT.value)
 
 
 if __name__ == '__main__':
