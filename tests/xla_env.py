@@ -4,7 +4,7 @@
 # suite (compiling the test encoder's threefry-based parameter initialisation: ~12 s at the
 # default level, ~2 s at 0), and the tests check values, not speed. Benchmarks and training runs
 # outside the tests keep XLA's default.
-COMPILE_FLAGS = '--xla_backend_optimization_level=0'
+COMPILE_FLAGS = '--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false'
 
 
 def xla_flags(devices: int) -> str:
