@@ -1,14 +1,16 @@
 """Measures invertibility and log-determinant errors of every flow block.
 
-Run: python -m benchmarks.numerics [--glow_depth=32] [--out=FILE]   (prints one JSON object;
-about a minute on 2 CPU cores)
+Run: python -m benchmarks.numerics [--glow_depth=32] [--prior_layers=16] [--prior_hidden=1024]
+[--out=FILE]   (prints one JSON object; about a minute on 2 CPU cores at the defaults)
 Float32 forward/inverse; log-determinant reference from jax.jacrev in float64.
 """
 
 from __future__ import annotations
 
+import time
+
 import jax
-from absl import app, flags
+from absl import app, flags, logging
 
 from benchmarks import harness
 from vaeglow_jax.flows import ActNorm, Coupling, FlowStep, InvConv1x1, StepOptions
@@ -18,6 +20,8 @@ from vaeglow_jax.prior import FlowPrior
 
 _GLOW_DEPTH = flags.DEFINE_integer('glow_depth', 32, 'steps K of the two Glow layers measured '
                                    '(errors accumulate over the steps)')
+_PRIOR_LAYERS = flags.DEFINE_integer('prior_layers', 16, 'coupling layers of the flow prior measured')
+_PRIOR_HIDDEN = flags.DEFINE_integer('prior_hidden', 1024, 'width of its coupling nets')
 _OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
 
 
@@ -36,6 +40,7 @@ def _perturb(variables, scale, seed=1):
 def main(argv):
   del argv
   depth = _GLOW_DEPTH.value
+  layers, hidden = _PRIOR_LAYERS.value, _PRIOR_HIDDEN.value
   key = jax.random.PRNGKey(0)
   images3 = jax.random.uniform(key, (2, 8, 8, 3))
   images1 = jax.random.uniform(key, (2, 8, 8, 1))
@@ -53,12 +58,15 @@ def main(argv):
       f'glow_layer_K{depth}_8x8x1_squeeze': (GlowLayer(depth=depth, step=StepOptions(hidden=16),
                                                        num_squeezes=1, identity_init=False), images1),
       'multiscale_glow_L2_K2_8x8x3': (MultiScaleGlow(levels=2, depth=2, step=StepOptions(hidden=8, coupling='affine')), images3),
-      'flow_prior_16x1024_dim64': (FlowPrior(), jax.random.normal(key, (2, 64))),
+      f'flow_prior_{layers}x{hidden}_dim64': (FlowPrior(num_layers=layers, hidden=hidden),
+                                              jax.random.normal(key, (2, 64))),
   }
   results = {}
   for name, (module, x) in cases.items():
+    start = time.perf_counter()
     variables = _perturb(jax.jit(module.init)(key, x), 0.5)
     results[name] = flow_errors(module, variables, x)
+    logging.info('%s: %.1f s', name, time.perf_counter() - start)
   harness.emit(results, _OUT.value)
 
 
