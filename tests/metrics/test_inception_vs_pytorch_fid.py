@@ -56,6 +56,9 @@ pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IMAGES_PER_SET = 12
 SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
+# The FID itself is compared at one shape: the formula does not depend on it, and pytorch-fid's
+# 2048x2048 scipy sqrtm costs about 11 s a call on 2 cores.
+FID_SHAPE = (32, 32, 3)
 
 
 def _random_fid_state_dict(seed: int) -> dict:
@@ -140,6 +143,8 @@ def test_features_and_fid_agree_with_pytorch_fid(shape, weights, pytorch_fid_off
     return activations[-1]
 
   monkeypatch.setattr(fid_score, 'get_activations', recording_get_activations)
+  if shape != FID_SHAPE:
+    monkeypatch.setattr(fid_score, 'calculate_frechet_distance', lambda *args: float('nan'))
   their_fid = fid_score.calculate_fid_given_paths(dirs, IMAGES_PER_SET, 'cpu', 2048, num_workers=0)
   assert len(activations) == 2
 
@@ -149,6 +154,8 @@ def test_features_and_fid_agree_with_pytorch_fid(shape, weights, pytorch_fid_off
   assert scale > 0.1  # the features are not degenerate
   for mine, theirs in zip(ours, activations):
     np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4 * scale)
+  if shape != FID_SHAPE:
+    return
   our_fid = fid.fid_from_features(*ours)
   assert their_fid > 1e-3 * scale ** 2  # the two sets differ
   np.testing.assert_allclose(our_fid, their_fid, rtol=1e-3)
