@@ -3,7 +3,11 @@ time it (median after compilation), read XLA's FLOP count and memory estimate.""
 
 from __future__ import annotations
 
+import collections
+import glob
 import json
+import os
+import re
 import resource
 import statistics
 import time
@@ -98,6 +102,44 @@ def flops_of(compiled) -> float:
   if isinstance(analysis, (list, tuple)):
     analysis = analysis[0]
   return float(analysis.get('flops', float('nan')))
+
+
+# An XLA instruction: 'ynn_fusion', 'copy_bitcast_fusion.12', 'custom-call.1'; runtime events
+# ('ThreadpoolListener::Record', 'end: ynn_fusion', 'PjitFunction(f)') do not match.
+_INSTRUCTION = re.compile(r'([a-z][a-z0-9_-]*?)(\.[0-9]+)*')
+
+
+def busy_seconds_by_instruction(trace_dir: str, step_name: str) -> dict:
+  """{instruction kind: seconds} of the XLA thunk events in the trace under trace_dir.
+  Events that are not XLA instructions (Python, runtime, the whole executable's own span
+  `step_name`) are left out."""
+  paths = glob.glob(os.path.join(trace_dir, '**', '*.xplane.pb'), recursive=True)
+  if not paths:
+    raise RuntimeError(f'no xplane.pb under {trace_dir}')
+  profile = jax.profiler.ProfileData.from_file(paths[0])
+  totals = collections.Counter()
+  for plane in profile.planes:
+    for line in plane.lines:
+      if 'python' in line.name.lower():
+        continue
+      for event in line.events:
+        match = _INSTRUCTION.fullmatch(event.name)
+        if not match or event.name.startswith(step_name):
+          continue
+        totals[match.group(1)] += event.duration_ns * 1e-9
+  return dict(totals)
+
+
+def instruction_group(kind: str) -> str:
+  """The broad group of an XLA instruction kind ('ynn_fusion', 'copy_bitcast_fusion', ...), for
+  the op profile's summary (benchmarks.op_profile)."""
+  if kind.startswith(('ynn_', 'xnn_', 'onednn', 'dot', 'conv')):
+    return 'matmuls and convolutions (library calls)'
+  if kind.startswith(('copy', 'transpose')) or kind == 'concatenate':
+    return 'copies, transposes, concatenations'
+  if 'pad' in kind or 'slice' in kind:
+    return 'pads and slices'
+  return 'other elementwise fusions and ops'
 
 
 def median(xs) -> float:

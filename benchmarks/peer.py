@@ -17,17 +17,12 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks import harness
+from benchmarks.peer_configs import CONFIGS, TINY_CONFIGS, ours
 
 _STEPS = flags.DEFINE_integer('steps', 24, 'timed steps per model and configuration (>= 20)')
 _ROUNDS = flags.DEFINE_integer('rounds', 4, 'alternations between the two implementations')
 _TINY = flags.DEFINE_bool('tiny', False, 'smoke test: 8x8 images, L=2, K=2, hidden 8')
 _OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
-
-CONFIGS = [  # (image_shape HWC, levels, depth, hidden, batch)
-    ((32, 32, 3), 3, 8, 128, 16), ((32, 32, 3), 3, 8, 128, 64),
-    ((28, 28, 1), 2, 8, 128, 16), ((28, 28, 1), 2, 8, 128, 64),
-]
-TINY_CONFIGS = [((8, 8, 3), 2, 2, 8, 4), ((8, 8, 1), 2, 2, 8, 4)]
 
 
 def normflows_glow(shape, levels, depth, hidden):
@@ -88,14 +83,6 @@ class TorchBench:
       self.step()
       times.append(time.perf_counter() - start)
     return times
-
-
-def ours(shape, levels, depth, hidden, batch):
-  config = harness.model_config('cifar10', 'quick')
-  config.model.baseline.update(levels=levels, depth=depth, hidden=hidden, coupling='affine', lu=True)
-  config.grad_clip_norm = 0.0  # a plain Adam step, like the peer's
-  config.warmup_steps = 0
-  return harness.StepBench(config, 'glow_baseline', shape, batch)
 
 
 def main(argv):

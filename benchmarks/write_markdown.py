@@ -30,6 +30,80 @@ def _gflop(flops):
   return _g(None if flops is None else flops / 1e9, 2)
 
 
+def _config_label(c):
+  return f"{'x'.join(map(str, c['image_shape']))} L{c['levels']} K{c['depth']} h{c['hidden']} batch {c['batch']}"
+
+
+def _lever_sections():
+  """The levers tried against the peer gap: XLA options and conv formulations, the folded
+  ActNorm, and the per-op profile at two batch sizes."""
+  lines = []
+  for name, title in (('peer_levers_screen', 'Levers against the peer gap: one round each'),
+                      ('peer_levers', 'The leading levers, interleaved rounds')):
+    levers = _load(name)
+    if not levers:
+      continue
+    indices = sorted(levers['configs'], key=int)
+    rounds = min(r.get('rounds', 1) for e in levers['levers'].values()
+                 for r in e['results'].values() if isinstance(r, dict))
+    lines += [f'### {title} (`benchmarks.peer_levers`, {rounds} round(s))', '',
+              'Our step at the peer configurations, one process per lever (XLA options are fixed '
+              "when JAX starts); each round runs 'default' first, and a last 'default' closes the "
+              "run. Speed-up: default's step time over the lever's, same configuration; medians over "
+              'rounds.', '',
+              '| lever | what | ' + ' | '.join(f'{_config_label(levers["configs"][i])} img/s (speed-up)' for i in indices) + ' |',
+              '|---|---|' + '---|' * len(indices)]
+    for lever, entry in levers['levers'].items():
+      results, speedup = entry['results'], entry.get('speedup_over_default', {})
+      if 'error' in results:
+        cells = [f"failed: {results['error'][:80]}"] + [''] * (len(indices) - 1)
+      else:
+        cells = [f"{_g(results[i]['images_per_second'])} ({_g(speedup.get(i), 2)}x)" for i in indices]
+      lines.append(f"| {lever} | {entry['what']} | " + ' | '.join(cells) + ' |')
+    lines.append('')
+  fusion = _load('actnorm_fusion')
+  if fusion:
+    lines += ['### ActNorm folded into the 1x1 convolution (`benchmarks.actnorm_fusion`)', '',
+              'ActNorm then the 1x1 conv, forward and backward, summed over every step of every level, '
+              'against the same map as one matmul with folded weights. The saving bounds what the '
+              'fold could give a train step.', '',
+              '| configuration | separate ms/step | folded ms/step | saved ms/step |', '|---|---|---|---|']
+    for r in fusion['results']:
+      lines.append(f"| {_config_label(r)} | {_g(1e3 * r['separate_seconds_per_step'])} | "
+                   f"{_g(1e3 * r['folded_seconds_per_step'])} | {_g(1e3 * r['saved_seconds_per_step'])} |")
+    lines.append('')
+  profile = _load('op_profile')
+  if profile:
+    batches = sorted(profile['batches'], key=int)
+    per_image = {b: profile['batches'][b]['busy_microseconds_per_image'] for b in batches}
+    from benchmarks.harness import instruction_group as group
+    groups = {}
+    for b in batches:
+      for kind, value in per_image[b].items():
+        groups.setdefault(group(kind), {}).setdefault(b, 0.0)
+        groups[group(kind)][b] += value
+    def row(name, values):
+      ratio = values[-1] / values[0] if values[0] and values[-1] else None
+      return f'| {name} | ' + ' | '.join(_g(v, 0) for v in values) + f' | {_g(ratio, 2)} |'
+    lines += ['### Where the step goes at batch ' + ' and '.join(batches) + ' (`benchmarks.op_profile`)', '',
+              f"{'x'.join(map(str, profile['image_shape']))} L{profile['levels']} K{profile['depth']} "
+              f"h{profile['hidden']}; XLA:CPU thunk time per image (microseconds, busy time summed over "
+              'threads) from a jax.profiler trace, by group and then by HLO instruction kind (the top '
+              'eight). Ratio: the last batch over the first; above 1, a kind costs more per image at '
+              'the larger batch.', '',
+              '| group / kind | ' + ' | '.join(f'batch {b}' for b in batches) + ' | ratio |',
+              '|---|' + '---|' * len(batches) + '---|']
+    for name in sorted(groups, key=lambda g: -groups[g][batches[-1]]):
+      lines.append(row(f'**{name}**', [groups[name].get(b, 0.0) for b in batches]))
+    top = sorted(per_image[batches[-1]], key=lambda k: -per_image[batches[-1]][k])[:8]
+    for kind in top:
+      lines.append(row(f'`{kind}`', [per_image[b].get(kind) for b in batches]))
+    lines.append(row('all thunks', [sum(per_image[b].values()) for b in batches]))
+    lines.append(row('step (wall)', [1e6 * profile['batches'][b]['step_seconds'] / int(b) for b in batches]))
+    lines.append('')
+  return lines
+
+
 def main(argv):
   del argv
   lines = ['# Benchmarks', '',
@@ -51,6 +125,7 @@ def main(argv):
                    f"{r['ours_parameters']:,} / {r['normflows_parameters']:,} | "
                    f"{_g(r['ours_flops_per_step'] / 1e9, 2)} / {_g(r['normflows_flops_per_step'] / 1e9, 2)} |")
     lines += ['', f"Smallest speed-up {_g(peer['min_speedup'], 2)}x (target {peer['target_speedup']}x).", '']
+  lines += _lever_sections()
   ratio = _load('epoch_ratio')
   if ratio:
     p = ratio['phases']

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests.xla_env import xla_flags
@@ -158,3 +159,67 @@ def test_numerics_benchmark_measures_every_flow_block(tmp_path):
     assert e['inverse_max_abs'] < 1e-4, block  # float32 round trip; measured <= 1.4e-6
     assert e['logdet_max_rel'] < 1e-6, block  # against jax.jacrev in float64; measured <= 4e-15
     assert e['reverse_logdet_max_abs'] < 1e-3, block  # measured <= 1.6e-5 nats
+
+
+def test_folded_actnorm_is_the_same_map_at_every_glow_level():
+  """benchmarks.actnorm_fusion times the two forms at the multi-scale Glow's level shapes: the
+  shapes must be the model's (its 1x1 convolutions' sizes), and the forms the same map."""
+  import jax
+  import jax.numpy as jnp
+  from flax import traverse_util
+  from benchmarks import actnorm_fusion
+  from vaeglow_jax.flows import StepOptions
+  from vaeglow_jax.glow import MultiScaleGlow
+  model = MultiScaleGlow(levels=3, depth=1, step=StepOptions(hidden=4, coupling='affine'))
+  params = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 3)))['params']
+  conv_sizes = sorted(leaf.shape[-1] for path, leaf in traverse_util.flatten_dict(params).items()
+                      if path[-2:] == ('actnorm', 'bias'))
+  assert [c for _, _, c in actnorm_fusion.level_shapes((32, 32, 3), 3)] == conv_sizes == [12, 24, 48]
+  keys = jax.random.split(jax.random.PRNGKey(1), 4)
+  x = jax.random.normal(keys[0], (2, 4, 4, 12))
+  bias, log_scale = jax.random.normal(keys[1], (12,)), 0.3 * jax.random.normal(keys[2], (12,))
+  w = jax.random.normal(keys[3], (12, 12))
+  np.testing.assert_allclose(actnorm_fusion.separate(x, bias, log_scale, w),
+                             actnorm_fusion.folded(x, bias, log_scale, w), rtol=1e-4, atol=1e-4)
+  grads = [jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a))), argnums=(0, 1, 2, 3))(x, bias, log_scale, w)
+           for f in (actnorm_fusion.separate, actnorm_fusion.folded)]
+  for a, b in zip(*grads):
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_peer_levers_time_each_lever_in_its_own_process(tmp_path):
+  out = tmp_path / 'peer_levers.json'
+  result = subprocess.run([sys.executable, '-m', 'benchmarks.peer_levers', '--tiny',
+                           '--levers=conv_xla', '--configs=1', '--steps=1', f'--out={out}'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900, env=ENV)
+  assert result.returncode == 0, result.stderr[-3000:]
+  levers = json.loads(out.read_text())['levers']
+  assert set(levers) == {'default', 'conv_xla'}
+  assert len(levers['default']['runs']) == 2 and len(levers['conv_xla']['runs']) == 1
+  assert levers['default']['speedup_over_default'] == {'1': 1.0}
+  assert levers['conv_xla']['results']['1']['images_per_second'] > 0
+  assert levers['conv_xla']['overrides'] == {'conv_impl': 'xla'}
+  _assert_markdown_renders(tmp_path, ['The leading levers'])
+
+
+def test_op_profile_reads_xla_instruction_times_back_from_a_trace(tmp_path):
+  """The matmul of a traced jitted function shows up as a matmul kind with its time; Python
+  and the executable's own span do not count as instructions."""
+  import jax
+  import jax.numpy as jnp
+  from benchmarks.harness import busy_seconds_by_instruction, instruction_group
+  a = jnp.ones((512, 512))
+  f = jax.jit(lambda x: jnp.tanh(x @ x) + 1.0)
+  jax.block_until_ready(f(a))
+  with jax.profiler.trace(str(tmp_path)):
+    for _ in range(3):
+      jax.block_until_ready(f(a))
+  by_kind = busy_seconds_by_instruction(str(tmp_path), 'jit_')
+  groups = {instruction_group(kind) for kind in by_kind}
+  assert 'matmuls and convolutions (library calls)' in groups, by_kind
+  matmul = sum(v for k, v in by_kind.items()
+               if instruction_group(k) == 'matmuls and convolutions (library calls)')
+  # 3 calls of a 512^3 matmul (0.27 GFLOP each): between 1 us and 10 s of busy time.
+  assert 1e-6 < matmul < 10, by_kind
+  assert not any(kind.startswith('jit') for kind in by_kind)

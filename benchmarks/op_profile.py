@@ -1,0 +1,51 @@
+"""Where the peer-benchmark Glow's train step spends its time, at two batch sizes (issue 14: our
+images/s stay flat from batch 16 to 64 while PyTorch's rise).
+
+Run: python -m benchmarks.op_profile [--config=0] [--batches=16,64] [--steps=5] [--out=FILE]
+Traces `steps` train steps with jax.profiler and reads the trace back (jax.profiler.ProfileData):
+every XLA:CPU thunk event, grouped by the kind of HLO instruction it runs (its name without the
+'.N' suffix, e.g. 'ynn_fusion', 'copy_bitcast_fusion', 'dot'). Reports microseconds per image per
+kind at each batch; a kind whose time per image does not fall with the batch is what keeps
+the throughput flat. Times are summed over threads (busy time, not wall time).
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+import jax
+from absl import app, flags
+
+from benchmarks import harness, peer_configs
+
+_CONFIG = flags.DEFINE_integer('config', 0, 'index into benchmarks.peer_configs.CONFIGS')
+_BATCHES = flags.DEFINE_list('batches', ['16', '64'], 'batch sizes to profile')
+_STEPS = flags.DEFINE_integer('steps', 5, 'traced steps per batch size')
+_TINY = flags.DEFINE_bool('tiny', False, 'smoke test: a tiny configuration')
+_OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
+
+def main(argv):
+  del argv
+  configs = peer_configs.TINY_CONFIGS if _TINY.value else peer_configs.CONFIGS
+  shape, levels, depth, hidden, _ = configs[_CONFIG.value]
+  rows = {}
+  for batch in map(int, _BATCHES.value):
+    bench = peer_configs.ours(shape, levels, depth, hidden, batch)
+    bench.step_seconds(2, warmup=1)
+    with tempfile.TemporaryDirectory() as trace_dir:
+      with jax.profiler.trace(trace_dir):
+        seconds = bench.step_seconds(_STEPS.value, warmup=0)
+      by_kind = harness.busy_seconds_by_instruction(trace_dir, 'jit_')
+    images = batch * _STEPS.value
+    rows[str(batch)] = {
+        'step_seconds': harness.median(seconds),
+        'busy_microseconds_per_image': {k: 1e6 * v / images for k, v in sorted(by_kind.items())},
+        'busy_over_wall': sum(by_kind.values()) / sum(seconds)}
+    print(batch, rows[str(batch)], flush=True)
+  harness.emit({'benchmark': 'op_profile', 'machine': harness.machine(),
+                'image_shape': list(shape), 'levels': levels, 'depth': depth, 'hidden': hidden,
+                'batches': rows}, _OUT.value)
+
+
+if __name__ == '__main__':
+  app.run(main)
