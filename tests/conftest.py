@@ -25,8 +25,3 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '-1')
   atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
 
-
-def pytest_collection_modifyitems(items):
-  """Slow tests first: pytest-xdist hands tests out in collection order, and a multi-minute
-  test started last keeps one worker busy while the other has nothing left to run."""
-  items.sort(key=lambda item: item.get_closest_marker('slow') is None)
