@@ -58,13 +58,17 @@ LEVERS = {
 }
 
 
+def _selected_configs() -> dict:
+  """{index as a string (the JSON key): (image_shape, levels, depth, hidden, batch)}."""
+  configs = peer_configs.TINY_CONFIGS if _TINY.value else peer_configs.CONFIGS
+  return {index: configs[int(index)] for index in _CONFIGS.value}
+
+
 def _time_lever(name: str) -> dict:
   """In a process started with the lever's XLA_FLAGS: {config index: median step seconds}."""
-  configs = peer_configs.TINY_CONFIGS if _TINY.value else peer_configs.CONFIGS
   _, overrides, _ = LEVERS[name]
   out = {}
-  for index in map(int, _CONFIGS.value):
-    shape, levels, depth, hidden, batch = configs[index]
+  for index, (shape, levels, depth, hidden, batch) in _selected_configs().items():
     bench = peer_configs.ours(shape, levels, depth, hidden, batch, **overrides)
     seconds = harness.median(bench.step_seconds(_STEPS.value, warmup=2))
     out[index] = {'step_seconds': seconds, 'images_per_second': batch / seconds,
@@ -85,8 +89,9 @@ def _run_worker(name: str) -> dict:
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _summary(name: str, runs: list[dict]) -> dict:
-  """One lever's entry: the median over its runs of each configuration's median step time."""
+def _summary(name: str, runs: list[dict], batches: dict) -> dict:
+  """One lever's entry: the median over its runs of each configuration's median step time;
+  `batches` {config index: batch size}."""
   xla_flags, overrides, what = LEVERS[name]
   entry = {'xla_flags': xla_flags, 'overrides': overrides, 'what': what, 'runs': runs}
   good = [run for run in runs if 'error' not in run]
@@ -96,8 +101,8 @@ def _summary(name: str, runs: list[dict]) -> dict:
   entry['results'] = {}
   for index in good[0]:
     seconds = harness.median([run[index]['step_seconds'] for run in good])
-    batch = good[0][index]['images_per_second'] * good[0][index]['step_seconds']
-    entry['results'][index] = {'step_seconds': seconds, 'images_per_second': batch / seconds,
+    entry['results'][index] = {'step_seconds': seconds,
+                               'images_per_second': batches[index] / seconds,
                                'rounds': len(good)}
   return entry
 
@@ -114,11 +119,10 @@ def main(argv):
   names = ['default'] + [n for n in names if n != 'default']
   report = {'benchmark': 'peer_levers', 'machine': harness.machine(), 'configs': {},
             'levers': {}}
-  configs = peer_configs.TINY_CONFIGS if _TINY.value else peer_configs.CONFIGS
-  for index in map(int, _CONFIGS.value):
-    shape, levels, depth, hidden, batch = configs[index]
-    report['configs'][str(index)] = {'image_shape': list(shape), 'levels': levels,
-                                     'depth': depth, 'hidden': hidden, 'batch': batch}
+  for index, (shape, levels, depth, hidden, batch) in _selected_configs().items():
+    report['configs'][index] = {'image_shape': list(shape), 'levels': levels, 'depth': depth,
+                                'hidden': hidden, 'batch': batch}
+  batches = {index: config['batch'] for index, config in report['configs'].items()}
   runs = [name for _ in range(_ROUNDS.value) for name in names] + ['default']
   measured = {name: [] for name in names}
   with tempfile.TemporaryDirectory() as cache_dir:
@@ -127,7 +131,7 @@ def main(argv):
       result = _run_worker(name)
       measured[name].append(result)
       print(f'{name}: {json.dumps(result)}', file=sys.stderr, flush=True)
-      report['levers'][name] = _summary(name, measured[name])
+      report['levers'][name] = _summary(name, measured[name], batches)
       harness.write(report, _OUT.value)
   base = report['levers']['default']['results']
   for entry in report['levers'].values():
