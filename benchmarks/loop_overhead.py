@@ -51,8 +51,7 @@ class LoopBench:
     self.step = bench.compiled  # the trainer's make_train_step, compiled once (slow on a GPU)
     self.loop_step, self.reset = train_lib.make_loop_step(bench.phase, bench.tx, bench.mesh,
                                                           False, 10)
-    self.monitor = train_lib.new_monitor(bench.phase, bench.tx, bench.mesh, bench.state,
-                                         self.batches[0])
+    self.monitor = train_lib.new_monitor(bench.phase, bench.mesh, bench.state, self.batches[0])
     self.states = {way: _copy(bench.state) for way in ('bare', 'loop', 'synced')}
     for way in self.states:  # compile everything before timing
       self.run(way, 2)

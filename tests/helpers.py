@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
@@ -87,6 +88,23 @@ def snapshot(path):
       st = os.stat(full)
       out[full] = (st.st_size, st.st_mtime_ns)
   return out
+
+
+def once_per_session(tmp_path_factory, name: str, make):
+  """`make(directory)` run once per test session, by whichever xdist worker asks first; the
+  others wait for it, then share `directory` (runs that several tests compare against). A
+  `make` that fails leaves nothing marked done, so the next test to ask runs it again and
+  fails on its own. -> directory."""
+  root = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    root = root.parent  # the workers' base directories share this parent
+  directory, done = root / name, root / f'{name}.done'
+  with open(root / f'{name}.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    if not done.exists():
+      make(directory)
+      done.touch()
+  return directory
 
 
 def free_port() -> int:

@@ -2,10 +2,13 @@
 so subprocess tests (kill, SIGTERM, CLI errors) need no dataset.
 
 With VAEGLOW_TEST_POISON_PROCESS=i, process i's reconstruction term is NaN on its own slice of
-each batch (a non-finite step that starts on one host)."""
+each batch (a non-finite step that starts on one host). With VAEGLOW_TEST_SIGTERM_AT_BATCH=k,
+the process sends itself SIGTERM as the loop takes its k-th training batch (1-based): a
+preemption at a known point of the run, however slow the machine."""
 
 import os
 import runpy
+import signal
 import sys
 
 import tensorflow_datasets as tfds
@@ -17,7 +20,21 @@ def _poison_this_process():
   phases.VAEPhase.per_example = poisoned_per_example(phases.VAEPhase.per_example)
 
 
+def _sigterm_at_batch(k: int):
+  from vaeglow_jax import data
+
+  def train_iterator(*args, **kwargs):
+    for i, batch in enumerate(original(*args, **kwargs), start=1):
+      if i == k:
+        os.kill(os.getpid(), signal.SIGTERM)
+      yield batch
+
+  original, data.train_iterator = data.train_iterator, train_iterator
+
+
 if __name__ == '__main__':
+  if os.environ.get('VAEGLOW_TEST_SIGTERM_AT_BATCH'):
+    _sigterm_at_batch(int(os.environ['VAEGLOW_TEST_SIGTERM_AT_BATCH']))
   poisoned_process = os.environ.get('VAEGLOW_TEST_POISON_PROCESS')
   if poisoned_process is not None and int(poisoned_process) == int(
       next(a.split('=')[1] for a in sys.argv if a.startswith('--config.distributed.process_id='))):

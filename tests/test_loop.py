@@ -39,7 +39,7 @@ def _setup(stop_on_nonfinite=False, max_consecutive=3):
   state = train_lib.replicate(train_lib.create_state(variables, ('toy',), tx), mesh)
   images = np.full((4, 2, 2, 1), 100, np.uint8)
   loop_step, reset = train_lib.make_loop_step(phase, tx, mesh, stop_on_nonfinite, max_consecutive)
-  monitor = train_lib.new_monitor(phase, tx, mesh, state, train_lib.shard_batch(images, mesh))
+  monitor = train_lib.new_monitor(phase, mesh, state, train_lib.shard_batch(images, mesh))
   return phase, mesh, tx, state, monitor, loop_step, reset
 
 
@@ -65,6 +65,7 @@ def test_monitor_sums_equal_the_plain_steps_metrics():
     state, monitor = loop_step(state, monitor, images, jax.random.PRNGKey(0))
   stats = jax.device_get(monitor)
   assert int(stats.finite_steps) == 5 and int(stats.nonfinite_steps) == 0
+  assert set(stats.sums) == set(expected[0]) - {'finite'}  # every metric the step returns
   for key in ('recon', 'kl', 'loss', 'grad_norm', 'bpd'):
     np.testing.assert_allclose(float(stats.sums[key]) / 5, np.mean([m[key] for m in expected]),
                                rtol=1e-5)

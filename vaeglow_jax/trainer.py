@@ -238,7 +238,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
 
   loop_step, reset_sums = train_lib.make_loop_step(
       phase, tx, mesh, config.nonfinite == 'stop', config.max_consecutive_nonfinite)
-  monitor = train_lib.new_monitor(phase, tx, mesh, state, first)
+  monitor = train_lib.new_monitor(phase, mesh, state, first)
   timing = StepTimer(workdir_lib.timing_path(workdir, config.phase), steps_per_epoch, config.batch_size,
                      len(mesh.devices.flat))
 
