@@ -19,7 +19,7 @@ if [ "$preset" != test ] && ! "$py" -c "import jax, sys; sys.exit(jax.default_ba
 fi
 "$py" -c "import jax; print('backend:', jax.default_backend(), jax.devices())"
 if [ "$preset" = test ]; then
-  quick=(--datasets=fashion_mnist --phases=vae --batches=8 --steps=2)
+  quick=(--preset=test --datasets=fashion_mnist --phases=vae --batches=8 --steps=2)
   roof=(--phases=glow --batch=4 --steps=2 --dataset=fashion_mnist)
   ratio=(--batch=4 --steps=1 --glow_widths=4,8 --glow_depths=1,2 --unroll=1)
   bf16=(--preset=test --datasets=fashion_mnist --phases=glow --batches=4 --steps=2)

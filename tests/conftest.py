@@ -12,6 +12,10 @@ from tests.xla_env import xla_flags
 os.environ.setdefault('XLA_FLAGS', xla_flags(4))
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# Lowering attaches each op's Python traceback (up to 100 frames) to its MLIR location; with
+# only the innermost frame, lowering the tiny test programs is cheaper (test_glow.py and
+# test_phases.py: 120 s -> 98 s). The tests check values, never those locations.
+os.environ.setdefault('JAX_INCLUDE_FULL_TRACEBACKS_IN_LOCATIONS', '0')
 
 # Compilation dominates the suite, and many tests (and the training subprocesses they start)
 # compile the same tiny programs again: one JAX compilation cache per test run, shared by the
