@@ -212,17 +212,17 @@ def test_settings_come_from_the_config_then_the_environment():
 
 
 def test_a_barrier_timeout_names_the_process_that_did_not_arrive(tmp_path):
-  """Process 1 reaches the barrier 8 s late, with a 3 s timeout: process 0's error names it;
+  """Process 1 reaches the barrier 5 s late, with a 2 s timeout: process 0's error names it;
   process 1, arriving after the barrier failed, says only that not everyone arrived."""
   port = free_port()
-  procs = [launch(['tests.barrier_probe', str(port), str(i), '2', str(8 * i), '3'],
+  procs = [launch(['tests.barrier_probe', str(port), str(i), '2', str(5 * i), '2'],
                   tmp_path / f'{i}.log', 1) for i in range(2)]
   outs = finish(procs, timeout=120, returncode=2)
-  named = ("error: process 0 of 2: process 1 of 2 did not reach 'probe' within 3 s "
+  named = ("error: process 0 of 2: process 1 of 2 did not reach 'probe' within 2 s "
            '(DEADLINE_EXCEEDED: Barrier timed out); the first error is in the log of the process '
            'that did not arrive.')
   assert named in outs[0].splitlines(), outs[0][-2000:]
-  assert "error: process 1 of 2: not every process reached 'probe' within 3 s" in outs[1]
+  assert "error: process 1 of 2: not every process reached 'probe' within 2 s" in outs[1]
   # Without a laggard, the same probe passes.
   port = free_port()
   outs = finish([launch(['tests.barrier_probe', str(port), str(i), '2', '0', '30'],
