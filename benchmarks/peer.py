@@ -1,6 +1,7 @@
 """Our multi-scale Glow against the same Glow built with the `normflows` PyTorch package.
 
-Run: python -m benchmarks.peer [--steps=24] [--out=FILE]   (--tiny: a smoke test)
+Run: python -m benchmarks.peer [--steps=24] [--out=FILE]   (--tiny: a smoke test;
+--bf16: both sides in bfloat16 mixed precision)
 Configurations (the issue's): L=3, K=8, hidden 128, affine coupling, LU 1x1 conv at 32x32x3,
 batch 16 and 64; L=2 at 28x28x1, batch 16 and 64. One Adam step each on random 8-bit data,
 dequantised to [0, 1). Runs alternate (ours, theirs, ours, ...) in rounds so load on the
@@ -23,6 +24,8 @@ _STEPS = flags.DEFINE_integer('steps', 24, 'timed steps per model and configurat
 _ROUNDS = flags.DEFINE_integer('rounds', 4, 'alternations between the two implementations')
 _TINY = flags.DEFINE_bool('tiny', False, 'smoke test: 8x8 images, L=2, K=2, hidden 8')
 _OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
+_BF16 = flags.DEFINE_bool('bf16', False, 'both in bfloat16 mixed precision: our coupling nets in '
+                          'bfloat16 (net_dtype), normflows under torch.autocast(cpu, bfloat16)')
 
 
 def normflows_glow(shape, levels, depth, hidden):
@@ -44,10 +47,15 @@ def normflows_glow(shape, levels, depth, hidden):
 
 
 class TorchBench:
-  def __init__(self, shape, levels, depth, hidden, batch, seed=0):
+  """normflows' Glow train step; bf16: the forward pass under CPU autocast to bfloat16 (its
+  convolutions and matmuls in bfloat16, reductions and log-dets as autocast keeps them)."""
+
+  def __init__(self, shape, levels, depth, hidden, batch, seed=0, bf16=False):
+    import contextlib
     import torch
     torch.manual_seed(seed)
     self.torch = torch
+    self.precision = (lambda: torch.autocast('cpu', dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
     # .float(): normflows keeps the LU factors of its 1x1 convs in float64; train in float32 as we do.
     self.model = normflows_glow(shape, levels, depth, hidden).float()
     rng = np.random.default_rng(seed)
@@ -63,7 +71,8 @@ class TorchBench:
 
   def step(self):
     self.optimizer.zero_grad(set_to_none=True)
-    loss = self.model.forward_kld(self.x)
+    with self.precision():
+      loss = self.model.forward_kld(self.x)
     loss.backward()
     self.optimizer.step()
     return float(loss)
@@ -72,7 +81,9 @@ class TorchBench:
     from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
     with counter:
-      self.model.forward_kld(self.x).backward()
+      with self.precision():
+        loss = self.model.forward_kld(self.x)
+      loss.backward()
     self.optimizer.zero_grad(set_to_none=True)
     return float(counter.get_total_flops())
 
@@ -90,8 +101,9 @@ def main(argv):
   import torch
   results = []
   for shape, levels, depth, hidden, batch in (TINY_CONFIGS if _TINY.value else CONFIGS):
-    mine, theirs = ours(shape, levels, depth, hidden, batch), TorchBench(shape, levels, depth,
-                                                                           hidden, batch)
+    overrides = {'net_dtype': 'bfloat16'} if _BF16.value else {}
+    mine = ours(shape, levels, depth, hidden, batch, **overrides)
+    theirs = TorchBench(shape, levels, depth, hidden, batch, bf16=_BF16.value)
     per_round = max(1, -(-_STEPS.value // _ROUNDS.value))
     mine_times, their_times = [], []
     mine.step_seconds(1, warmup=2)
@@ -114,7 +126,8 @@ def main(argv):
     print(f"{shape} L{levels} K{depth} h{hidden} b{batch}: ours {row['ours_images_per_second']:.0f} "
           f"img/s, normflows {row['normflows_images_per_second']:.0f} img/s, "
           f"x{row['speedup']:.2f}; params {p_ours} vs {p_theirs}", flush=True)
-  harness.emit({'benchmark': 'peer', 'machine': harness.machine(), 'torch': torch.__version__,
+  harness.emit({'benchmark': 'peer', 'precision': 'bfloat16 mixed' if _BF16.value else 'float32',
+                'machine': harness.machine(), 'torch': torch.__version__,
                 'torch_threads': torch.get_num_threads(), 'results': results,
                 'min_speedup': min(r['speedup'] for r in results), 'target_speedup': 1.5},
                _OUT.value)

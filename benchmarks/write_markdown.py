@@ -34,12 +34,32 @@ def _config_label(c):
   return f"{'x'.join(map(str, c['image_shape']))} L{c['levels']} K{c['depth']} h{c['hidden']} batch {c['batch']}"
 
 
+def _peer_section(name: str, title: str, note: str = ''):
+  """The table of benchmarks.peer's JSON `name`, or nothing when it is missing."""
+  peer = _load(name)
+  if not peer:
+    return []
+  lines = [f'## {title}', '', *([note, ''] if note else []),
+           f"Machine: {peer['machine']['device_kind']} ({peer['machine']['backend']}), torch "
+           f"{peer['torch']} with {peer['torch_threads']} threads, jax {peer['machine']['jax']}.", '',
+           '| image | L | K | hidden | batch | ours img/s | normflows img/s | speed-up | params ours / normflows | GFLOP/step ours / normflows |',
+           '|---|---|---|---|---|---|---|---|---|---|']
+  for r in peer['results']:
+    lines.append(f"| {'x'.join(map(str, r['image_shape']))} | {r['levels']} | {r['depth']} | "
+                 f"{r['hidden']} | {r['batch']} | {_g(r['ours_images_per_second'])} | "
+                 f"{_g(r['normflows_images_per_second'])} | {_g(r['speedup'], 2)}x | "
+                 f"{r['ours_parameters']:,} / {r['normflows_parameters']:,} | "
+                 f"{_g(r['ours_flops_per_step'] / 1e9, 2)} / {_g(r['normflows_flops_per_step'] / 1e9, 2)} |")
+  return lines + ['', f"Smallest speed-up {_g(peer['min_speedup'], 2)}x (target {peer['target_speedup']}x).", '']
+
+
 def _lever_sections():
   """The levers tried against the peer gap: XLA options and conv formulations, the folded
   ActNorm, and the per-op profile at two batch sizes."""
   lines = []
   for name, title in (('peer_levers_screen', 'Levers against the peer gap: one round each'),
-                      ('peer_levers', 'The leading levers, interleaved rounds')):
+                      ('peer_levers', 'The leading levers, interleaved rounds'),
+                      ('peer_levers_bf16', 'bfloat16 coupling nets against float32, interleaved rounds')):
     levers = _load(name)
     if not levers:
       continue
@@ -111,20 +131,12 @@ def main(argv):
            'every figure is a median over timed steps after compilation, measured side by side in '
            'one run. Commands: `python -m benchmarks.<name> --out=' + _RESULTS.value + '/<name>.json`.',
            '']
-  peer = _load('peer')
-  if peer:
-    lines += ['## Peer: multi-scale Glow against normflows (PyTorch)', '',
-              f"Machine: {peer['machine']['device_kind']} ({peer['machine']['backend']}), torch "
-              f"{peer['torch']} with {peer['torch_threads']} threads, jax {peer['machine']['jax']}.", '',
-              '| image | L | K | hidden | batch | ours img/s | normflows img/s | speed-up | params ours / normflows | GFLOP/step ours / normflows |',
-              '|---|---|---|---|---|---|---|---|---|---|']
-    for r in peer['results']:
-      lines.append(f"| {'x'.join(map(str, r['image_shape']))} | {r['levels']} | {r['depth']} | "
-                   f"{r['hidden']} | {r['batch']} | {_g(r['ours_images_per_second'])} | "
-                   f"{_g(r['normflows_images_per_second'])} | {_g(r['speedup'], 2)}x | "
-                   f"{r['ours_parameters']:,} / {r['normflows_parameters']:,} | "
-                   f"{_g(r['ours_flops_per_step'] / 1e9, 2)} / {_g(r['normflows_flops_per_step'] / 1e9, 2)} |")
-    lines += ['', f"Smallest speed-up {_g(peer['min_speedup'], 2)}x (target {peer['target_speedup']}x).", '']
+  lines += _peer_section('peer', 'Peer: multi-scale Glow against normflows (PyTorch)')
+  lines += _peer_section('peer_bf16', 'Peer in bfloat16 mixed precision (`benchmarks.peer --bf16`)',
+                         'Both sides in bfloat16 mixed precision: our coupling nets with '
+                         "net_dtype='bfloat16' (parameters, log-dets and the 1x1 convs stay float32), "
+                         'normflows under `torch.autocast("cpu", torch.bfloat16)`. Not the float32 '
+                         'numerics of the table above.')
   lines += _lever_sections()
   ratio = _load('epoch_ratio')
   if ratio:

@@ -87,6 +87,24 @@ def test_peer_benchmark_against_normflows_tiny(tmp_path):
 
 
 @pytest.mark.slow
+def test_peer_bf16_runs_normflows_under_autocast():
+  """benchmarks.peer --bf16 times normflows under bfloat16 autocast: the same model and batch
+  give a loss near the float32 one, but not equal to it (autocast really applied)."""
+  pytest.importorskip('torch')
+  pytest.importorskip('normflows')
+  code = ('import json\n'
+          'from benchmarks.peer import TorchBench\n'
+          'print(json.dumps({p: TorchBench((8, 8, 3), 2, 2, 8, 4, bf16=p == "bf16").step()\n'
+          '                  for p in ("f32", "bf16")}))')
+  result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=ENV)
+  assert result.returncode == 0, result.stderr[-3000:]
+  loss = json.loads(result.stdout.strip().splitlines()[-1])
+  assert loss['bf16'] != loss['f32']
+  np.testing.assert_allclose(loss['bf16'], loss['f32'], rtol=0.05)
+
+
+@pytest.mark.slow
 def test_conv_impl_and_remat_benchmarks_tiny(tmp_path):
   runs = {'conv_impl': ['--preset=test', '--phases=glow', '--steps=1', '--rounds=1'],
           'remat': ['--preset=test', '--phases=glow', '--batch=4', '--steps=1', '--rounds=1']}
