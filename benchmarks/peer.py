@@ -12,13 +12,14 @@ FlopCounterMode for theirs).
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
 from absl import app, flags
 
 from benchmarks import harness
-from benchmarks.peer_configs import CONFIGS, TINY_CONFIGS, ours
+from benchmarks.peer_configs import BF16_NETS, CONFIGS, TINY_CONFIGS, ours
 
 _STEPS = flags.DEFINE_integer('steps', 24, 'timed steps per model and configuration (>= 20)')
 _ROUNDS = flags.DEFINE_integer('rounds', 4, 'alternations between the two implementations')
@@ -51,11 +52,12 @@ class TorchBench:
   convolutions and matmuls in bfloat16, reductions and log-dets as autocast keeps them)."""
 
   def __init__(self, shape, levels, depth, hidden, batch, seed=0, bf16=False):
-    import contextlib
     import torch
     torch.manual_seed(seed)
     self.torch = torch
-    self.precision = (lambda: torch.autocast('cpu', dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+    self.precision = contextlib.nullcontext
+    if bf16:
+      self.precision = lambda: torch.autocast('cpu', dtype=torch.bfloat16)
     # .float(): normflows keeps the LU factors of its 1x1 convs in float64; train in float32 as we do.
     self.model = normflows_glow(shape, levels, depth, hidden).float()
     rng = np.random.default_rng(seed)
@@ -101,8 +103,7 @@ def main(argv):
   import torch
   results = []
   for shape, levels, depth, hidden, batch in (TINY_CONFIGS if _TINY.value else CONFIGS):
-    overrides = {'net_dtype': 'bfloat16'} if _BF16.value else {}
-    mine = ours(shape, levels, depth, hidden, batch, **overrides)
+    mine = ours(shape, levels, depth, hidden, batch, **(BF16_NETS if _BF16.value else {}))
     theirs = TorchBench(shape, levels, depth, hidden, batch, bf16=_BF16.value)
     per_round = max(1, -(-_STEPS.value // _ROUNDS.value))
     mine_times, their_times = [], []

@@ -10,6 +10,9 @@ CONFIGS = [  # (image_shape HWC, levels, depth, hidden, batch)
     ((28, 28, 1), 2, 8, 128, 16), ((28, 28, 1), 2, 8, 128, 64),
 ]
 TINY_CONFIGS = [((8, 8, 3), 2, 2, 8, 4), ((8, 8, 1), 2, 2, 8, 4)]
+# Our coupling nets in bfloat16 (parameters and log-dets stay float32): the model.baseline
+# override of peer --bf16 and of the bf16_nets lever.
+BF16_NETS = {'net_dtype': 'bfloat16'}
 
 
 def ours(shape, levels, depth, hidden, batch, **baseline_overrides):

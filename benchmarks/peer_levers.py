@@ -57,7 +57,7 @@ LEVERS = {
     'conv_taps': ('', {'conv_impl': 'taps'}, 'every 3x3 conv as one matmul per tap'),
     # Not the peer's numerics (normflows runs float32): what this CPU's bfloat16 matmul units
     # (AVX512_BF16, AMX) would give, if a user accepts bf16 coupling nets.
-    'bf16_nets': ('', {'net_dtype': 'bfloat16'},
+    'bf16_nets': ('', peer_configs.BF16_NETS,
                   'coupling nets in bfloat16 (log-dets and parameters stay float32)'),
 }
 

@@ -28,10 +28,11 @@ ARGS = ['--config=experiments/configs/fashion_mnist.py:test', '--config.data.all
 _LOG_NUMBERS = itertools.count()
 
 
-def _launch(workdir, devices, *extra, env_extra=None):
-  """A training process on mock data. -> (Popen, log path)."""
+def _launch(workdir, devices, *extra, env_extra=None, log=None):
+  """A training process on mock data, its output in `log` (default: a numbered file beside
+  workdir). -> (Popen, log path)."""
   return launch(['tests.mock_train', f'--workdir={workdir}', *ARGS, *extra],
-                f'{workdir}.{next(_LOG_NUMBERS)}.log', devices, env_extra)
+                log or f'{workdir}.{next(_LOG_NUMBERS)}.log', devices, env_extra)
 
 
 # Adam's first steps move every parameter by ~lr whatever the gradient's size, so a sign flip of
@@ -54,14 +55,11 @@ def two_process_run(tmp_path_factory):
   def make(directory):
     directory.mkdir()
     port = free_port()
-    finish([
-        launch(['tests.mock_train', f'--workdir={directory / "run"}', *ARGS, SMALL_LR,
-                f'--config.distributed.coordinator_address=127.0.0.1:{port}',
-                '--config.distributed.num_processes=2', '--config.distributed.process_id=0'],
-               directory / '0.log', 2),
-        launch(['tests.mock_train', f'--workdir={directory / "run"}', *ARGS, SMALL_LR],
-               directory / '1.log', 2, {'JAX_COORDINATOR_ADDRESS': f'127.0.0.1:{port}',
-                                        'JAX_NUM_PROCESSES': '2', 'JAX_PROCESS_ID': '1'})])
+    finish([_launch(directory / 'run', 2, SMALL_LR, *process_flags(port, 0),
+                    log=directory / '0.log'),
+            _launch(directory / 'run', 2, SMALL_LR, log=directory / '1.log',
+                    env_extra={'JAX_COORDINATOR_ADDRESS': f'127.0.0.1:{port}',
+                               'JAX_NUM_PROCESSES': '2', 'JAX_PROCESS_ID': '1'})])
 
   directory = once_per_session(tmp_path_factory, 'two_process_run', make)
   return directory / 'run', [(directory / f'{i}.log').read_text() for i in range(2)]
