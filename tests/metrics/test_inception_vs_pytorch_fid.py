@@ -5,7 +5,8 @@ its weight loader is patched to return a state dict seeded here), saved as a
 .pth, converted by `experiments.convert_inception_weights`, and loaded by
 `vaeglow_jax.metrics.inception`. The same images, written as PNG files and read
 by pytorch-fid's own pipeline (PIL RGB conversion, ToTensor, bilinear resize to
-299, scaling to [-1, 1]), must give the same pool3 features and the same FID.
+299, scaling to [-1, 1]), must give the same pool3 features, the same Gaussian statistics
+and, from them, the same Frechet distance.
 This covers the architecture (padding, pooling, the FID blocks), the weight
 layouts, resizing, grey-to-RGB and scaling. Needs torch, torchvision and
 pytorch-fid (requirements.txt; setup.cfg extra 'bench').
@@ -55,12 +56,17 @@ from vaeglow_jax.metrics import fid, inception  # noqa: E402
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
-# The FID itself is compared at one shape: the formula does not depend on it, and pytorch-fid's
-# 2048x2048 scipy sqrtm costs about 11 s a call on 2 cores. The other shapes compare features
-# only, of fewer images (each a forward pass of Inception at 299x299 in both frameworks).
+# The Frechet distance is compared at one shape: the formula does not depend on it. The other
+# shapes compare features only, of fewer images (each a forward pass of Inception at 299x299 in
+# both frameworks).
 FID_SHAPE = (32, 32, 3)
 FID_IMAGES_PER_SET = 12
 FEATURE_IMAGES_PER_SET = 4
+# pytorch-fid's Frechet distance is compared with ours on the first FRECHET_DIMS pool3 features
+# of its own statistics: its 2048x2048 scipy sqrtm costs 11 s a call on 2 cores (two thirds of
+# this test's time), and the pipeline up to the statistics is compared at all 2048. With 12
+# images per set both covariances are singular, as in any FID of fewer samples than features.
+FRECHET_DIMS = 64
 
 
 def _random_fid_state_dict(seed: int) -> dict:
@@ -137,19 +143,24 @@ def test_features_and_fid_agree_with_pytorch_fid(shape, weights, pytorch_fid_off
   for images, directory in zip((set_a, set_b), dirs):
     _write_pngs(images, directory)
 
-  # One pass of pytorch-fid's own pipeline; its activations are recorded on the way.
-  activations = []
-  original = fid_score.get_activations
+  # One pass of pytorch-fid's own pipeline; its activations and the statistics it hands to its
+  # Frechet distance are recorded on the way.
+  activations, their_stats = [], []
+  original_get_activations = fid_score.get_activations
+  frechet_distance = fid_score.calculate_frechet_distance
 
   def recording_get_activations(*args, **kwargs):
-    activations.append(original(*args, **kwargs))
+    activations.append(original_get_activations(*args, **kwargs))
     return activations[-1]
 
+  def recording_frechet_distance(mu1, sigma1, mu2, sigma2):
+    their_stats.extend([(mu1, sigma1), (mu2, sigma2)])
+    return float('nan')
+
   monkeypatch.setattr(fid_score, 'get_activations', recording_get_activations)
-  if shape != FID_SHAPE:
-    monkeypatch.setattr(fid_score, 'calculate_frechet_distance', lambda *args: float('nan'))
-  their_fid = fid_score.calculate_fid_given_paths(dirs, count, 'cpu', 2048, num_workers=0)
-  assert len(activations) == 2
+  monkeypatch.setattr(fid_score, 'calculate_frechet_distance', recording_frechet_distance)
+  fid_score.calculate_fid_given_paths(dirs, count, 'cpu', 2048, num_workers=0)
+  assert len(activations) == 2 and len(their_stats) == 2
 
   ours = [np.asarray(inception.features(params, images.astype(np.float32) / 255.0), np.float64)
           for images in (set_a, set_b)]
@@ -159,6 +170,13 @@ def test_features_and_fid_agree_with_pytorch_fid(shape, weights, pytorch_fid_off
     np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4 * scale)
   if shape != FID_SHAPE:
     return
-  our_fid = fid.fid_from_features(*ours)
+  our_stats = [fid.feature_stats(features) for features in ours]
+  for mine, (mu, sigma) in zip(our_stats, their_stats):
+    np.testing.assert_allclose(mine.mean, mu, rtol=1e-4, atol=1e-4 * scale)
+    np.testing.assert_allclose(mine.cov, sigma, rtol=1e-3, atol=1e-4 * scale ** 2)
+  d = FRECHET_DIMS
+  (mu_a, sigma_a), (mu_b, sigma_b) = their_stats
+  their_fid = frechet_distance(mu_a[:d], sigma_a[:d, :d], mu_b[:d], sigma_b[:d, :d])
+  our_fid = fid.fid_from_features(ours[0][:, :d], ours[1][:, :d])
   assert their_fid > 1e-3 * scale ** 2  # the two sets differ
   np.testing.assert_allclose(our_fid, their_fid, rtol=1e-3)
