@@ -116,12 +116,13 @@ def free_port() -> int:
 def launch(module_args, log_path, devices: int, env_extra=None):
   """`python -m MODULE ARGS` in the repository root with `devices` simulated CPU devices, its
   output to a file (a full pipe would block it, and with it the other processes at the next
-  collective). -> (Popen, log path)."""
+  collective). It runs through tests.launched, so that every process, not only process 0,
+  writes its compilation-cache entries. -> (Popen, log path)."""
   env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'JAX_PLATFORMS': 'cpu',
          'XLA_FLAGS': xla_flags(devices), **(env_extra or {})}
   with open(log_path, 'w') as f:
-    proc = subprocess.Popen([sys.executable, '-m', *module_args], cwd=ROOT, env=env, stdout=f,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, '-m', 'tests.launched', *module_args], cwd=ROOT,
+                            env=env, stdout=f, stderr=subprocess.STDOUT)
   return proc, log_path
 
 

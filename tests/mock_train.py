@@ -3,13 +3,14 @@ so subprocess tests (kill, SIGTERM, CLI errors) need no dataset.
 
 With VAEGLOW_TEST_POISON_PROCESS=i, process i's reconstruction term is NaN on its own slice of
 each batch (a non-finite step that starts on one host). With VAEGLOW_TEST_SIGTERM_AT_BATCH=k,
-the process sends itself SIGTERM as the loop takes its k-th training batch (1-based): a
-preemption at a known point of the run, however slow the machine."""
+the process sends itself SIGTERM as the loop takes its k-th training batch (1-based), then
+waits 2 s: a preemption at a known point of the run, however slow or fast the machine."""
 
 import os
 import runpy
 import signal
 import sys
+import time
 
 import tensorflow_datasets as tfds
 
@@ -27,6 +28,9 @@ def _sigterm_at_batch(k: int):
     for i, batch in enumerate(original(*args, **kwargs), start=1):
       if i == k:
         os.kill(os.getpid(), signal.SIGTERM)
+        # The notice reaches the other processes through the coordination service, not at once:
+        # without a pause, a fast run could pass its last step before they agree to stop.
+        time.sleep(2)
       yield batch
 
   original, data.train_iterator = data.train_iterator, train_iterator
