@@ -64,6 +64,21 @@ def train_config(phase="vae", steps=6, **overrides):
   return config
 
 
+def cli_config(args):
+  """The config that `experiments.train ARGS` trains: ml_collections parses the --config=FILE
+  and --config.KEY=VALUE arguments of ARGS as that command line does (others are ignored). A
+  test's reference run in its own process then has the settings of the launches it is
+  compared with, without a launch of its own."""
+  from absl import flags
+  from ml_collections import config_flags
+  argv = ['cli_config', *[a for a in args if a.startswith('--config')]]
+  values = flags.FlagValues()
+  config_flags.DEFINE_config_file('config', None, 'config file', flag_values=values,
+                                  lock_config=True, sys_argv=argv)
+  values(argv)
+  return values.config
+
+
 def latest_state(workdir, phase):
   """(latest step, raw restored state) of DIR/<phase>/checkpoints."""
   manager = train_lib.checkpoint_manager(workdir_lib.checkpoints_dir(workdir, phase), 3)

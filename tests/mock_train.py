@@ -15,6 +15,10 @@ import time
 import tensorflow_datasets as tfds
 
 
+# Images in each mock split: tests that compare with a launch train their reference on as many.
+NUM_EXAMPLES = 32
+
+
 def _poison_this_process():
   from tests.helpers import poisoned_per_example
   from vaeglow_jax import phases
@@ -43,6 +47,6 @@ if __name__ == '__main__':
   if poisoned_process is not None and int(poisoned_process) == int(
       next(a.split('=')[1] for a in sys.argv if a.startswith('--config.distributed.process_id='))):
     _poison_this_process()
-  with tfds.testing.mock_data(num_examples=32):
+  with tfds.testing.mock_data(num_examples=NUM_EXAMPLES):
     sys.argv[0] = 'experiments.train'
     runpy.run_module('experiments.train', run_name='__main__', alter_sys=True)
