@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from experiments.configs import fashion_mnist
+from experiments.configs import fashion_mnist, from_workdir
 from tests.helpers import finish, free_port, launch, process_flags, snapshot, workdir_files
 from tests.xla_env import xla_flags
 from vaeglow_jax import evaluation, losses, phases, report, trainer
+from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.metrics import feature_extractor, inception
 from vaeglow_jax.reliability import WorkdirError
 
@@ -265,8 +266,9 @@ def test_feature_extractor_classifies_separable_images():
 
 @pytest.mark.slow
 def test_evaluate_with_two_processes_gives_the_metrics_of_one(trained, tmp_path):
-  """experiments.evaluate as 2 processes x 2 devices against 1 process x 4 devices, each on its
-  own copy of the trained work directory: the same metrics.json numbers and the same files."""
+  """experiments.evaluate as 2 processes x 2 devices against evaluation in this process (4
+  devices), each on its own copy of the trained work directory: the same metrics.json numbers
+  and the same files."""
   workdir, fe_dir = trained
   runs = {name: str(tmp_path / name) for name in ('one', 'two')}
   for run in runs.values():
@@ -293,7 +295,14 @@ def test_evaluate_with_two_processes_gives_the_metrics_of_one(trained, tmp_path)
       assert 'Traceback' not in out
     assert not os.path.exists(os.path.join(runs['two'], 'eval')) and os.listdir(empty) == []
 
-  finish([launch([*args, f'--workdir={runs["one"]}'], f'{runs["one"]}.log', 4)], timeout=600)
+  # The reference in this process, which has the 4 devices of the two: the config that
+  # experiments.evaluate builds from the work directory and the overrides in `args`.
+  trained = workdir_lib.trained_config(runs['one'], 'glow', from_workdir.get_config())
+  evaluation.evaluate(
+      workdir_lib.with_overrides(trained, {'phase': 'glow', 'num_devices': 4,
+                                           'eval.feature_extractor_dir': fe_dir,
+                                           'eval.temperatures': (0.0, 0.5)}),
+      runs['one'], log=lambda *_: None)
   port = free_port()
   finish([launch([*args, f'--workdir={runs["two"]}', *process_flags(port, i)],
                  f'{runs["two"]}.{i}.log', 2) for i in range(2)], timeout=600)

@@ -68,12 +68,13 @@ def two_process_run(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_two_processes_train_like_one_process_with_the_same_devices(two_process_run, tmp_path):
-  multi, outs = two_process_run
+def test_two_processes_train_like_one_process_with_the_same_devices(request, tmp_path):
   single = tmp_path / 'one'
   # The reference: the same config in this process, which has the 4 devices of the two.
   with tfds.testing.mock_data(num_examples=mock_train.NUM_EXAMPLES):
     trainer.train_and_evaluate(cli_config([*ARGS, SMALL_LR]), str(single))
+  # Asked for only now: another worker may be making it meanwhile.
+  multi, outs = request.getfixturevalue('two_process_run')
   assert '2 processes, 4 cpu devices (2 local)' in outs[0], outs[0][-3000:]
 
   one = figures.read_scalars(str(single / 'vae'))['train/loss']
@@ -107,12 +108,10 @@ def test_two_processes_train_like_one_process_with_the_same_devices(two_process_
 
 
 @pytest.mark.slow
-def test_sigterm_to_one_process_stops_both_at_one_step_and_the_rerun_resumes(two_process_run,
-                                                                            tmp_path):
+def test_sigterm_to_one_process_stops_both_at_one_step_and_the_rerun_resumes(request, tmp_path):
   """Process 1 sends itself SIGTERM as it takes its 3rd batch: JAX's preemption sync makes both
   processes checkpoint one step and stop; the same commands then resume to the end, bitwise
   equal to the uninterrupted run."""
-  straight, _ = two_process_run
   stopped = tmp_path / 'stopped'
   outs = finish(_two_processes(stopped, SMALL_LR, env_extra_1={'VAEGLOW_TEST_SIGTERM_AT_BATCH': '3'}),
                 timeout=300, returncode=143)
@@ -122,6 +121,8 @@ def test_sigterm_to_one_process_stops_both_at_one_step_and_the_rerun_resumes(two
   step, _ = latest_state(str(stopped), 'vae')
   assert step == stopped_at[0]
   finish(_two_processes(stopped, SMALL_LR))  # the same commands resume
+  # Asked for only now: another worker may be making it meanwhile.
+  straight, _ = request.getfixturevalue('two_process_run')
   step_a, a = latest_state(str(straight), 'vae')
   step_b, b = latest_state(str(stopped), 'vae')
   assert step_a == step_b == STEPS
