@@ -29,9 +29,3 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '-1')
   atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
 
-
-def pytest_collection_modifyitems(items):
-  """Slow tests first (in their usual order): xdist hands tests out in this order, so the
-  minute-long ones start early and the last to finish are short, and neither worker waits
-  idle for the other at the end."""
-  items.sort(key=lambda item: item.get_closest_marker('slow') is None)
