@@ -28,4 +28,3 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
   os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '-1')
   atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
-
