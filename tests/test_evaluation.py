@@ -297,9 +297,9 @@ def test_evaluate_with_two_processes_gives_the_metrics_of_one(trained, tmp_path)
 
   # The reference in this process, which has the 4 devices of the two: the config that
   # experiments.evaluate builds from the work directory and the overrides in `args`.
-  trained = workdir_lib.trained_config(runs['one'], 'glow', from_workdir.get_config())
+  saved = workdir_lib.trained_config(runs['one'], 'glow', from_workdir.get_config())
   evaluation.evaluate(
-      workdir_lib.with_overrides(trained, {'phase': 'glow', 'num_devices': 4,
+      workdir_lib.with_overrides(saved, {'phase': 'glow', 'num_devices': 4,
                                            'eval.feature_extractor_dir': fe_dir,
                                            'eval.temperatures': (0.0, 0.5)}),
       runs['one'], log=lambda *_: None)
