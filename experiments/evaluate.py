@@ -57,7 +57,7 @@ def main(argv):
   shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
   print(json.dumps(shown, indent=1, sort_keys=True))
   print(f'metrics: {workdir.metrics_path(_WORKDIR.value)}; figures: '
-        f'{workdir.eval_dir(_WORKDIR.value, config.phase)}/')
+        f'{workdir.eval_dir(_WORKDIR.value, evaluation.result_name(config))}/')
 
 
 def _user_errors():

@@ -87,17 +87,69 @@ def load_variables(config, workdir: str, phase: phases.Phase):
   step = int(manager.latest_step())
   raw = trainer.restore_or_raise(manager, step)
   variables = {'params': {**raw.get('frozen', {}), **raw['params']}, **raw.get('collections', {})}
+  return fit_to_model(phase, variables, f'checkpoint {directory}/{step}'), step
+
+
+def fit_to_model(phase: phases.Phase, variables, where: str):
+  """variables (restored arrays) checked against phase's model (every expected leaf present with
+  its shape) and cast to its dtypes; extra top-level keys dropped. where: named in the error."""
   shape = (2,) + phase.image_shape
   expected = jax.eval_shape(phase.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(shape, jnp.float32))
   got = dict(jax.tree_util.tree_flatten_with_path(variables)[0])
   for path, leaf in jax.tree_util.tree_flatten_with_path(expected)[0]:
     if path not in got or tuple(np.shape(got[path])) != tuple(leaf.shape):
       found = 'missing' if path not in got else f'shape {tuple(np.shape(got[path]))}'
-      raise EvaluationError(f'checkpoint {directory}/{step} does not fit this config: '
+      raise EvaluationError(f'{where} does not fit this config: '
                             f'{jax.tree_util.keystr(path)} is {found}, expected {tuple(leaf.shape)}.')
-  variables = jax.tree_util.tree_map(lambda e, v: jnp.asarray(v, e.dtype), expected,
-                                     {k: variables[k] for k in expected})
-  return variables, step
+  return jax.tree_util.tree_map(lambda e, v: jnp.asarray(v, e.dtype), expected,
+                                {k: variables[k] for k in expected})
+
+
+def result_name(config) -> str:
+  """The metrics.json key and eval/ folder of an evaluation: the phase, or 'PHASE+PRIOR' when it
+  samples from another phase's latent prior (eval.prior_phase)."""
+  prior_phase = config.eval.get('prior_phase', '')
+  return f'{config.phase}+{prior_phase}' if prior_phase else config.phase
+
+
+def _check_prior_phase(config, workdir: str) -> None:
+  """eval.prior_phase names a trained phase whose prior config.phase's model can sample from."""
+  prior_phase = config.eval.get('prior_phase', '')
+  if not prior_phase:
+    return
+  vae_phases = [p for p, s in phases.SPECS.items() if s.task == 'vae']
+  if phases.get_spec(config.phase).task != 'vae' or prior_phase not in phases.PRIOR_KEYS:
+    raise EvaluationError(f'--config.eval.prior_phase={prior_phase} with phase {config.phase!r}: '
+                          f'a chain is a VAE phase ({", ".join(vae_phases)}) sampled from the prior '
+                          f'of one of {", ".join(phases.PRIOR_KEYS)}; pick one of those.')
+  directory = workdir_lib.checkpoints_dir(workdir, prior_phase)
+  if not workdir_lib.has_checkpoint(directory):
+    raise EvaluationError(f'no checkpoint in {directory} for --config.eval.prior_phase='
+                          f'{prior_phase}; train phase {prior_phase!r} first.')
+
+
+def load_chain(config, workdir: str, variables, image_shape):
+  """config.phase's variables with the latent prior of eval.prior_phase (same work directory)
+  put in -> (the chain's Phase, its variables, the prior checkpoint's step). Both phases must
+  hold the same phase-1 encoder and decoder (bitwise), else one EvaluationError."""
+  prior_config = workdir_lib.trained_config(workdir, config.eval.prior_phase, config)
+  prior_model = phases.build(prior_config, image_shape)
+  prior_variables, prior_step = load_variables(prior_config, workdir, prior_model)
+  for key in ('encoder', 'decoder'):
+    same = jax.tree_util.tree_all(jax.tree_util.tree_map(
+        lambda a, b: bool(np.array_equal(np.asarray(a), np.asarray(b))),
+        variables['params'][key], prior_variables['params'][key]))
+    if not same:
+      raise EvaluationError(f'phases {config.phase!r} and {prior_config.phase!r} in {workdir} were '
+                            f'trained on different phase-1 models (their {key}s differ); retrain '
+                            f'{prior_config.phase!r} on the same phase 1.')
+  key = phases.PRIOR_KEYS[prior_config.phase]
+  merged = dict(variables)
+  for collection, tree in prior_variables.items():
+    if key in tree:
+      merged[collection] = {**merged.get(collection, {}), key: tree[key]}
+  chain = phases.build_chain(config, prior_config, image_shape)
+  return chain, fit_to_model(chain, merged, f'the chain {result_name(config)}'), prior_step
 
 
 # Bounds -------------------------------------------------------------------------
@@ -252,6 +304,10 @@ def feature_spaces(config) -> tuple[dict, dict]:
   else:
     absent[f'fid_{name}'] = ('no feature extractor given (--config.eval.feature_extractor_dir=DIR); '
                              'train one with python -m experiments.train_feature_extractor')
+  if e.get('feature_extractor_dir_2'):  # a second classifier: does a verdict hold in both spaces?
+    fn, info = fe_lib.load(e.feature_extractor_dir_2, config.data)
+    spaces[f'{name}_2'] = (fn, {'classifier_test_accuracy': info['test_accuracy'],
+                                'classifier_arch': info.get('arch', 'strided')})
   return spaces, absent
 
 
@@ -320,6 +376,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
     train_lib.check_batch_size(config.eval.batch_size, mesh)
     check_config_matches(config, workdir)
     _checkpoints_dir(config, workdir)  # not the Orbax manager: a collective
+    _check_prior_phase(config, workdir)
     reliability.check_writable(workdir)
     return image_shape, mesh
 
@@ -330,13 +387,17 @@ def evaluate(config, workdir: str, log=print) -> dict:
   temperatures = [float(t) for t in e.temperatures]
   phase = phases.build(config, image_shape)
   variables, step = load_variables(config, workdir, phase)
+  name = result_name(config)
+  metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name}
+  if name != config.phase:
+    phase, variables, prior_step = load_chain(config, workdir, variables, image_shape)
+    metrics.update(prior_phase=config.eval.prior_phase, prior_checkpoint_step=prior_step)
   spaces, absent = feature_spaces(config)
-  out_dir = workdir_lib.eval_dir(workdir, config.phase)
+  out_dir = workdir_lib.eval_dir(workdir, name)
 
   rng = jax.random.PRNGKey(e.seed)
   rng_bounds, rng_samples, rng_figures = jax.random.split(rng, 3)
-  metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name,
-             **phase.scalar_stds(variables)}
+  metrics.update(phase.scalar_stds(variables))
   start = time.time()
   # From host memory: JAX on CPU cannot copy one process's device buffers to another's.
   metrics.update(test_bounds(phase, train_lib.replicate(jax.device_get(variables), mesh), config,
@@ -394,6 +455,12 @@ def evaluate(config, workdir: str, log=print) -> dict:
     glow_layer['residual'] = glow_layer_residuals(
         phase, variables, reference, jax.random.fold_in(rng, 3), e.batch_size)
     metrics['glow_layer'] = glow_layer
+  elif reference is not None and hasattr(phase, 'base_residuals'):
+    # How far the decoder means are from test images (its own encodings), without a Glow layer.
+    residual = glow_layer_residuals(phase, variables, reference, jax.random.fold_in(rng, 3),
+                                    e.batch_size)
+    metrics['rms_x_minus_decoder_mean'] = residual['rms_x_minus_mean']
+    metrics['normalised_sq_x'] = residual['normalised_sq_x']
   for name, (_, info) in spaces.items():
     for score in scores_lib.SCORE_NAMES:
       key = score_key(score, name)
@@ -410,7 +477,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
   metrics['notes'] = notes
   metrics['eval_seconds'] = time.time() - start
   if distributed.is_primary():
-    write_metrics(workdir, config.phase, metrics)
+    write_metrics(workdir, name, metrics)
   for key, why in notes.items():
     log(f'{key}: {why}')
   return metrics

@@ -108,7 +108,13 @@ class VAEGlow(nn.Module):
       dict with 'z', 'decoder_mean' (the plain VAE sample for side-by-side
       figures), 'x_tilde' and 'x' (the model's sample; not clipped).
     """
-    z = self.prior.sample(noise_z)
+    return self.decode_sample(self.prior.sample(noise_z), noise_x, temperature, use_glow)
+
+  def decode_sample(self, z: jax.Array, noise_x: jax.Array, temperature: float = 0.5,
+                    use_glow: bool = True) -> dict[str, jax.Array]:
+    """`sample` from given latents z (batch, latent_dim), e.g. another prior's samples:
+    x_tilde = g_mu(z) + T * g_sigma(z) * noise_x, x = f^-1(x_tilde) (the decoder mean
+    without a Glow layer). Returns the same dict as `sample`."""
     dec_mean, dec_log_std = self.decoder(z)
     x_tilde = dec_mean + temperature * jnp.exp(dec_log_std) * noise_x
     if use_glow and self.glow is not None:

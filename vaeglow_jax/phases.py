@@ -71,6 +71,28 @@ def build(config, image_shape) -> 'Phase':
           'glow_baseline': GlowBaselinePhase}[task](config, image_shape)
 
 
+# The phases whose checkpoint holds a latent prior another VAE-family phase can sample from.
+PRIOR_KEYS = {'vae': 'prior', 'prior': 'prior', 'joint': 'prior', 'second_stage': 'second_stage'}
+
+
+def build_chain(config, prior_config, image_shape) -> 'Phase':
+  """config.phase's model (its VAE and, for 'glow', its Glow layer) with the latent prior of
+  prior_config.phase in place of its own: z from that prior, then the same decoder (and
+  Glow layer). Valid when both phases share phase 1 (the caller checks the parameters).
+  Its variables: config.phase's, with prior_config.phase's PRIOR_KEYS entry put in."""
+  own, other = get_spec(config.phase), get_spec(prior_config.phase)
+  if own.task != 'vae' or prior_config.phase not in PRIOR_KEYS:
+    raise ValueError(f'phase {config.phase!r} cannot sample from the prior of phase '
+                     f'{prior_config.phase!r}: the chain needs a VAE phase ({", ".join(p for p, s in SPECS.items() if s.task == "vae")}) '
+                     f'and a phase with a latent prior ({", ".join(PRIOR_KEYS)}).')
+  chain = config.copy_and_resolve_references()
+  with chain.unlocked():
+    chain.model.prior = prior_config.model.prior
+    chain.model.second_stage = prior_config.model.second_stage
+  cls = SecondStagePhase if other.task == 'second_stage' else VAEPhase
+  return cls(chain, image_shape)
+
+
 def step_options(flow_config) -> StepOptions:
   """The StepOptions of config.model.glow or .baseline; a key that a config saved by an older
   version lacks takes StepOptions' default. ValueError names a bad value."""
@@ -300,10 +322,16 @@ class SecondStagePhase(VAEPhase):
         ss, z, rngs={'sample': jax.random.fold_in(rng, k)}, method=SecondStageVAE.log_weight)
 
   def decode_parts(self, variables, noise_z, noise_x, noise_e, temperature: float) -> dict:
+    """The second stage's z through the decoder (its mean; through the Glow layer at
+    temperature T when the chain has one, see `build_chain`)."""
     z = self.second_stage.apply({'params': variables['params']['second_stage']}, noise_z,
                                 noise_e, method=SecondStageVAE.sample)
-    mean, _ = self.vae.apply(self._vae_variables(variables), z, method=VAEGlow.decode)
-    return {'x': jnp.clip(mean, 0.0, 1.0)}
+    if not self.spec.use_glow:
+      mean, _ = self.vae.apply(self._vae_variables(variables), z, method=VAEGlow.decode)
+      return {'x': jnp.clip(mean, 0.0, 1.0)}
+    out = self.vae.apply(self._vae_variables(variables), z, noise_x, temperature, True,
+                         method=VAEGlow.decode_sample)
+    return {k: jnp.clip(out[k], 0.0, 1.0) for k in ('x', 'x_tilde', 'decoder_mean')}
 
   def gamma_parameter(self) -> tuple[str, str] | None:
     """The second stage's gamma_z ('latent_mean_sq_err')."""

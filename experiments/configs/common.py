@@ -79,7 +79,8 @@ def base_config() -> ml_collections.ConfigDict:
   # The offline FID feature space (experiments.train_feature_extractor).
   c.feature_extractor = ml_collections.ConfigDict(dict(
       widths=(32, 64, 128), feature_dim=128, num_steps=2000, batch_size=128, learning_rate=1e-3,
-      seed=0, max_train_examples=0))  # 0: the whole train split
+      seed=0, max_train_examples=0,  # 0: the whole train split
+      arch='strided'))  # 'strided' or 'pooled' (a second, independent feature space)
 
   # experiments.evaluate
   c.eval = ml_collections.ConfigDict()
@@ -90,6 +91,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.temperatures = (0.0, 0.25, 0.5, 0.75, 1.0)
   c.eval.feature_extractor_dir = ''   # '' = no fid_<dataset> (the output says why)
   c.eval.inception_weights = ''       # '' = no fid_inception (the output says why)
+  c.eval.feature_extractor_dir_2 = ''  # a second classifier: scores 'fid_<dataset>_2' etc.
+  # Sample from another trained phase's latent prior (a chain): 'vae', 'prior', 'joint' or
+  # 'second_stage' of the same work directory; '' = the phase's own. Writes eval/<phase>+<prior>/.
+  c.eval.prior_phase = ''
   c.eval.num_grid_samples = 64
   c.eval.num_interpolations = 8       # rows of the latent-interpolation figure
   c.eval.interpolation_steps = 10

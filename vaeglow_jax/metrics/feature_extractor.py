@@ -35,25 +35,42 @@ class FeatureExtractorError(ValueError):
   """No usable feature extractor; the message says how to make one."""
 
 
+ARCHS = ('strided', 'pooled')
+
+
 class Classifier(nn.Module):
-  """(batch, H, W, C) images in [0, 1] -> (logits (batch, classes), features (batch, feature_dim))."""
+  """(batch, H, W, C) images in [0, 1] -> (logits (batch, classes), features (batch, feature_dim)).
+
+  arch 'strided': per width, a 3x3 conv and a stride-2 3x3 conv, then a global mean;
+  'pooled' (a second, independent feature space): per width, one 5x5 conv, GELU and a 2x2 max
+  pool, then flattened (no global pooling, so the features keep where things are)."""
   num_classes: int = 10
   widths: Sequence[int] = (32, 64, 128)
   feature_dim: int = 128
+  arch: str = 'strided'
 
   @nn.compact
   def __call__(self, images):
     x = 2.0 * images - 1.0
-    for i, width in enumerate(self.widths):
-      x = nn.relu(nn.Conv(width, (3, 3), name=f'conv{i}_a')(x))
-      x = nn.relu(nn.Conv(width, (3, 3), strides=(2, 2), name=f'conv{i}_b')(x))
-    x = jnp.mean(x, axis=(1, 2))
+    if self.arch == 'pooled':
+      for i, width in enumerate(self.widths):
+        x = nn.gelu(nn.Conv(width, (5, 5), name=f'conv{i}')(x))
+        x = nn.max_pool(x, (2, 2), strides=(2, 2), padding='SAME')
+      x = x.reshape(x.shape[0], -1)
+    elif self.arch == 'strided':
+      for i, width in enumerate(self.widths):
+        x = nn.relu(nn.Conv(width, (3, 3), name=f'conv{i}_a')(x))
+        x = nn.relu(nn.Conv(width, (3, 3), strides=(2, 2), name=f'conv{i}_b')(x))
+      x = jnp.mean(x, axis=(1, 2))
+    else:
+      raise ValueError(f'feature_extractor.arch must be one of {ARCHS}, got {self.arch!r}.')
     features = nn.relu(nn.Dense(self.feature_dim, name='features')(x))
     return nn.Dense(self.num_classes, name='logits')(features), features
 
 
 def _classifier(fe_config, num_classes):
-  return Classifier(num_classes, tuple(fe_config.widths), fe_config.feature_dim)
+  return Classifier(num_classes, tuple(fe_config.widths), fe_config.feature_dim,
+                    fe_config.get('arch', 'strided'))
 
 
 def train(config, workdir: str, log=print) -> dict:
@@ -70,6 +87,9 @@ def train(config, workdir: str, log=print) -> dict:
   for key in ('num_steps', 'batch_size', 'learning_rate'):
     if fe[key] <= 0:
       raise FeatureExtractorError(f'feature_extractor.{key} must be positive, got {fe[key]}.')
+  if fe.get('arch', 'strided') not in ARCHS:
+    raise FeatureExtractorError(f'feature_extractor.arch must be one of {", ".join(ARCHS)}, '
+                                f'got {fe.arch!r}.')
   reliability.check_writable(workdir)
   train_x, train_y = data_lib.labeled_arrays(config.data, 'train', fe.max_train_examples or None)
   test_x, test_y = data_lib.labeled_arrays(config.data, 'test')
@@ -104,6 +124,7 @@ def train(config, workdir: str, log=print) -> dict:
   accuracy = accuracy_of(model, params, test_x, test_y)
   info = {'dataset': config.data.name, 'resize': int(config.data.get('resize') or 0),
           'num_classes': num_classes, 'widths': list(fe.widths), 'feature_dim': fe.feature_dim,
+          'arch': fe.get('arch', 'strided'), 'seed': fe.seed,
           'num_steps': fe.num_steps, 'batch_size': fe.batch_size,
           'test_accuracy': accuracy, 'num_test_examples': int(len(test_x))}
   manager = train_lib.checkpoint_manager(os.path.join(workdir, 'checkpoints'), 1)
@@ -145,7 +166,8 @@ def load(workdir: str, data_config=None):
       raise FeatureExtractorError(
           f"the feature extractor in {workdir} was trained on {info['dataset']} (resize "
           f"{info['resize']}), not {data_config.name} (resize {resize}); train one for this data.")
-  model = Classifier(info['num_classes'], tuple(info['widths']), info['feature_dim'])
+  model = Classifier(info['num_classes'], tuple(info['widths']), info['feature_dim'],
+                     info.get('arch', 'strided'))
   manager = train_lib.checkpoint_manager(os.path.join(workdir, 'checkpoints'), 1, read_only=True)
   try:
     params = train_lib.restore_raw(manager)

@@ -1,0 +1,120 @@
+"""Chains: a VAE phase sampled from another phase's latent prior (eval.prior_phase)."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from experiments.configs import fashion_mnist
+from vaeglow_jax import evaluation, phases, trainer
+
+
+def _config(phase, **overrides):
+  c = fashion_mnist.get_config('test')
+  c.phase = phase
+  c.num_devices = 1
+  c.update_from_flattened_dict(overrides)
+  return c
+
+
+def test_glow_layer_gradient_does_not_involve_the_prior():
+  """One Glow layer per VAE serves every prior: its gradient is the same whatever the prior's
+  parameters are (so the chain glow+prior needs no retraining of the layer)."""
+  config = _config('glow')
+  phase = phases.build(config, (8, 8, 1))
+  x = jax.random.uniform(jax.random.PRNGKey(0), (4, 8, 8, 1))
+  variables = phase.init(jax.random.PRNGKey(1), x)
+  leaves, tree = jax.tree_util.tree_flatten(variables['params']['prior'])
+  keys = jax.random.split(jax.random.PRNGKey(5), len(leaves))
+  other_prior = jax.tree_util.tree_unflatten(
+      tree, [p + jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
+
+  def grad_glow(prior):
+    def loss(glow):
+      v = {**variables, 'params': {**variables['params'], 'glow': glow, 'prior': prior}}
+      return phase.per_example(v, x, jax.random.PRNGKey(2))['objective'].mean()
+    return jax.grad(loss)(variables['params']['glow'])
+
+  def grad_prior_sensitive(prior):  # control: the objective itself does depend on the prior
+    v = {**variables, 'params': {**variables['params'], 'prior': prior}}
+    return phase.per_example(v, x, jax.random.PRNGKey(2))['objective'].mean()
+
+  assert abs(float(grad_prior_sensitive(other_prior)
+                   - grad_prior_sensitive(variables['params']['prior']))) > 1e-3
+  a, b = grad_glow(variables['params']['prior']), grad_glow(other_prior)
+  norm = sum(float(np.abs(g).sum()) for g in jax.tree_util.tree_leaves(a))
+  assert norm > 0
+  for ga, gb in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+    np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-7)
+
+
+@pytest.fixture(scope='module')
+def chain_workdir(tmp_path_factory):
+  """vae (gamma, N(0, I) prior) -> a post-hoc flow prior and a Glow layer, all on one phase 1."""
+  workdir = str(tmp_path_factory.mktemp('chains') / 'run')
+  vae = {'model.variance': 'gamma', 'model.prior.kind': 'standard'}
+  trainer.train_and_evaluate(_config('vae', **vae), workdir)
+  trainer.train_and_evaluate(_config('prior', **{'model.variance': 'gamma'}), workdir)
+  trainer.train_and_evaluate(_config('glow', **vae), workdir)
+  return workdir
+
+
+def _evaluate(workdir, phase, prior_phase='', **overrides):
+  from vaeglow_jax import workdir as workdir_lib
+  config = workdir_lib.trained_config(workdir, phase, _config(phase))
+  config.eval.prior_phase = prior_phase
+  config.eval.temperatures = (0.0, 0.5)
+  config.update_from_flattened_dict(overrides)
+  return evaluation.evaluate(config, workdir, log=lambda *_: None)
+
+
+def _samples(workdir, name, t='0.5'):
+  with np.load(os.path.join(workdir, 'eval', name, f'samples_T{t}.npz')) as f:
+    return {k: f[k] for k in f.files}
+
+
+@pytest.mark.slow
+def test_chains_compose_trained_priors_with_the_decoder_and_glow_layer(chain_workdir):
+  workdir = chain_workdir
+  prior_alone = _evaluate(workdir, 'prior')
+  # The VAE with the prior phase's prior is the prior phase: the same bound and samples.
+  vae_with_prior = _evaluate(workdir, 'vae', 'prior')
+  assert vae_with_prior['prior_phase'] == 'prior'
+  np.testing.assert_allclose(vae_with_prior['test_bpd_iw'], prior_alone['test_bpd_iw'], rtol=1e-6)
+  np.testing.assert_array_equal(_samples(workdir, 'vae+prior')['x'], _samples(workdir, 'prior')['x'])
+  # The Glow layer with the post-hoc prior: its decoder means are the prior phase's samples
+  # (same noise), and its bound differs from the Glow layer's own N(0, I) chain.
+  glow_alone = _evaluate(workdir, 'glow')
+  glow_with_prior = _evaluate(workdir, 'glow', 'prior')
+  chain = _samples(workdir, 'glow+prior')
+  np.testing.assert_array_equal(chain['decoder_mean'], _samples(workdir, 'prior')['x'])
+  assert not np.array_equal(chain['decoder_mean'], _samples(workdir, 'glow')['decoder_mean'])
+  assert not np.array_equal(chain['x'], chain['x_tilde'])  # the layer is applied
+  assert glow_with_prior['test_bpd_iw'] != glow_alone['test_bpd_iw']
+  # The Glow layer's gain over its VAE is its log-det and residual, whatever the prior: the
+  # bound moves by the same amount under both priors (to within the IW estimator's noise).
+  vae_alone = _evaluate(workdir, 'vae')
+  gain_standard = vae_alone['test_bpd_elbo'] - glow_alone['test_bpd_elbo']
+  gain_flow = prior_alone['test_bpd_elbo'] - glow_with_prior['test_bpd_elbo']
+  np.testing.assert_allclose(gain_standard, gain_flow, atol=1e-4)
+  # Its own prior named as the chain's prior is the phase itself.
+  own = _evaluate(workdir, 'glow', 'vae')
+  assert own['test_bpd_iw'] == glow_alone['test_bpd_iw']
+  np.testing.assert_array_equal(_samples(workdir, 'glow+vae')['x'], _samples(workdir, 'glow')['x'])
+
+
+@pytest.mark.slow
+def test_a_chain_refuses_priors_trained_on_another_phase1(chain_workdir):
+  config = _config('glow', **{'model.variance': 'gamma', 'model.prior.kind': 'standard'})
+  config.eval.prior_phase = 'prior'
+  phase = phases.build(config, (8, 8, 1))
+  variables, _ = evaluation.load_variables(config, chain_workdir, phase)
+  params = dict(variables['params'])
+  params['decoder'] = jax.tree_util.tree_map(lambda p: p + 1e-3, params['decoder'])
+  with pytest.raises(evaluation.EvaluationError, match='different phase-1 models'):
+    evaluation.load_chain(config, chain_workdir, {**variables, 'params': params}, (8, 8, 1))
+  bad = _config('glow_baseline')
+  bad.eval.prior_phase = 'prior'
+  with pytest.raises(evaluation.EvaluationError, match='a chain is a VAE phase'):
+    evaluation._check_prior_phase(bad, chain_workdir)
