@@ -12,12 +12,17 @@ import sys
 from absl import app, flags
 
 _OUT = flags.DEFINE_string('out', '', 'Also write the table to this Markdown file.')
+_FACTORIAL = flags.DEFINE_string('factorial', '', 'A folder of scripts/factorial.sh results '
+                                 '(<variance>_<prior>/seed<S>/metrics.json): print its chains table '
+                                 'and paired contrasts instead (no work directories).')
 _ABLATION = flags.DEFINE_bool('ablation', False, 'Glow-layer runs on one phase-1 VAE: print one '
                               'line per run (recipe, bounds, FID of x, x_tilde and decoder mean).')
 
 
 def main(argv):
   from vaeglow_jax import report
+  if _FACTORIAL.value:
+    return _write(_factorial(_FACTORIAL.value))
   workdirs = argv[1:]
   if not workdirs:
     raise app.UsageError('give at least one work directory (evaluated with experiments.evaluate).')
@@ -33,10 +38,34 @@ def main(argv):
       raise SystemExit(2)
   else:
     text = _comparison(rows)
+  _write(text)
+
+
+def _write(text):
   print(text)
   if _OUT.value:
     with open(_OUT.value, 'w') as f:
       f.write(text)
+
+
+def _factorial(results_dir):
+  from vaeglow_jax import factorial
+  runs = factorial.load(results_dir)
+  if not runs:
+    print(f'error: no <variance>_<prior>/seed<S>/metrics.json under {results_dir}; run '
+          'scripts/factorial.sh first.', file=sys.stderr)
+    raise SystemExit(2)
+  text = ('Chains, mean +- SE over seeds (FID at T = 0 / 0.25 / 0.5 / 0.75 for Glow-layer chains):\n\n'
+          + factorial.chains_table(runs)
+          + '\nPaired contrasts (same seed, one factor changed; negative favours the claim):\n\n'
+          + factorial.contrasts_table(runs))
+  for space in factorial.spaces(runs):
+    best = factorial.best_chain(runs, space)
+    if best:
+      (variance, prior), chain, t, (mean, se, n) = best
+      text += (f'\nBest chain by FID in {space}: {variance} variance, {prior} phase-1 prior, '
+               f'{factorial.CHAIN_LABELS[chain]}, T={t}: {mean:.1f} (n={n}).\n')
+  return text
 
 
 def _comparison(rows):

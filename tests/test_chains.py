@@ -1,5 +1,6 @@
 """Chains: a VAE phase sampled from another phase's latent prior (eval.prior_phase)."""
 
+import json
 import os
 
 import jax
@@ -8,6 +9,7 @@ import pytest
 
 from experiments.configs import fashion_mnist
 from vaeglow_jax import evaluation, phases, trainer
+from vaeglow_jax.metrics import feature_extractor
 
 
 def _config(phase, **overrides):
@@ -57,7 +59,9 @@ def chain_workdir(tmp_path_factory):
   trainer.train_and_evaluate(_config('vae', **vae), workdir)
   trainer.train_and_evaluate(_config('prior', **{'model.variance': 'gamma'}), workdir)
   trainer.train_and_evaluate(_config('glow', **vae), workdir)
-  return workdir
+  fe_dir = str(tmp_path_factory.mktemp('chains') / 'features')
+  feature_extractor.train(_config('vae'), fe_dir, log=lambda *_: None)
+  return workdir, fe_dir
 
 
 def _evaluate(workdir, phase, prior_phase='', **overrides):
@@ -76,7 +80,7 @@ def _samples(workdir, name, t='0.5'):
 
 @pytest.mark.slow
 def test_chains_compose_trained_priors_with_the_decoder_and_glow_layer(chain_workdir):
-  workdir = chain_workdir
+  workdir, fe_dir = chain_workdir
   prior_alone = _evaluate(workdir, 'prior')
   # The VAE with the prior phase's prior is the prior phase: the same bound and samples.
   vae_with_prior = _evaluate(workdir, 'vae', 'prior')
@@ -86,7 +90,8 @@ def test_chains_compose_trained_priors_with_the_decoder_and_glow_layer(chain_wor
   # The Glow layer with the post-hoc prior: its decoder means are the prior phase's samples
   # (same noise), and its bound differs from the Glow layer's own N(0, I) chain.
   glow_alone = _evaluate(workdir, 'glow')
-  glow_with_prior = _evaluate(workdir, 'glow', 'prior')
+  glow_with_prior = _evaluate(workdir, 'glow', 'prior', **{'eval.feature_extractor_dir': fe_dir})
+  assert set(glow_with_prior['fid_fashion_mnist_by_temperature']) == {'0', '0.5'}
   chain = _samples(workdir, 'glow+prior')
   np.testing.assert_array_equal(chain['decoder_mean'], _samples(workdir, 'prior')['x'])
   assert not np.array_equal(chain['decoder_mean'], _samples(workdir, 'glow')['decoder_mean'])
@@ -102,6 +107,11 @@ def test_chains_compose_trained_priors_with_the_decoder_and_glow_layer(chain_wor
   own = _evaluate(workdir, 'glow', 'vae')
   assert own['test_bpd_iw'] == glow_alone['test_bpd_iw']
   np.testing.assert_array_equal(_samples(workdir, 'glow+vae')['x'], _samples(workdir, 'glow')['x'])
+  with open(os.path.join(workdir, 'eval', 'metrics.json')) as f:
+    saved = json.load(f)
+  assert set(saved) == {'prior', 'vae+prior', 'glow', 'glow+prior', 'vae', 'glow+vae'}
+  assert saved['glow+prior']['prior_phase'] == 'prior'
+  assert saved['glow+prior']['test_bpd_iw'] == glow_with_prior['test_bpd_iw']
 
 
 @pytest.mark.slow
@@ -109,12 +119,13 @@ def test_a_chain_refuses_priors_trained_on_another_phase1(chain_workdir):
   config = _config('glow', **{'model.variance': 'gamma', 'model.prior.kind': 'standard'})
   config.eval.prior_phase = 'prior'
   phase = phases.build(config, (8, 8, 1))
-  variables, _ = evaluation.load_variables(config, chain_workdir, phase)
+  workdir, _ = chain_workdir
+  variables, _ = evaluation.load_variables(config, workdir, phase)
   params = dict(variables['params'])
   params['decoder'] = jax.tree_util.tree_map(lambda p: p + 1e-3, params['decoder'])
   with pytest.raises(evaluation.EvaluationError, match='different phase-1 models'):
-    evaluation.load_chain(config, chain_workdir, {**variables, 'params': params}, (8, 8, 1))
+    evaluation.load_chain(config, workdir, {**variables, 'params': params}, (8, 8, 1))
   bad = _config('glow_baseline')
   bad.eval.prior_phase = 'prior'
   with pytest.raises(evaluation.EvaluationError, match='a chain is a VAE phase'):
-    evaluation._check_prior_phase(bad, chain_workdir)
+    evaluation._check_prior_phase(bad, workdir)

@@ -387,13 +387,13 @@ def evaluate(config, workdir: str, log=print) -> dict:
   temperatures = [float(t) for t in e.temperatures]
   phase = phases.build(config, image_shape)
   variables, step = load_variables(config, workdir, phase)
-  name = result_name(config)
+  result_key = result_name(config)
   metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name}
-  if name != config.phase:
+  if result_key != config.phase:
     phase, variables, prior_step = load_chain(config, workdir, variables, image_shape)
     metrics.update(prior_phase=config.eval.prior_phase, prior_checkpoint_step=prior_step)
   spaces, absent = feature_spaces(config)
-  out_dir = workdir_lib.eval_dir(workdir, name)
+  out_dir = workdir_lib.eval_dir(workdir, result_key)
 
   rng = jax.random.PRNGKey(e.seed)
   rng_bounds, rng_samples, rng_figures = jax.random.split(rng, 3)
@@ -477,7 +477,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
   metrics['notes'] = notes
   metrics['eval_seconds'] = time.time() - start
   if distributed.is_primary():
-    write_metrics(workdir, name, metrics)
+    write_metrics(workdir, result_key, metrics)
   for key, why in notes.items():
     log(f'{key}: {why}')
   return metrics

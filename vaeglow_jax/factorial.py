@@ -1,0 +1,215 @@
+"""The factorial's tables (scripts/factorial.sh): decoder variance x phase-1 prior x seeds, each
+VAE evaluated as four chains, summarised as means +- standard errors over seeds and as paired
+contrasts (same seed, one factor changed) with a verdict each.
+
+Input: RESULTS/<variance>_<prior>/seed<S>/metrics.json, as experiments.evaluate wrote it for
+the chains 'vae' (decoder means, the VAE's own prior), 'prior' (decoder means, post-hoc flow
+prior), 'glow' (the Glow layer, own prior) and 'glow+prior' (the Glow layer, post-hoc prior).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import re
+
+import numpy as np
+
+CHAINS = ('vae', 'prior', 'glow', 'glow+prior')
+CHAIN_LABELS = {'vae': 'decoder means, own prior', 'prior': 'decoder means, post-hoc flow prior',
+                'glow': 'Glow layer, own prior', 'glow+prior': 'Glow layer, post-hoc flow prior'}
+PRIOR_LABELS = {'standard': 'N(0, I)', 'flow': 'joint flow'}
+TEMPERATURES = ('0', '0.25', '0.5', '0.75')
+
+
+def load(results_dir: str) -> dict:
+  """{(variance, prior): {seed: metrics}} from RESULTS/<variance>_<prior>/seed<S>/metrics.json."""
+  runs = {}
+  for path in sorted(glob.glob(os.path.join(results_dir, '*_*', 'seed*', 'metrics.json'))):
+    cell, seed = path.split(os.sep)[-3:-1]
+    variance, prior = cell.split('_', 1)
+    with open(path) as f:
+      runs.setdefault((variance, prior), {})[int(re.sub(r'\D', '', seed))] = json.load(f)
+  return runs
+
+
+def spaces(runs: dict) -> list[str]:
+  """The feature spaces scored in every run, e.g. ['fashion_mnist', 'fashion_mnist_2']."""
+  found = None
+  for seeds in runs.values():
+    for metrics in seeds.values():
+      keys = {k[4:] for m in metrics.values() for k in m
+              if k.startswith('fid_') and isinstance(m[k], float) and not k.endswith('accuracy')}
+      found = keys if found is None else found & keys
+  return sorted(found or ())
+
+
+def value(metrics: dict, chain: str, quantity: str, space: str = '', t: str = '0.5'):
+  """One number of one run: quantity 'bpd' (IW), 'rms' (x - g_mu on test images), 'fid', 'kid',
+  'precision', 'recall' (chain samples at T for Glow chains), 'fid_x_tilde' (before the Glow
+  layer) or 'fid_means' (the Glow chain's decoder means). None when the run lacks it."""
+  m = metrics.get(chain)
+  if m is None:
+    return None
+  if quantity == 'bpd':
+    return m.get('test_bpd_iw')
+  if quantity == 'rms':
+    return m.get('rms_x_minus_decoder_mean',
+                 m.get('glow_layer', {}).get('residual', {}).get('rms_x_minus_mean'))
+  layer = m.get('glow_layer', {})
+  if quantity == 'fid_x_tilde':
+    return layer.get('x_tilde', {}).get(space, {}).get(t, {}).get('fid')
+  if quantity == 'fid_means':
+    return layer.get('decoder_mean', {}).get(space, {}).get('fid')
+  sweep = m.get(f'{quantity}_{space}_by_temperature')
+  return sweep.get(t) if sweep else m.get(f'{quantity}_{space}')
+
+
+def mean_se(values) -> tuple[float, float, int] | None:
+  """(mean, standard error, n) of the non-None values; SE is nan for n = 1."""
+  values = [v for v in values if v is not None]
+  if not values:
+    return None
+  n = len(values)
+  se = float(np.std(values, ddof=1) / math.sqrt(n)) if n > 1 else float('nan')
+  return float(np.mean(values)), se, n
+
+
+def _fmt(stat, digits=1):
+  if stat is None:
+    return 'n/a'
+  mean, se, _ = stat
+  return f'{mean:.{digits}f}' if math.isnan(se) else f'{mean:.{digits}f} +- {se:.{digits}f}'
+
+
+def _cell_stat(runs, cell, chain, quantity, space='', t='0.5'):
+  return mean_se([value(m, chain, quantity, space, t) for m in runs.get(cell, {}).values()])
+
+
+def chains_table(runs: dict) -> str:
+  """One row per (variance, phase-1 prior, chain): mean +- SE over seeds of bpd (IW),
+  RMS(x - g_mu), FID in each space (at each T for Glow chains), KID, precision / recall and
+  the x_tilde FID (first space, T=0.5)."""
+  sp = spaces(runs)
+  header = ['variance', 'phase-1 prior', 'chain', 'seeds', 'bpd (IW)', 'RMS(x - g_mu)']
+  for s in sp:
+    header.append(f'FID {s} (T=' + ' / '.join(TEMPERATURES) + ')')
+  header += [f'KID {sp[0]} (T=0.5)', f'precision / recall {sp[0]} (T=0.5)', f'x_tilde FID {sp[0]} (T=0.5)']
+  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  for cell in sorted(runs):
+    for chain in CHAINS:
+      n = sum(chain in m for m in runs[cell].values())
+      if not n:
+        continue
+      glow = chain.startswith('glow')
+      row = [cell[0], PRIOR_LABELS.get(cell[1], cell[1]), CHAIN_LABELS[chain], str(n),
+             _fmt(_cell_stat(runs, cell, chain, 'bpd'), 3), _fmt(_cell_stat(runs, cell, chain, 'rms'), 3)]
+      for s in sp:
+        temps = TEMPERATURES if glow else ('0.5',)
+        row.append(' / '.join(_fmt(_cell_stat(runs, cell, chain, 'fid', s, t)) for t in temps))
+      row.append(_fmt(_cell_stat(runs, cell, chain, 'kid', sp[0]), 4))
+      p, r = (_cell_stat(runs, cell, chain, q, sp[0]) for q in ('precision', 'recall'))
+      row.append(f'{_fmt(p, 3)} / {_fmt(r, 3)}')
+      row.append(_fmt(_cell_stat(runs, cell, chain, 'fid_x_tilde', sp[0])) if glow else '-')
+      lines.append('| ' + ' | '.join(row) + ' |')
+  return '\n'.join(lines) + '\n'
+
+
+def paired(runs, a: tuple, b: tuple) -> tuple[float, float, int] | None:
+  """Mean +- SE over seeds of value(a) - value(b), each a (cell, chain, quantity, space, t),
+  paired by seed (seeds present in both)."""
+  (cell_a, *ka), (cell_b, *kb) = a, b
+  seeds = sorted(set(runs.get(cell_a, {})) & set(runs.get(cell_b, {})))
+  diffs = []
+  for seed in seeds:
+    va, vb = value(runs[cell_a][seed], *ka), value(runs[cell_b][seed], *kb)
+    if va is not None and vb is not None:
+      diffs.append(va - vb)
+  return mean_se(diffs)
+
+
+def verdict(stat, lower_is_claimed: bool = True) -> str:
+  """'holds' when the claimed sign is beyond 2 SE, 'reversed' when the opposite is, else
+  'undecided' (also with one seed: no SE)."""
+  if stat is None:
+    return 'n/a'
+  mean, se, n = stat
+  if n < 2 or math.isnan(se):
+    return f'undecided (1 seed: {"claimed sign" if (mean < 0) == lower_is_claimed else "opposite sign"})'
+  if abs(mean) <= 2 * se:
+    return 'undecided (within 2 SE)'
+  return 'holds' if (mean < 0) == lower_is_claimed else 'reversed'
+
+
+def contrasts(runs: dict) -> list[dict]:
+  """The paired contrasts behind the claims: each {'claim', 'comparison', 'space', 'effect',
+  'verdict'}; effect = mean +- SE of (claimed better) - (other), so negative favours the claim
+  for FID and bpd."""
+  sp = spaces(runs)
+  rows = []
+
+  def add(claim, comparison, a, b, space_label):
+    stat = paired(runs, a, b)
+    if stat is not None:
+      rows.append({'claim': claim, 'comparison': comparison, 'space': space_label,
+                   'effect': stat, 'verdict': verdict(stat)})
+
+  for prior in ('standard', 'flow'):
+    for chain in CHAINS:
+      temps = ('0', '0.5') if chain.startswith('glow') else ('0.5',)
+      for t in temps:
+        at = f' T={t}' if chain.startswith('glow') else ''
+        for s in sp:
+          add('diagonal variance beats gamma (FID)',
+              f'{PRIOR_LABELS[prior]} prior, {CHAIN_LABELS[chain]}{at}',
+              (('diagonal', prior), chain, 'fid', s, t), (('gamma', prior), chain, 'fid', s, t), s)
+      if chain in ('vae', 'glow'):
+        add('diagonal variance beats gamma (bpd)', f'{PRIOR_LABELS[prior]} prior, {CHAIN_LABELS[chain]}',
+            (('diagonal', prior), chain, 'bpd'), (('gamma', prior), chain, 'bpd'), '-')
+  for cell in sorted(runs):
+    name = f'{cell[0]} variance, {PRIOR_LABELS.get(cell[1], cell[1])} prior'
+    for own, means in (('glow', 'vae'), ('glow+prior', 'prior')):
+      for t in ('0', '0.5'):
+        for s in sp:
+          add('the Glow layer sharpens (FID of x below its decoder means)',
+              f'{name}, {CHAIN_LABELS[own]} T={t} vs {CHAIN_LABELS[means]}',
+              (cell, own, 'fid', s, t), (cell, means, 'fid', s, t), s)
+    for chain in ('glow', 'glow+prior'):
+      for s in sp:
+        add('T=0.5 gives a better FID than T=0', f'{name}, {CHAIN_LABELS[chain]}',
+            (cell, chain, 'fid', s, '0.5'), (cell, chain, 'fid', s, '0'), s)
+    for s in sp:
+      add('a post-hoc flow prior beats the phase-1 prior (decoder means)', name,
+          (cell, 'prior', 'fid', s, '0.5'), (cell, 'vae', 'fid', s, '0.5'), s)
+  for variance in ('gamma', 'diagonal'):
+    for s in sp:
+      add('a joint flow prior beats N(0, I) in phase 1 (decoder means, own prior)', f'{variance} variance',
+          ((variance, 'flow'), 'vae', 'fid', s, '0.5'), ((variance, 'standard'), 'vae', 'fid', s, '0.5'), s)
+    add('a joint flow prior beats N(0, I) in phase 1 (bpd)', f'{variance} variance',
+        ((variance, 'flow'), 'vae', 'bpd'), ((variance, 'standard'), 'vae', 'bpd'), '-')
+  return rows
+
+
+def contrasts_table(runs: dict) -> str:
+  rows = contrasts(runs)
+  lines = ['| claim | comparison (same seed, one thing changed) | feature space | effect (claimed - other) '
+           '+- SE, n seeds | verdict |', '|---|---|---|---|---|']
+  for r in rows:
+    mean, se, n = r['effect']
+    effect = f'{mean:+.3f}' + ('' if math.isnan(se) else f' +- {se:.3f}') + f', n={n}'
+    lines.append(f"| {r['claim']} | {r['comparison']} | {r['space']} | {effect} | {r['verdict']} |")
+  return '\n'.join(lines) + '\n'
+
+
+def best_chain(runs: dict, space: str) -> tuple[tuple, str, str, tuple] | None:
+  """((variance, prior), chain, T, FID stat) with the lowest mean FID in `space`."""
+  best = None
+  for cell in runs:
+    for chain in CHAINS:
+      for t in (TEMPERATURES if chain.startswith('glow') else ('0.5',)):
+        stat = _cell_stat(runs, cell, chain, 'fid', space, t)
+        if stat is not None and (best is None or stat[0] < best[3][0]):
+          best = (cell, chain, t, stat)
+  return best
