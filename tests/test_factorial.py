@@ -1,0 +1,84 @@
+"""The factorial's tables: loading, means +- SE, paired contrasts and their verdicts."""
+
+import json
+import math
+import os
+
+import pytest
+
+from vaeglow_jax import factorial
+
+
+def _metrics(fid_means, fid_glow_by_t, bpd):
+  """A run's metrics.json with two feature spaces ('a', 'b'; 'b' = 'a' + 1)."""
+  def scores(fid, by_t=None):
+    out = {}
+    for space, shift in (('a', 0.0), ('b', 1.0)):
+      out[f'fid_{space}'] = fid + shift
+      out[f'kid_{space}'] = 0.01
+      out[f'precision_{space}'] = out[f'recall_{space}'] = 0.5
+      if by_t:
+        out[f'fid_{space}_by_temperature'] = {t: v + shift for t, v in by_t.items()}
+    return out
+  means = {'test_bpd_iw': bpd, 'rms_x_minus_decoder_mean': 0.1, **scores(fid_means)}
+  glow = {'test_bpd_iw': bpd - 0.2, **scores(fid_glow_by_t['0.5'], fid_glow_by_t),
+          'glow_layer': {'residual': {'rms_x_minus_mean': 0.1},
+                         'x_tilde': {'a': {'0.5': {'fid': 99.0}}}}}
+  return {'vae': means, 'prior': {**means, **scores(fid_means - 5)}, 'glow': glow,
+          'glow+prior': {**glow, **scores(fid_glow_by_t['0.5'] - 5,
+                                          {t: v - 5 for t, v in fid_glow_by_t.items()})}}
+
+
+@pytest.fixture
+def results(tmp_path):
+  # gamma is 10 worse than diagonal under both priors, +-1 across seeds; T=0 beats T=0.5 by 3.
+  for variance, offset in (('gamma', 10.0), ('diagonal', 0.0)):
+    for prior in ('standard', 'flow'):
+      for seed, noise in ((0, 1.0), (1, -1.0), (2, 0.0)):
+        fid = 50.0 + offset + noise
+        glow = {'0': fid - 20, '0.25': fid - 19, '0.5': fid - 17, '0.75': fid - 10}
+        path = tmp_path / f'{variance}_{prior}' / f'seed{seed}'
+        os.makedirs(path)
+        (path / 'metrics.json').write_text(json.dumps(_metrics(fid, glow, 5.0)))
+  return str(tmp_path)
+
+
+def test_contrasts_are_paired_by_seed_and_give_verdicts(results):
+  runs = factorial.load(results)
+  assert set(runs) == {(v, p) for v in ('gamma', 'diagonal') for p in ('standard', 'flow')}
+  assert factorial.spaces(runs) == ['a', 'b']
+  rows = {(r['claim'], r['comparison'], r['space']): r for r in factorial.contrasts(runs)}
+  diag = rows[('diagonal variance beats gamma (FID)', 'N(0, I) prior, decoder means, own prior', 'a')]
+  mean, se, n = diag['effect']
+  # Paired: the seed noise cancels, so the effect is exactly -10 with no spread.
+  assert (mean, se, n) == (-10.0, 0.0, 3) and diag['verdict'] == 'holds'
+  t = rows[('T=0.5 gives a better FID than T=0', 'gamma variance, N(0, I) prior, Glow layer, own prior', 'b')]
+  assert t['effect'][0] == pytest.approx(3.0) and t['verdict'] == 'reversed'
+  sharp = rows[('the Glow layer sharpens (FID of x below its decoder means)',
+                'diagonal variance, joint flow prior, Glow layer, post-hoc flow prior T=0 vs '
+                'decoder means, post-hoc flow prior', 'a')]
+  assert sharp['effect'][0] == pytest.approx(-20.0) and sharp['verdict'] == 'holds'
+  bpd = rows[('diagonal variance beats gamma (bpd)', 'joint flow prior, decoder means, own prior', '-')]
+  assert bpd['effect'][0] == 0.0 and bpd['verdict'].startswith('undecided')
+  best = factorial.best_chain(runs, 'a')
+  assert best[:3] == (('diagonal', 'flow'), 'glow+prior', '0') or best[:3] == (
+      ('diagonal', 'standard'), 'glow+prior', '0')
+  assert best[3][0] == pytest.approx(25.0)
+
+
+def test_unpaired_spread_gives_an_undecided_verdict_and_one_seed_no_se():
+  assert factorial.verdict((-1.0, 0.6, 2)).startswith('undecided')
+  assert factorial.verdict((-1.0, 0.4, 2)) == 'holds'
+  assert factorial.verdict((1.0, 0.4, 2)) == 'reversed'
+  one = factorial.mean_se([3.0])
+  assert one[0] == 3.0 and math.isnan(one[1]) and 'undecided' in factorial.verdict(one)
+
+
+def test_chains_table_has_a_row_per_cell_and_chain(results):
+  table = factorial.chains_table(factorial.load(results))
+  lines = table.splitlines()
+  assert len(lines) == 2 + 4 * 4
+  row = next(line for line in lines if line.startswith('| gamma | N(0, I) | Glow layer, own prior'))
+  # FID in space a at T = 0 / 0.25 / 0.5 / 0.75: mean 60 - (20, 19, 17, 10), SE 1/sqrt(3).
+  assert '40.0 +- 0.6 / 41.0 +- 0.6 / 43.0 +- 0.6 / 50.0 +- 0.6' in row
+  assert '| 3 | 4.800 +- 0.000 |' in row
