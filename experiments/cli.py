@@ -30,6 +30,12 @@ def one_line(error: BaseException) -> str:
   match = re.search(r'Did you mean "(\w+)" instead of "(\w+)"', text)
   if match:
     return f'unknown config key {match.group(2)!r}; did you mean {match.group(1)!r}?'
+  # ml_collections flattens a config file's own error into its traceback: keep the file's
+  # message (its last line), e.g. "unknown preset 'test'; use 'default' or 'quick'."
+  match = re.search(r'^(flag --\w+=\S+): Error whilst parsing config file: Traceback .*? '
+                    r'(?:\w+\.)*\w+(?:Error|Exception): (.*)$', ' '.join(text.split()))
+  if match:
+    return f'{match.group(1)}: {match.group(2)}'
   return ' '.join(text.split())
 
 
@@ -84,7 +90,6 @@ def run(main, user_errors: tuple[type[BaseException], ...]):
     except user_errors as e:
       if VERBOSE.value:
         raise
-      logging.error('%s', one_line(e))
       fail(one_line(e))
 
   app.run(wrapped, flags_parser=_parse_flags)

@@ -373,7 +373,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
     image_shape = trainer.validate_config(config)
     _check_eval_config(config.eval)
     mesh = train_lib.make_mesh(config.num_devices or None)
-    train_lib.check_batch_size(config.eval.batch_size, mesh)
+    train_lib.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
     check_config_matches(config, workdir)
     _checkpoints_dir(config, workdir)  # not the Orbax manager: a collective
     _check_prior_phase(config, workdir)

@@ -79,6 +79,9 @@ class TrainLoop:
   nonfinite_policy: str = 'skip'
   last_checkpoint: Callable[[], str] = lambda: 'none yet'
   on_step: Callable[[int], None] | None = None  # e.g. clu ReportProgress
+  # optax schedule: logged as train/learning_rate, its value for the last step of each log
+  # interval (update count step - 1; a skipped non-finite step does not advance the count).
+  learning_rate: Callable[[int], Any] | None = None
   # Several processes: each has its own clock, so the time budget is checked only at log
   # steps and the processes' answers are combined by this collective (distributed.agree).
   agree: Callable[[bool], bool] | None = None
@@ -123,7 +126,10 @@ class TrainLoop:
       if log_due and int(stats.finite_steps) > 0:
         summary = {k: float(v) / int(stats.finite_steps) for k, v in stats.sums.items()}
         if self.writer is not None:
-          self.writer.write_scalars(step, {f'train/{k}': v for k, v in summary.items()})
+          scalars = {f'train/{k}': v for k, v in summary.items()}
+          if self.learning_rate is not None:
+            scalars['train/learning_rate'] = float(self.learning_rate(step - 1))
+          self.writer.write_scalars(step, scalars)
         history.append((step, summary))
         monitor = self.reset_sums(monitor)
       stop_early = False

@@ -111,7 +111,7 @@ def markdown_table(rows: list[dict]) -> str:
                        + ' (experiments.train_feature_extractor); comparable within this table only.')
   counts = {(r.get('num_fid_samples'), r.get('num_fid_reference_images')) for r in rows}
   for samples, reference in sorted(counts, key=str):
-    if samples:
+    if samples and reference:  # a run without a feature space has no FID to describe
       footnotes.append(f'FID from {samples} samples against {reference} held-out test images.')
   if any(f'kid_{s[4:]}' in r for r in rows for s in spaces):
     footnotes.append('KID: unbiased squared MMD (cubic kernel) +- its jackknife standard error; '

@@ -40,6 +40,17 @@ def split_variables(variables, trainable: tuple[str, ...]):
   return train, frozen, collections
 
 
+def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
+  """The shared learning rate as a function of the update count: linear warm-up over
+  `warmup_steps`, then `learning_rate` halved every `lr_halve_every_epochs` (staircase)."""
+  halve_steps = max(1, int(config.lr_halve_every_epochs * steps_per_epoch))
+  schedule = optax.exponential_decay(config.learning_rate, halve_steps, 0.5, staircase=True)
+  if config.warmup_steps > 0:
+    warmup = optax.linear_schedule(0.0, config.learning_rate, config.warmup_steps)
+    schedule = optax.join_schedules([warmup, schedule], [config.warmup_steps])
+  return schedule
+
+
 def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
   """Adam; lr halved every `lr_halve_every_epochs` (the paper: 1e-4, every 250),
   optional linear warm-up and global-norm clipping.
@@ -49,11 +60,7 @@ def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation
   form); with 'gradient' and learning_rate > 0 they get their own Adam at that constant
   rate, since Adam moves a scalar by about the learning rate per step and the shared
   schedule cannot reach log gamma ~ -3 in a short run."""
-  halve_steps = max(1, int(config.lr_halve_every_epochs * steps_per_epoch))
-  schedule = optax.exponential_decay(config.learning_rate, halve_steps, 0.5, staircase=True)
-  if config.warmup_steps > 0:
-    warmup = optax.linear_schedule(0.0, config.learning_rate, config.warmup_steps)
-    schedule = optax.join_schedules([warmup, schedule], [config.warmup_steps])
+  schedule = learning_rate_schedule(config, steps_per_epoch)
   chain = []
   if config.grad_clip_norm > 0:
     chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
@@ -98,10 +105,12 @@ class BatchSizeError(ValueError):
   """A batch size the device mesh cannot split evenly (bad input, not a bug)."""
 
 
-def check_batch_size(batch_size: int, mesh) -> None:
+def check_batch_size(batch_size: int, mesh, key: str = 'batch_size') -> None:
+  """Raises BatchSizeError unless batch_size is a positive multiple of the mesh's devices;
+  key: the config key the message names (e.g. 'eval.batch_size')."""
   if batch_size <= 0 or batch_size % mesh.size:
-    raise BatchSizeError(f'batch_size {batch_size} must be a positive multiple of the device count '
-                     f'{mesh.size}; set --config.batch_size to a multiple of {mesh.size}.')
+    raise BatchSizeError(f'{key} {batch_size} must be a positive multiple of the device count '
+                         f'{mesh.size}; set --config.{key} to a multiple of {mesh.size}.')
 
 
 def shard_batch(local_batch: np.ndarray, mesh) -> jax.Array:

@@ -93,9 +93,86 @@ def _check_shapes(config, shape) -> None:
                           f'H and W must be divisible by {factor} (use fewer levels or data.resize).')
 
 
+# Model keys that change how a step is computed, not what the parameters are.
+_COMPUTE_ONLY = ('unroll', 'remat', 'conv_impl', 'net_dtype')
+_DATA_KEYS = ('data.name', 'data.resize', 'data.n_bits')
+
+
+def _model_group(flat_key: str) -> str | None:
+  """The parameter key a flattened 'model.*' key shapes: 'prior', 'glow', 'second_stage',
+  'baseline', or 'vae' for the encoder and decoder; None for keys that shape no parameter."""
+  parts = flat_key.split('.')
+  if parts[-1] in _COMPUTE_ONLY or parts[1] == 'gamma':  # gamma.*: how it is trained
+    return None
+  return parts[1] if parts[1] in ('prior', 'glow', 'second_stage', 'baseline') else 'vae'
+
+
+def config_differences(config, saved: dict, groups: set[str]) -> list[tuple[str, object, object]]:
+  """[(key, requested value, saved value)] for the data keys and the model keys of `groups`
+  (parameter keys, 'vae' = encoder and decoder) where config differs from a saved config.json
+  (nested dicts). Keys the saved config lacks (added to the code since) are skipped."""
+  current = traverse_util.flatten_dict(json.loads(config.to_json_best_effort()), sep='.')
+  old = traverse_util.flatten_dict(saved, sep='.')
+  out = []
+  for key, value in current.items():
+    if key not in old or old[key] == value:
+      continue
+    if key in _DATA_KEYS or (key.startswith('model.') and _model_group(key) in groups):
+      out.append((key, value, old[key]))
+  return out
+
+
+def _groups(keys) -> set[str]:
+  return {'vae' if k in ('encoder', 'decoder') else k for k in keys}
+
+
+def _describe_differences(differences) -> str:
+  shown = differences[:3]
+  more = f' (and {len(differences) - 3} more)' if len(differences) > 3 else ''
+  return ', '.join(f'{k}={v!r} (trained with {s!r})' for k, v, s in shown) + more
+
+
+def check_resume_config(config, workdir: str) -> None:
+  """A rerun of a phase that has a checkpoint resumes it: its model and data must be those of
+  DIR/<phase>/config.json, checked before Orbax reads anything."""
+  if not workdir_lib.has_checkpoint(workdir_lib.checkpoints_dir(workdir, config.phase)):
+    return
+  if not os.path.isfile(workdir_lib.config_path(workdir, config.phase)):
+    return
+  spec = phases.get_spec(config.phase)
+  differences = config_differences(config, workdir_lib.saved_config(workdir, config.phase),
+                                   _groups(spec.trainable + spec.from_stage1))
+  if differences:
+    raise TrainingError(
+        f'{workdir_lib.phase_dir(workdir, config.phase)} has a checkpoint of another configuration: '
+        f'{_describe_differences(differences)}; to resume, drop those overrides; to start a new '
+        'run, give a new --workdir.')
+
+
+def check_stage1_config(config, workdir: str) -> None:
+  """Phase 2 restores phase 1's parameters: the model keys behind them (and the data) must be
+  those phase 1 was trained with (its config.json)."""
+  spec = phases.get_spec(config.phase)
+  stage1 = config.stage1_workdir or workdir
+  path = workdir_lib.config_path(stage1, 'vae')
+  if not spec.from_stage1 or not os.path.isfile(path):
+    return
+  differences = config_differences(config, workdir_lib.saved_config(stage1, 'vae'),
+                                   _groups(spec.from_stage1))
+  if differences:
+    raise TrainingError(f'phase {config.phase!r} must use the model of its phase 1 ({path}): '
+                        f'{_describe_differences(differences)}; pass the phase-1 values.')
+
+
 def _stage1_dir(config, workdir) -> str:
   """The phase-1 checkpoints directory; raises unless it holds a checkpoint (no collective)."""
   directory = workdir_lib.checkpoints_dir(config.stage1_workdir or workdir, 'vae')
+  if config.stage1_workdir and not workdir_lib.has_checkpoint(directory):
+    stage1 = config.stage1_workdir.rstrip('/')
+    if workdir_lib.has_checkpoint(os.path.join(stage1, 'checkpoints')):  # DIR/<phase> itself
+      raise TrainingError(
+          f'stage1_workdir {stage1} is a phase folder (it holds checkpoints/): give the work '
+          f'directory that contains vae/, e.g. --config.stage1_workdir={os.path.dirname(stage1)}.')
   if not workdir_lib.has_checkpoint(directory):
     raise TrainingError(
         f'phase {config.phase!r} needs a phase-1 checkpoint in {directory}; run phase vae first '
@@ -120,8 +197,9 @@ def restore_or_raise(manager, step, target=None):
     return train_lib.restore_checkpoint(manager, target, step)
   except Exception as e:  # noqa: BLE001 - any read failure means a damaged checkpoint
     path = os.path.join(str(manager.directory), str(step))
-    raise TrainingError(f'checkpoint {path} is truncated or corrupted ({type(e).__name__}); '
-                        'delete that step folder to fall back to the previous checkpoint.') from e
+    raise TrainingError(f'checkpoint {path} cannot be read ({type(e).__name__}): it is damaged (a '
+                        'save cut short?); move that step folder aside to resume from the '
+                        'previous checkpoint.') from e
 
 
 def _load_stage1(config, workdir, abstract_variables, keys):
@@ -169,8 +247,10 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
     mesh = train_lib.make_mesh(config.num_devices or None)
     train_lib.check_batch_size(config.batch_size, mesh)
     reliability.check_writable(workdir)
+    check_resume_config(config, workdir)
     if phases.get_spec(config.phase).from_stage1:
       _stage1_dir(config, workdir)  # not the Orbax manager: a collective
+      check_stage1_config(config, workdir)
     train_split = config.data.train_split or data_lib.get_spec(config.data.name).train_split
     return image_shape, mesh, data_lib.num_examples(config.data, train_split)
 
@@ -229,8 +309,8 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
 
   primary = distributed.is_primary()
   if primary:
-    with open(workdir_lib.config_path(workdir, config.phase), 'w') as f:
-      f.write(config.to_json_best_effort(indent=2))
+    workdir_lib.write_text_atomic(workdir_lib.config_path(workdir, config.phase),
+                                  config.to_json_best_effort(indent=2))
   writer = metric_writers.create_default_writer(out_dir, just_logging=not primary)
   parameter_overview.log_parameter_overview(state.params, msg=f'trainable parameters ({config.phase})')
   writer.write_hparams({k: v for k, v in traverse_util.flatten_dict(config.to_dict(), sep='.').items()
@@ -274,7 +354,8 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
       timer=timing, stop=stop, max_train_seconds=config.max_train_seconds,
       nonfinite_policy=config.nonfinite, last_checkpoint=last_checkpoint,
       agree=distributed.agree if jax.process_count() > 1 else None,
-      on_step=periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer))
+      on_step=periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer),
+      learning_rate=train_lib.learning_rate_schedule(config, steps_per_epoch))
   train_start = time.time()
   try:
     _, step, history = train_loop.run(state, monitor, (train_lib.shard_batch(b, mesh) for b in batches),

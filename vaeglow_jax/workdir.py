@@ -50,7 +50,26 @@ def saved_config(workdir: str, phase: str) -> dict:
     raise WorkdirError(f'no trained phase {phase!r} in {workdir} ({path} is missing); train it '
                        'first or pass the right --workdir and --config.phase.')
   with open(path) as f:
-    return json.load(f)
+    text = f.read()
+  try:
+    saved = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise WorkdirError(f'{path} is not valid JSON ({e.msg} at line {e.lineno}, e.g. a run killed '
+                       'while writing it); restore it from a copy, or retrain the phase in a new '
+                       '--workdir.') from e
+  if not isinstance(saved, dict):
+    raise WorkdirError(f'{path} holds a {type(saved).__name__}, not a config object; restore it '
+                       'from a copy, or retrain the phase in a new --workdir.')
+  return saved
+
+
+def write_text_atomic(path: str, text: str) -> None:
+  """Writes path whole or not at all (a temporary file renamed over it): a kill never leaves
+  half a file for the next run to read."""
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)
 
 
 def eval_dir(workdir: str, phase: str) -> str:
@@ -77,10 +96,24 @@ def trained_config(workdir: str, phase: str,
       continue
     if isinstance(defaults[key], tuple) and isinstance(value, list):
       value = tuple(value)
-    elif isinstance(defaults[key], float) and isinstance(value, int):
+    elif isinstance(defaults[key], float) and isinstance(value, int) and not isinstance(value, bool):
       value = float(value)
+    _check_type(workdir, phase, key, value, defaults[key])
     _set(config, key, value)
   return config
+
+
+def _check_type(workdir: str, phase: str, key: str, value, default) -> None:
+  """A config.json value of another type than the code's (a hand edit gone wrong, e.g.
+  "latent_dim": "four") is one line naming the key, not a JAX error deep in the model."""
+  kinds = (bool, int, float, str, tuple)
+  expected = next((k for k in kinds if isinstance(default, k)), None)
+  if expected is None or default is None or value is None:
+    return
+  ok = isinstance(value, expected) and (expected is bool or not isinstance(value, bool))
+  if not ok:
+    raise WorkdirError(f'{config_path(workdir, phase)}: {key} is {value!r} ({type(value).__name__}) '
+                       f'but must be {"an" if expected is int else "a"} {expected.__name__}; fix that value or retrain the phase.')
 
 
 def with_overrides(config: ml_collections.ConfigDict, overrides: dict,
