@@ -178,3 +178,27 @@ def poisoned_per_example(original):
     terms['objective'] = terms['objective'] + terms['recon']
     return terms
   return poisoned
+
+
+def import_torchvision():
+  """torchvision, also where its C++ ops cannot load.
+
+  PyPI's torchvision 0.28.0 is built against CUDA torch; with the CPU torch wheel its ops
+  library does not load, and its import then fails registering fake kernels for two ops
+  that were never defined (torchvision/_meta_registrations.py). Defining their schemas
+  lets the import finish; the Inception network uses none of torchvision's custom ops.
+  """
+  import torch
+  try:
+    import torchvision
+  except RuntimeError as e:
+    if 'torchvision::' not in str(e):
+      raise
+    for name in [m for m in sys.modules if m == 'torchvision' or m.startswith('torchvision.')]:
+      del sys.modules[name]
+    library = torch.library.Library('torchvision', 'DEF')
+    for op in ('nms', 'qnms'):
+      library.define(f'{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
+    import_torchvision.library = library  # the definitions live as long as this object
+    import torchvision
+  return torchvision

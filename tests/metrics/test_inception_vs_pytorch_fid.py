@@ -20,32 +20,9 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip('torch')
+from tests.helpers import import_torchvision  # noqa: E402
 
-
-def _import_torchvision():
-  """torchvision, also where its C++ ops cannot load.
-
-  PyPI's torchvision 0.28.0 is built against CUDA torch; with the CPU torch wheel its ops
-  library does not load, and its import then fails registering fake kernels for two ops
-  that were never defined (torchvision/_meta_registrations.py). Defining their schemas
-  lets the import finish; the Inception network uses none of torchvision's custom ops.
-  """
-  try:
-    import torchvision
-  except RuntimeError as e:
-    if 'torchvision::' not in str(e):
-      raise
-    for name in [m for m in sys.modules if m == 'torchvision' or m.startswith('torchvision.')]:
-      del sys.modules[name]
-    library = torch.library.Library('torchvision', 'DEF')
-    for op in ('nms', 'qnms'):
-      library.define(f'{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor')
-    _import_torchvision.library = library  # the definitions live as long as this object
-    import torchvision
-  return torchvision
-
-
-torchvision = _import_torchvision()
+torchvision = import_torchvision()
 fid_score = pytest.importorskip('pytorch_fid.fid_score')
 pytorch_fid_inception = pytest.importorskip('pytorch_fid.inception')
 

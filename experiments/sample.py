@@ -1,0 +1,112 @@
+r"""Draws N samples from a trained phase as one PNG per image plus one npz.
+
+  python -m experiments.sample --workdir=DIR [--config.phase=glow] --num=N [--temperature=T] \
+      [--seed=S] [--out=DIR/<phase>/samples_T<T>/] [--config.eval.prior_phase=prior]
+
+Default phase: the last trained one (the newest checkpoint in DIR). The model is the one the
+phase was trained with (DIR/<phase>/config.json); only --config.phase, eval.*, sampling.*,
+num_devices and the launch settings may be set. The files: 000000.png, ... (8-bit, the data's
+shape: grayscale or RGB) and samples.npz ('x': uint8 (N, H, W, C)), the same pixels; a folder
+that FID tools (pytorch-fid, clean-fid, torch-fidelity) read as it is. Deterministic in --seed
+for any number of devices. Exit codes: 0 done; 2 bad input (one line, nothing written).
+"""
+
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from absl import flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from experiments import cli  # noqa: E402
+
+_FROM_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'from_workdir.py')
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', _FROM_WORKDIR, 'Only overrides: the model comes from the work directory.',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Work directory of the trained model.')
+_NUM = flags.DEFINE_integer('num', 64, 'Number of images.')
+_TEMPERATURE = flags.DEFINE_float('temperature', None, 'Sampling temperature T >= 0 (default: '
+                                  "the phase's sampling.temperature; only Glow phases use it).")
+_SEED = flags.DEFINE_integer('seed', 0, 'Random seed: the same seed gives the same images.')
+_OUT = flags.DEFINE_string('out', '', 'Output folder (default DIR/<phase>/samples_T<T>/); it must '
+                           'not hold files yet.')
+flags.mark_flags_as_required(['workdir'])
+
+
+class SampleError(ValueError):
+  """Bad input to experiments.sample; the message says how to fix it."""
+
+
+def last_trained_phase(workdir: str) -> str:
+  """The phase in workdir whose newest checkpoint is the most recent."""
+  from vaeglow_jax import phases
+  from vaeglow_jax import workdir as workdir_lib
+  newest = {}
+  for phase in phases.SPECS:
+    directory = workdir_lib.checkpoints_dir(workdir, phase)
+    if workdir_lib.has_checkpoint(directory):
+      steps = [os.path.join(directory, n) for n in os.listdir(directory) if n.isdigit()]
+      newest[phase] = max(os.path.getmtime(s) for s in steps)
+  if not newest:
+    raise SampleError(f'no trained phase in {workdir} (no DIR/<phase>/checkpoints/<step>); train '
+                      'one with python -m experiments.train, or pass the right --workdir.')
+  return max(newest, key=newest.get)
+
+
+def sample_config(launch):
+  from vaeglow_jax import workdir as workdir_lib
+  overrides = config_flags.get_override_values(flags.FLAGS['config'])
+  if 'phase' not in overrides:
+    overrides['phase'] = last_trained_phase(_WORKDIR.value)
+  trained = workdir_lib.trained_config(_WORKDIR.value, overrides['phase'], launch)
+  return workdir_lib.with_overrides(trained, overrides)
+
+
+def main(argv):
+  del argv
+  import jax
+  from vaeglow_jax import distributed, evaluation, phases, sampling, train, trainer
+  launch = cli.config(_CONFIG)
+  distributed.initialize(launch)
+
+  def checks():
+    config = sample_config(launch)
+    if _NUM.value <= 0:
+      raise SampleError(f'--num must be positive, got {_NUM.value}.')
+    temperature = config.sampling.temperature if _TEMPERATURE.value is None else _TEMPERATURE.value
+    if temperature < 0:
+      raise SampleError(f'--temperature must be >= 0, got {temperature:g}.')
+    image_shape = trainer.validate_config(config)
+    mesh = train.make_mesh(config.num_devices or None)
+    train.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
+    evaluation._checkpoints_dir(config, _WORKDIR.value)
+    evaluation._check_prior_phase(config, _WORKDIR.value)
+    from vaeglow_jax import workdir as workdir_lib
+    out = _OUT.value or os.path.join(workdir_lib.phase_dir(_WORKDIR.value, evaluation.result_name(config)),
+                                     f'samples_T{temperature:g}')
+    if os.path.isdir(out) and os.listdir(out):
+      raise SampleError(f'{out} already holds files; pass another --out, or move them away.')
+    return config, float(temperature), image_shape, mesh, out
+
+  config, temperature, image_shape, mesh, out = distributed.check_together(
+      'vaeglow_sample_checks', checks, _user_errors())
+  phase = phases.build(config, image_shape)
+  variables, step = evaluation.load_variables(config, _WORKDIR.value, phase)
+  if config.eval.prior_phase:
+    phase, variables, _ = evaluation.load_chain(config, _WORKDIR.value, variables, image_shape)
+  images = sampling.draw(phase, variables, jax.random.PRNGKey(_SEED.value), _NUM.value, temperature,
+                         config.eval.batch_size, mesh)
+  if distributed.is_primary():
+    names = sampling.write_folder(out, images)
+    print(f'{len(names)} samples of {evaluation.result_name(config)} (checkpoint step {step}, '
+          f'T={temperature:g}, seed {_SEED.value}): {out}/ ({names[0]} ... {names[-1]}, samples.npz)')
+
+
+def _user_errors():
+  from vaeglow_jax import evaluation
+  return (SampleError, *evaluation.USER_ERRORS)
+
+
+if __name__ == '__main__':
+  cli.run(main, _user_errors())

@@ -1,0 +1,87 @@
+"""experiments.sample: one PNG per image plus an npz, the same pixels, deterministic in the seed
+for any number of devices and processes, read by pytorch-fid's folder loader."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers import finish, free_port, import_torchvision, launch, process_flags
+from vaeglow_jax import trainer
+from experiments.configs import fashion_mnist
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  root = tmp_path_factory.mktemp('sample')
+  workdir = str(root / 'run')
+  for phase in ('vae', 'glow'):
+    config = fashion_mnist.get_config('test')
+    config.phase = phase  # num_devices 0: all (the launches below have 1 or 2)
+    trainer.train_and_evaluate(config, workdir)
+  return workdir, root
+
+
+def _sample(workdir, out, log, devices=1, extra=()):
+  return launch(['experiments.sample', f'--workdir={workdir}', '--num=10', f'--out={out}',
+                 '--config.eval.batch_size=4', *extra], log, devices)
+
+
+def _load(out):
+  with np.load(os.path.join(out, 'samples.npz')) as f:
+    return f['x']
+
+
+@pytest.mark.slow
+def test_samples_are_pngs_and_an_npz_deterministic_over_devices_and_processes(trained):
+  workdir, root = trained
+  runs = {name: str(root / name) for name in ('one', 'two_devices', 'seed1')}
+  procs = [_sample(workdir, runs['one'], str(root / 'one.log')),
+           _sample(workdir, runs['two_devices'], str(root / 'two.log'), devices=2),
+           _sample(workdir, runs['seed1'], str(root / 'seed1.log'), extra=['--seed=1'])]
+  port, two_processes = free_port(), str(root / 'two_processes')
+  procs += [_sample(workdir, two_processes, str(root / f'p{i}.log'), extra=process_flags(port, i))
+            for i in (0, 1)]
+  outs = finish(procs)
+  assert 'samples of glow' in outs[0]  # the last trained phase by default
+  x = _load(runs['one'])
+  assert x.dtype == np.uint8 and x.shape == (10, 8, 8, 1)
+  assert len(np.unique(x)) > 10  # real images, not a constant
+  np.testing.assert_array_equal(_load(runs['two_devices']), x)
+  np.testing.assert_array_equal(_load(two_processes), x)
+  assert not np.array_equal(_load(runs['seed1']), x)
+  names = sorted(n for n in os.listdir(runs['one']) if n.endswith('.png'))
+  assert names == [f'{i:06d}.png' for i in range(10)]
+  for i, name in enumerate(names):
+    with Image.open(os.path.join(runs['one'], name)) as image:
+      assert image.mode == 'L'
+      np.testing.assert_array_equal(np.asarray(image), x[i, ..., 0])
+  # pytorch-fid's folder loader reads the folder (as RGB, the same gray levels in each channel).
+  import_torchvision()  # pytorch-fid imports it (tests.helpers says why this needs help here)
+  from pytorch_fid.fid_score import IMAGE_EXTENSIONS, ImagePathDataset
+  files = sorted(os.path.join(runs['one'], n) for n in os.listdir(runs['one'])
+                 if n.rsplit('.', 1)[-1] in IMAGE_EXTENSIONS)
+  loaded = ImagePathDataset(files)
+  assert len(loaded) == 10
+  np.testing.assert_array_equal(np.asarray(loaded[3])[..., 0], x[3, ..., 0])
+
+
+@pytest.mark.slow
+def test_sample_refuses_bad_input_in_one_line(trained):
+  workdir, root = trained
+  existing = str(root / 'one_existing')
+  os.makedirs(existing)
+  open(os.path.join(existing, 'keep.png'), 'w').close()
+  cases = [(['--temperature=-1'], str(root / 'neg'), '--temperature must be >= 0'),
+           (['--num=0'], str(root / 'zero'), '--num must be positive'),
+           ([], existing, 'already holds files'),
+           (['--config.model.latent_dim=3'], str(root / 'model'), 'cannot change at evaluation')]
+  procs = [_sample(workdir, out, str(root / f'bad{i}.log'), extra=extra)
+           for i, (extra, out, _) in enumerate(cases)]
+  outs = finish(procs, returncode=2)
+  for (_, out, message), text in zip(cases, outs):
+    errors = [line for line in text.splitlines() if line.startswith('error: ')]
+    assert len(errors) == 1 and message in errors[0], text[-2000:]
+    assert out == existing or not os.path.exists(out)
+  assert os.listdir(existing) == ['keep.png']
