@@ -65,5 +65,10 @@ def _user_errors():
   return evaluation.USER_ERRORS
 
 
-if __name__ == '__main__':
+def run():
+  """The `vaeglow-evaluate` console script."""
   cli.run(main, _user_errors())
+
+
+if __name__ == '__main__':
+  run()

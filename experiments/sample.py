@@ -108,5 +108,10 @@ def _user_errors():
   return (SampleError, *evaluation.USER_ERRORS)
 
 
-if __name__ == '__main__':
+def run():
+  """The `vaeglow-sample` console script."""
   cli.run(main, _user_errors())
+
+
+if __name__ == '__main__':
+  run()

@@ -36,5 +36,10 @@ def _user_errors():
   return trainer.USER_ERRORS
 
 
-if __name__ == '__main__':
+def run():
+  """The `vaeglow-train` console script."""
   cli.run(main, _user_errors())
+
+
+if __name__ == '__main__':
+  run()

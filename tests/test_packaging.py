@@ -2,9 +2,11 @@
 
 import os
 import pkgutil
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import zipfile
 
 import pytest
@@ -20,15 +22,17 @@ def _library_modules():
   return sorted(names)
 
 
-@pytest.mark.slow
-def test_wheel_contains_and_imports_every_module(tmp_path):
-  # Build from a copy of the sources, so the checkout gets no build/ or egg-info folders.
+@pytest.fixture(scope='module')
+def wheel(tmp_path_factory):
+  """The wheel built from a copy of the sources (the checkout gets no build/ or egg-info)."""
+  tmp_path = tmp_path_factory.mktemp('wheel')
   source = tmp_path / 'source'
   source.mkdir()
-  for name in ('setup.cfg', 'pyproject.toml', 'README.md'):
+  for name in ('setup.cfg', 'pyproject.toml', 'README.md', 'LICENSE'):
     shutil.copy(os.path.join(ROOT, name), source / name)
-  shutil.copytree(os.path.join(ROOT, 'vaeglow_jax'), source / 'vaeglow_jax',
-                  ignore=shutil.ignore_patterns('__pycache__'))
+  for package in ('vaeglow_jax', 'experiments'):
+    shutil.copytree(os.path.join(ROOT, package), source / package,
+                    ignore=shutil.ignore_patterns('__pycache__'))
   # No build isolation and no dependencies: nothing is downloaded.
   build = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation',
                           '-q', '-w', str(tmp_path / 'dist'), str(source)],
@@ -36,13 +40,29 @@ def test_wheel_contains_and_imports_every_module(tmp_path):
   assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
   wheels = list((tmp_path / 'dist').glob('vaeglow_jax-*.whl'))
   assert len(wheels) == 1, wheels
+  return wheels[0]
+
+
+@pytest.mark.slow
+def test_wheel_contains_and_imports_every_module(wheel, tmp_path):
+  wheels = [wheel]
   modules = _library_modules()
   with zipfile.ZipFile(wheels[0]) as archive:
     files = set(archive.namelist())
   missing = [m for m in modules
              if f"{m.replace('.', '/')}.py" not in files and f"{m.replace('.', '/')}/__init__.py" not in files]
   assert not missing, f'modules missing from the wheel: {missing}'
-  assert not any(f.startswith(('tests/', 'experiments/', 'benchmarks/')) for f in files)
+  assert not any(f.startswith(('tests/', 'benchmarks/')) for f in files)
+  assert {'vaeglow_jax/py.typed', 'experiments/sample.py', 'experiments/configs/fashion_mnist.py'} <= files
+  info = next(f for f in files if f.endswith('.dist-info/entry_points.txt'))
+  with zipfile.ZipFile(wheels[0]) as archive:
+    entry_points = archive.read(info).decode()
+    assert any(f.endswith('.dist-info/licenses/LICENSE') or f.endswith('.dist-info/LICENSE')
+               for f in archive.namelist())
+  for script, target in (('vaeglow-train', 'experiments.train:run'),
+                         ('vaeglow-evaluate', 'experiments.evaluate:run'),
+                         ('vaeglow-sample', 'experiments.sample:run')):
+    assert f'{script} = {target}' in entry_points
 
   # Install the wheel alone (--no-deps) into an empty folder and import every module from it,
   # run from outside the checkout so the source tree is not on the path.
@@ -68,3 +88,53 @@ def test_the_module_list_sees_subpackages():
   # Guards the walk above: a missed sub-package would make the wheel test pass vacuously.
   modules = _library_modules()
   assert {'vaeglow_jax.losses', 'vaeglow_jax.flows.coupling', 'vaeglow_jax.metrics.fid'} <= set(modules)
+
+
+@pytest.mark.slow
+def test_the_core_install_runs_the_readme_library_example(wheel, tmp_path):
+  """`pip install vaeglow-jax` into a fresh venv (its core dependencies only: no TensorFlow,
+  TFDS or clu) runs the README's library examples."""
+  venv = tmp_path / 'venv'
+  subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True, timeout=300)
+  python = str(venv / 'bin' / 'python')
+  install = subprocess.run([python, '-m', 'pip', 'install', '-q', str(wheel),
+                            '-c', os.path.join(ROOT, 'requirements.lock')],
+                           capture_output=True, text=True, timeout=900)
+  assert install.returncode == 0, install.stderr[-3000:]
+  with open(os.path.join(ROOT, 'README.md')) as f:
+    section = f.read().split('## Use as a library\n', 1)[1].split('\n## ', 1)[0]
+  blocks = re.findall(r'```python\n(.*?)```', section, flags=re.S)
+  assert len(blocks) == 2
+  script = tmp_path / 'readme_example.py'
+  script.write_text('\n\n'.join(blocks) + textwrap.dedent('''
+      import importlib.util, sys
+      assert importlib.util.find_spec('tensorflow') is None, 'the core install pulled TensorFlow'
+      assert 'tensorflow' not in sys.modules
+      import vaeglow_jax
+      assert vaeglow_jax.__file__.startswith(sys.prefix), vaeglow_jax.__file__
+      print('ok', vaeglow_jax.__version__)
+      '''))
+  env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
+  run = subprocess.run([python, str(script)], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=600)
+  assert run.returncode == 0, run.stderr[-3000:]
+  assert run.stdout.strip().endswith('ok 0.2.0')
+
+
+def test_the_model_library_imports_without_tensorflow():
+  """losses, flows, glow, model (and the package's re-exports) never import TensorFlow."""
+  code = textwrap.dedent('''
+      import sys
+      class Block:
+        def find_spec(self, name, path=None, target=None):
+          if name.split('.')[0] in ('tensorflow', 'tensorflow_datasets', 'clu'):
+            raise ImportError(f'{name} is blocked in this test')
+      sys.meta_path.insert(0, Block())
+      import vaeglow_jax
+      from vaeglow_jax import losses, flows, glow, model, vae, prior, phases
+      assert vaeglow_jax.VAEGlow is model.VAEGlow and set(vaeglow_jax.__all__) <= set(dir(vaeglow_jax))
+      print('ok')
+      ''')
+  run = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+  assert run.returncode == 0 and run.stdout.strip() == 'ok', run.stderr[-3000:]

@@ -112,8 +112,17 @@ def _not_arrived(client, name: str, count: int) -> list[int]:
 
 
 def _client():
-  from jax._src import distributed as jax_distributed  # the client JAX's own multi-process tests use
-  return jax_distributed.global_state.client
+  """JAX's coordination-service client: its key-value store tells which processes reached a
+  barrier. JAX has no public API for it; this is the client JAX's own multi-process tests use,
+  and setup.cfg pins jax below the next minor version. A JAX without it is one clear error."""
+  try:
+    from jax._src import distributed as jax_distributed
+    return jax_distributed.global_state.client
+  except (ImportError, AttributeError) as e:
+    raise RuntimeError(
+        f'JAX {jax.__version__} has no jax._src.distributed.global_state.client, which '
+        'vaeglow_jax.distributed uses for barriers that name the processes that did not arrive; '
+        'install the jax version of requirements.txt (setup.cfg: jax<0.11).') from e
 
 
 def check_together(name: str, check, user_errors: tuple, fingerprint: str = '',
