@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The science round-3 factorial (Fashion-MNIST, quick preset): decoder variance {gamma, diagonal}
-# x phase-1 prior {N(0, I) 'standard', joint 'flow'} x seeds. Per VAE: phase 1 (1,200 steps), a
-# post-hoc flow prior on the frozen VAE (1,200 steps, as results.sh's gamma chain), a 500-step
-# Glow layer; then evaluated as four chains: the decoder means from the VAE's own prior ('vae'),
+# x phase-1 prior {N(0, I) 'standard', joint 'flow'} x seeds. Per VAE: phase 1 (600 steps: half the
+# main table's 1,200, so that 2 seeds x 4 cells fit in one session on 2 cores), a post-hoc flow
+# prior on the frozen VAE (as many steps), a 250-step Glow layer; then evaluated as four chains: the decoder means from the VAE's own prior ('vae'),
 # from the post-hoc prior ('prior'), the Glow layer from the VAE's own prior ('glow') and from the
-# post-hoc prior ('glow+prior', eval.prior_phase). Evaluation: 2,000 test images (IW K=16), 2,000
+# post-hoc prior ('glow+prior', eval.prior_phase). Evaluation: 2,000 test images (IW K=4), 2,000
 # samples at T = 0, 0.25, 0.5, 0.75, scored in two classifiers' feature spaces (strided CNN seed 0,
 # pooled CNN seed 1) against the first 2,000 test images.
 # Resumable: a finished stage (its checkpoint at the last step, its metrics entry) is skipped.
@@ -18,8 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PY:-.venv/bin/python}
 cfg=${CFG:-experiments/configs/fashion_mnist.py:quick}
-vae_steps=${VAE_STEPS:-1200}
-glow_steps=${GLOW_STEPS:-500}
+vae_steps=${VAE_STEPS:-600}
+glow_steps=${GLOW_STEPS:-250}
 root=${ROOT:-workdirs/factorial}
 out=${OUT:-results/fashion_mnist/factorial}
 features=${FEATURES:-workdirs/feature_extractor/fashion_mnist}
@@ -43,7 +43,7 @@ evaluate() {  # evaluate WORKDIR PHASE [PRIOR_PHASE]
   local name=$2${3:++$3}
   evaluated "$1" "$name" || timed "$1 eval $name" $py -m experiments.evaluate --workdir="$1" --config.phase=$2 \
       --config.eval.prior_phase="${3:-}" --config.eval.feature_extractor_dir=$features \
-      --config.eval.feature_extractor_dir_2=$features2 --config.eval.iw_samples=16 \
+      --config.eval.feature_extractor_dir_2=$features2 --config.eval.iw_samples=4 \
       --config.eval.max_test_examples=2000 --config.eval.num_fid_samples=2000 \
       "--config.eval.temperatures=(0.0,0.25,0.5,0.75)" ${EVAL_ARGS:-}
 }

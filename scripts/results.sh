@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces RESULTS.md: the Fashion-MNIST comparison at the CPU 'quick' budget.
-# Usage: bash scripts/results.sh [train|features|calibrate|evaluate|ablate|report|all]   (default: all)
+# Usage: bash scripts/results.sh [train|features|calibrate|evaluate|ablate|factorial|report|all]   (default: all)
 # Budget: every VAE phase 1 = 1,200 steps of batch 64 (1.4 epochs); post-hoc priors 1,200 steps;
 # Glow layer 500 steps; the Glow baseline gets the full model's training time (benchmarks.equal_time).
 set -euo pipefail
@@ -73,6 +73,14 @@ if [[ $stage == ablate || $stage == all ]]; then
       [[ ! -f $root/ablation/$run/eval/glow/$figure ]] || cp $root/ablation/$run/eval/glow/$figure $out/$run/
     done
   done
+fi
+
+# The round-3 factorial (scripts/factorial.sh: variance x phase-1 prior x seeds 0, 1, four chains
+# each, two feature spaces) and its tables.
+if [[ $stage == factorial || $stage == all ]]; then
+  FEATURES=$features bash scripts/factorial.sh 0 1
+  $py -m experiments.report --factorial=results/fashion_mnist/factorial \
+      --out=results/fashion_mnist/factorial/table.md
 fi
 
 if [[ $stage == report || $stage == all ]]; then

@@ -68,7 +68,7 @@ def _evaluate(workdir, phase, prior_phase='', **overrides):
   from vaeglow_jax import workdir as workdir_lib
   config = workdir_lib.trained_config(workdir, phase, _config(phase))
   config.eval.prior_phase = prior_phase
-  config.eval.temperatures = (0.0, 0.5)
+  config.eval.temperatures = (0.5,)
   config.update_from_flattened_dict(overrides)
   return evaluation.evaluate(config, workdir, log=lambda *_: None)
 
@@ -90,7 +90,8 @@ def test_chains_compose_trained_priors_with_the_decoder_and_glow_layer(chain_wor
   # The Glow layer with the post-hoc prior: its decoder means are the prior phase's samples
   # (same noise), and its bound differs from the Glow layer's own N(0, I) chain.
   glow_alone = _evaluate(workdir, 'glow')
-  glow_with_prior = _evaluate(workdir, 'glow', 'prior', **{'eval.feature_extractor_dir': fe_dir})
+  glow_with_prior = _evaluate(workdir, 'glow', 'prior', **{'eval.feature_extractor_dir': fe_dir,
+                                                           'eval.temperatures': (0.0, 0.5)})
   assert set(glow_with_prior['fid_fashion_mnist_by_temperature']) == {'0', '0.5'}
   chain = _samples(workdir, 'glow+prior')
   np.testing.assert_array_equal(chain['decoder_mean'], _samples(workdir, 'prior')['x'])

@@ -117,12 +117,19 @@ def phase1_workdir(tmp_path_factory):
   return workdir
 
 
-def test_phase1_checkpoint_of_another_architecture_names_the_parameter(phase1_workdir):
+def test_phase1_checkpoint_of_another_architecture_names_the_parameter(phase1_workdir, tmp_path):
   before = snapshot(phase1_workdir)
   with tfds.testing.mock_data(num_examples=16):
+    # With phase 1's config.json: the differing key, before any checkpoint is read.
+    with pytest.raises(trainer.TrainingError, match=r'model\.latent_dim=6 \(trained with 4\)'):
+      trainer.train_and_evaluate(train_config('glow', **{'model.latent_dim': 6}), str(phase1_workdir))
+    # Without it (a checkpoint copied on its own): the parameter whose shape differs.
+    copy = tmp_path / 'copy'
+    shutil.copytree(phase1_workdir, copy)
+    os.remove(copy / 'vae' / 'config.json')
     with pytest.raises(trainer.TrainingError,
                        match=r"phase-1 parameter encoder\['\w+'\]\['\w+'\] has shape \(\d*,?\s?4,?\)"):
-      trainer.train_and_evaluate(train_config('glow', **{'model.latent_dim': 6}), str(phase1_workdir))
+      trainer.train_and_evaluate(train_config('glow', **{'model.latent_dim': 6}), str(copy))
   assert snapshot(phase1_workdir) == before and not (phase1_workdir / 'glow').exists()
 
 

@@ -153,6 +153,13 @@ def accuracy_of(model, params, images, labels, batch: int = 1000) -> float:
 def load(workdir: str, data_config=None):
   """Returns (features_fn, info); features_fn maps (batch, H, W, C) in [0, 1] to
   (batch, feature_dim). With data_config, checks it was trained on that data."""
+  classify, info = load_classifier(workdir, data_config)
+  return (lambda images: classify(images)[1]), info
+
+
+def load_classifier(workdir: str, data_config=None):
+  """Returns (classify, info); classify maps (batch, H, W, C) in [0, 1] to (logits
+  (batch, classes), features (batch, feature_dim)). With data_config, checks the data."""
   info_path = os.path.join(workdir, INFO_FILE)
   if not os.path.isfile(info_path):
     raise FeatureExtractorError(
@@ -174,5 +181,5 @@ def load(workdir: str, data_config=None):
   except Exception as e:  # noqa: BLE001 - any read failure means a damaged checkpoint
     raise FeatureExtractorError(f'the feature extractor checkpoint in {workdir} is unreadable '
                                 f'({type(e).__name__}); retrain it.') from e
-  apply = jax.jit(lambda p, x: model.apply({'params': p}, x)[1])
+  apply = jax.jit(lambda p, x: model.apply({'params': p}, x))
   return (lambda images: apply(params, images)), info
