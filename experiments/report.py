@@ -57,6 +57,8 @@ def _factorial(results_dir):
     raise SystemExit(2)
   text = ('Chains, mean +- SE over seeds (FID at T = 0 / 0.25 / 0.5 / 0.75 for Glow-layer chains):\n\n'
           + factorial.chains_table(runs)
+          + '\nClaims, summed over their paired contrasts (verdict per contrast: beyond 2 SE over '
+          'seeds):\n\n' + factorial.claims_table(runs)
           + '\nPaired contrasts (same seed, one factor changed; negative favours the claim):\n\n'
           + factorial.contrasts_table(runs))
   for space in factorial.spaces(runs):

@@ -82,3 +82,12 @@ def test_chains_table_has_a_row_per_cell_and_chain(results):
   # FID in space a at T = 0 / 0.25 / 0.5 / 0.75: mean 60 - (20, 19, 17, 10), SE 1/sqrt(3).
   assert '40.0 +- 0.6 / 41.0 +- 0.6 / 43.0 +- 0.6 / 50.0 +- 0.6' in row
   assert '| 3 | 4.800 +- 0.000 |' in row
+
+
+def test_claims_table_counts_the_verdicts_of_each_claim(results):
+  table = factorial.claims_table(factorial.load(results))
+  line = next(l for l in table.splitlines() if l.startswith('| diagonal variance beats gamma (FID) | a |'))
+  # 2 priors x (2 decoder-mean chains + 2 Glow chains x 2 temperatures) = 12, all -10 exactly.
+  assert '| 12 | 12 / 0 / 0 | -10.000 .. -10.000 |' in line
+  t = next(l for l in table.splitlines() if l.startswith('| T=0.5 gives a better FID than T=0 | a |'))
+  assert '| 8 | 0 / 8 / 0 |' in t

@@ -213,3 +213,20 @@ def best_chain(runs: dict, space: str) -> tuple[tuple, str, str, tuple] | None:
         if stat is not None and (best is None or stat[0] < best[3][0]):
           best = (cell, chain, t, stat)
   return best
+
+
+def claims_table(runs: dict) -> str:
+  """One line per (claim, feature space): how many of its paired comparisons hold, are reversed
+  or are undecided, and the range of their mean effects (claimed - other)."""
+  grouped = {}
+  for r in contrasts(runs):
+    grouped.setdefault((r['claim'], r['space']), []).append(r)
+  lines = ['| claim | feature space | comparisons | holds / reversed / undecided | effects (min .. max) |',
+           '|---|---|---|---|---|']
+  for (claim, space), rows in grouped.items():
+    verdicts = [r['verdict'].split(' ')[0] for r in rows]
+    effects = [r['effect'][0] for r in rows]
+    lines.append(f"| {claim} | {space} | {len(rows)} | {verdicts.count('holds')} / "
+                 f"{verdicts.count('reversed')} / {verdicts.count('undecided')} | "
+                 f'{min(effects):+.3f} .. {max(effects):+.3f} |')
+  return '\n'.join(lines) + '\n'
