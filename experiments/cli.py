@@ -72,12 +72,16 @@ def _parse_flags(argv):
     fail(one_line(e))
 
 
-def run(main, user_errors: tuple[type[BaseException], ...]):
-  """app.run(main) where `user_errors` print one line and exit 2 (trace with --verbose).
+def run(main, user_errors: tuple[type[BaseException], ...] | None = None):
+  """app.run(main) where `user_errors` (default: vaeglow_jax.errors.UserError, the base of every
+  library error a user can fix) print one line and exit 2 (trace with --verbose).
 
   `user_errors` are the library's own error classes for bad input, never a built-in such as
   ValueError: a ValueError from deep inside JAX or the model is a bug and keeps its trace.
   """
+  if user_errors is None:
+    from vaeglow_jax.errors import UserError
+    user_errors = (UserError,)
   builtin = [e.__name__ for e in user_errors if e.__module__ == 'builtins']
   if builtin:
     raise TypeError(f'user_errors must be library error classes, not built-ins: {builtin}')

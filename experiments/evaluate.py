@@ -60,14 +60,9 @@ def main(argv):
         f'{workdir.eval_dir(_WORKDIR.value, evaluation.result_name(config))}/')
 
 
-def _user_errors():
-  from vaeglow_jax import evaluation
-  return evaluation.USER_ERRORS
-
-
 def run():
   """The `vaeglow-evaluate` console script."""
-  cli.run(main, _user_errors())
+  cli.run(main)
 
 
 if __name__ == '__main__':

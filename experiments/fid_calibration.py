@@ -40,14 +40,5 @@ def main(argv):
   print(f'wrote {os.path.join(_WORKDIR.value, "fid_calibration.json")} and fid_calibration.png')
 
 
-def _user_errors():
-  from vaeglow_jax.calibration import CalibrationError
-  from vaeglow_jax.data import DataError
-  from vaeglow_jax.metrics.feature_extractor import FeatureExtractorError
-  from vaeglow_jax.metrics.inception import InceptionWeightsError
-  from vaeglow_jax.reliability import WorkdirError
-  return (CalibrationError, DataError, FeatureExtractorError, InceptionWeightsError, WorkdirError)
-
-
 if __name__ == '__main__':
-  cli.run(main, _user_errors())
+  cli.run(main)

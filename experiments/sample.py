@@ -19,6 +19,7 @@ from absl import flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from experiments import cli  # noqa: E402
+from vaeglow_jax.errors import UserError  # noqa: E402
 
 _FROM_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'from_workdir.py')
 _CONFIG = config_flags.DEFINE_config_file(
@@ -34,7 +35,7 @@ _OUT = flags.DEFINE_string('out', '', 'Output folder (default DIR/<phase>/sample
 flags.mark_flags_as_required(['workdir'])
 
 
-class SampleError(ValueError):
+class SampleError(UserError, ValueError):
   """Bad input to experiments.sample; the message says how to fix it."""
 
 
@@ -90,7 +91,7 @@ def main(argv):
     return config, float(temperature), image_shape, mesh, out
 
   config, temperature, image_shape, mesh, out = distributed.check_together(
-      'vaeglow_sample_checks', checks, _user_errors())
+      'vaeglow_sample_checks', checks, (UserError,))
   phase = phases.build(config, image_shape)
   variables, step = evaluation.load_variables(config, _WORKDIR.value, phase)
   if config.eval.prior_phase:
@@ -103,14 +104,9 @@ def main(argv):
           f'T={temperature:g}, seed {_SEED.value}): {out}/ ({names[0]} ... {names[-1]}, samples.npz)')
 
 
-def _user_errors():
-  from vaeglow_jax import evaluation
-  return (SampleError, *evaluation.USER_ERRORS)
-
-
 def run():
   """The `vaeglow-sample` console script."""
-  cli.run(main, _user_errors())
+  cli.run(main)
 
 
 if __name__ == '__main__':

@@ -31,14 +31,9 @@ def main(argv):
     cli.fail(str(e), cli.EXIT_PREEMPTED)
 
 
-def _user_errors():
-  from vaeglow_jax import trainer
-  return trainer.USER_ERRORS
-
-
 def run():
   """The `vaeglow-train` console script."""
-  cli.run(main, _user_errors())
+  cli.run(main)
 
 
 if __name__ == '__main__':

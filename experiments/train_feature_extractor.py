@@ -31,13 +31,5 @@ def main(argv):
           f"({info['num_test_examples']} test images); saved in {_WORKDIR.value}")
 
 
-def _user_errors():
-  from vaeglow_jax.data import DataError
-  from vaeglow_jax.distributed import DistributedError
-  from vaeglow_jax.metrics.feature_extractor import FeatureExtractorError
-  from vaeglow_jax.reliability import WorkdirError
-  return (DataError, DistributedError, FeatureExtractorError, WorkdirError)
-
-
 if __name__ == '__main__':
-  cli.run(main, _user_errors())
+  cli.run(main)

@@ -52,3 +52,33 @@ def test_a_bug_keeps_its_stack_trace(error):
 def test_builtin_exceptions_cannot_be_declared_user_errors():
   result = _run('BadInput', 'x', 'BadInput, ValueError')
   assert result.returncode == 1 and "not built-ins: ['ValueError']" in result.stderr
+
+
+_DEFAULT_SCRIPT = '''
+from experiments import cli
+from vaeglow_jax.data import DataError
+
+def main(argv):
+  raise DataError('unknown dataset; choose one of [...].')
+
+cli.run(main)
+'''
+
+
+def test_every_library_user_error_is_one_line_without_a_tuple():
+  result = subprocess.run([sys.executable, '-c', _DEFAULT_SCRIPT], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+  assert result.returncode == 2 and 'Traceback' not in result.stderr
+  assert result.stderr.strip().splitlines()[-1] == 'error: unknown dataset; choose one of [...].'
+
+
+def test_the_library_error_classes_share_one_base():
+  from vaeglow_jax import (calibration, data, distributed, evaluation, loop, reliability, train)
+  from vaeglow_jax.errors import UserError
+  from vaeglow_jax.metrics import feature_extractor, inception
+  classes = [calibration.CalibrationError, data.DataError, distributed.DistributedError,
+             evaluation.EvaluationError, loop.TrainingError, reliability.WorkdirError,
+             train.BatchSizeError, feature_extractor.FeatureExtractorError,
+             inception.InceptionWeightsError]
+  assert all(issubclass(c, UserError) for c in classes)
+  assert not issubclass(loop.Preempted, UserError)  # a stop, not bad input (exit 143)

@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from vaeglow_jax.errors import UserError
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import evaluation
 from vaeglow_jax import reliability
@@ -38,7 +39,7 @@ FIGURE_FILE = 'fid_calibration.png'
 EQUAL_RMSE_BLUR_SIGMA = 1.0
 
 
-class CalibrationError(ValueError):
+class CalibrationError(UserError, ValueError):
   """A problem the user can fix; the message says how."""
 
 

@@ -14,6 +14,8 @@ from typing import Iterator
 import jax
 import numpy as np
 
+from vaeglow_jax.errors import UserError
+
 FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist'
 
 
@@ -45,7 +47,7 @@ DATASETS = {
 }
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
   """A dataset that is unknown or not available; the message says how to fix it."""
 
 

@@ -15,8 +15,10 @@ import os
 import jax
 import numpy as np
 
+from vaeglow_jax.errors import UserError
 
-class DistributedError(ValueError):
+
+class DistributedError(UserError, ValueError):
   """A multi-process setting the user can fix; the message says how."""
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from vaeglow_jax.errors import UserError
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
 from vaeglow_jax import figures
@@ -36,13 +37,12 @@ from vaeglow_jax.metrics import scores as scores_lib
 from vaeglow_jax.metrics import sharpness
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError, ValueError):
   """A problem the user can fix; the message says how."""
 
 
-# The errors a user can fix (one line, exit 2), as experiments.evaluate reports them.
-USER_ERRORS = (EvaluationError, fe_lib.FeatureExtractorError, inception.InceptionWeightsError,
-               *trainer.USER_ERRORS)
+# The errors a user can fix (one line, exit 2): every errors.UserError.
+USER_ERRORS = (UserError,)
 
 
 # Loading ------------------------------------------------------------------------

@@ -15,12 +15,14 @@ from typing import Any, Callable
 import jax
 from absl import logging
 
+from vaeglow_jax.errors import UserError
+
 # Per-example terms and the names users know them by, for non-finite reports.
 TERM_NAMES = {'recon': 'reconstruction', 'kl': 'KL', 'logdet': 'logdet', 'log_prior': 'prior',
               'latent_neg_elbo': 'second-stage ELBO', 'objective': 'loss'}
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
   """A problem the user can fix; the message says how."""
 
 

@@ -9,8 +9,10 @@ import os
 import signal
 import threading
 
+from vaeglow_jax.errors import UserError
 
-class WorkdirError(RuntimeError):
+
+class WorkdirError(UserError, RuntimeError):
   """The work directory cannot be used; the message says why."""
 
 

@@ -13,6 +13,7 @@ import optax
 from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from vaeglow_jax.errors import UserError
 from vaeglow_jax import losses, phases
 
 
@@ -101,7 +102,7 @@ def describe_mesh(mesh, batch_size: int) -> str:
           f"{dict(mesh.shape)}, {batch_size // mesh.size} examples per device")
 
 
-class BatchSizeError(ValueError):
+class BatchSizeError(UserError, ValueError):
   """A batch size the device mesh cannot split evenly (bad input, not a bug)."""
 
 

@@ -16,6 +16,7 @@ from absl import logging
 from flax import traverse_util
 
 from vaeglow_jax import flows
+from vaeglow_jax.errors import UserError
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
 from vaeglow_jax import loop as loop_lib
@@ -26,9 +27,8 @@ from vaeglow_jax import train as train_lib
 from vaeglow_jax import workdir as workdir_lib
 
 TrainingError = loop_lib.TrainingError
-# The errors a user can fix (one line, exit 2), as experiments.train reports them.
-USER_ERRORS = (TrainingError, train_lib.BatchSizeError, data_lib.DataError,
-               distributed.DistributedError, reliability.WorkdirError)
+# The errors a user can fix (one line, exit 2): every errors.UserError.
+USER_ERRORS = (UserError,)
 Preempted = loop_lib.Preempted
 
 

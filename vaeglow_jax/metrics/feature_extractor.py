@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from vaeglow_jax.errors import UserError
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
 from vaeglow_jax import reliability
@@ -31,7 +32,7 @@ from vaeglow_jax import train as train_lib
 INFO_FILE = 'feature_extractor.json'
 
 
-class FeatureExtractorError(ValueError):
+class FeatureExtractorError(UserError, ValueError):
   """No usable feature extractor; the message says how to make one."""
 
 

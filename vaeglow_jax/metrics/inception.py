@@ -30,11 +30,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vaeglow_jax.errors import UserError
+
 BN_EPS = 1e-3
 FEATURE_DIM = 2048
 
 
-class InceptionWeightsError(ValueError):
+class InceptionWeightsError(UserError, ValueError):
   """The FID weights file is missing or does not fit the network; the message says how."""
 
 
