@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vaeglow_jax import data as data_lib
 from vaeglow_jax import losses, phases
 from vaeglow_jax import train as train_lib
 
@@ -34,14 +35,16 @@ def model_config(dataset: str, preset: str):
     tiny = fashion_mnist.get_config('test')
     config.model = tiny.model
     config.model.glow.num_squeezes = 0
+    config.data.resize = tiny.data.resize  # 8x8, as the fashion_mnist test preset
     return config
   return module.get_config(preset)
 
 
 def image_shape_of(config, dataset, preset):
-  if preset == 'test':
-    return (8, 8, 1 if dataset == 'fashion_mnist' else 3)
-  return {'fashion_mnist': (28, 28, 1), 'cifar10': (32, 32, 3)}[dataset]
+  """(H, W, C) of config's data, from data.DATASETS (and data.resize); dataset and preset are
+  what `model_config` built config from."""
+  del dataset, preset
+  return data_lib.image_shape(config.data)
 
 
 class StepBench:

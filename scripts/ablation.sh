@@ -3,10 +3,10 @@
 # evaluated the same way (2,000 test images for the bounds, IW K=4; 2,000 samples for FID/KID
 # at T = 0, 0.5, 1, classifier feature space).
 # Usage: bash scripts/ablation.sh PHASE1_WORKDIR OUT_ROOT [VARIANT...]   (default: all variants)
+#        bash scripts/ablation.sh --list   (the variants, in order: the one list results.sh reads)
 # Each variant trains into OUT_ROOT/<variant> with --config.stage1_workdir=PHASE1_WORKDIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stage1=$1; out=$2; shift 2
 py=.venv/bin/python
 cfg=experiments/configs/fashion_mnist.py:quick
 features=${FEATURES:-workdirs/feature_extractor/fashion_mnist}
@@ -24,6 +24,8 @@ declare -A variants=(
   [steps8000]="--config.num_train_steps=8000 --config.lr_halve_every_epochs=4"
 )
 order=(base mixing_none mixing_reverse width32 width256 affine lr2e-3 steps2000 steps8000)
+if [[ ${1:-} == --list ]]; then echo "${order[@]}"; exit 0; fi
+stage1=$1; out=$2; shift 2
 (( $# )) && order=("$@")
 for name in "${order[@]}"; do
   [[ -v "variants[$name]" ]] || { echo "error: unknown variant $name; known: ${!variants[*]}" >&2; exit 2; }

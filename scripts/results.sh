@@ -62,7 +62,7 @@ fi
 # table, and each run's metrics, config and sample figures, copied out of the work directories.
 if [[ $stage == ablate || $stage == all ]]; then
   FEATURES=$features bash scripts/ablation.sh $root/full $root/ablation
-  variants=(base mixing_none mixing_reverse width32 width256 affine lr2e-3 steps2000 steps8000)
+  read -r -a variants <<< "$(bash scripts/ablation.sh --list)"
   out=results/fashion_mnist/glow_layer_ablation
   mkdir -p $out
   $py -m experiments.report --ablation "${variants[@]/#/$root/ablation/}" --out=$out/ablation.md
