@@ -95,10 +95,11 @@ def test_the_core_install_runs_the_readme_library_example(wheel, tmp_path):
   """`pip install vaeglow-jax` into a fresh venv (its core dependencies only: no TensorFlow,
   TFDS or clu) runs the README's library examples."""
   venv = tmp_path / 'venv'
-  subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True, timeout=300)
+  # No pip of its own: this pip installs into it (--python), without byte-compiling (4x faster).
+  subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True, timeout=300)
   python = str(venv / 'bin' / 'python')
-  install = subprocess.run([python, '-m', 'pip', 'install', '-q', str(wheel),
-                            '-c', os.path.join(ROOT, 'requirements.lock')],
+  install = subprocess.run([sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
+                            '--no-compile', str(wheel), '-c', os.path.join(ROOT, 'requirements.lock')],
                            capture_output=True, text=True, timeout=900)
   assert install.returncode == 0, install.stderr[-3000:]
   with open(os.path.join(ROOT, 'README.md')) as f:
