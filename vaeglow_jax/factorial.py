@@ -109,7 +109,7 @@ def chains_table(runs: dict) -> str:
       for s in sp:
         temps = TEMPERATURES if glow else ('0.5',)
         row.append(' / '.join(_fmt(_cell_stat(runs, cell, chain, 'fid', s, t)) for t in temps))
-      row.append(_fmt(_cell_stat(runs, cell, chain, 'kid', sp[0]), 4))
+      row.append(_fmt(_cell_stat(runs, cell, chain, 'kid', sp[0]), 1))
       p, r = (_cell_stat(runs, cell, chain, q, sp[0]) for q in ('precision', 'recall'))
       row.append(f'{_fmt(p, 3)} / {_fmt(r, 3)}')
       row.append(_fmt(_cell_stat(runs, cell, chain, 'fid_x_tilde', sp[0])) if glow else '-')
