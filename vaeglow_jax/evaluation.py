@@ -28,6 +28,7 @@ from vaeglow_jax import figures
 from vaeglow_jax import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
+from vaeglow_jax import sampling
 from vaeglow_jax import train as train_lib
 from vaeglow_jax import trainer
 from vaeglow_jax import workdir as workdir_lib
@@ -196,9 +197,7 @@ def test_bounds(phase, variables, config, mesh, rng, log=print) -> dict:
 
 # Samples and features -------------------------------------------------------------
 
-def to_uint8(images: np.ndarray) -> np.ndarray:
-  """[0, 1] floats -> the nearest 8-bit codes (uint8, values clipped to [0, 1] first)."""
-  return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
+to_uint8 = sampling.to_uint8  # [0, 1] floats -> the nearest 8-bit codes
 
 
 def quantize(images: np.ndarray) -> np.ndarray:
@@ -219,10 +218,7 @@ def generate(phase, variables, rng, num: int, temperature: float, batch: int) ->
 
 def export_samples(path: str, samples: dict) -> str:
   """Writes the scored samples as uint8 (N, H, W, C) arrays (one per key) to an .npz."""
-  arrays = {k: to_uint8(v) for k, v in samples.items()}
-  tmp = path + '.tmp.npz'
-  np.savez_compressed(tmp, **arrays)
-  os.replace(tmp, path)
+  workdir_lib.write_npz_atomic(path, {k: to_uint8(v) for k, v in samples.items()})
   return os.path.basename(path)
 
 

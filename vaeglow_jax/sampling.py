@@ -16,6 +16,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from vaeglow_jax import train as train_lib
+from vaeglow_jax import workdir as workdir_lib
 
 
 def draw(phase, variables, rng, num: int, temperature: float, batch: int, mesh) -> np.ndarray:
@@ -52,7 +53,5 @@ def write_folder(out_dir: str, images: np.ndarray) -> list[str]:
     name = f'{i:0{width}d}.png'
     Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(os.path.join(out_dir, name))
     names.append(name)
-  tmp = os.path.join(out_dir, 'samples.tmp.npz')
-  np.savez_compressed(tmp, x=images)
-  os.replace(tmp, os.path.join(out_dir, 'samples.npz'))
+  workdir_lib.write_npz_atomic(os.path.join(out_dir, 'samples.npz'), {'x': images})
   return names

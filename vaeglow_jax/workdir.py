@@ -63,6 +63,14 @@ def saved_config(workdir: str, phase: str) -> dict:
   return saved
 
 
+def write_npz_atomic(path: str, arrays: dict) -> None:
+  """np.savez_compressed(path, **arrays), whole or not at all (as write_text_atomic)."""
+  import numpy as np
+  tmp = path[:-len('.npz')] + '.tmp.npz' if path.endswith('.npz') else path + '.tmp.npz'
+  np.savez_compressed(tmp, **arrays)
+  os.replace(tmp, path)
+
+
 def write_text_atomic(path: str, text: str) -> None:
   """Writes path whole or not at all (a temporary file renamed over it): a kill never leaves
   half a file for the next run to read."""
