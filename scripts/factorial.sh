@@ -11,6 +11,7 @@
 # Each run's metrics, configs and figures are copied to results/fashion_mnist/factorial/ as soon
 # as it is evaluated, with each stage's seconds in runs.tsv.
 # Usage: bash scripts/factorial.sh [SEED...]   (default: 0 1); the table: scripts/results.sh factorial
+# CELLS='gamma_standard diagonal_flow' runs only those cells (the budget-direction runs of results.sh).
 # Rehearsal (tiny): CFG=experiments/configs/fashion_mnist.py:test VAE_STEPS=6 GLOW_STEPS=6 ROOT=/tmp/f \
 #   OUT=/tmp/f/out FEATURES=/tmp/f/fe FEATURES2=/tmp/f/fe2 EVAL_ARGS="--config.eval.max_test_examples=32 \
 #   --config.eval.num_fid_samples=24 --config.eval.iw_samples=2" bash scripts/factorial.sh 0
@@ -25,6 +26,7 @@ out=${OUT:-results/fashion_mnist/factorial}
 features=${FEATURES:-workdirs/feature_extractor/fashion_mnist}
 features2=${FEATURES2:-workdirs/feature_extractor/fashion_mnist_pooled}
 seeds=("$@"); [ ${#seeds[@]} -gt 0 ] || seeds=(0 1)
+cells=${CELLS:-gamma_standard gamma_flow diagonal_standard diagonal_flow}
 mkdir -p "$out"
 log() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$out/runs.tsv"; }
 timed() {  # timed NAME COMMAND...: runs it and logs its wall seconds
@@ -49,29 +51,28 @@ evaluate() {  # evaluate WORKDIR PHASE [PRIOR_PHASE]
 }
 
 for seed in "${seeds[@]}"; do
-  for variance in gamma diagonal; do
-    for prior in standard flow; do
-      run=${variance}_${prior}/seed$seed
-      workdir=$root/$run
-      model=(--config.seed=$seed --config.model.variance=$variance --config.num_train_steps=$vae_steps)
-      done_training $workdir vae $vae_steps || timed "$run vae" $py -m experiments.train --config=$cfg \
-          --workdir=$workdir --config.phase=vae "${model[@]}" --config.model.prior.kind=$prior
-      done_training $workdir prior $vae_steps || timed "$run prior" $py -m experiments.train --config=$cfg \
-          --workdir=$workdir --config.phase=prior "${model[@]}" --config.model.prior.kind=flow
-      done_training $workdir glow $glow_steps || timed "$run glow" $py -m experiments.train --config=$cfg \
-          --workdir=$workdir --config.phase=glow "${model[@]}" --config.model.prior.kind=$prior \
-          --config.num_train_steps=$glow_steps
-      evaluate $workdir vae
-      evaluate $workdir prior
-      evaluate $workdir glow
-      evaluate $workdir glow prior
-      mkdir -p $out/$run
-      cp $workdir/eval/metrics.json $out/$run/
-      for phase in vae prior glow; do cp $workdir/$phase/config.json $out/$run/config_$phase.json; done
-      for name in vae prior glow glow+prior; do
-        for figure in samples_T0.png samples_T0.5.png decoder_mean_vs_glow.png; do
-          [[ ! -f $workdir/eval/$name/$figure ]] || cp $workdir/eval/$name/$figure $out/$run/${name}_$figure
-        done
+  for cell in $cells; do
+    variance=${cell%_*} prior=${cell#*_}
+    run=$cell/seed$seed
+    workdir=$root/$run
+    model=(--config.seed=$seed --config.model.variance=$variance --config.num_train_steps=$vae_steps)
+    done_training $workdir vae $vae_steps || timed "$run vae" $py -m experiments.train --config=$cfg \
+        --workdir=$workdir --config.phase=vae "${model[@]}" --config.model.prior.kind=$prior
+    done_training $workdir prior $vae_steps || timed "$run prior" $py -m experiments.train --config=$cfg \
+        --workdir=$workdir --config.phase=prior "${model[@]}" --config.model.prior.kind=flow
+    done_training $workdir glow $glow_steps || timed "$run glow" $py -m experiments.train --config=$cfg \
+        --workdir=$workdir --config.phase=glow "${model[@]}" --config.model.prior.kind=$prior \
+        --config.num_train_steps=$glow_steps
+    evaluate $workdir vae
+    evaluate $workdir prior
+    evaluate $workdir glow
+    evaluate $workdir glow prior
+    mkdir -p $out/$run
+    cp $workdir/eval/metrics.json $out/$run/
+    for phase in vae prior glow; do cp $workdir/$phase/config.json $out/$run/config_$phase.json; done
+    for name in vae prior glow glow+prior; do
+      for figure in samples_T0.png samples_T0.5.png decoder_mean_vs_glow.png; do
+        [[ ! -f $workdir/eval/$name/$figure ]] || cp $workdir/eval/$name/$figure $out/$run/${name}_$figure
       done
     done
   done
