@@ -13,14 +13,27 @@ import os
 import statistics
 import sys
 
-from flax import traverse_util
+_LABELS = ('dataset', 'phase', 'batch', 'preset', 'height', 'cin', 'cout', 'kernel')
+
+
+def _flatten(node, prefix: str, out: dict[str, float]) -> None:
+  if isinstance(node, dict):
+    for key, value in node.items():
+      _flatten(value, f'{prefix}/{key}' if prefix else str(key), out)
+  elif isinstance(node, list):
+    for i, value in enumerate(node):
+      # Rows of a results list are named by what they measure, else by position.
+      label = ':'.join(str(value[k]) for k in _LABELS if isinstance(value, dict) and k in value)
+      _flatten(value, f'{prefix}[{label or i}]', out)
+  elif isinstance(node, (int, float)) and not isinstance(node, bool):
+    out[prefix] = float(node)
 
 
 def numeric_leaves(path: str) -> dict[str, float]:
+  out = {}
   with open(path) as f:
-    flat = traverse_util.flatten_dict(json.load(f), sep='/')
-  return {k: float(v) for k, v in flat.items()
-          if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    _flatten(json.load(f), '', out)
+  return out
 
 
 def summarize(out_dir: str, key_filters: list[str]) -> dict[str, dict[str, float]]:

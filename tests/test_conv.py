@@ -100,3 +100,42 @@ def test_flows_compute_the_same_with_every_conv_impl(make):
   np.testing.assert_allclose(got, want, rtol=1e-5)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4),
                got_grad['params'], want_grad['params'])
+
+
+@pytest.mark.parametrize('impl,kernel_shape', CASES)
+def test_forward_mode_and_second_order_equal_xla_convolution(impl, kernel_shape):
+  # A library default must not narrow what autodiff can do: jvp, and a Hessian-vector
+  # product (forward over reverse), as XLA's convolution gives them.
+  x, kernel = _inputs(kernel_shape)
+  dx, dk = _inputs(kernel_shape, seed=1)
+  loss = lambda f: lambda a, k: jnp.sum(jnp.sin(f(a, k)))
+  ours = lambda a, k: conv.conv2d_same(a, k, impl)
+  for f, rtol in ((conv.conv_xla, None), (ours, 1e-4)):
+    out, tangent = jax.jit(lambda a, k, f=f: jax.jvp(f, (a, k), (dx, dk)))(x, kernel)
+    hvp = jax.jit(lambda a, k, f=f: jax.jvp(jax.grad(loss(f), (0, 1)), (a, k), (dx, dk))[1])(
+        x, kernel)
+    if rtol is None:
+      want = (out, tangent, hvp)
+  got = (out, tangent, hvp)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3), got, want)
+
+
+def test_glow_layer_hessian_with_the_default_conv_impl_equals_xla():
+  # The default ('auto': matmul formulations on CPU) under jax.hessian of a log-density in x.
+  x = jax.random.uniform(jax.random.PRNGKey(0), (1, 4, 4, 2)) - 0.5
+  make = lambda impl: GlowLayer(depth=2, identity_init=False,
+                                step=StepOptions(hidden=8, coupling='affine', conv_impl=impl))
+  assert make('auto').step.conv_impl == StepOptions().conv_impl == 'auto'
+  variables = randomize(jax.jit(make('xla').init)(jax.random.PRNGKey(1), x), scale=0.05)
+
+  def log_density(model):
+    def f(image):
+      z, log_det = model.apply(variables, image)
+      return jnp.sum(-0.5 * z ** 2) + jnp.sum(log_det)
+    return f
+
+  want = jax.jit(jax.hessian(log_density(make('xla'))))(x)
+  got = jax.jit(jax.hessian(log_density(make('auto'))))(x)
+  assert got.shape == (1, 4, 4, 2) * 2
+  assert np.abs(want).max() > 1e-3  # the test would see a wrong Hessian
+  np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)

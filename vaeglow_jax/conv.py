@@ -2,28 +2,25 @@
 
 XLA:CPU's convolution kernels, and above all their filter gradients, are slow
 when one side of the convolution has few channels: the Glow coupling nets go
-from C/2 channels (1 to 24) to `hidden` and back to C. Measured on this
-project's 2-core CPU (forward / gradient ms, batch 16, 32x32;
-benchmarks/results/cpu/conv_impl.json): 3x3 conv 1->512 XLA 22.0 / 95.7, as
-patches 11.1 / 20.8; 3x3 512->2 XLA 39.0 / 101.0, as taps 2.6 / 42.2; 1x1
-512->512 XLA 105 / 781, as a matmul 75 / 207.
+from C/2 channels (1 to 24) to `hidden` and back to C (BENCHMARKS.md, "Convolution
+formulations"; benchmarks/conv_impl.py).
 
-Three formulations besides XLA's own convolution, all exact:
+Three formulations besides XLA's own convolution, all exact and all plain JAX,
+so every transformation works (jax.grad, jax.jvp, jax.hessian, vmap):
 - 'matmul' (1x1 kernels): a dot over the channel axis.
 - 'patches' (few input channels): gather each pixel's kh x kw neighbourhood
-  into (B, H, W, kh*kw*Cin) and multiply by the flattened kernel. The
-  backward pass is written by hand (custom VJP): the input gradient is a
-  shift-and-add of dy @ kernel^T, the autodiff transpose of the gather (a
-  padded scatter per tap) being several times slower.
+  into (B, H, W, kh*kw*Cin) and multiply by the flattened kernel.
 - 'taps' (few output channels): multiply x by all kh*kw kernel taps at once,
-  (B, H, W, Cin) @ (Cin, kh*kw*Cout), then shift-and-add the taps. The
-  backward pass (custom VJP) gathers dy's neighbourhoods, which is cheap
-  because Cout is small, and turns both gradients into matmuls.
+  (B, H, W, Cin) @ (Cin, kh*kw*Cout), then shift and add the taps.
+They are written so that autodiff's transposes are as cheap as hand-written
+backward passes: each shift is one `lax.pad` (negative padding crops), whose
+transpose is one pad; the taps are separated by `lax.split`, whose transpose is
+one concatenate; matmuls are 2-D, so the filter gradient is one dot without a
+layout copy of the output gradient (slices, 4-D dots and the earlier custom
+VJPs are measured against these in benchmarks/results/cpu/conv_autodiff.json).
 
 'auto' picks by shape on the CPU backend and uses XLA's convolution elsewhere
-(GPU/TPU convolution libraries already handle these shapes). The custom VJPs
-support reverse-mode autodiff only: for forward mode (jax.jvp, jax.jacfwd,
-jax.hessian) use impl='xla'.
+(GPU/TPU convolution libraries already handle these shapes).
 """
 
 from __future__ import annotations
@@ -40,8 +37,9 @@ IMPLS = ('auto', 'xla', 'matmul', 'patches', 'taps')
 THIN_RATIO = 4
 
 
-def _offsets(kh: int, kw: int):
-  return [(i, j) for i in range(kh) for j in range(kw)]
+def _offsets(kh: int, kw: int) -> list[tuple[int, int]]:
+  """The (dh, dw) offsets of a kh x kw kernel's taps from its centre, row-major."""
+  return [(i - kh // 2, j - kw // 2) for i in range(kh) for j in range(kw)]
 
 
 def _check_kernel(kernel: jax.Array):
@@ -50,89 +48,34 @@ def _check_kernel(kernel: jax.Array):
     raise ValueError(f"'SAME' convolutions here need odd kernel sizes, got {kh}x{kw}.")
 
 
-def _gather(x: jax.Array, kh: int, kw: int, mirrored: bool) -> jax.Array:
-  """(B, H, W, C) -> (B, H, W, kh*kw*C), tap-major: the zero-padded neighbourhood.
-
-  mirrored=False: tap (i, j) holds x[h + i - kh//2, w + j - kw//2] (a conv's input
-  window); mirrored=True: x[h - i + kh//2, w - j + kw//2] (its transpose).
-  """
-  ph, pw = kh // 2, kw // 2
-  height, width = x.shape[1:3]
-  xp = jnp.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-  if mirrored:
-    starts = [(2 * ph - i, 2 * pw - j) for i, j in _offsets(kh, kw)]
-  else:
-    starts = _offsets(kh, kw)
-  return jnp.concatenate([xp[:, a:a + height, b:b + width, :] for a, b in starts], axis=-1)
+def _shift(x: jax.Array, dh: int, dw: int) -> jax.Array:
+  """(B, H, W, C) -> (B, H, W, C): y[:, h, w] = x[:, h + dh, w + dw], zero outside."""
+  return lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (-dh, dh, 0), (-dw, dw, 0), (0, 0, 0)])
 
 
-def _shift_add(t: jax.Array, kh: int, kw: int, channels: int, mirrored: bool) -> jax.Array:
-  """(B, H, W, kh*kw*channels) -> (B, H, W, channels): sums tap k shifted by its offset.
-
-  mirrored=False is a conv's output from per-tap products; mirrored=True is the
-  transpose of `_gather(., mirrored=False)` (a conv's input gradient).
-  """
-  ph, pw = kh // 2, kw // 2
-  height, width = t.shape[1:3]
-  tp = jnp.pad(t, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
-  out = None
-  for k, (i, j) in enumerate(_offsets(kh, kw)):
-    a, b = (2 * ph - i, 2 * pw - j) if mirrored else (i, j)
-    part = tp[:, a:a + height, b:b + width, k * channels:(k + 1) * channels]
-    out = part if out is None else out + part
-  return out
+def _matmul(x: jax.Array, matrix: jax.Array) -> jax.Array:
+  """(..., K) @ (K, N) -> (..., N) as one 2-D dot (see the module docstring)."""
+  lead = x.shape[:-1]
+  return (x.reshape(-1, x.shape[-1]) @ matrix).reshape(*lead, matrix.shape[-1])
 
 
-@jax.custom_vjp
 def conv_patches(x: jax.Array, kernel: jax.Array) -> jax.Array:
   """'SAME' stride-1 conv of x (B, H, W, Cin) with kernel (kh, kw, Cin, Cout), by patches."""
   kh, kw, cin, cout = kernel.shape
-  return _gather(x, kh, kw, mirrored=False) @ kernel.reshape(kh * kw * cin, cout)
+  patches = jnp.concatenate([_shift(x, dh, dw) for dh, dw in _offsets(kh, kw)], axis=-1)
+  return _matmul(patches, kernel.reshape(kh * kw * cin, cout))
 
 
-def _patches_fwd(x, kernel):
-  return conv_patches(x, kernel), (x, kernel)
-
-
-def _patches_bwd(residuals, dy):
-  x, kernel = residuals
-  kh, kw, cin, cout = kernel.shape
-  flat = kernel.reshape(kh * kw * cin, cout)
-  # Recomputing the patches is cheaper than storing them (Cin is small).
-  d_flat = jnp.einsum('bhwk,bhwo->ko', _gather(x, kh, kw, mirrored=False), dy)
-  dx = _shift_add(dy @ flat.T, kh, kw, cin, mirrored=True)
-  return dx, d_flat.reshape(kernel.shape)
-
-
-conv_patches.defvjp(_patches_fwd, _patches_bwd)
-
-
-def _taps_matrix(kernel):
-  kh, kw, cin, cout = kernel.shape
-  return kernel.transpose(2, 0, 1, 3).reshape(cin, kh * kw * cout)
-
-
-@jax.custom_vjp
 def conv_taps(x: jax.Array, kernel: jax.Array) -> jax.Array:
   """'SAME' stride-1 conv of x (B, H, W, Cin) with kernel (kh, kw, Cin, Cout), by taps."""
-  kh, kw, _, cout = kernel.shape
-  return _shift_add(x @ _taps_matrix(kernel), kh, kw, cout, mirrored=False)
-
-
-def _taps_fwd(x, kernel):
-  return conv_taps(x, kernel), (x, kernel)
-
-
-def _taps_bwd(residuals, dy):
-  x, kernel = residuals
   kh, kw, cin, cout = kernel.shape
-  d_taps = _gather(dy, kh, kw, mirrored=True)  # (B, H, W, kh*kw*Cout)
-  dx = d_taps @ _taps_matrix(kernel).T
-  d_matrix = jnp.einsum('bhwc,bhwk->ck', x, d_taps)
-  return dx, d_matrix.reshape(cin, kh, kw, cout).transpose(1, 2, 0, 3)
-
-
-conv_taps.defvjp(_taps_fwd, _taps_bwd)
+  taps = _matmul(x, kernel.transpose(2, 0, 1, 3).reshape(cin, kh * kw * cout))
+  parts = lax.split(taps, [cout] * (kh * kw), axis=3)
+  shifted = [_shift(part, dh, dw) for part, (dh, dw) in zip(parts, _offsets(kh, kw))]
+  out = shifted[0]
+  for part in shifted[1:]:
+    out = out + part
+  return out
 
 
 def conv_xla(x: jax.Array, kernel: jax.Array) -> jax.Array:
@@ -145,7 +88,7 @@ def conv_matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
   """1x1 conv as a dot over channels."""
   if kernel.shape[:2] != (1, 1):
     raise ValueError(f"impl='matmul' needs a 1x1 kernel, got {kernel.shape[0]}x{kernel.shape[1]}.")
-  return x @ kernel[0, 0]
+  return _matmul(x, kernel[0, 0])
 
 
 def choose_impl(kernel_shape: tuple[int, ...], backend: str | None = None) -> str:

@@ -63,7 +63,7 @@ def base_config() -> ml_collections.ConfigDict:
   m.prior = ml_collections.ConfigDict(dict(kind='flow', num_layers=16, hidden=1024, num_hidden=2,
                                            unroll=0))
   # conv_impl: how coupling-net convolutions are computed (vaeglow_jax.conv): 'auto' picks
-  # matmul forms for thin shapes on CPU; 'xla' is XLA's convolution (needed for forward-mode AD).
+  # matmul forms for thin shapes on CPU; 'xla' is XLA's convolution. Both support every autodiff mode.
   # net_dtype: 'bfloat16' runs coupling nets in bf16 (GPU/TPU); log-dets stay float32.
   # identity_init: the Glow layer starts as f = identity (phase 2 starts at the phase-1 bound);
   # False gives Glow's data-dependent ActNorm and random rotations.
