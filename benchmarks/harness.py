@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vaeglow_jax import sharding
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import losses, phases
 from vaeglow_jax import train as train_lib
@@ -55,15 +56,15 @@ class StepBench:
     config.phase = phase_name
     self.phase = phases.build(config, image_shape)
     self.batch = batch
-    self.mesh = train_lib.make_mesh(1)
+    self.mesh = sharding.make_mesh(1)
     self.tx = train_lib.make_optimizer(config, steps_per_epoch=1000)
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (batch,) + tuple(image_shape), dtype=np.uint8)
-    self.images = train_lib.shard_batch(images, self.mesh)
+    self.images = sharding.shard_batch(images, self.mesh)
     init = jax.jit(lambda r, b: self.phase.init(r, losses.dequantize(b, None, self.phase.n_bits)))
     variables = init(jax.random.PRNGKey(seed), self.images)
     self.variables = variables
-    self.state = train_lib.replicate(
+    self.state = sharding.replicate(
         train_lib.create_state(variables, self.phase.spec.trainable, self.tx), self.mesh)
     self.rng = jax.random.PRNGKey(seed + 1)
     step = train_lib.make_train_step(self.phase, self.tx, self.mesh)

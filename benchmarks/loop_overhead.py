@@ -24,6 +24,7 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks import harness
+from vaeglow_jax import sharding
 from vaeglow_jax import loop as loop_lib
 from vaeglow_jax import train as train_lib
 
@@ -46,7 +47,7 @@ class LoopBench:
   def __init__(self, config, phase_name, shape, batch):
     self.bench = bench = harness.StepBench(config, phase_name, shape, batch)
     rng = np.random.default_rng(1)
-    self.batches = [train_lib.shard_batch(rng.integers(0, 256, (batch,) + tuple(shape), np.uint8),
+    self.batches = [sharding.shard_batch(rng.integers(0, 256, (batch,) + tuple(shape), np.uint8),
                                           bench.mesh) for _ in range(4)]
     self.step = bench.compiled  # the trainer's make_train_step, compiled once (slow on a GPU)
     self.loop_step, self.reset = train_lib.make_loop_step(bench.phase, bench.tx, bench.mesh,

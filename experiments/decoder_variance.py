@@ -9,7 +9,6 @@ Each WORKDIR holds a trained 'vae' phase; test images: the first --num_test of t
 reconstructed from the posterior mean; samples: --num_samples decoder means from the VAE's prior.
 """
 
-import json
 import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -79,10 +78,8 @@ def main(argv):
   text = '\n'.join(lines) + '\n'
   print(text)
   if _OUT.value:
-    with open(_OUT.value, 'w') as f:
-      f.write(text)
-    with open(os.path.splitext(_OUT.value)[0] + '.json', 'w') as f:
-      json.dump(rows, f, indent=2, sort_keys=True)
+    workdir_lib.write_text_atomic(_OUT.value, text)
+    workdir_lib.write_json_atomic(os.path.splitext(_OUT.value)[0] + '.json', rows, indent=2)
 
 
 if __name__ == '__main__':

@@ -49,8 +49,7 @@ def main(argv):
   # Join the other processes first, so that an error reading the trained config on one host
   # (a refused override, a work directory it cannot see) ends every process with its line.
   distributed.initialize(launch)
-  config = distributed.check_together('vaeglow_eval_config', lambda: evaluation_config(launch),
-                                      evaluation.USER_ERRORS)
+  config = distributed.check_together('vaeglow_eval_config', lambda: evaluation_config(launch))
   metrics = evaluation.evaluate(config, _WORKDIR.value)
   if not distributed.is_primary():  # process 0 wrote and reports the metrics
     return

@@ -44,8 +44,8 @@ def main(argv):
 def _write(text):
   print(text)
   if _OUT.value:
-    with open(_OUT.value, 'w') as f:
-      f.write(text)
+    from vaeglow_jax import workdir as workdir_lib
+    workdir_lib.write_text_atomic(_OUT.value, text)
 
 
 def _factorial(results_dir):

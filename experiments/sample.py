@@ -47,8 +47,8 @@ def last_trained_phase(workdir: str) -> str:
   for phase in phases.SPECS:
     directory = workdir_lib.checkpoints_dir(workdir, phase)
     if workdir_lib.has_checkpoint(directory):
-      steps = [os.path.join(directory, n) for n in os.listdir(directory) if n.isdigit()]
-      newest[phase] = max(os.path.getmtime(s) for s in steps)
+      newest[phase] = max(workdir_lib.modified_time(workdir_lib.join(directory, n))
+                          for n in workdir_lib.list_dir(directory) if n.isdigit())
   if not newest:
     raise SampleError(f'no trained phase in {workdir} (no DIR/<phase>/checkpoints/<step>); train '
                       'one with python -m experiments.train, or pass the right --workdir.')
@@ -67,7 +67,9 @@ def sample_config(launch):
 def main(argv):
   del argv
   import jax
-  from vaeglow_jax import distributed, evaluation, phases, sampling, train, trainer
+  from vaeglow_jax import config_checks, distributed, evaluation, phases, sampling, sharding
+  from vaeglow_jax import images as images_lib
+  from vaeglow_jax import workdir as workdir_lib
   launch = cli.config(_CONFIG)
   distributed.initialize(launch)
 
@@ -78,20 +80,19 @@ def main(argv):
     temperature = config.sampling.temperature if _TEMPERATURE.value is None else _TEMPERATURE.value
     if temperature < 0:
       raise SampleError(f'--temperature must be >= 0, got {temperature:g}.')
-    image_shape = trainer.validate_config(config)
-    mesh = train.make_mesh(config.num_devices or None)
-    train.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
+    image_shape = config_checks.validate_config(config)
+    mesh = sharding.make_mesh(config.num_devices or None)
+    sharding.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
     evaluation._checkpoints_dir(config, _WORKDIR.value)
     evaluation._check_prior_phase(config, _WORKDIR.value)
-    from vaeglow_jax import workdir as workdir_lib
-    out = _OUT.value or os.path.join(workdir_lib.phase_dir(_WORKDIR.value, evaluation.result_name(config)),
-                                     f'samples_T{temperature:g}')
-    if os.path.isdir(out) and os.listdir(out):
+    out = _OUT.value or workdir_lib.join(_WORKDIR.value, evaluation.result_name(config),
+                                         f'samples_T{temperature:g}')
+    if workdir_lib.list_dir(out):
       raise SampleError(f'{out} already holds files; pass another --out, or move them away.')
     return config, float(temperature), image_shape, mesh, out
 
   config, temperature, image_shape, mesh, out = distributed.check_together(
-      'vaeglow_sample_checks', checks, (UserError,))
+      'vaeglow_sample_checks', checks)
   phase = phases.build(config, image_shape)
   variables, step = evaluation.load_variables(config, _WORKDIR.value, phase)
   if config.eval.prior_phase:
@@ -99,7 +100,7 @@ def main(argv):
   images = sampling.draw(phase, variables, jax.random.PRNGKey(_SEED.value), _NUM.value, temperature,
                          config.eval.batch_size, mesh)
   if distributed.is_primary():
-    names = sampling.write_folder(out, images)
+    names = images_lib.write_folder(out, images)
     print(f'{len(names)} samples of {evaluation.result_name(config)} (checkpoint step {step}, '
           f'T={temperature:g}, seed {_SEED.value}): {out}/ ({names[0]} ... {names[-1]}, samples.npz)')
 

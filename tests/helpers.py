@@ -13,7 +13,7 @@ import numpy as np
 
 from experiments.configs import fashion_mnist
 from tests.xla_env import xla_flags
-from vaeglow_jax import train as train_lib
+from vaeglow_jax import checkpoints
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.flows.checks import flow_errors
 
@@ -81,8 +81,8 @@ def cli_config(args):
 
 def latest_state(workdir, phase):
   """(latest step, raw restored state) of DIR/<phase>/checkpoints."""
-  manager = train_lib.checkpoint_manager(workdir_lib.checkpoints_dir(workdir, phase), 3)
-  return manager.latest_step(), train_lib.restore_raw(manager)
+  manager = checkpoints.checkpoint_manager(workdir_lib.checkpoints_dir(workdir, phase), 3)
+  return manager.latest_step(), checkpoints.restore_raw(manager)
 
 
 def assert_trees_equal(a, b):

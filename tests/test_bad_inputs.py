@@ -14,7 +14,9 @@ from ml_collections import config_flags
 
 from experiments import cli
 from tests.helpers import snapshot, train_config
-from vaeglow_jax import report, train, trainer
+from vaeglow_jax import sharding
+from vaeglow_jax import report, trainer
+from vaeglow_jax.errors import UserError
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.reliability import WorkdirError
 
@@ -33,7 +35,7 @@ def phase1(tmp_path_factory):
 def _refused(workdir, config, match):
   import tensorflow_datasets as tfds
   before = snapshot(workdir)
-  with tfds.testing.mock_data(num_examples=64), pytest.raises(trainer.USER_ERRORS, match=match) as e:
+  with tfds.testing.mock_data(num_examples=64), pytest.raises(UserError, match=match) as e:
     trainer.train_and_evaluate(config, workdir)
   assert snapshot(workdir) == before
   assert '\n' not in str(e.value)
@@ -101,8 +103,8 @@ def test_an_unknown_preset_is_the_config_files_own_line():
 
 
 def test_the_evaluation_batch_hint_names_the_evaluation_key():
-  with pytest.raises(train.BatchSizeError, match=r'set --config\.eval\.batch_size to a multiple of 2'):
-    train.check_batch_size(7, types.SimpleNamespace(size=2), 'eval.batch_size')
+  with pytest.raises(sharding.BatchSizeError, match=r'set --config\.eval\.batch_size to a multiple of 2'):
+    sharding.check_batch_size(7, types.SimpleNamespace(size=2), 'eval.batch_size')
   source = open(os.path.join(ROOT, 'vaeglow_jax', 'evaluation.py')).read()
   assert "check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')" in source
 

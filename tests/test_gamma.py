@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import fashion_mnist
+from vaeglow_jax import sharding
 from vaeglow_jax import losses, phases
 from vaeglow_jax import train as train_lib
 from vaeglow_jax.model import VAEGlow
@@ -29,7 +30,7 @@ def _train(phase_name, steps, **gamma):
   config.model.gamma.update(gamma)
   config.learning_rate, config.warmup_steps = 5e-4, 0
   phase = phases.build(config, SHAPE)
-  mesh = train_lib.make_mesh(1)
+  mesh = sharding.make_mesh(1)
   rng = np.random.default_rng(0)
   x0 = losses.dequantize(jnp.asarray(_batch(rng)), None, 8)
   variables = jax.jit(phase.init)(jax.random.PRNGKey(0), x0)
@@ -38,7 +39,7 @@ def _train(phase_name, steps, **gamma):
   step = train_lib.make_train_step(phase, tx, mesh)
   key = jax.random.PRNGKey(1)
   for _ in range(steps):
-    state, _ = step(state, train_lib.shard_batch(_batch(rng), mesh), key)
+    state, _ = step(state, sharding.shard_batch(_batch(rng), mesh), key)
   return phase, state.variables(), rng
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import optax
 import pytest
 
+from vaeglow_jax import sharding
 from vaeglow_jax import loop as loop_lib
 from vaeglow_jax import train as train_lib
 
@@ -34,12 +35,12 @@ class ToyPhase:
 
 
 def _setup(stop_on_nonfinite=False, max_consecutive=3):
-  phase, mesh, tx = ToyPhase(), train_lib.make_mesh(1), optax.sgd(0.1)
+  phase, mesh, tx = ToyPhase(), sharding.make_mesh(1), optax.sgd(0.1)
   variables = {'params': {'toy': {'w': jnp.zeros(())}}}
-  state = train_lib.replicate(train_lib.create_state(variables, ('toy',), tx), mesh)
+  state = sharding.replicate(train_lib.create_state(variables, ('toy',), tx), mesh)
   images = np.full((4, 2, 2, 1), 100, np.uint8)
   loop_step, reset = train_lib.make_loop_step(phase, tx, mesh, stop_on_nonfinite, max_consecutive)
-  monitor = train_lib.new_monitor(phase, mesh, state, train_lib.shard_batch(images, mesh))
+  monitor = train_lib.new_monitor(phase, mesh, state, sharding.shard_batch(images, mesh))
   return phase, mesh, tx, state, monitor, loop_step, reset
 
 
@@ -50,7 +51,7 @@ def _batches(mesh, bad_steps=(), n=50, seed=0):
     images = rng.integers(0, 200, (4, 2, 2, 1), dtype=np.uint8)
     if i in bad_steps:
       images[:] = 255
-    yield train_lib.shard_batch(images, mesh)
+    yield sharding.shard_batch(images, mesh)
 
 
 def test_monitor_sums_equal_the_plain_steps_metrics():
@@ -162,9 +163,9 @@ def test_itstime(every, step, last, expected):
 
 
 def test_describe_mesh_names_processes_devices_and_the_per_device_batch():
-  mesh = train_lib.make_mesh()
+  mesh = sharding.make_mesh()
   n = jax.device_count()
-  text = train_lib.describe_mesh(mesh, 8 * n)
+  text = sharding.describe_mesh(mesh, 8 * n)
   assert text.startswith(f'1 process, {n} cpu device')
   assert f"mesh {{'data': {n}}}, 8 examples per device" in text
 

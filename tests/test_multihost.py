@@ -13,9 +13,9 @@ import tensorflow_datasets as tfds
 from tests import mock_train
 from tests.helpers import (assert_trees_equal, cli_config, finish, free_port, latest_state,
                            launch, once_per_session, process_flags, workdir_files)
+from vaeglow_jax import checkpoints
 from vaeglow_jax import distributed, figures, trainer
 from vaeglow_jax import workdir as workdir_lib
-from vaeglow_jax import train as train_lib
 
 # Enough steps that a SIGTERM at the 3rd batch stops the run before its end (JAX's preemption
 # sync point is one step past the furthest process).
@@ -179,8 +179,8 @@ def test_feature_extractor_trained_by_two_processes_is_the_one_of_one_process(tm
   assert infos[0] == infos[1] and infos[0]['num_test_examples'] == 10_000
   params = []
   for run in runs.values():
-    manager = train_lib.checkpoint_manager(str(run / 'checkpoints'), 1, read_only=True)
-    params.append(train_lib.restore_raw(manager))
+    manager = checkpoints.checkpoint_manager(str(run / 'checkpoints'), 1, read_only=True)
+    params.append(checkpoints.restore_raw(manager))
   assert_trees_equal(params[0], params[1])
   assert workdir_files(runs['one']) == workdir_files(runs['two'])
 

@@ -155,3 +155,46 @@ def test_each_phase_trains_what_its_spec_says(name):
   assert set(spec.trainable) <= set(variables['params'])
   assert not set(spec.trainable) & set(spec.from_stage1), 'a phase trains what it froze'
   assert ('glow' in variables['params']) == spec.use_glow
+
+
+# The science module's chains are the result names of one fixed design (scripts/factorial.sh).
+_PHASE_NAMES_ALLOWED_IN = {'phases.py', 'factorial.py'}
+
+
+def _phase_name_literals(source: str) -> list[tuple[int, str]]:
+  """(line, name) of string constants equal to a phase name that are not a subscript or .get()
+  key (config groups and parameter keys share names with phases: config.model['glow']), a
+  docstring, or an entry of __all__ (module names)."""
+  import ast
+  tree = ast.parse(source)
+  allowed = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+      allowed.add(id(node.slice))
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        and node.func.attr == 'get' and node.args and isinstance(node.args[0], ast.Constant)):
+      allowed.add(id(node.args[0]))
+    body = getattr(node, 'body', None)
+    if (isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and body
+        and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)):
+      allowed.add(id(body[0].value))
+    if isinstance(node, ast.Assign) and any(getattr(t, 'id', '') == '__all__' for t in node.targets):
+      allowed.update(id(c) for c in ast.walk(node.value))
+  return sorted((node.lineno, node.value) for node in ast.walk(tree)
+                if isinstance(node, ast.Constant) and node.value in phases.SPECS
+                and id(node) not in allowed)
+
+
+def test_no_phase_name_is_used_outside_the_phase_table():
+  import pathlib
+  library = pathlib.Path(phases.__file__).parent
+  found = [f'{path.relative_to(library)}:{line}: {name!r}'
+           for path in sorted(library.rglob('*.py')) if path.name not in _PHASE_NAMES_ALLOWED_IN
+           for line, name in _phase_name_literals(path.read_text())]
+  assert not found, 'phase names outside vaeglow_jax/phases.py:\n' + '\n'.join(found)
+
+
+def test_the_phase_name_check_sees_a_switch_on_a_phase():
+  source = 'def f(config):\n  """For the \'glow\' phase."""\n  if config.phase == "glow_baseline":\n' \
+           '    return config.model["glow"], config.get("prior")\n  return read(d, "vae")\n'
+  assert _phase_name_literals(source) == [(3, 'glow_baseline'), (5, 'vae')]

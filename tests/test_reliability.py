@@ -16,6 +16,9 @@ import tensorflow_datasets as tfds
 from tests.helpers import (assert_trees_equal, latest_state, poisoned_per_example, snapshot,
                            train_config)
 from tests.xla_env import xla_flags
+from vaeglow_jax import sharding
+from vaeglow_jax import checkpoints
+from vaeglow_jax import config_checks
 from vaeglow_jax import phases, reliability, trainer
 from vaeglow_jax import train as train_lib
 from vaeglow_jax.data import DataError
@@ -57,7 +60,7 @@ def test_bad_values_are_one_clear_error_and_nothing_is_written(tmp_path, key, va
   config = train_config(value) if key == 'phase' else train_config('vae', **{key: value})
   if key == 'num_train_steps':
     config.num_epochs = 0
-  with pytest.raises((trainer.TrainingError, DataError), match=message):
+  with pytest.raises((config_checks.ConfigError, DataError), match=message):
     trainer.train_and_evaluate(config, str(tmp_path))
   assert list(tmp_path.iterdir()) == []
 
@@ -68,7 +71,7 @@ def test_bad_values_are_one_clear_error_and_nothing_is_written(tmp_path, key, va
     ({'phase': 'joint', 'model.glow.num_squeezes': 0}, 'has 1 channel'),
 ])
 def test_image_shape_that_does_not_fit_the_model(tmp_path, overrides, message):
-  with pytest.raises(trainer.TrainingError, match=message):
+  with pytest.raises(config_checks.ConfigError, match=message):
     trainer.train_and_evaluate(train_config(**overrides), str(tmp_path))
   assert list(tmp_path.iterdir()) == []
 
@@ -143,9 +146,9 @@ def test_corrupted_checkpoint_is_a_clear_error(phase1_workdir, tmp_path):
         with open(os.path.join(root, name), 'r+b') as f:
           f.truncate(max(0, os.path.getsize(os.path.join(root, name)) // 3))
   with tfds.testing.mock_data(num_examples=16):
-    with pytest.raises(trainer.TrainingError, match='cannot be read'):
+    with pytest.raises(checkpoints.CheckpointError, match='cannot be read'):
       trainer.train_and_evaluate(train_config('vae', steps=4), str(workdir))
-    with pytest.raises(trainer.TrainingError, match='cannot be read'):
+    with pytest.raises(checkpoints.CheckpointError, match='cannot be read'):
       trainer.train_and_evaluate(train_config('glow', steps=4), str(workdir))
 
 
@@ -184,7 +187,7 @@ def test_nonfinite_stop_names_step_term_and_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(trainer.TrainingError,
                        match='non-finite reconstruction, loss at step 1; last good checkpoint: none yet'):
       trainer.train_and_evaluate(train_config('vae', steps=4, nonfinite='stop'), str(tmp_path))
-  manager = train_lib.checkpoint_manager(os.path.join(tmp_path, 'vae', 'checkpoints'), 3)
+  manager = checkpoints.checkpoint_manager(os.path.join(tmp_path, 'vae', 'checkpoints'), 3)
   assert manager.latest_step() is None  # nothing non-finite was saved
 
 
@@ -209,13 +212,13 @@ def test_nonfinite_step_leaves_state_unchanged():
   tx = train_lib.make_optimizer(config, steps_per_epoch=10)
   images = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 1), dtype=np.uint8)
   variables = jax.device_get(jax.jit(phase.init)(jax.random.PRNGKey(0), images / 256.0))
-  mesh = train_lib.make_mesh(1)
-  state = train_lib.replicate(train_lib.create_state(variables, phase.spec.trainable, tx), mesh)
+  mesh = sharding.make_mesh(1)
+  state = sharding.replicate(train_lib.create_state(variables, phase.spec.trainable, tx), mesh)
   before = jax.device_get((state.params, state.opt_state))
   original = phase.per_example
   phase.per_example = lambda v, x, r: {**original(v, x, r), 'objective': original(v, x, r)['objective'] * np.inf}
   step = train_lib.make_train_step(phase, tx, mesh)
-  state, metrics = step(state, train_lib.shard_batch(images, mesh), jax.random.PRNGKey(1))
+  state, metrics = step(state, sharding.shard_batch(images, mesh), jax.random.PRNGKey(1))
   assert not bool(metrics['finite']) and int(state.step) == 1
   assert_trees_equal(jax.device_get((state.params, state.opt_state)), before)
 

@@ -10,7 +10,10 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tests.helpers import assert_trees_equal, latest_state, train_config
-from vaeglow_jax import phases, trainer
+from vaeglow_jax import sharding
+from vaeglow_jax import checkpoints
+from vaeglow_jax import evaluation, phases, report, trainer
+from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax import train as train_lib
 
 pytestmark = pytest.mark.slow
@@ -31,10 +34,10 @@ def test_vae_then_glow_freezes_phase1_and_learns(tmp_path):
     losses = [m['loss'] for _, m in history]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
   # Every checkpoint phase 2 wrote holds the phase-1 parameters bitwise unchanged.
-  manager = train_lib.checkpoint_manager(os.path.join(workdir, 'glow', 'checkpoints'), 3)
+  manager = checkpoints.checkpoint_manager(os.path.join(workdir, 'glow', 'checkpoints'), 3)
   assert len(manager.all_steps()) >= 2
   for step in manager.all_steps():
-    saved = train_lib.restore_raw(manager, step)
+    saved = checkpoints.restore_raw(manager, step)
     assert set(saved['params']) == {'glow'}
     assert set(saved['frozen']) == {'encoder', 'decoder', 'prior'}
     assert_trees_equal(saved['frozen'], stage1['params'])
@@ -48,9 +51,11 @@ def test_vae_then_glow_freezes_phase1_and_learns(tmp_path):
 
 def test_a_new_phase_is_one_table_entry(tmp_path, monkeypatch):
   """The worked example of adding a phase: a prior and Glow layer fitted together on the frozen
-  phase-1 encoder and decoder is one PhaseSpec; the trainer, checkpoints and sampling follow."""
+  phase-1 encoder and decoder is one PhaseSpec; the trainer, checkpoints, sampling, evaluation
+  and the report follow."""
   monkeypatch.setitem(phases.SPECS, 'prior_glow', phases.PhaseSpec(
-      'vae', trainable=('prior', 'glow'), from_stage1=('encoder', 'decoder'), use_glow=True))
+      phases.VAE_MODEL, trainable=('prior', 'glow'), from_stage1=('encoder', 'decoder'),
+      label='VAE + prior and Glow layer fitted together', stage1='vae', use_glow=True))
   workdir = str(tmp_path)
   with tfds.testing.mock_data(num_examples=16):
     trainer.train_and_evaluate(train_config('vae', steps=2), workdir)
@@ -62,6 +67,14 @@ def test_a_new_phase_is_one_table_entry(tmp_path, monkeypatch):
   assert step == 4 and set(saved['params']) == {'prior', 'glow'}
   assert_trees_equal(saved['frozen'], {k: stage1['params'][k] for k in ('encoder', 'decoder')})
   assert os.path.exists(os.path.join(workdir, 'prior_glow', 'samples', 'step_4.png'))
+  config = workdir_lib.trained_config(workdir, 'prior_glow', train_config('prior_glow'))
+  config.update_from_flattened_dict({'eval.iw_samples': 2, 'eval.max_test_examples': 8,
+                                     'eval.num_fid_samples': 4, 'eval.temperatures': (0.5,)})
+  with tfds.testing.mock_data(num_examples=16):
+    metrics = evaluation.evaluate(config, workdir, log=lambda *_: None)
+  assert np.isfinite(metrics['test_bpd_iw']) and 'seconds_per_epoch_phase1' in metrics
+  table = report.markdown_table(report.load_rows([workdir]))
+  assert 'VAE + prior and Glow layer fitted together' in table
 
 
 def test_resume_equals_uninterrupted_run(tmp_path):
@@ -86,14 +99,14 @@ def test_four_devices_match_one_device():
   variables = jax.device_get(jax.jit(phase.init)(jax.random.PRNGKey(0), x))
   results = []
   for num_devices in (1, 4):
-    mesh = train_lib.make_mesh(num_devices)
+    mesh = sharding.make_mesh(num_devices)
     # A fresh copy each time: the train step donates (deletes) its input state.
-    state = train_lib.replicate(train_lib.create_state(variables, phase.spec.trainable, tx), mesh)
+    state = sharding.replicate(train_lib.create_state(variables, phase.spec.trainable, tx), mesh)
     step = train_lib.make_train_step(phase, tx, mesh)
-    state, metrics = step(state, train_lib.shard_batch(images, mesh), jax.random.PRNGKey(1))
+    state, metrics = step(state, sharding.shard_batch(images, mesh), jax.random.PRNGKey(1))
     results.append((jax.device_get(state.params), float(metrics['loss'])))
     for _ in range(2):  # later steps reuse the first compilation
-      state, _ = step(state, train_lib.shard_batch(images, mesh), jax.random.PRNGKey(1))
+      state, _ = step(state, sharding.shard_batch(images, mesh), jax.random.PRNGKey(1))
     assert step._cache_size() == 1
   assert results[0][1] == pytest.approx(results[1][1], rel=1e-5)
   for p1, p4 in zip(jax.tree_util.tree_leaves(results[0][0]), jax.tree_util.tree_leaves(results[1][0])):

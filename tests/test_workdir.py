@@ -99,3 +99,66 @@ def test_evaluate_without_config_refuses_a_model_override_in_one_line(tmp_path):
   lines = result.stderr.strip().splitlines()
   assert lines[-1].startswith('error: --config.model.latent_dim cannot change at evaluation'), lines
   assert 'Traceback' not in result.stderr and sorted(os.listdir(tmp_path)) == before
+
+
+# The I/O layer -------------------------------------------------------------------
+
+def test_atomic_writes_leave_only_the_target_and_round_trip(tmp_path):
+  import numpy as np
+  target = str(tmp_path / 'a' / 'b')  # parents are created
+  workdir.write_json_atomic(workdir.join(target, 'x.json'), {'k': [1, 2]})
+  workdir.write_npz_atomic(workdir.join(target, 'x.npz'), {'x': np.arange(6, dtype=np.uint8)})
+  workdir.write_png(workdir.join(target, 'x.png'), np.full((3, 4, 1), 7, np.uint8))
+  assert workdir.list_dir(target) == ['x.json', 'x.npz', 'x.png']  # no temporary files left
+  assert workdir.read_json(workdir.join(target, 'x.json')) == {'k': [1, 2]}
+  with np.load(workdir.join(target, 'x.npz')) as f:
+    np.testing.assert_array_equal(f['x'], np.arange(6))
+  from PIL import Image
+  image = np.asarray(Image.open(workdir.join(target, 'x.png')))
+  assert image.shape == (3, 4) and (image == 7).all()
+
+
+def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
+  path = str(tmp_path / 'config.json')
+  workdir.write_text_atomic(path, 'old')
+
+  def fail(*args):
+    raise OSError('disk full')
+  monkeypatch.setattr(workdir.os, 'replace', fail)
+  with pytest.raises(OSError):
+    workdir.write_text_atomic(path, 'new')
+  assert workdir.read_text(path) == 'old'
+
+
+def test_read_json_names_a_damaged_file_and_missing_is_the_default(tmp_path):
+  path = str(tmp_path / 'timing.json')
+  assert workdir.read_json(path, default={}) == {}
+  workdir.write_text_atomic(path, '{"wall_seconds": 1')
+  with pytest.raises(WorkdirError, match='timing.json is not valid JSON'):
+    workdir.read_json(path)
+  assert workdir.list_dir(str(tmp_path / 'missing')) == []
+
+
+def test_paths_may_be_urls():
+  assert workdir.join('gs://bucket/run', 'vae', 'config.json') == 'gs://bucket/run/vae/config.json'
+  assert workdir.config_path('gs://bucket/run', 'glow') == 'gs://bucket/run/glow/config.json'
+  assert workdir.absolute('gs://bucket/run') == 'gs://bucket/run'
+  assert not workdir.is_local('gs://bucket/run') and workdir.is_local('runs/a')
+  assert workdir.basename('gs://bucket/run/') == 'run'
+
+
+# Where the library may open files itself: the training lock (flock, a local file; object storage
+# has its own lock in the pods issue) and the Inception weights file (not part of a work directory).
+_DIRECT_IO_ALLOWED = {'workdir.py', 'reliability.py', 'inception.py'}
+
+
+def test_only_the_workdir_module_touches_files():
+  import pathlib
+  import re
+  library = pathlib.Path(workdir.__file__).parent
+  direct = re.compile(r'\bopen\(|os\.(replace|makedirs|listdir|remove|rename)\b|\bglob\.|shutil\.|'
+                      r'os\.path\.(isfile|isdir|exists|getmtime)|\.savefig\(|Image\.fromarray\(.*\.save\(')
+  offenders = [f'{path.relative_to(library)}:{n}: {line.strip()}'
+               for path in sorted(library.rglob('*.py')) if path.name not in _DIRECT_IO_ALLOWED
+               for n, line in enumerate(path.read_text().splitlines(), 1) if direct.search(line)]
+  assert not offenders, 'file I/O outside vaeglow_jax/workdir.py:\n' + '\n'.join(offenders)

@@ -21,9 +21,7 @@ workdir/fid_calibration.json and workdir/fid_calibration.png.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 
 import numpy as np
@@ -32,6 +30,7 @@ from vaeglow_jax.errors import UserError
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import evaluation
 from vaeglow_jax import reliability
+from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.metrics import scores as scores_lib
 
 RESULT_FILE = 'fid_calibration.json'
@@ -174,12 +173,8 @@ def _summary(rows) -> dict:
 
 
 def _write(workdir: str, result: dict) -> None:
-  os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, RESULT_FILE)
-  with open(path + '.tmp', 'w') as f:
-    json.dump(result, f, indent=2, sort_keys=True)
-  os.replace(path + '.tmp', path)
-  figure(result, os.path.join(workdir, FIGURE_FILE))
+  workdir_lib.write_json_atomic(workdir_lib.join(workdir, RESULT_FILE), result, indent=2)
+  figure(result, workdir_lib.join(workdir, FIGURE_FILE))
 
 
 def figure(result: dict, path: str) -> str:
@@ -215,6 +210,6 @@ def figure(result: dict, path: str) -> str:
   fig.suptitle(f"{result['dataset']}: {result['num_images']} perturbed training images against "
                f"{result['num_reference_images']} test images")
   fig.tight_layout()
-  fig.savefig(path, dpi=90)
+  workdir_lib.write_figure(path, fig, dpi=90)
   plt.close(fig)
   return path

@@ -8,13 +8,13 @@ uint8 (local_batch, H, W, C); each process reads its own shard.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Iterator
 
 import jax
 import numpy as np
 
 from vaeglow_jax.errors import UserError
+from vaeglow_jax import workdir as workdir_lib
 
 FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist'
 
@@ -73,7 +73,7 @@ def _builder(data_config):
   if builder.is_prepared():
     return builder
   manual_dir = spec.manual_dir
-  if manual_dir and os.path.isdir(manual_dir):
+  if manual_dir and workdir_lib.is_dir(manual_dir):
     # Debian recompressed the original files, so TFDS's registered checksums differ.
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=manual_dir, register_checksums=True))

@@ -127,7 +127,7 @@ def _client():
         'install the jax version of requirements.txt (setup.cfg: jax<0.11).') from e
 
 
-def check_together(name: str, check, user_errors: tuple, fingerprint: str = '',
+def check_together(name: str, check, fingerprint: str = '',
                    timeout_seconds: float = 300.0):
   """Runs `check()` (the checks a run makes before its first collective) on every process and
   returns its value. A user error on any process, or a `fingerprint` (e.g. of the config) that
@@ -140,7 +140,7 @@ def check_together(name: str, check, user_errors: tuple, fingerprint: str = '',
   value, outcome = None, 'ok'
   try:
     value = check()
-  except user_errors as e:
+  except UserError as e:
     outcome = f'error: {e}'
   client, index, count = _client(), jax.process_index(), jax.process_count()
   client.key_value_set(f'{name}/outcome/{index}', outcome)

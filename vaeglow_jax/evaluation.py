@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 import time
 
@@ -21,16 +20,17 @@ import numpy as np
 from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from vaeglow_jax import sharding
 from vaeglow_jax.errors import UserError
+from vaeglow_jax import checkpoints
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
 from vaeglow_jax import figures
+from vaeglow_jax import images as images_lib
 from vaeglow_jax import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
-from vaeglow_jax import sampling
-from vaeglow_jax import train as train_lib
-from vaeglow_jax import trainer
+from vaeglow_jax import config_checks
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.metrics import feature_extractor as fe_lib
 from vaeglow_jax.metrics import inception
@@ -43,7 +43,6 @@ class EvaluationError(UserError, ValueError):
 
 
 # The errors a user can fix (one line, exit 2): every errors.UserError.
-USER_ERRORS = (UserError,)
 
 
 # Loading ------------------------------------------------------------------------
@@ -80,30 +79,21 @@ def _checkpoints_dir(config, workdir: str) -> str:
 
 def load_variables(config, workdir: str, phase: phases.Phase):
   """The latest checkpoint's variables of config.phase, checked against the model. -> (variables, step)."""
-  directory = _checkpoints_dir(config, workdir)
-  manager = train_lib.checkpoint_manager(directory, config.keep_checkpoints, read_only=True)
-  if manager.latest_step() is None:  # only step folders Orbax does not recognise
-    raise EvaluationError(f'no readable checkpoint in {directory}; train phase {config.phase!r} '
-                          'first.')
-  step = int(manager.latest_step())
-  raw = trainer.restore_or_raise(manager, step)
-  variables = {'params': {**raw.get('frozen', {}), **raw['params']}, **raw.get('collections', {})}
-  return fit_to_model(phase, variables, f'checkpoint {directory}/{step}'), step
+  return checkpoints.load_checked(_checkpoints_dir(config, workdir), abstract_variables(phase),
+                                  f'the checkpoint of phase {config.phase!r}',
+                                  f'train phase {config.phase!r} first.')
+
+
+def abstract_variables(phase: phases.Phase):
+  """The shapes and dtypes of phase's model variables (jax.eval_shape of its init)."""
+  shape = (2,) + phase.image_shape
+  return jax.eval_shape(phase.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(shape, jnp.float32))
 
 
 def fit_to_model(phase: phases.Phase, variables, where: str):
-  """variables (restored arrays) checked against phase's model (every expected leaf present with
-  its shape) and cast to its dtypes; extra top-level keys dropped. where: named in the error."""
-  shape = (2,) + phase.image_shape
-  expected = jax.eval_shape(phase.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(shape, jnp.float32))
-  got = dict(jax.tree_util.tree_flatten_with_path(variables)[0])
-  for path, leaf in jax.tree_util.tree_flatten_with_path(expected)[0]:
-    if path not in got or tuple(np.shape(got[path])) != tuple(leaf.shape):
-      found = 'missing' if path not in got else f'shape {tuple(np.shape(got[path]))}'
-      raise EvaluationError(f'{where} does not fit this config: '
-                            f'{jax.tree_util.keystr(path)} is {found}, expected {tuple(leaf.shape)}.')
-  return jax.tree_util.tree_map(lambda e, v: jnp.asarray(v, e.dtype), expected,
-                                {k: variables[k] for k in expected})
+  """variables (restored arrays) checked against phase's model and cast to its dtypes
+  (checkpoints.fit); extra keys dropped. where: named in the error."""
+  return checkpoints.fit(variables, abstract_variables(phase), where)
 
 
 def result_name(config) -> str:
@@ -118,10 +108,9 @@ def _check_prior_phase(config, workdir: str) -> None:
   prior_phase = config.eval.get('prior_phase', '')
   if not prior_phase:
     return
-  vae_phases = [p for p, s in phases.SPECS.items() if s.task == 'vae']
-  if phases.get_spec(config.phase).task != 'vae' or prior_phase not in phases.PRIOR_KEYS:
+  if config.phase not in phases.VAE_PHASES or prior_phase not in phases.PRIOR_KEYS:
     raise EvaluationError(f'--config.eval.prior_phase={prior_phase} with phase {config.phase!r}: '
-                          f'a chain is a VAE phase ({", ".join(vae_phases)}) sampled from the prior '
+                          f'a chain is a VAE phase ({", ".join(phases.VAE_PHASES)}) sampled from the prior '
                           f'of one of {", ".join(phases.PRIOR_KEYS)}; pick one of those.')
   directory = workdir_lib.checkpoints_dir(workdir, prior_phase)
   if not workdir_lib.has_checkpoint(directory):
@@ -177,9 +166,9 @@ def test_bounds(phase, variables, config, mesh, rng, log=print) -> dict:
   start = time.time()
   for i, (images, mask) in enumerate(data_lib.eval_iterator(
       config.data, 'test', e.batch_size, e.max_test_examples or None)):
-    a, b = step(variables, train_lib.shard_batch(images, mesh), jax.random.fold_in(rng, i))
+    a, b = step(variables, sharding.shard_batch(images, mesh), jax.random.fold_in(rng, i))
     a, b, m = (np.asarray(multihost_utils.process_allgather(t, tiled=True)) for t in
-               (a, b, train_lib.shard_batch(mask, mesh)))
+               (a, b, sharding.shard_batch(mask, mesh)))
     elbo.append(a[m])
     iw.append(b[m])
     if i % 10 == 0:
@@ -197,7 +186,7 @@ def test_bounds(phase, variables, config, mesh, rng, log=print) -> dict:
 
 # Samples and features -------------------------------------------------------------
 
-to_uint8 = sampling.to_uint8  # [0, 1] floats -> the nearest 8-bit codes
+to_uint8 = images_lib.to_uint8  # [0, 1] floats -> the nearest 8-bit codes
 
 
 def quantize(images: np.ndarray) -> np.ndarray:
@@ -219,7 +208,7 @@ def generate(phase, variables, rng, num: int, temperature: float, batch: int) ->
 def export_samples(path: str, samples: dict) -> str:
   """Writes the scored samples as uint8 (N, H, W, C) arrays (one per key) to an .npz."""
   workdir_lib.write_npz_atomic(path, {k: to_uint8(v) for k, v in samples.items()})
-  return os.path.basename(path)
+  return workdir_lib.basename(path)
 
 
 def glow_layer_effect(samples: dict, reference_images: np.ndarray) -> dict:
@@ -315,11 +304,7 @@ def score_key(score: str, space: str) -> str:
 # Timing -------------------------------------------------------------------------
 
 def read_timing(workdir: str, phase_name: str) -> dict | None:
-  path = workdir_lib.timing_path(workdir, phase_name)
-  if not os.path.isfile(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
+  return workdir_lib.read_json(workdir_lib.timing_path(workdir, phase_name))
 
 
 def timing_metrics(config, workdir) -> dict:
@@ -330,12 +315,13 @@ def timing_metrics(config, workdir) -> dict:
     out.update(seconds_per_epoch=own['seconds_per_epoch'], training_seconds=own['wall_seconds'],
                median_step_seconds=own['median_step_seconds'])
   total = out.get('training_seconds', 0.0)
-  if phases.get_spec(config.phase).from_stage1:
-    first = read_timing(config.stage1_workdir or workdir, 'vae')
+  spec = phases.get_spec(config.phase)
+  if spec.stage1:
+    first = read_timing(config.stage1_workdir or workdir, spec.stage1)
     if first:
       out['seconds_per_epoch_phase1'] = first['seconds_per_epoch']
       total += first['wall_seconds']
-      if own and config.phase == 'glow':  # the paper's Table 4: mean of the full model's two phases
+      if own and spec.epoch_time_with_stage1:  # the paper's Table 4: mean of the two phases
         out['seconds_per_epoch_mean_of_phases'] = (own['seconds_per_epoch']
                                                    + first['seconds_per_epoch']) / 2
   if total:
@@ -366,10 +352,10 @@ def evaluate(config, workdir: str, log=print) -> dict:
   distributed.initialize(config)
 
   def checks():
-    image_shape = trainer.validate_config(config)
+    image_shape = config_checks.validate_config(config)
     _check_eval_config(config.eval)
-    mesh = train_lib.make_mesh(config.num_devices or None)
-    train_lib.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
+    mesh = sharding.make_mesh(config.num_devices or None)
+    sharding.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
     check_config_matches(config, workdir)
     _checkpoints_dir(config, workdir)  # not the Orbax manager: a collective
     _check_prior_phase(config, workdir)
@@ -377,7 +363,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
     return image_shape, mesh
 
   image_shape, mesh = distributed.check_together(
-      f'vaeglow_eval_{config.phase}_checks', checks, USER_ERRORS,
+      f'vaeglow_eval_{config.phase}_checks', checks,
       distributed.config_fingerprint(config))
   e = config.eval
   temperatures = [float(t) for t in e.temperatures]
@@ -396,7 +382,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
   metrics.update(phase.scalar_stds(variables))
   start = time.time()
   # From host memory: JAX on CPU cannot copy one process's device buffers to another's.
-  metrics.update(test_bounds(phase, train_lib.replicate(jax.device_get(variables), mesh), config,
+  metrics.update(test_bounds(phase, sharding.replicate(jax.device_get(variables), mesh), config,
                              mesh, rng_bounds, log))
   log(f'test bounds done in {time.time() - start:.0f} s: '
       + ', '.join(f'{k}={v:.4f}' for k, v in metrics.items() if k.startswith('test_bpd')))
@@ -425,12 +411,12 @@ def evaluate(config, workdir: str, log=print) -> dict:
                   for name, (fn, _) in spaces.items()}
   by_temperature = {name: {} for name in spaces}  # space -> 'T' -> {score: value}
   glow_layer = {'x_tilde': {name: {} for name in spaces}, 'decoder_mean': {}, 'effect': {}}
-  os.makedirs(out_dir, exist_ok=True)
+  workdir_lib.make_dirs(out_dir)
   exported = []
   for t in sweep:
     samples = generate(phase, variables, rng_samples, e.num_fid_samples, t, e.batch_size)
-    figures.save_grid(os.path.join(out_dir, f'samples_T{t:g}.png'), samples['x'][:e.num_grid_samples])
-    exported.append(export_samples(os.path.join(out_dir, f'samples_T{t:g}.npz'), samples))
+    figures.save_grid(workdir_lib.join(out_dir, f'samples_T{t:g}.png'), samples['x'][:e.num_grid_samples])
+    exported.append(export_samples(workdir_lib.join(out_dir, f'samples_T{t:g}.npz'), samples))
     for name, (fn, _) in spaces.items():
       by_temperature[name][f'{t:g}'] = scores_lib.score(references[name],
                                                         features(fn, samples['x'], e.batch_size))
@@ -487,14 +473,8 @@ def _describe(scores: dict) -> str:
 def write_metrics(workdir: str, phase_name: str, metrics: dict) -> str:
   """Merges {phase: metrics} into workdir/eval/metrics.json atomically; returns its path."""
   path = workdir_lib.metrics_path(workdir)
-  everything = {}
-  if os.path.isfile(path):
-    with open(path) as f:
-      everything = json.load(f)
+  everything = workdir_lib.read_json(path, default={})
   everything[phase_name] = metrics
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(everything, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
+  workdir_lib.write_json_atomic(path, everything, indent=2)
   return path
 

@@ -9,13 +9,12 @@ prior), 'glow' (the Glow layer, own prior) and 'glow+prior' (the Glow layer, pos
 
 from __future__ import annotations
 
-import glob
-import json
 import math
-import os
 import re
 
 import numpy as np
+
+from vaeglow_jax import workdir as workdir_lib
 
 CHAINS = ('vae', 'prior', 'glow', 'glow+prior')
 CHAIN_LABELS = {'vae': 'decoder means, own prior', 'prior': 'decoder means, post-hoc flow prior',
@@ -27,11 +26,12 @@ TEMPERATURES = ('0', '0.25', '0.5', '0.75')
 def load(results_dir: str) -> dict:
   """{(variance, prior): {seed: metrics}} from RESULTS/<variance>_<prior>/seed<S>/metrics.json."""
   runs = {}
-  for path in sorted(glob.glob(os.path.join(results_dir, '*_*', 'seed*', 'metrics.json'))):
-    cell, seed = path.split(os.sep)[-3:-1]
-    variance, prior = cell.split('_', 1)
-    with open(path) as f:
-      runs.setdefault((variance, prior), {})[int(re.sub(r'\D', '', seed))] = json.load(f)
+  for cell in workdir_lib.list_dir(results_dir):
+    for seed in workdir_lib.list_dir(workdir_lib.join(results_dir, cell)):
+      metrics = workdir_lib.read_json(workdir_lib.join(results_dir, cell, seed, 'metrics.json'))
+      if '_' in cell and re.fullmatch(r'seed\d+', seed) and metrics is not None:
+        variance, prior = cell.split('_', 1)
+        runs.setdefault((variance, prior), {})[int(seed[4:])] = metrics
   return runs
 
 

@@ -3,19 +3,15 @@ latent interpolations (Figure 5) and training curves from the TensorBoard event 
 
 from __future__ import annotations
 
-import glob
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaeglow_jax import train as train_lib
+from vaeglow_jax import images as images_lib
+from vaeglow_jax import phases
+from vaeglow_jax import workdir as workdir_lib
 
-
-def save_grid(path: str, images: np.ndarray, columns: int | None = None) -> str:
-  train_lib.save_png(path, np.asarray(images), columns)
-  return os.path.basename(path)
+save_grid = images_lib.save_grid
 
 
 def slerp(a: jax.Array, b: jax.Array, steps: int) -> jax.Array:
@@ -48,7 +44,7 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
     pairs = []
     for start in range(0, n, columns):
       pairs += [np.asarray(mean[start:start + columns]), np.asarray(x[start:start + columns])]
-    out['decoder_mean_vs_glow'] = save_grid(os.path.join(out_dir, 'decoder_mean_vs_glow.png'),
+    out['decoder_mean_vs_glow'] = save_grid(workdir_lib.join(out_dir, 'decoder_mean_vs_glow.png'),
                                             np.concatenate(pairs), columns)
   # Figure 5: each row goes from one random latent to another (slerp in the noise space);
   # the Glow layer's pixel noise is shared along a row.
@@ -58,7 +54,7 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
   noise = lambda i: tuple(path[i] if j == walked else a[j] for j in range(3))  # noqa: E731
   decode = jax.jit(lambda v, nz, nx, ne: phase.decode_noise(v, nz, nx, ne, temperature))
   frames = np.stack([np.asarray(decode(variables, *noise(i))) for i in range(steps)], 1)
-  out['interpolation'] = save_grid(os.path.join(out_dir, 'interpolation.png'),
+  out['interpolation'] = save_grid(workdir_lib.join(out_dir, 'interpolation.png'),
                                    frames.reshape((rows * steps,) + frames.shape[2:]), steps)
   return out
 
@@ -94,14 +90,13 @@ def training_curves(workdir: str, out_dir: str) -> str | None:
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
   curves = {}
-  for phase_dir in sorted(glob.glob(os.path.join(workdir, '*'))):
-    # second_stage trains on latent codes: its objective is not an image bits/dim.
-    if os.path.basename(phase_dir) in ('eval', 'second_stage') or not os.path.isdir(phase_dir):
+  for name in workdir_lib.list_dir(workdir):
+    if name not in phases.SPECS or not phases.SPECS[name].image_bpd:
       continue
-    scalars = read_scalars(phase_dir)
+    scalars = read_scalars(workdir_lib.phase_dir(workdir, name))
     for tag in ('train/bpd', 'validation/bpd'):
       if scalars.get(tag):
-        curves[f'{os.path.basename(phase_dir)} {tag}'] = scalars[tag]
+        curves[f'{name} {tag}'] = scalars[tag]
   if not curves:
     return None
   fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
@@ -113,7 +108,7 @@ def training_curves(workdir: str, out_dir: str) -> str | None:
   ax.legend(fontsize=8)
   ax.grid(alpha=0.3)
   fig.tight_layout()
-  path = os.path.join(out_dir, 'training_curves.png')
-  fig.savefig(path)
+  path = workdir_lib.join(out_dir, 'training_curves.png')
+  workdir_lib.write_figure(path, fig)
   plt.close(fig)
-  return os.path.basename(path)
+  return workdir_lib.basename(path)

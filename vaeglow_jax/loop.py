@@ -18,7 +18,7 @@ from absl import logging
 from vaeglow_jax.errors import UserError
 
 # Per-example terms and the names users know them by, for non-finite reports.
-TERM_NAMES = {'recon': 'reconstruction', 'kl': 'KL', 'logdet': 'logdet', 'log_prior': 'prior',
+TERM_NAMES = {'recon': 'reconstruction', 'kl': 'KL', 'logdet': 'logdet', 'log_prior': 'log prior',
               'latent_neg_elbo': 'second-stage ELBO', 'objective': 'loss'}
 
 

@@ -38,24 +38,43 @@ def gamma_config(model_config):
   return {**defaults, **(model_config.get('gamma') or {})}
 
 
+# The model families a phase trains (which Phase class builds it).
+VAE_MODEL, LATENT_MODEL, PIXEL_FLOW = 'vae_model', 'latent_model', 'pixel_flow'
+
+
 @dataclasses.dataclass(frozen=True)
 class PhaseSpec:
-  task: str                       # the class that builds and runs it: 'vae', 'second_stage', 'glow_baseline'
+  """Everything that differs between phases; no phase name is switched on outside this table."""
+  task: str                       # VAE_MODEL, LATENT_MODEL or PIXEL_FLOW
   trainable: tuple[str, ...]      # top-level parameter keys trained in this phase
-  from_stage1: tuple[str, ...]    # keys restored from the phase-1 ('vae') checkpoint, frozen
+  from_stage1: tuple[str, ...]    # keys restored from the `stage1` phase's checkpoint, frozen
+  label: str                      # its name in result tables
+  stage1: str = ''                # the phase whose checkpoint holds `from_stage1`
   use_glow: bool = False          # whether the VAEGlow carries a Glow layer
+  image_bpd: bool = True          # whether its training objective is an image bits/dim
+  prior_key: str = ''             # the parameter key of a latent prior other phases can sample from
+  # Report seconds per epoch as the mean of this phase's and its stage1's (the paper's Table 4).
+  epoch_time_with_stage1: bool = False
 
 
 _VAE_KEYS = ('encoder', 'decoder', 'prior')
 SPECS = {
-    'vae': PhaseSpec('vae', _VAE_KEYS, ()),
-    'glow': PhaseSpec('vae', ('glow',), _VAE_KEYS, use_glow=True),
-    'prior': PhaseSpec('vae', ('prior',), ('encoder', 'decoder')),
-    'second_stage': PhaseSpec('second_stage', ('second_stage',), _VAE_KEYS),
-    'joint': PhaseSpec('vae', _VAE_KEYS + ('glow',), (), use_glow=True),
-    'glow_baseline': PhaseSpec('glow_baseline', ('baseline',), ()),
+    'vae': PhaseSpec(VAE_MODEL, _VAE_KEYS, (), 'VAE', prior_key='prior'),
+    'prior': PhaseSpec(VAE_MODEL, ('prior',), ('encoder', 'decoder'), 'VAE + post-hoc flow prior',
+                       stage1='vae', prior_key='prior'),
+    'second_stage': PhaseSpec(LATENT_MODEL, ('second_stage',), _VAE_KEYS, 'two-stage VAE',
+                              stage1='vae', image_bpd=False, prior_key='second_stage'),
+    'glow': PhaseSpec(VAE_MODEL, ('glow',), _VAE_KEYS, 'VAE + Glow layer (full model)',
+                      stage1='vae', use_glow=True, epoch_time_with_stage1=True),
+    'joint': PhaseSpec(VAE_MODEL, _VAE_KEYS + ('glow',), (), 'VAE + Glow layer, joint training',
+                       use_glow=True, prior_key='prior'),
+    'glow_baseline': PhaseSpec(PIXEL_FLOW, ('baseline',), (), 'Glow (multi-scale)'),
 }
 PHASES = tuple(SPECS)
+# Every top-level parameter key some phase trains (also the config groups under `model`).
+PARAMETER_KEYS = tuple(dict.fromkeys(k for s in SPECS.values() for k in s.trainable))
+# The config groups under `model` that hold flow StepOptions (coupling, mask, conv_impl, ...).
+FLOW_GROUPS = ('glow', 'baseline')
 
 
 def get_spec(phase: str) -> PhaseSpec:
@@ -67,12 +86,13 @@ def get_spec(phase: str) -> PhaseSpec:
 def build(config, image_shape) -> 'Phase':
   """The Phase object of config.phase for images of image_shape (H, W, C)."""
   task = get_spec(config.phase).task
-  return {'vae': VAEPhase, 'second_stage': SecondStagePhase,
-          'glow_baseline': GlowBaselinePhase}[task](config, image_shape)
+  return {VAE_MODEL: VAEPhase, LATENT_MODEL: SecondStagePhase,
+          PIXEL_FLOW: GlowBaselinePhase}[task](config, image_shape)
 
 
 # The phases whose checkpoint holds a latent prior another VAE-family phase can sample from.
-PRIOR_KEYS = {'vae': 'prior', 'prior': 'prior', 'joint': 'prior', 'second_stage': 'second_stage'}
+PRIOR_KEYS = {name: s.prior_key for name, s in SPECS.items() if s.prior_key}
+VAE_PHASES = tuple(name for name, s in SPECS.items() if s.task == VAE_MODEL)
 
 
 def build_chain(config, prior_config, image_shape) -> 'Phase':
@@ -81,15 +101,15 @@ def build_chain(config, prior_config, image_shape) -> 'Phase':
   Glow layer). Valid when both phases share phase 1 (the caller checks the parameters).
   Its variables: config.phase's, with prior_config.phase's PRIOR_KEYS entry put in."""
   own, other = get_spec(config.phase), get_spec(prior_config.phase)
-  if own.task != 'vae' or prior_config.phase not in PRIOR_KEYS:
+  if own.task != VAE_MODEL or prior_config.phase not in PRIOR_KEYS:
     raise ValueError(f'phase {config.phase!r} cannot sample from the prior of phase '
-                     f'{prior_config.phase!r}: the chain needs a VAE phase ({", ".join(p for p, s in SPECS.items() if s.task == "vae")}) '
+                     f'{prior_config.phase!r}: the chain needs a VAE phase ({", ".join(VAE_PHASES)}) '
                      f'and a phase with a latent prior ({", ".join(PRIOR_KEYS)}).')
   chain = config.copy_and_resolve_references()
   with chain.unlocked():
     chain.model.prior = prior_config.model.prior
     chain.model.second_stage = prior_config.model.second_stage
-  cls = SecondStagePhase if other.task == 'second_stage' else VAEPhase
+  cls = SecondStagePhase if other.task == LATENT_MODEL else VAEPhase
   return cls(chain, image_shape)
 
 

@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-
+from vaeglow_jax import phases
 from vaeglow_jax import workdir as workdir_lib
-
-PHASE_LABELS = {
-    'vae': 'VAE',
-    'prior': 'VAE + post-hoc flow prior',
-    'second_stage': 'two-stage VAE',
-    'glow': 'VAE + Glow layer (full model)',
-    'joint': 'VAE + Glow layer, joint training',
-    'glow_baseline': 'Glow (multi-scale)',
-}
 
 
 def load_rows(workdirs: list[str]) -> list[dict]:
@@ -22,12 +11,11 @@ def load_rows(workdirs: list[str]) -> list[dict]:
   rows = []
   for workdir in workdirs:
     path = workdir_lib.metrics_path(workdir)
-    if not os.path.isfile(path):
+    everything = workdir_lib.read_json(path)
+    if everything is None:
       raise FileNotFoundError(f'{path} not found: run python -m experiments.evaluate on {workdir} '
                               'first.')
-    with open(path) as f:
-      everything = json.load(f)
-    order = list(PHASE_LABELS)
+    order = list(phases.SPECS)  # a chain ('glow+prior') after the phases
     for phase in sorted(everything, key=lambda p: order.index(p) if p in order else len(order)):
       rows.append({'workdir': workdir, 'phase': phase, **everything[phase],
                    'model_description': _describe(workdir, phase)})
@@ -37,18 +25,23 @@ def load_rows(workdirs: list[str]) -> list[dict]:
 def _describe(workdir: str, phase: str) -> str:
   """'gamma variance, standard prior' (a VAE) or 'affine coupling, L=2, K=8, width 64' (the
   Glow baseline) from the phase's saved config ('' when absent)."""
-  if not os.path.isfile(workdir_lib.config_path(workdir, phase)):
+  if not workdir_lib.is_file(workdir_lib.config_path(workdir, phase)):
     return ''
   model = workdir_lib.saved_config(workdir, phase).get('model', {})
-  if phase == 'glow_baseline':
-    glow = model.get('baseline', {})
+  if phases.get_spec(phase).task == phases.PIXEL_FLOW:
+    glow = model.get(phases.get_spec(phase).trainable[0], {})
     return (f"{glow.get('coupling', '?')} coupling, L={glow.get('levels', '?')}, "
             f"K={glow.get('depth', '?')}, width {glow.get('hidden', '?')}")
   return f"{model.get('variance', '?')} variance, {model.get('prior', {}).get('kind', '?')} prior"
 
 
+def _phase_label(name: str) -> str:
+  """The phase table's label, or the result name itself (a chain such as 'glow+prior')."""
+  return phases.SPECS[name].label if name in phases.SPECS else name
+
+
 def _label(row: dict) -> str:
-  label = PHASE_LABELS.get(row['phase'], row['phase'])
+  label = _phase_label(row['phase'])
   return f"{label} ({row['model_description']})" if row.get('model_description') else label
 
 
@@ -99,7 +92,7 @@ def markdown_table(rows: list[dict]) -> str:
       precision, recall = r.get(f'precision_{s[4:]}'), r.get(f'recall_{s[4:]}')
       cells.append('n/a' if precision is None else f'{precision:.3f} / {recall:.3f}')
     per_epoch = r.get('seconds_per_epoch')
-    if r['phase'] in ('glow', 'joint') and 'seconds_per_epoch_mean_of_phases' in r:
+    if 'seconds_per_epoch_mean_of_phases' in r:
       per_epoch = r['seconds_per_epoch_mean_of_phases']  # the paper's Table 4 for two phases
     cells += [_fmt(per_epoch, 1), _duration(r.get('total_training_seconds'))]
     lines.append('| ' + ' | '.join(cells) + ' |')
@@ -153,7 +146,7 @@ def glow_layer_table(rows: list[dict]) -> str:
       lines = ['| model | feature space | T | FID x | FID x_tilde | FID decoder mean '
                '| RMS(x - x_tilde) / RMS(x_tilde - mean) | HF energy x / x_tilde / mean |',
                '|' + '---|' * 8]
-    label = f"{PHASE_LABELS.get(r['phase'], r['phase'])} (`{r['workdir']}`)"
+    label = f"{_phase_label(r['phase'])} (`{r['workdir']}`)"
     for space, by_t in layer['x_tilde'].items():
       for t in sorted(by_t, key=float):
         effect = layer['effect'][t]
@@ -167,25 +160,26 @@ def glow_layer_table(rows: list[dict]) -> str:
   return '\n'.join(lines) + ('\n' if lines else '')
 
 
-def _glow_recipe(workdir: str) -> str:
-  """'shuffle mixing, width 32, additive, lr 0.0005' from DIR/glow/config.json."""
-  if not os.path.isfile(workdir_lib.config_path(workdir, 'glow')):
+def _glow_recipe(workdir: str, phase: str) -> str:
+  """'shuffle mixing, width 32, additive, lr 0.0005' from DIR/<phase>/config.json."""
+  if not workdir_lib.is_file(workdir_lib.config_path(workdir, phase)):
     return '?'
-  config = workdir_lib.saved_config(workdir, 'glow')
+  config = workdir_lib.saved_config(workdir, phase)
   glow = config['model']['glow']
   return (f"{glow.get('mixing', 'none')} mixing, width {glow['hidden']}, {glow['coupling']}, "
           f"lr {config['learning_rate']:g}")
 
 
 def ablation_table(rows: list[dict], temperature: str = '0.5') -> str:
-  """One line per Glow-layer run (phase 'glow'): its recipe, steps, bounds, FID of its samples
+  """One line per Glow-layer run (a Glow layer trained on a frozen VAE): its recipe, steps, bounds, FID of its samples
   by temperature, and at `temperature` FID of x_tilde and of the decoder mean from the same
   noise, KID, the share of the decoder's squared residual on test images that f removes, and
   whether the samples beat both (the issue-12 criterion, by FID)."""
   lines = []
   for r in rows:
     layer = r.get('glow_layer')
-    if r['phase'] != 'glow' or not layer:
+    spec = phases.SPECS.get(r['phase'])
+    if not (spec and spec.use_glow and spec.stage1) or not layer:
       continue
     space = next(iter(layer['x_tilde']))
     fids = r.get(f'fid_{space}_by_temperature', {})
@@ -208,7 +202,7 @@ def ablation_table(rows: list[dict], temperature: str = '0.5') -> str:
     residual = layer.get('residual')  # absent in metrics written before it existed
     removed = f"{100 * residual['residual_removed']:.0f}%" if residual else 'n/a'
     lines.append(
-        f"| `{os.path.basename(os.path.normpath(r['workdir']))}` | {_glow_recipe(r['workdir'])} "
+        f"| `{workdir_lib.basename(r['workdir'])}` | {_glow_recipe(r['workdir'], r['phase'])} "
         f"| {r.get('checkpoint_step')} | {_duration(r.get('training_seconds'))} "
         f"| {_fmt(r.get('test_bpd_elbo'), 3)} / {_fmt(r.get('test_bpd_iw'), 3)} "
         f"| {' / '.join(_fmt(fids[t], 1) for t in sorted(fids, key=float))} "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import flax
@@ -13,7 +12,7 @@ import optax
 from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from vaeglow_jax.errors import UserError
+from vaeglow_jax import sharding
 from vaeglow_jax import losses, phases
 
 
@@ -83,47 +82,6 @@ def create_state(variables, trainable, tx) -> TrainState:
   params, frozen, collections = split_variables(variables, trainable)
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, frozen=frozen,
                     collections=collections, opt_state=tx.init(params))
-
-
-# Sharding -------------------------------------------------------------------
-
-def make_mesh(num_devices: int | None = None):
-  """1-D mesh over all devices of all hosts, axis name 'data'."""
-  devices = jax.devices()[:num_devices] if num_devices else jax.devices()
-  return jax.sharding.Mesh(np.asarray(devices), ('data',))
-
-
-def describe_mesh(mesh, batch_size: int) -> str:
-  """'1 process, 4 cpu devices (4 local), mesh {'data': 4}, 16 examples per device'."""
-  processes = jax.process_count()
-  kind = mesh.devices.flat[0].platform
-  return (f"{processes} process{'es' if processes > 1 else ''}, {mesh.size} {kind} device"
-          f"{'s' if mesh.size > 1 else ''} ({len(mesh.local_devices)} local), mesh "
-          f"{dict(mesh.shape)}, {batch_size // mesh.size} examples per device")
-
-
-class BatchSizeError(UserError, ValueError):
-  """A batch size the device mesh cannot split evenly (bad input, not a bug)."""
-
-
-def check_batch_size(batch_size: int, mesh, key: str = 'batch_size') -> None:
-  """Raises BatchSizeError unless batch_size is a positive multiple of the mesh's devices;
-  key: the config key the message names (e.g. 'eval.batch_size')."""
-  if batch_size <= 0 or batch_size % mesh.size:
-    raise BatchSizeError(f'{key} {batch_size} must be a positive multiple of the device count '
-                         f'{mesh.size}; set --config.{key} to a multiple of {mesh.size}.')
-
-
-def shard_batch(local_batch: np.ndarray, mesh) -> jax.Array:
-  """Process-local numpy batch -> global array sharded over the 'data' axis."""
-  sharding = NamedSharding(mesh, P('data'))
-  if isinstance(local_batch, jax.Array) and local_batch.sharding == sharding:
-    return local_batch  # already a global batch on the mesh
-  return jax.make_array_from_process_local_data(sharding, local_batch)
-
-
-def replicate(tree, mesh):
-  return jax.device_put(tree, NamedSharding(mesh, P()))
 
 
 # The metrics the train step adds to the batch means of the phase's per-example terms.
@@ -239,7 +197,7 @@ def new_monitor(phase, mesh, state, images) -> LoopMonitor:
     return phase.per_example(variables, losses.dequantize(images, rng, phase.n_bits), rng)
 
   names = set(jax.eval_shape(terms, state.variables(), images, jax.random.PRNGKey(0)))
-  return replicate(LoopMonitor.create(sorted(names | set(STEP_METRICS))), mesh)
+  return sharding.replicate(LoopMonitor.create(sorted(names | set(STEP_METRICS))), mesh)
 
 
 def make_eval_step(phase, mesh):
@@ -254,76 +212,3 @@ def make_eval_step(phase, mesh):
   data = NamedSharding(mesh, P('data'))
   return jax.jit(step, in_shardings=(replicated, data, data, replicated),
                  out_shardings=(replicated, replicated))
-
-
-# Checkpoints ------------------------------------------------------------------
-
-TMP_MARKER = '.orbax-checkpoint-tmp'
-
-
-def checkpoint_manager(directory: str, max_to_keep: int, read_only: bool = False):
-  """Orbax manager; saves are atomic (temporary folder, then rename), so a save cut
-  short is never loaded. Unless read_only, leftover temporary folders of a killed
-  save are removed first (synchronously, rather than in Orbax's background thread)."""
-  import shutil
-
-  import orbax.checkpoint as ocp
-  directory = os.path.abspath(directory)
-  if not read_only and os.path.isdir(directory):
-    for name in os.listdir(directory):
-      if TMP_MARKER in name:
-        shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
-  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only,
-                                         cleanup_tmp_directories=False, read_only=read_only)
-  return ocp.CheckpointManager(directory, options=options)
-
-
-def save_checkpoint(manager, state: TrainState) -> None:
-  import orbax.checkpoint as ocp
-  manager.save(int(state.step), args=ocp.args.StandardSave(state), force=True)
-  manager.wait_until_finished()
-
-
-def restore_checkpoint(manager, target: TrainState, step: int | None = None) -> TrainState:
-  import orbax.checkpoint as ocp
-  step = manager.latest_step() if step is None else step
-  abstract = jax.tree_util.tree_map(
-      lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=a.sharding), target)
-  return manager.restore(step, args=ocp.args.StandardRestore(abstract))
-
-
-def restore_raw(manager, step: int | None = None):
-  """Restores a checkpoint without a target (nested dicts of arrays), every array whole on
-  this process's first device, whatever devices and processes saved it."""
-  import orbax.checkpoint as ocp
-  step = manager.latest_step() if step is None else step
-  path = os.path.join(str(manager.directory), str(step), 'default')
-  metadata = ocp.StandardCheckpointer().metadata(path).item_metadata.tree
-  local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-  abstract = jax.tree_util.tree_map(
-      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=local), metadata)
-  return manager.restore(step, args=ocp.args.StandardRestore(abstract))
-
-
-# Images -------------------------------------------------------------------------
-
-def image_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
-  """(N, H, W, C) floats in [0, 1] -> (rows*H, cols*W, C) uint8 grid."""
-  images = np.asarray(images)
-  n, h, w, c = images.shape
-  columns = columns or int(np.ceil(np.sqrt(n)))
-  rows = int(np.ceil(n / columns))
-  grid = np.ones((rows * h, columns * w, c), np.float32)
-  for i in range(n):
-    r, col = divmod(i, columns)
-    grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = images[i]
-  return np.clip(np.round(grid * 255), 0, 255).astype(np.uint8)
-
-
-def save_png(path: str, images: np.ndarray, columns: int | None = None) -> None:
-  from PIL import Image
-  grid = image_grid(images, columns)
-  if grid.shape[-1] == 1:
-    grid = grid[..., 0]
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  Image.fromarray(grid).save(path)

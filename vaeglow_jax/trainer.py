@@ -6,7 +6,6 @@ import contextlib
 import itertools
 import json
 import math
-import os
 import time
 
 import jax
@@ -15,8 +14,10 @@ import numpy as np
 from absl import logging
 from flax import traverse_util
 
-from vaeglow_jax import flows
-from vaeglow_jax.errors import UserError
+from vaeglow_jax import sharding
+from vaeglow_jax import checkpoints
+from vaeglow_jax import config_checks
+from vaeglow_jax import images as images_lib
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
 from vaeglow_jax import loop as loop_lib
@@ -27,89 +28,30 @@ from vaeglow_jax import train as train_lib
 from vaeglow_jax import workdir as workdir_lib
 
 TrainingError = loop_lib.TrainingError
+validate_config = config_checks.validate_config
 # The errors a user can fix (one line, exit 2): every errors.UserError.
-USER_ERRORS = (UserError,)
 Preempted = loop_lib.Preempted
 
 
-def validate_config(config) -> tuple[int, int, int]:
-  """Rejects bad values with one clear line; returns the image shape (H, W, C)."""
-  problems = []
-  if config.phase not in phases.SPECS:
-    problems.append(f'phase {config.phase!r} is unknown; choose one of {list(phases.SPECS)}')
-  if not 1 <= config.data.n_bits <= 8:
-    problems.append(f'data.n_bits must be in 1..8, got {config.data.n_bits}')
-  if config.learning_rate <= 0:
-    problems.append(f'learning_rate must be positive, got {config.learning_rate}')
-  if config.batch_size <= 0:
-    problems.append(f'batch_size must be positive, got {config.batch_size}')
-  if config.num_train_steps <= 0 and config.num_epochs <= 0:
-    problems.append(f'num_train_steps ({config.num_train_steps}) or num_epochs '
-                    f'({config.num_epochs}) must be positive')
-  for key in ('checkpoint_every_steps', 'log_every_steps', 'sample_every_steps'):
-    if config[key] <= 0:
-      problems.append(f'{key} must be positive, got {config[key]}')
-  if config.max_train_seconds < 0:
-    problems.append(f'max_train_seconds must be >= 0 (0: no limit), got {config.max_train_seconds}')
-  if config.sampling.temperature < 0:
-    problems.append(f'sampling.temperature must be >= 0, got {config.sampling.temperature}')
-  if config.nonfinite not in ('skip', 'stop'):
-    problems.append(f"nonfinite must be 'skip' or 'stop', got {config.nonfinite!r}")
-  for name in ('glow', 'baseline'):  # coupling, mask, conv_impl, net_dtype
-    problems += [f'model.{name}.{p}' for p in flows.options.problems(config.model[name].to_dict())]
-  if config.model.glow.get('mixing', 'none') not in flows.MIXINGS:
-    problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
-                    f'got {config.model.glow.mixing!r}')
-  gamma = phases.gamma_config(config.model)
-  if gamma['update'] not in phases.GAMMA_UPDATES:
-    problems.append(f"model.gamma.update must be one of {phases.GAMMA_UPDATES}, "
-                    f"got {gamma['update']!r}")
-  if gamma['learning_rate'] < 0:
-    problems.append(f"model.gamma.learning_rate must be >= 0 (0: the shared schedule), "
-                    f"got {gamma['learning_rate']}")
-  if problems:
-    raise TrainingError('; '.join(problems) + '.')
-  shape = data_lib.image_shape(config.data)
-  _check_shapes(config, shape)
-  return shape
-
-
-def _check_shapes(config, shape) -> None:
-  height, width, channels = shape
-  glow, base = config.model.glow, config.model.baseline
-  uses_glow = phases.get_spec(config.phase).use_glow
-  if uses_glow:
-    factor = 2 ** glow.num_squeezes
-    if height % factor or width % factor:
-      raise TrainingError(f'image shape {shape} does not fit model.glow.num_squeezes='
-                          f'{glow.num_squeezes}: H and W must be divisible by {factor}.')
-    if glow.mask == 'channel' and channels * factor * factor < 2:
-      raise TrainingError(f'image shape {shape} has 1 channel: set model.glow.num_squeezes=1 or '
-                          "model.glow.mask='checkerboard'.")
-  if phases.get_spec(config.phase).task == 'glow_baseline':
-    factor = 2 ** base.levels
-    if height % factor or width % factor:
-      raise TrainingError(f'image shape {shape} does not fit model.baseline.levels={base.levels}: '
-                          f'H and W must be divisible by {factor} (use fewer levels or data.resize).')
-
-
+# The group of model.* keys that shape the encoder and decoder (model.variance, .latent_dim, ...).
+ENCODER_DECODER = 'encoder+decoder'
 # Model keys that change how a step is computed, not what the parameters are.
 _COMPUTE_ONLY = ('unroll', 'remat', 'conv_impl', 'net_dtype')
 _DATA_KEYS = ('data.name', 'data.resize', 'data.n_bits')
 
 
 def _model_group(flat_key: str) -> str | None:
-  """The parameter key a flattened 'model.*' key shapes: 'prior', 'glow', 'second_stage',
-  'baseline', or 'vae' for the encoder and decoder; None for keys that shape no parameter."""
+  """The parameter key a flattened 'model.*' key shapes (its config group, e.g. 'prior'), or
+  ENCODER_DECODER for the VAE's own keys; None for keys that shape no parameter."""
   parts = flat_key.split('.')
   if parts[-1] in _COMPUTE_ONLY or parts[1] == 'gamma':  # gamma.*: how it is trained
     return None
-  return parts[1] if parts[1] in ('prior', 'glow', 'second_stage', 'baseline') else 'vae'
+  return parts[1] if parts[1] in phases.PARAMETER_KEYS else ENCODER_DECODER
 
 
 def config_differences(config, saved: dict, groups: set[str]) -> list[tuple[str, object, object]]:
   """[(key, requested value, saved value)] for the data keys and the model keys of `groups`
-  (parameter keys, 'vae' = encoder and decoder) where config differs from a saved config.json
+  (parameter keys, ENCODER_DECODER for both) where config differs from a saved config.json
   (nested dicts). Keys the saved config lacks (added to the code since) are skipped."""
   current = traverse_util.flatten_dict(json.loads(config.to_json_best_effort()), sep='.')
   old = traverse_util.flatten_dict(saved, sep='.')
@@ -123,7 +65,7 @@ def config_differences(config, saved: dict, groups: set[str]) -> list[tuple[str,
 
 
 def _groups(keys) -> set[str]:
-  return {'vae' if k in ('encoder', 'decoder') else k for k in keys}
+  return {ENCODER_DECODER if k in ('encoder', 'decoder') else k for k in keys}
 
 
 def _describe_differences(differences) -> str:
@@ -137,7 +79,7 @@ def check_resume_config(config, workdir: str) -> None:
   DIR/<phase>/config.json, checked before Orbax reads anything."""
   if not workdir_lib.has_checkpoint(workdir_lib.checkpoints_dir(workdir, config.phase)):
     return
-  if not os.path.isfile(workdir_lib.config_path(workdir, config.phase)):
+  if not workdir_lib.is_file(workdir_lib.config_path(workdir, config.phase)):
     return
   spec = phases.get_spec(config.phase)
   differences = config_differences(config, workdir_lib.saved_config(workdir, config.phase),
@@ -154,10 +96,10 @@ def check_stage1_config(config, workdir: str) -> None:
   those phase 1 was trained with (its config.json)."""
   spec = phases.get_spec(config.phase)
   stage1 = config.stage1_workdir or workdir
-  path = workdir_lib.config_path(stage1, 'vae')
-  if not spec.from_stage1 or not os.path.isfile(path):
+  if not spec.stage1 or not workdir_lib.is_file(workdir_lib.config_path(stage1, spec.stage1)):
     return
-  differences = config_differences(config, workdir_lib.saved_config(stage1, 'vae'),
+  path = workdir_lib.config_path(stage1, spec.stage1)
+  differences = config_differences(config, workdir_lib.saved_config(stage1, spec.stage1),
                                    _groups(spec.from_stage1))
   if differences:
     raise TrainingError(f'phase {config.phase!r} must use the model of its phase 1 ({path}): '
@@ -166,69 +108,33 @@ def check_stage1_config(config, workdir: str) -> None:
 
 def _stage1_dir(config, workdir) -> str:
   """The phase-1 checkpoints directory; raises unless it holds a checkpoint (no collective)."""
-  directory = workdir_lib.checkpoints_dir(config.stage1_workdir or workdir, 'vae')
+  stage1_phase = phases.get_spec(config.phase).stage1
+  directory = workdir_lib.checkpoints_dir(config.stage1_workdir or workdir, stage1_phase)
   if config.stage1_workdir and not workdir_lib.has_checkpoint(directory):
     stage1 = config.stage1_workdir.rstrip('/')
-    if workdir_lib.has_checkpoint(os.path.join(stage1, 'checkpoints')):  # DIR/<phase> itself
+    if workdir_lib.has_checkpoint(workdir_lib.join(stage1, 'checkpoints')):  # DIR/<phase> itself
       raise TrainingError(
           f'stage1_workdir {stage1} is a phase folder (it holds checkpoints/): give the work '
-          f'directory that contains vae/, e.g. --config.stage1_workdir={os.path.dirname(stage1)}.')
+          f'directory that contains {stage1_phase}/, e.g. '
+          f'--config.stage1_workdir={workdir_lib.dirname(stage1)}.')
   if not workdir_lib.has_checkpoint(directory):
     raise TrainingError(
-        f'phase {config.phase!r} needs a phase-1 checkpoint in {directory}; run phase vae first '
-        '(--config.phase=vae) or point --config.stage1_workdir at its workdir.')
+        f'phase {config.phase!r} needs a phase-1 checkpoint in {directory}; run phase '
+        f'{stage1_phase} first (--config.phase={stage1_phase}) or point --config.stage1_workdir at '
+        'its workdir.')
   return directory
-
-
-def _stage1_manager(config, workdir):
-  manager = train_lib.checkpoint_manager(_stage1_dir(config, workdir), config.keep_checkpoints,
-                                         read_only=True)
-  if manager.latest_step() is None:  # only step folders Orbax does not recognise
-    raise TrainingError(f'phase {config.phase!r} found no readable phase-1 checkpoint in '
-                        f'{manager.directory}; run phase vae first (--config.phase=vae).')
-  return manager
-
-
-def restore_or_raise(manager, step, target=None):
-  """Restores a checkpoint, turning Orbax/TensorStore failures into a clear error."""
-  try:
-    if target is None:
-      return train_lib.restore_raw(manager, step)
-    return train_lib.restore_checkpoint(manager, target, step)
-  except Exception as e:  # noqa: BLE001 - any read failure means a damaged checkpoint
-    path = os.path.join(str(manager.directory), str(step))
-    raise TrainingError(f'checkpoint {path} cannot be read ({type(e).__name__}): it is damaged (a '
-                        'save cut short?); move that step folder aside to resume from the '
-                        'previous checkpoint.') from e
 
 
 def _load_stage1(config, workdir, abstract_variables, keys):
   """Reads the phase-1 parameters for `keys` and checks them against this
   config's model (abstract_variables from jax.eval_shape). Returns ({key: params}, step)."""
-  manager = _stage1_manager(config, workdir)
-  step = int(manager.latest_step())
-  raw = restore_or_raise(manager, step)
-  saved = {**raw['frozen'], **raw['params']}
-  expected_params = abstract_variables['params']
-  loaded = {}
-  for key in keys:
-    if key not in expected_params:
-      continue
-    if key not in saved:
-      raise TrainingError(f'the phase-1 checkpoint has no {key!r} parameters: it was trained with '
-                          'a different model configuration (same model.* as phase 1?).')
-    got = dict(jax.tree_util.tree_flatten_with_path(saved[key])[0])
-    for path, leaf in jax.tree_util.tree_flatten_with_path(expected_params[key])[0]:
-      name = key + jax.tree_util.keystr(path)
-      if path not in got:
-        raise TrainingError(f'phase-1 checkpoint lacks parameter {name}: its architecture differs '
-                            'from this config (same model.* as phase 1?).')
-      if tuple(got[path].shape) != tuple(leaf.shape):
-        raise TrainingError(f'phase-1 parameter {name} has shape {tuple(got[path].shape)} but this '
-                            f'config expects {tuple(leaf.shape)}: use the same model.* as phase 1.')
-    loaded[key] = jax.tree_util.tree_map(lambda a, b: np.asarray(b, a.dtype), expected_params[key],
-                                         saved[key])
-  return loaded, step
+  expected = abstract_variables['params']
+  stage1 = phases.get_spec(config.phase).stage1
+  loaded, step = checkpoints.load_checked(
+      _stage1_dir(config, workdir), {'params': {k: expected[k] for k in keys if k in expected}},
+      f'the phase-1 checkpoint of phase {config.phase!r}',
+      f'run phase {stage1} first (--config.phase={stage1}).')
+  return loaded['params'], step
 
 
 def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
@@ -244,8 +150,8 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
 
   def checks():
     image_shape = validate_config(config)
-    mesh = train_lib.make_mesh(config.num_devices or None)
-    train_lib.check_batch_size(config.batch_size, mesh)
+    mesh = sharding.make_mesh(config.num_devices or None)
+    sharding.check_batch_size(config.batch_size, mesh)
     reliability.check_writable(workdir)
     check_resume_config(config, workdir)
     if phases.get_spec(config.phase).from_stage1:
@@ -255,9 +161,9 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
     return image_shape, mesh, data_lib.num_examples(config.data, train_split)
 
   image_shape, mesh, num_train_examples = distributed.check_together(
-      f'vaeglow_{config.phase}_checks', checks, USER_ERRORS, distributed.config_fingerprint(config))
+      f'vaeglow_{config.phase}_checks', checks, distributed.config_fingerprint(config))
   spec = phases.get_spec(config.phase)
-  logging.info('%s: %s', config.phase, train_lib.describe_mesh(mesh, config.batch_size))
+  logging.info('%s: %s', config.phase, sharding.describe_mesh(mesh, config.batch_size))
   phase = phases.build(config, image_shape)
   stage1 = None
   if spec.from_stage1:
@@ -281,7 +187,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
 
   spec = phase.spec
   out_dir = workdir_lib.phase_dir(workdir, config.phase)
-  manager = train_lib.checkpoint_manager(workdir_lib.checkpoints_dir(workdir, config.phase),
+  manager = checkpoints.checkpoint_manager(workdir_lib.checkpoints_dir(workdir, config.phase),
                                          config.keep_checkpoints)
   rng_init, rng_train, rng_sample = jax.random.split(jax.random.PRNGKey(config.seed), 3)
   tx = train_lib.make_optimizer(config, steps_per_epoch)
@@ -294,15 +200,15 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
     batches = itertools.chain([first_local], batches)  # the first batch is also trained on
   else:  # resuming: init only fixes the structure, the checkpoint supplies the values
     first_local = next(data_lib.train_iterator(config.data, config.batch_size, config.seed, 0))
-  first = train_lib.shard_batch(first_local, mesh)
+  first = sharding.shard_batch(first_local, mesh)
   init_fn = jax.jit(lambda r, b: phase.init(r, losses.dequantize(b, None, phase.n_bits)),
                     out_shardings=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
   variables = init_fn(rng_init, first)
   if stage1 is not None:
     variables = {**variables, 'params': {**variables['params'], **stage1[0]}}
-  state = train_lib.replicate(train_lib.create_state(variables, spec.trainable, tx), mesh)
+  state = sharding.replicate(train_lib.create_state(variables, spec.trainable, tx), mesh)
   if start_step:
-    state = restore_or_raise(manager, start_step, state)
+    state = checkpoints.read(manager, start_step, state)
     logging.info('resumed %s from step %d', config.phase, start_step)
   elif stage1 is not None:
     logging.info('phase-1 parameters %s restored from step %d and frozen', list(stage1[0]), stage1[1])
@@ -324,7 +230,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
 
   def save(step, state, reason='periodic'):
     logging.info('saving checkpoint at step %d (%s)', step, reason)
-    train_lib.save_checkpoint(manager, state)  # collective: every process calls it
+    checkpoints.save_checkpoint(manager, state)  # collective: every process calls it
     if primary:
       timing.write()
 
@@ -333,8 +239,8 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
   def sample(step, state):
     samples = np.asarray(sample_fn(state.variables(), rng_sample))  # every process computes
     if primary:
-      train_lib.save_png(os.path.join(out_dir, 'samples', f'step_{step}.png'), samples)
-      writer.write_images(step, {'samples': train_lib.image_grid(samples)[None]})
+      images_lib.save_grid(workdir_lib.join(out_dir, 'samples', f'step_{step}.png'), samples)
+      writer.write_images(step, {'samples': images_lib.grid(samples)[None]})
 
   actions = []
   if config.eval_every_steps > 0:
@@ -345,7 +251,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
 
   def last_checkpoint():
     last = manager.latest_step()
-    return os.path.join(str(manager.directory), str(last)) if last is not None else 'none yet'
+    return workdir_lib.join(str(manager.directory), str(last)) if last is not None else 'none yet'
 
   if stop is None:
     stop = distributed.PreemptionSync()
@@ -358,7 +264,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
       learning_rate=train_lib.learning_rate_schedule(config, steps_per_epoch))
   train_start = time.time()
   try:
-    _, step, history = train_loop.run(state, monitor, (train_lib.shard_batch(b, mesh) for b in batches),
+    _, step, history = train_loop.run(state, monitor, (sharding.shard_batch(b, mesh) for b in batches),
                                       rng_train, start_step)
   finally:
     writer.flush()
@@ -409,9 +315,8 @@ class StepTimer:
     self.info = {'steps_per_epoch': steps_per_epoch, 'batch_size': batch_size,
                  'num_devices': num_devices, 'device_kind': jax.devices()[0].device_kind}
     self.previous_wall, self.step_seconds, self.steps_timed = 0.0, [], 0
-    if os.path.exists(path):
-      with open(path) as f:
-        saved = json.load(f)
+    saved = workdir_lib.read_json(path)
+    if saved is not None:
       self.previous_wall = float(saved.get('wall_seconds', 0.0))
       self.step_seconds = list(saved.get('step_seconds', []))
       self.steps_timed = int(saved.get('steps_timed', len(self.step_seconds)))
@@ -434,17 +339,14 @@ class StepTimer:
             'step_seconds': self.step_seconds[-2000:]}
 
   def write(self) -> None:
-    tmp = self.path + '.tmp'
-    with open(tmp, 'w') as f:
-      json.dump(self.summary(), f)
-    os.replace(tmp, self.path)  # atomic: a kill never leaves half a file
+    workdir_lib.write_json_atomic(self.path, self.summary(), indent=None)
 
 
 def _evaluate(eval_step, variables, config, mesh, rng):
   total, count = 0.0, 0
   for images, mask in data_lib.eval_iterator(config.data, 'validation', config.batch_size,
                                              config.eval_max_examples):
-    s, n = eval_step(variables, train_lib.shard_batch(images, mesh), train_lib.shard_batch(mask, mesh),
+    s, n = eval_step(variables, sharding.shard_batch(images, mesh), sharding.shard_batch(mask, mesh),
                      jax.random.fold_in(rng, count))
     total, count = total + float(s), count + int(n)
   return total / max(count, 1)

@@ -1,17 +1,156 @@
-"""The layout of a work directory, and the config each phase in it was trained with.
+"""The work directory: its layout, every read and write of its files, and the configs in it.
 
 WORKDIR/<phase>/{config.json, timing.json, checkpoints/, samples/}; WORKDIR/eval/metrics.json.
+
+Every path may be local or on object storage (`gs://bucket/run`): all I/O goes through
+`etils.epath`, as Orbax's and TFDS's does. The library reads and writes the work directory only
+through this module. Writes are whole or not at all: locally a temporary file renamed over the
+target; on object storage one object upload, which the store makes visible atomically.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+from typing import Any
 
 import ml_collections
+from etils import epath
 from flax import traverse_util
 
 from vaeglow_jax.reliability import WorkdirError
+
+PathLike = str | os.PathLike
+
+
+def is_local(path: PathLike) -> bool:
+  """Whether `path` is on this machine's file system (not a URL such as gs://...)."""
+  return '://' not in os.fspath(path)
+
+
+def join(path: PathLike, *parts: str) -> str:
+  """path/part/...: a local path or a URL, as a string."""
+  return os.fspath(epath.Path(path).joinpath(*parts))
+
+
+def absolute(path: PathLike) -> str:
+  """An absolute local path (Orbax needs one), or the URL unchanged."""
+  return os.path.abspath(path) if is_local(path) else os.fspath(path)
+
+
+def basename(path: PathLike) -> str:
+  return epath.Path(path).name
+
+
+def dirname(path: PathLike) -> str:
+  return os.fspath(epath.Path(path).parent)
+
+
+def exists(path: PathLike) -> bool:
+  return epath.Path(path).exists()
+
+
+def is_file(path: PathLike) -> bool:
+  return epath.Path(path).is_file()
+
+
+def is_dir(path: PathLike) -> bool:
+  return epath.Path(path).is_dir()
+
+
+def list_dir(path: PathLike) -> list[str]:
+  """The names in directory `path`, sorted; [] if it does not exist."""
+  directory = epath.Path(path)
+  return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+
+
+def modified_time(path: PathLike) -> float:
+  """Seconds since the epoch at which `path` was last written."""
+  return float(epath.Path(path).stat().mtime)
+
+
+def make_dirs(path: PathLike) -> None:
+  epath.Path(path).mkdir(parents=True, exist_ok=True)
+
+
+def remove_tree(path: PathLike) -> None:
+  """Deletes `path` and everything under it, if it exists."""
+  target = epath.Path(path)
+  if target.is_dir():
+    target.rmtree()
+  elif target.exists():
+    target.unlink()
+
+
+def read_text(path: PathLike) -> str:
+  return epath.Path(path).read_text()
+
+
+def read_bytes(path: PathLike) -> bytes:
+  return epath.Path(path).read_bytes()
+
+
+def read_json(path: PathLike, default: Any = None) -> Any:
+  """The JSON in `path`, or `default` if the file does not exist. Invalid JSON is a WorkdirError
+  naming the file (e.g. one cut short by a kill, or a hand edit)."""
+  if not is_file(path):
+    return default
+  text = read_text(path)
+  try:
+    return json.loads(text)
+  except json.JSONDecodeError as e:
+    raise WorkdirError(f'{os.fspath(path)} is not valid JSON ({e.msg} at line {e.lineno}, e.g. a '
+                       'run killed while writing it); restore it from a copy, or delete it if it '
+                       'can be recomputed.') from e
+
+
+def write_bytes_atomic(path: PathLike, data: bytes) -> None:
+  """Writes `path` whole or not at all: a kill never leaves half a file for the next run.
+  The parent directory is created if missing."""
+  target = epath.Path(path)
+  target.parent.mkdir(parents=True, exist_ok=True)
+  if not is_local(path):  # one object upload: visible whole or not at all
+    target.write_bytes(data)
+    return
+  tmp = target.with_name(target.name + '.tmp')
+  tmp.write_bytes(data)
+  os.replace(tmp, target)
+
+
+def write_text_atomic(path: PathLike, text: str) -> None:
+  write_bytes_atomic(path, text.encode())
+
+
+def write_json_atomic(path: PathLike, value: Any, indent: int | None = 1) -> None:
+  write_text_atomic(path, json.dumps(value, indent=indent, sort_keys=True) + '\n')
+
+
+def write_npz_atomic(path: PathLike, arrays: dict) -> None:
+  """np.savez_compressed(path, **arrays), whole or not at all."""
+  import numpy as np
+  buffer = io.BytesIO()
+  np.savez_compressed(buffer, **arrays)
+  write_bytes_atomic(path, buffer.getvalue())
+
+
+def write_png(path: PathLike, image) -> None:
+  """A uint8 (H, W), (H, W, 1) or (H, W, 3) array as a PNG file."""
+  import numpy as np
+  from PIL import Image
+  image = np.asarray(image)
+  buffer = io.BytesIO()
+  Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image).save(
+      buffer, format='png')
+  write_bytes_atomic(path, buffer.getvalue())
+
+
+def write_figure(path: PathLike, figure, **savefig_kwargs) -> None:
+  """A matplotlib figure saved to `path` (its format from the extension)."""
+  buffer = io.BytesIO()
+  figure.savefig(buffer, format=os.path.splitext(os.fspath(path))[1][1:] or 'png', **savefig_kwargs)
+  write_bytes_atomic(path, buffer.getvalue())
+
 
 # How a run was launched (processes, coordinator): never read back from config.json, since
 # an evaluation is launched anew.
@@ -21,36 +160,35 @@ EVALUATION_KEYS = ('phase', 'eval', 'sampling', 'num_devices', 'stage1_workdir')
 
 
 def phase_dir(workdir: str, phase: str) -> str:
-  return os.path.join(workdir, phase)
+  return join(workdir, phase)
 
 
 def config_path(workdir: str, phase: str) -> str:
-  return os.path.join(phase_dir(workdir, phase), 'config.json')
+  return join(workdir, phase, 'config.json')
 
 
 def checkpoints_dir(workdir: str, phase: str) -> str:
-  return os.path.join(phase_dir(workdir, phase), 'checkpoints')
+  return join(workdir, phase, 'checkpoints')
 
 
 def has_checkpoint(directory: str) -> bool:
   """Whether `directory` holds a finished Orbax step folder (a name of digits: a save in progress
   has a temporary name). Read from the file system, not through Orbax, whose manager is a
   collective on several processes: this may run where one process can fail alone."""
-  return os.path.isdir(directory) and any(name.isdigit() for name in os.listdir(directory))
+  return any(name.isdigit() for name in list_dir(directory))
 
 
 def timing_path(workdir: str, phase: str) -> str:
-  return os.path.join(phase_dir(workdir, phase), 'timing.json')
+  return join(workdir, phase, 'timing.json')
 
 
 def saved_config(workdir: str, phase: str) -> dict:
   """WORKDIR/<phase>/config.json as nested dicts, as training wrote it (JSON: tuples are lists)."""
   path = config_path(workdir, phase)
-  if not os.path.isfile(path):
+  if not is_file(path):
     raise WorkdirError(f'no trained phase {phase!r} in {workdir} ({path} is missing); train it '
                        'first or pass the right --workdir and --config.phase.')
-  with open(path) as f:
-    text = f.read()
+  text = read_text(path)
   try:
     saved = json.loads(text)
   except json.JSONDecodeError as e:
@@ -63,31 +201,14 @@ def saved_config(workdir: str, phase: str) -> dict:
   return saved
 
 
-def write_npz_atomic(path: str, arrays: dict) -> None:
-  """np.savez_compressed(path, **arrays), whole or not at all (as write_text_atomic)."""
-  import numpy as np
-  tmp = path[:-len('.npz')] + '.tmp.npz' if path.endswith('.npz') else path + '.tmp.npz'
-  np.savez_compressed(tmp, **arrays)
-  os.replace(tmp, path)
-
-
-def write_text_atomic(path: str, text: str) -> None:
-  """Writes path whole or not at all (a temporary file renamed over it): a kill never leaves
-  half a file for the next run to read."""
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
-
-
 def eval_dir(workdir: str, phase: str) -> str:
   """Where experiments.evaluate writes a phase's sample grids and exported samples."""
-  return os.path.join(workdir, 'eval', phase)
+  return join(workdir, 'eval', phase)
 
 
 def metrics_path(workdir: str) -> str:
   """WORKDIR/eval/metrics.json: {phase: metrics} of every evaluated phase."""
-  return os.path.join(workdir, 'eval', 'metrics.json')
+  return join(workdir, 'eval', 'metrics.json')
 
 
 def trained_config(workdir: str, phase: str,

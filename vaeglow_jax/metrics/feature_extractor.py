@@ -13,8 +13,6 @@ Work directory layout: `checkpoints/<step>/` (Orbax, the parameters) and
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Sequence
 
 import flax.linen as nn
@@ -23,11 +21,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from vaeglow_jax import sharding
+from vaeglow_jax import checkpoints
 from vaeglow_jax.errors import UserError
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
 from vaeglow_jax import reliability
-from vaeglow_jax import train as train_lib
+from vaeglow_jax import workdir as workdir_lib
 
 INFO_FILE = 'feature_extractor.json'
 
@@ -128,18 +128,15 @@ def train(config, workdir: str, log=print) -> dict:
           'arch': fe.get('arch', 'strided'), 'seed': fe.seed,
           'num_steps': fe.num_steps, 'batch_size': fe.batch_size,
           'test_accuracy': accuracy, 'num_test_examples': int(len(test_x))}
-  manager = train_lib.checkpoint_manager(os.path.join(workdir, 'checkpoints'), 1)
+  manager = checkpoints.checkpoint_manager(workdir_lib.join(workdir, 'checkpoints'), 1)
   import orbax.checkpoint as ocp
   if jax.process_count() > 1:  # Orbax saves global arrays: the parameters, replicated
-    params = train_lib.replicate(jax.device_get(params), train_lib.make_mesh())
+    params = sharding.replicate(jax.device_get(params), sharding.make_mesh())
   manager.save(fe.num_steps, args=ocp.args.StandardSave(params), force=True)
   manager.wait_until_finished()
   if not distributed.is_primary():
     return info
-  tmp = os.path.join(workdir, INFO_FILE + '.tmp')
-  with open(tmp, 'w') as f:
-    json.dump(info, f, indent=2)
-  os.replace(tmp, os.path.join(workdir, INFO_FILE))
+  workdir_lib.write_json_atomic(workdir_lib.join(workdir, INFO_FILE), info, indent=2)
   return info
 
 
@@ -161,13 +158,11 @@ def load(workdir: str, data_config=None):
 def load_classifier(workdir: str, data_config=None):
   """Returns (classify, info); classify maps (batch, H, W, C) in [0, 1] to (logits
   (batch, classes), features (batch, feature_dim)). With data_config, checks the data."""
-  info_path = os.path.join(workdir, INFO_FILE)
-  if not os.path.isfile(info_path):
+  info = workdir_lib.read_json(workdir_lib.join(workdir, INFO_FILE))
+  if info is None:
     raise FeatureExtractorError(
         f'no feature extractor in {workdir!r}; train one with python -m '
         f'experiments.train_feature_extractor --config=<dataset config> --workdir={workdir}.')
-  with open(info_path) as f:
-    info = json.load(f)
   if data_config is not None:
     resize = int(data_config.get('resize') or 0)
     if (info['dataset'], info['resize']) != (data_config.name, resize):
@@ -176,9 +171,9 @@ def load_classifier(workdir: str, data_config=None):
           f"{info['resize']}), not {data_config.name} (resize {resize}); train one for this data.")
   model = Classifier(info['num_classes'], tuple(info['widths']), info['feature_dim'],
                      info.get('arch', 'strided'))
-  manager = train_lib.checkpoint_manager(os.path.join(workdir, 'checkpoints'), 1, read_only=True)
+  manager = checkpoints.checkpoint_manager(workdir_lib.join(workdir, 'checkpoints'), 1, read_only=True)
   try:
-    params = train_lib.restore_raw(manager)
+    params = checkpoints.restore_raw(manager)
   except Exception as e:  # noqa: BLE001 - any read failure means a damaged checkpoint
     raise FeatureExtractorError(f'the feature extractor checkpoint in {workdir} is unreadable '
                                 f'({type(e).__name__}); retrain it.') from e

@@ -1,0 +1,74 @@
+"""Config values checked before anything runs: one line naming every bad value, and the image
+shape the data gives, checked against the model (shared by training, evaluation and sampling)."""
+
+from __future__ import annotations
+
+from vaeglow_jax import data as data_lib
+from vaeglow_jax import flows
+from vaeglow_jax import phases
+from vaeglow_jax.errors import UserError
+
+
+class ConfigError(UserError, ValueError):
+  """A config value that cannot work; the message names it and the allowed values."""
+
+
+def validate_config(config) -> tuple[int, int, int]:
+  """Rejects bad values with one clear line; returns the image shape (H, W, C)."""
+  problems = []
+  if config.phase not in phases.SPECS:
+    problems.append(f'phase {config.phase!r} is unknown; choose one of {list(phases.SPECS)}')
+  if not 1 <= config.data.n_bits <= 8:
+    problems.append(f'data.n_bits must be in 1..8, got {config.data.n_bits}')
+  if config.learning_rate <= 0:
+    problems.append(f'learning_rate must be positive, got {config.learning_rate}')
+  if config.batch_size <= 0:
+    problems.append(f'batch_size must be positive, got {config.batch_size}')
+  if config.num_train_steps <= 0 and config.num_epochs <= 0:
+    problems.append(f'num_train_steps ({config.num_train_steps}) or num_epochs '
+                    f'({config.num_epochs}) must be positive')
+  for key in ('checkpoint_every_steps', 'log_every_steps', 'sample_every_steps'):
+    if config[key] <= 0:
+      problems.append(f'{key} must be positive, got {config[key]}')
+  if config.max_train_seconds < 0:
+    problems.append(f'max_train_seconds must be >= 0 (0: no limit), got {config.max_train_seconds}')
+  if config.sampling.temperature < 0:
+    problems.append(f'sampling.temperature must be >= 0, got {config.sampling.temperature}')
+  if config.nonfinite not in ('skip', 'stop'):
+    problems.append(f"nonfinite must be 'skip' or 'stop', got {config.nonfinite!r}")
+  for name in phases.FLOW_GROUPS:  # coupling, mask, conv_impl, net_dtype
+    problems += [f'model.{name}.{p}' for p in flows.options.problems(config.model[name].to_dict())]
+  if config.model.glow.get('mixing', 'none') not in flows.MIXINGS:
+    problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
+                    f'got {config.model.glow.mixing!r}')
+  gamma = phases.gamma_config(config.model)
+  if gamma['update'] not in phases.GAMMA_UPDATES:
+    problems.append(f"model.gamma.update must be one of {phases.GAMMA_UPDATES}, "
+                    f"got {gamma['update']!r}")
+  if gamma['learning_rate'] < 0:
+    problems.append(f"model.gamma.learning_rate must be >= 0 (0: the shared schedule), "
+                    f"got {gamma['learning_rate']}")
+  if problems:
+    raise ConfigError('; '.join(problems) + '.')
+  shape = data_lib.image_shape(config.data)
+  _check_shapes(config, shape)
+  return shape
+
+
+def _check_shapes(config, shape) -> None:
+  height, width, channels = shape
+  glow, base = config.model.glow, config.model.baseline
+  uses_glow = phases.get_spec(config.phase).use_glow
+  if uses_glow:
+    factor = 2 ** glow.num_squeezes
+    if height % factor or width % factor:
+      raise ConfigError(f'image shape {shape} does not fit model.glow.num_squeezes='
+                          f'{glow.num_squeezes}: H and W must be divisible by {factor}.')
+    if glow.mask == 'channel' and channels * factor * factor < 2:
+      raise ConfigError(f'image shape {shape} has 1 channel: set model.glow.num_squeezes=1 or '
+                          "model.glow.mask='checkerboard'.")
+  if phases.get_spec(config.phase).task == phases.PIXEL_FLOW:
+    factor = 2 ** base.levels
+    if height % factor or width % factor:
+      raise ConfigError(f'image shape {shape} does not fit model.baseline.levels={base.levels}: '
+                          f'H and W must be divisible by {factor} (use fewer levels or data.resize).')
