@@ -18,8 +18,9 @@ import numpy as np
 
 from vaeglow_jax import sharding
 from vaeglow_jax import data as data_lib
-from vaeglow_jax import losses, phases
-from vaeglow_jax import train as train_lib
+from vaeglow_jax import phases
+from vaeglow_jax.models import losses
+from vaeglow_jax.training import train as train_lib
 
 
 def model_config(dataset: str, preset: str):

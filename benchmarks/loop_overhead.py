@@ -25,8 +25,8 @@ from absl import app, flags
 
 from benchmarks import harness
 from vaeglow_jax import sharding
-from vaeglow_jax import loop as loop_lib
-from vaeglow_jax import train as train_lib
+from vaeglow_jax.training import loop as loop_lib
+from vaeglow_jax.training import train as train_lib
 
 _PRESET = flags.DEFINE_string('preset', 'quick', "'quick' (CPU), 'default' (paper), 'test'")
 _STEPS = flags.DEFINE_integer('steps', 40, 'steps per timed run')

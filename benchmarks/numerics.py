@@ -15,8 +15,8 @@ from absl import app, flags, logging
 from benchmarks import harness
 from vaeglow_jax.flows import ActNorm, Coupling, FlowStep, InvConv1x1, StepOptions
 from vaeglow_jax.flows.checks import flow_errors
-from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
-from vaeglow_jax.prior import FlowPrior
+from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
+from vaeglow_jax.models.prior import FlowPrior
 
 _GLOW_DEPTH = flags.DEFINE_integer('glow_depth', 32, 'steps K of the two Glow layers measured '
                                    '(errors accumulate over the steps)')

@@ -19,9 +19,9 @@ import optax
 from absl import app, flags
 
 from benchmarks import harness
-from vaeglow_jax import losses
-from vaeglow_jax.glow import MultiScaleGlow
-from vaeglow_jax.model import VAEGlow
+from vaeglow_jax.models import losses
+from vaeglow_jax.models.glow import MultiScaleGlow
+from vaeglow_jax.models.model import VAEGlow
 
 _PRESET = flags.DEFINE_string('preset', 'default', "'default' (paper size), 'quick' or 'test'")
 _DATASET = flags.DEFINE_string('dataset', 'cifar10', 'cifar10 (32x32x3) or fashion_mnist')

@@ -5,8 +5,10 @@ Run: python -m benchmarks.write_markdown [--results=benchmarks/results/cpu] [--o
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import statistics
 
 from absl import app, flags
 
@@ -124,6 +126,43 @@ def _lever_sections():
   return lines
 
 
+def _ab_runs(folder: str, side: str) -> list[dict]:
+  paths = sorted(glob.glob(os.path.join(_RESULTS.value, folder, f'{side}_*.json')))
+  return [json.load(open(p)) for p in paths]
+
+
+def _conv_autodiff_section() -> list[str]:
+  """benchmarks/ab_commits.sh of the custom-VJP convolutions ('old') against plain JAX ('new')."""
+  folder = 'conv_autodiff'
+  old, new = _ab_runs(f'{folder}/shapes', 'old'), _ab_runs(f'{folder}/shapes', 'new')
+  if not old or not new:
+    return []
+  lines = ['## Convolutions: custom VJPs against plain JAX (`benchmarks/ab_commits.sh`)', '',
+           "The matmul formulations with hand-written gradients ('old', commit 8f36f0d) against the "
+           "same formulations in plain JAX, whose transposes autodiff derives ('new', 347dd57; "
+           'forward mode and Hessians work). Processes alternate old/new; medians over '
+           f'{len(new)} rounds of the gradient milliseconds of the formulation `auto` picks '
+           '(paper shapes, batch 16).', '',
+           '| size | Cin -> Cout | kernel | auto picks | old ms | new ms | new / old |',
+           '|---|---|---|---|---|---|---|']
+  for i, row in enumerate(new[0]['shapes']):
+    impl = row['auto']
+    o = statistics.median(r['shapes'][i]['ms'][impl]['gradient'] for r in old)
+    n = statistics.median(r['shapes'][i]['ms'][impl]['gradient'] for r in new)
+    lines.append(f"| {row['height']}x{row['height']} | {row['cin']} -> {row['cout']} | "
+                 f"{row['kernel']}x{row['kernel']} | {impl} | {_g(o)} | {_g(n)} | {n / o:.2f} |")
+  old, new = _ab_runs(f'{folder}/steps', 'old'), _ab_runs(f'{folder}/steps', 'new')
+  if old and new:
+    lines += ['', 'Train steps (quick preset, batch 64), images per second in each round, new / old:',
+              '', '| dataset | phase | rounds: new / old |', '|---|---|---|']
+    keyed = lambda run: {(r['dataset'], r['phase']): r['images_per_second'] for r in run['results']}
+    for key in keyed(old[0]):
+      ratios = [keyed(n)[key] / keyed(o)[key] for o, n in zip(old, new)
+                if key in keyed(n) and key in keyed(o)]
+      lines.append(f"| {key[0]} | {key[1]} | {', '.join(f'{r:.2f}' for r in ratios)} |")
+  return lines + ['']
+
+
 def main(argv):
   del argv
   lines = ['# Benchmarks', '',
@@ -201,6 +240,7 @@ def main(argv):
       lines.append(f"| {phase} | {_g(m['xla'], 3)} | {_g(m['auto'], 3)} | "
                    f"{_g(r['speedup_auto_vs_xla'], 2)}x | {_g(r['gflops_per_step'], 1)} |")
     lines.append('')
+  lines += _conv_autodiff_section()
   remat = _load('remat')
   if remat:
     lines += ['## Gradient checkpointing of flow steps (`remat`)', '',

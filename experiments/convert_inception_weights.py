@@ -33,7 +33,7 @@ def main(argv):
   state = torch.load(_PTH.value, map_location='cpu', weights_only=True)
   arrays = {k: v.numpy().astype(np.float32) for k, v in state.items()
             if not k.endswith('num_batches_tracked')}
-  from vaeglow_jax.metrics import inception
+  from vaeglow_jax.evaluation.metrics import inception
   tmp = _OUT.value + '.tmp.npz'
   np.savez(tmp, **arrays)
   try:

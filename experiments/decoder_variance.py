@@ -26,9 +26,10 @@ def measure(workdir: str, classify, test_x, batch: int = 250) -> dict:
   import jax
   import numpy as np
   from experiments.configs import from_workdir
-  from vaeglow_jax import data as data_lib, evaluation, phases, workdir as workdir_lib
-  from vaeglow_jax.metrics import pixel_errors
-  from vaeglow_jax.model import VAEGlow
+  from vaeglow_jax import data as data_lib, phases, workdir as workdir_lib
+  from vaeglow_jax.evaluation import evaluator as evaluation
+  from vaeglow_jax.evaluation.metrics import pixel_errors
+  from vaeglow_jax.models.model import VAEGlow
   config = workdir_lib.trained_config(workdir, 'vae', from_workdir.get_config())
   phase = phases.build(config, data_lib.image_shape(config.data))
   variables, _ = evaluation.load_variables(config, workdir, phase)
@@ -58,7 +59,7 @@ def main(argv):
   import numpy as np
   from experiments.configs import from_workdir
   from vaeglow_jax import data as data_lib, workdir as workdir_lib
-  from vaeglow_jax.metrics import feature_extractor
+  from vaeglow_jax.evaluation.metrics import feature_extractor
   workdirs = argv[1:]
   if not workdirs:
     raise app.UsageError('give at least one work directory with a trained vae phase.')

@@ -44,7 +44,8 @@ def evaluation_config(launch):
 
 def main(argv):
   del argv
-  from vaeglow_jax import distributed, evaluation, workdir
+  from vaeglow_jax import distributed, workdir
+  from vaeglow_jax.evaluation import evaluator as evaluation
   launch = cli.config(_CONFIG)  # holds multihost and distributed.*, never read from config.json
   # Join the other processes first, so that an error reading the trained config on one host
   # (a refused override, a work directory it cannot see) ends every process with its line.

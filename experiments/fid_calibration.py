@@ -7,7 +7,7 @@ pixel noise and missing classes, against the floor of clean training images.
       [--config.eval.inception_weights=inception_fid.npz] [--config.calibration.KEY=VALUE ...]
 
 Writes WORKDIR/fid_calibration.json and WORKDIR/fid_calibration.png
-(vaeglow_jax/calibration.py says what each number is). Exit codes: 0 done; 2 bad input.
+(vaeglow_jax/evaluation/calibration.py says what each number is). Exit codes: 0 done; 2 bad input.
 """
 
 import os
@@ -27,7 +27,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   del argv
-  from vaeglow_jax import calibration
+  from vaeglow_jax.evaluation import calibration
   result = calibration.calibrate(cli.config(_CONFIG), _WORKDIR.value)
   for name, space in result['spaces'].items():
     summary = space['summary']

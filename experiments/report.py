@@ -20,7 +20,7 @@ _ABLATION = flags.DEFINE_bool('ablation', False, 'Glow-layer runs on one phase-1
 
 
 def main(argv):
-  from vaeglow_jax import report
+  from vaeglow_jax.evaluation import report
   if _FACTORIAL.value:
     return _write(_factorial(_FACTORIAL.value))
   workdirs = argv[1:]
@@ -49,7 +49,7 @@ def _write(text):
 
 
 def _factorial(results_dir):
-  from vaeglow_jax import factorial
+  from vaeglow_jax.evaluation import factorial
   runs = factorial.load(results_dir)
   if not runs:
     print(f'error: no <variance>_<prior>/seed<S>/metrics.json under {results_dir}; run '
@@ -71,7 +71,7 @@ def _factorial(results_dir):
 
 
 def _comparison(rows):
-  from vaeglow_jax import report
+  from vaeglow_jax.evaluation import report
   text = report.markdown_table(rows)
   sweep = report.temperature_table(rows)
   if sweep:

@@ -67,7 +67,9 @@ def sample_config(launch):
 def main(argv):
   del argv
   import jax
-  from vaeglow_jax import config_checks, distributed, evaluation, phases, sampling, sharding
+  from vaeglow_jax import config_checks, distributed, phases, sharding
+  from vaeglow_jax.evaluation import evaluator as evaluation
+  from vaeglow_jax.evaluation import sampling
   from vaeglow_jax import images as images_lib
   from vaeglow_jax import workdir as workdir_lib
   launch = cli.config(_CONFIG)

@@ -24,7 +24,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   del argv
-  from vaeglow_jax import trainer
+  from vaeglow_jax.training import trainer
   try:
     trainer.train_and_evaluate(cli.config(_CONFIG), _WORKDIR.value)
   except trainer.Preempted as e:

@@ -24,7 +24,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   del argv
   from vaeglow_jax import distributed
-  from vaeglow_jax.metrics import feature_extractor
+  from vaeglow_jax.evaluation.metrics import feature_extractor
   info = feature_extractor.train(cli.config(_CONFIG), _WORKDIR.value)
   if distributed.is_primary():
     print(f"feature extractor for {info['dataset']}: test accuracy {info['test_accuracy']:.4f} "

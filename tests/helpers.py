@@ -29,10 +29,10 @@ def check_flow(module, variables, x, logdet_examples=1):
 def tiny_model(image_shape=(8, 8, 1), variance='diagonal', prior='flow', glow=True, latent_dim=4):
   """A VAEGlow small enough for unit tests (8x8 images, width 8-16)."""
   from vaeglow_jax.flows import StepOptions
-  from vaeglow_jax.glow import GlowLayer
-  from vaeglow_jax.model import VAEGlow
-  from vaeglow_jax.prior import FlowPrior, StandardPrior
-  from vaeglow_jax.vae import Decoder, Encoder
+  from vaeglow_jax.models.glow import GlowLayer
+  from vaeglow_jax.models.model import VAEGlow
+  from vaeglow_jax.models.prior import FlowPrior, StandardPrior
+  from vaeglow_jax.models.vae import Decoder, Encoder
   return VAEGlow(
       encoder=Encoder(latent_dim=latent_dim, num_scales=2, base_channels=8, fc_dim=16),
       decoder=Decoder(image_shape, num_scales=2, base_channels=8, variance=variance),

@@ -15,7 +15,8 @@ from ml_collections import config_flags
 from experiments import cli
 from tests.helpers import snapshot, train_config
 from vaeglow_jax import sharding
-from vaeglow_jax import report, trainer
+from vaeglow_jax.evaluation import report
+from vaeglow_jax.training import trainer
 from vaeglow_jax.errors import UserError
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.reliability import WorkdirError
@@ -105,7 +106,7 @@ def test_an_unknown_preset_is_the_config_files_own_line():
 def test_the_evaluation_batch_hint_names_the_evaluation_key():
   with pytest.raises(sharding.BatchSizeError, match=r'set --config\.eval\.batch_size to a multiple of 2'):
     sharding.check_batch_size(7, types.SimpleNamespace(size=2), 'eval.batch_size')
-  source = open(os.path.join(ROOT, 'vaeglow_jax', 'evaluation.py')).read()
+  source = open(os.path.join(ROOT, 'vaeglow_jax', 'evaluation', 'evaluator.py')).read()
   assert "check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')" in source
 
 

@@ -187,7 +187,7 @@ def test_folded_actnorm_is_the_same_map_at_every_glow_level():
   from flax import traverse_util
   from benchmarks import actnorm_fusion
   from vaeglow_jax.flows import StepOptions
-  from vaeglow_jax.glow import MultiScaleGlow
+  from vaeglow_jax.models.glow import MultiScaleGlow
   model = MultiScaleGlow(levels=3, depth=1, step=StepOptions(hidden=4, coupling='affine'))
   params = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 3)))['params']
   conv_sizes = sorted(leaf.shape[-1] for path, leaf in traverse_util.flatten_dict(params).items()

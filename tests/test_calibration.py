@@ -11,8 +11,8 @@ import scipy.ndimage
 
 from experiments.configs import fashion_mnist
 from tests.helpers import snapshot
-from vaeglow_jax import calibration
-from vaeglow_jax.metrics import feature_extractor
+from vaeglow_jax.evaluation import calibration
+from vaeglow_jax.evaluation.metrics import feature_extractor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from experiments.configs import fashion_mnist
-from vaeglow_jax import evaluation, phases, trainer
-from vaeglow_jax.metrics import feature_extractor
+from vaeglow_jax import phases
+from vaeglow_jax.evaluation import evaluator as evaluation
+from vaeglow_jax.training import trainer
+from vaeglow_jax.evaluation.metrics import feature_extractor
 
 
 def _config(phase, **overrides):

@@ -79,7 +79,7 @@ def test_every_library_error_class_is_a_user_error():
   import inspect
   import pkgutil
   import vaeglow_jax
-  from vaeglow_jax import loop
+  from vaeglow_jax.training import loop
   from vaeglow_jax.errors import UserError
   found = {}
   for info in pkgutil.walk_packages(vaeglow_jax.__path__, 'vaeglow_jax.'):

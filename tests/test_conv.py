@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tests.helpers import randomize
-from vaeglow_jax import conv
+from vaeglow_jax.models import conv
 from vaeglow_jax.flows import StepOptions
-from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
+from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
 
 CASES = [  # (impl, kernel (kh, kw, Cin, Cout))
     ('patches', (3, 3, 1, 16)), ('patches', (3, 3, 3, 8)), ('patches', (5, 3, 2, 4)),

@@ -15,9 +15,13 @@ from flax import traverse_util
 from experiments.configs import fashion_mnist, from_workdir
 from tests.helpers import finish, free_port, launch, process_flags, snapshot, workdir_files
 from tests.xla_env import xla_flags
-from vaeglow_jax import evaluation, losses, phases, report, trainer
+from vaeglow_jax import phases
+from vaeglow_jax.evaluation import evaluator as evaluation
+from vaeglow_jax.models import losses
+from vaeglow_jax.evaluation import report
+from vaeglow_jax.training import trainer
 from vaeglow_jax import workdir as workdir_lib
-from vaeglow_jax.metrics import feature_extractor, inception
+from vaeglow_jax.evaluation.metrics import feature_extractor, inception
 from vaeglow_jax.reliability import WorkdirError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,7 +58,7 @@ def test_log_weights_agree_with_the_training_terms():
   x = jax.random.uniform(jax.random.PRNGKey(0), (4, 8, 8, 1))
   variables = ph.init(jax.random.PRNGKey(1), x)
   noise = jax.random.normal(jax.random.PRNGKey(3), (1, 4, config.model.latent_dim))
-  from vaeglow_jax import model as model_lib
+  from vaeglow_jax.models import model as model_lib
   log_w = model_lib.log_importance_weights(ph.vae, variables, x, noise, True)
   terms = ph.vae.apply(variables, x, True, noise[0])
   np.testing.assert_allclose(log_w[0], terms['log_weight'], rtol=1e-5)
@@ -147,7 +151,7 @@ def test_evaluate_writes_every_metric_and_figure(trained):
 
 
 def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):
-  from vaeglow_jax.metrics import fid, scores
+  from vaeglow_jax.evaluation.metrics import fid, scores
   out_dir = os.path.join(workdir, 'eval', 'glow')
   assert metrics['exported_samples'] == [f'samples_T{t}.npz' for t in ('0', '0.25', '0.5', '0.75', '1')]
   exported = {}

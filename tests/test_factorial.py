@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from vaeglow_jax import factorial
+from vaeglow_jax.evaluation import factorial
 
 
 def _metrics(fid_means, fid_glow_by_t, bpd):

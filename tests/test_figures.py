@@ -5,7 +5,7 @@ import numpy as np
 from clu import metric_writers
 from PIL import Image
 
-from vaeglow_jax import figures
+from vaeglow_jax.evaluation import figures
 
 
 def _write(directory, points, images=False):

@@ -8,10 +8,11 @@ import pytest
 
 from experiments.configs import fashion_mnist
 from vaeglow_jax import sharding
-from vaeglow_jax import losses, phases
-from vaeglow_jax import train as train_lib
-from vaeglow_jax.model import VAEGlow
-from vaeglow_jax.vae import floor_log_std, raw_for_log_std
+from vaeglow_jax import phases
+from vaeglow_jax.models import losses
+from vaeglow_jax.training import train as train_lib
+from vaeglow_jax.models.model import VAEGlow
+from vaeglow_jax.models.vae import floor_log_std, raw_for_log_std
 
 SHAPE = (8, 8, 1)
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from tests.helpers import check_flow, randomize
-from vaeglow_jax import losses
+from vaeglow_jax.models import losses
 from vaeglow_jax.flows import StepOptions
-from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
+from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
 
 KEY = jax.random.PRNGKey(0)
 

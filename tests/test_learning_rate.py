@@ -3,7 +3,8 @@
 import tensorflow_datasets as tfds
 
 from tests.helpers import train_config
-from vaeglow_jax import figures, trainer
+from vaeglow_jax.evaluation import figures
+from vaeglow_jax.training import trainer
 
 
 def test_learning_rate_is_a_tensorboard_scalar(tmp_path):

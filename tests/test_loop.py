@@ -8,8 +8,8 @@ import optax
 import pytest
 
 from vaeglow_jax import sharding
-from vaeglow_jax import loop as loop_lib
-from vaeglow_jax import train as train_lib
+from vaeglow_jax.training import loop as loop_lib
+from vaeglow_jax.training import train as train_lib
 
 
 class ToyPhase:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vaeglow_jax import losses
+from vaeglow_jax.models import losses
 
 KEY = jax.random.PRNGKey(0)
 

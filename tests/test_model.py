@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tests.helpers import tiny_model
-from vaeglow_jax import losses
-from vaeglow_jax import model as vaeglow
+from vaeglow_jax.models import losses
+from vaeglow_jax.models import model as vaeglow
 
 KEY = jax.random.PRNGKey(0)
 X = jax.random.uniform(jax.random.PRNGKey(1), (4, 8, 8, 1))

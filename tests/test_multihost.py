@@ -14,7 +14,9 @@ from tests import mock_train
 from tests.helpers import (assert_trees_equal, cli_config, finish, free_port, latest_state,
                            launch, once_per_session, process_flags, workdir_files)
 from vaeglow_jax import checkpoints
-from vaeglow_jax import distributed, figures, trainer
+from vaeglow_jax import distributed
+from vaeglow_jax.evaluation import figures
+from vaeglow_jax.training import trainer
 from vaeglow_jax import workdir as workdir_lib
 
 # Enough steps that a SIGTERM at the 3rd batch stops the run before its end (JAX's preemption

@@ -11,8 +11,8 @@ import pytest
 from experiments.configs import fashion_mnist
 from tests.helpers import randomize
 from vaeglow_jax import phases
-from vaeglow_jax.model import VAEGlow
-from vaeglow_jax.vae import raw_for_log_std
+from vaeglow_jax.models.model import VAEGlow
+from vaeglow_jax.models.vae import raw_for_log_std
 
 SHAPE = (8, 8, 1)
 

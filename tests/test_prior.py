@@ -7,8 +7,8 @@ import pytest
 
 from tests.helpers import check_flow, randomize
 from vaeglow_jax.flows.checks import jacobian_logdet, to_float64
-from vaeglow_jax import losses
-from vaeglow_jax.prior import FlowPrior, SecondStageVAE, StandardPrior
+from vaeglow_jax.models import losses
+from vaeglow_jax.models.prior import FlowPrior, SecondStageVAE, StandardPrior
 
 KEY = jax.random.PRNGKey(0)
 

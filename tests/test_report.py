@@ -3,7 +3,7 @@
 import json
 import os
 
-from vaeglow_jax import report
+from vaeglow_jax.evaluation import report
 
 
 def _glow_run(root, name, fid_x, fid_tilde, fid_mean, hidden=32):

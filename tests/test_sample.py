@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import finish, free_port, import_torchvision, launch, process_flags
-from vaeglow_jax import trainer
+from vaeglow_jax.training import trainer
 from experiments.configs import fashion_mnist
 
 

@@ -12,9 +12,12 @@ import tensorflow_datasets as tfds
 from tests.helpers import assert_trees_equal, latest_state, train_config
 from vaeglow_jax import sharding
 from vaeglow_jax import checkpoints
-from vaeglow_jax import evaluation, phases, report, trainer
+from vaeglow_jax import phases
+from vaeglow_jax.evaluation import evaluator as evaluation
+from vaeglow_jax.evaluation import report
+from vaeglow_jax.training import trainer
 from vaeglow_jax import workdir as workdir_lib
-from vaeglow_jax import train as train_lib
+from vaeglow_jax.training import train as train_lib
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from vaeglow_jax.vae import Decoder, Encoder, floor_log_std
+from vaeglow_jax.models.vae import Decoder, Encoder, floor_log_std
 
 KEY = jax.random.PRNGKey(0)
 
@@ -70,7 +70,7 @@ def test_every_presets_variance_floor_lets_a_constant_pixel_reach_the_bin_optimu
   sigma = 2^-n / sqrt(12) and scores about 0.25 bits; a floor above that costs more (-5 cost
   2.1 bits). Scored with the library's density and bits/dim on a fine grid over the bin."""
   import importlib
-  from vaeglow_jax import losses
+  from vaeglow_jax.models import losses
   config = importlib.import_module(f'experiments.configs.{dataset}').get_config(preset)
   n_bits, width = config.data.n_bits, 2.0 ** -config.data.n_bits
   y = (jnp.arange(4096) + 0.5) / 4096 * width            # the bin, as one image per value

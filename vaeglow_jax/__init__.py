@@ -1,13 +1,17 @@
 """vaeglow-jax: variational autoencoders with normalizing-flow decoders, in JAX/Flax.
 
-The model library needs only jax, flax, optax and numpy; `import vaeglow_jax` loads nothing
-else (the training and evaluation modules, which use TensorFlow datasets, clu and Orbax, are
-imported by name: `vaeglow_jax.trainer`, `vaeglow_jax.evaluation`).
+Layers, imports only downward:
+- `models` (and `flows` beside it): the Linen modules and pure losses. Needs only jax, flax,
+  optax and numpy; `import vaeglow_jax` loads nothing else.
+- shared: `phases` (the phase table), `workdir` (every path and file of a work directory, local
+  or gs://), `checkpoints`, `images`, `sharding`, `distributed`, `data`, `config_checks`,
+  `reliability`, `errors`.
+- `training` (train step, loop, trainer) and `evaluation` (bounds, sampling, scores, figures,
+  calibration, reports, metrics/); evaluation imports nothing from training. Both use
+  TensorFlow datasets, clu and Orbax, and are imported by name.
 
-Modules: `losses` (pure per-example loss functions), `flows` (flow blocks), `glow`
-(GlowLayer, MultiScaleGlow), `vae` (ResNet encoder/decoder), `prior` (N(0, I), flow prior,
-second-stage VAE), `model` (the full model and its pure wrappers: init, elbo_terms, sample,
-importance_weighted_log_likelihood).
+The model modules keep their short paths: `vaeglow_jax.losses`, `.glow`, `.vae`, `.prior`,
+`.model` and `.conv` are `vaeglow_jax.models.<name>` (the same module objects).
 
 Variables: `init` returns {'params': ..., 'constants': ...}; 'constants' holds the fixed
 channel permutations of the 1x1 convolutions (LU form), never trained, passed back to every
@@ -15,13 +19,19 @@ channel permutations of the 1x1 convolutions (LU form), never trained, passed ba
 `model.init(model, rng, x)` splits one key into both.
 """
 
-from vaeglow_jax import flows, glow, losses, model, prior, vae
+import sys as _sys
+
+from vaeglow_jax import flows
+from vaeglow_jax.models import conv, glow, losses, model, prior, vae
 from vaeglow_jax.flows import StepOptions
-from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
-from vaeglow_jax.model import (VAEGlow, elbo_terms, importance_weighted_log_likelihood, init,
-                               log_importance_weights, sample)
-from vaeglow_jax.prior import FlowPrior, SecondStageVAE, StandardPrior
-from vaeglow_jax.vae import Decoder, Encoder
+from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
+from vaeglow_jax.models.model import (VAEGlow, elbo_terms, importance_weighted_log_likelihood,
+                                      init, log_importance_weights, sample)
+from vaeglow_jax.models.prior import FlowPrior, SecondStageVAE, StandardPrior
+from vaeglow_jax.models.vae import Decoder, Encoder
+
+for _module in (conv, glow, losses, model, prior, vae):  # vaeglow_jax.<name>: the same module
+  _sys.modules[f'{__name__}.{_module.__name__.rsplit(".", 1)[1]}'] = _module
 
 __version__ = '0.2.0'
 

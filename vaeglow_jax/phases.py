@@ -21,13 +21,13 @@ import math
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax import losses
-from vaeglow_jax import model as model_lib
+from vaeglow_jax.models import losses
+from vaeglow_jax.models import model as model_lib
 from vaeglow_jax.flows import StepOptions
-from vaeglow_jax.glow import GlowLayer, MultiScaleGlow
-from vaeglow_jax.model import VAEGlow
-from vaeglow_jax.prior import FlowPrior, SecondStageVAE, StandardPrior
-from vaeglow_jax.vae import Decoder, Encoder, floor_log_std, raw_for_log_std
+from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
+from vaeglow_jax.models.model import VAEGlow
+from vaeglow_jax.models.prior import FlowPrior, SecondStageVAE, StandardPrior
+from vaeglow_jax.models.vae import Decoder, Encoder, floor_log_std, raw_for_log_std
 
 GAMMA_UPDATES = ('optimal', 'gradient')
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from vaeglow_jax.metrics import fid
+from vaeglow_jax.evaluation.metrics import fid
 
 
 def _scipy_fid(a, b):

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from vaeglow_jax.metrics import inception
+from vaeglow_jax.evaluation.metrics import inception
 
 SIZE = 75  # the smallest input the network takes; FID itself uses 299
 

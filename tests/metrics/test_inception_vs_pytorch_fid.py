@@ -3,7 +3,7 @@
 pytorch-fid's FID network is built with random weights (nothing is downloaded:
 its weight loader is patched to return a state dict seeded here), saved as a
 .pth, converted by `experiments.convert_inception_weights`, and loaded by
-`vaeglow_jax.metrics.inception`. The same images, written as PNG files and read
+`vaeglow_jax.evaluation.metrics.inception`. The same images, written as PNG files and read
 by pytorch-fid's own pipeline (PIL RGB conversion, ToTensor, bilinear resize to
 299, scaling to [-1, 1]), must give the same pool3 features, the same Gaussian statistics
 and, from them, the same Frechet distance.
@@ -28,7 +28,7 @@ pytorch_fid_inception = pytest.importorskip('pytorch_fid.inception')
 
 from PIL import Image  # noqa: E402
 
-from vaeglow_jax.metrics import fid, inception  # noqa: E402
+from vaeglow_jax.evaluation.metrics import fid, inception  # noqa: E402
 
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

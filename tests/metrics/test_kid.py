@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vaeglow_jax.metrics import kid
+from vaeglow_jax.evaluation.metrics import kid
 
 
 def _kernel(a, b):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from vaeglow_jax.metrics import pixel_errors
+from vaeglow_jax.evaluation.metrics import pixel_errors
 
 
 def test_error_split_separates_background_and_foreground():

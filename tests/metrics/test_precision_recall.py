@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from vaeglow_jax.metrics import precision_recall as pr
-from vaeglow_jax.metrics import scores
+from vaeglow_jax.evaluation.metrics import precision_recall as pr
+from vaeglow_jax.evaluation.metrics import scores
 
 
 def _clusters(rng, n, centres, spread=0.05):
@@ -55,7 +55,7 @@ def test_scores_against_a_reference_are_consistent_with_each_metric():
   ref = scores.reference(real)
   out = scores.score(ref, fake)
   assert set(out) == set(scores.SCORE_NAMES)
-  from vaeglow_jax.metrics import fid, kid
+  from vaeglow_jax.evaluation.metrics import fid, kid
   assert out['fid'] == pytest.approx(fid.fid_from_features(fake, real), rel=1e-12)
   assert (out['kid'], out['kid_se']) == pytest.approx(kid.kid(fake, real), rel=1e-12)
   assert (out['precision'], out['recall']) == pr.precision_recall(real, fake)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from vaeglow_jax.metrics import sharpness
+from vaeglow_jax.evaluation.metrics import sharpness
 
 
 def test_constant_and_linear_images_have_none_and_a_checkerboard_has_16():
@@ -16,7 +16,7 @@ def test_constant_and_linear_images_have_none_and_a_checkerboard_has_16():
 
 
 def test_blur_lowers_and_noise_raises_the_energy_relative_to_the_images():
-  from vaeglow_jax import calibration
+  from vaeglow_jax.evaluation import calibration
   rng = np.random.default_rng(0)
   images = np.kron(rng.uniform(size=(8, 7, 7, 1)), np.ones((1, 4, 4, 1)))  # blocky 28x28 images
   assert sharpness.relative_energy(images, images) == 1.0

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax import losses
+from vaeglow_jax.models import losses
 from vaeglow_jax.flows import FlowSteps, StepOptions, ZeroConv, squeeze2d, unsqueeze2d
 
 

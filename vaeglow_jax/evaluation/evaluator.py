@@ -25,17 +25,17 @@ from vaeglow_jax.errors import UserError
 from vaeglow_jax import checkpoints
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
-from vaeglow_jax import figures
+from vaeglow_jax.evaluation import figures
 from vaeglow_jax import images as images_lib
-from vaeglow_jax import losses
+from vaeglow_jax.models import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
 from vaeglow_jax import config_checks
 from vaeglow_jax import workdir as workdir_lib
-from vaeglow_jax.metrics import feature_extractor as fe_lib
-from vaeglow_jax.metrics import inception
-from vaeglow_jax.metrics import scores as scores_lib
-from vaeglow_jax.metrics import sharpness
+from vaeglow_jax.evaluation.metrics import feature_extractor as fe_lib
+from vaeglow_jax.evaluation.metrics import inception
+from vaeglow_jax.evaluation.metrics import scores as scores_lib
+from vaeglow_jax.evaluation.metrics import sharpness
 
 
 class EvaluationError(UserError, ValueError):
@@ -281,7 +281,7 @@ def feature_spaces(config) -> tuple[dict, dict]:
     spaces['inception'] = (lambda x: inception.features(params, x), {})
   else:
     absent['fid_inception'] = ('no Inception weights given (--config.eval.inception_weights=PATH); '
-                               'see vaeglow_jax/metrics/inception.py for how to get them')
+                               'see vaeglow_jax/evaluation/metrics/inception.py for how to get them')
   name = config.data.name
   if e.feature_extractor_dir:
     fn, info = fe_lib.load(e.feature_extractor_dir, config.data)

@@ -13,7 +13,8 @@ from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from vaeglow_jax import sharding
-from vaeglow_jax import losses, phases
+from vaeglow_jax import phases
+from vaeglow_jax.models import losses
 
 
 @flax.struct.dataclass

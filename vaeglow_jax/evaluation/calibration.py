@@ -28,10 +28,10 @@ import numpy as np
 
 from vaeglow_jax.errors import UserError
 from vaeglow_jax import data as data_lib
-from vaeglow_jax import evaluation
+from vaeglow_jax.evaluation import evaluator as evaluation
 from vaeglow_jax import reliability
 from vaeglow_jax import workdir as workdir_lib
-from vaeglow_jax.metrics import scores as scores_lib
+from vaeglow_jax.evaluation.metrics import scores as scores_lib
 
 RESULT_FILE = 'fid_calibration.json'
 FIGURE_FILE = 'fid_calibration.png'

@@ -20,11 +20,11 @@ from vaeglow_jax import config_checks
 from vaeglow_jax import images as images_lib
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
-from vaeglow_jax import loop as loop_lib
-from vaeglow_jax import losses
+from vaeglow_jax.training import loop as loop_lib
+from vaeglow_jax.models import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
-from vaeglow_jax import train as train_lib
+from vaeglow_jax.training import train as train_lib
 from vaeglow_jax import workdir as workdir_lib
 
 TrainingError = loop_lib.TrainingError

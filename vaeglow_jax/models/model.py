@@ -16,10 +16,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax import losses
-from vaeglow_jax.glow import GlowLayer
-from vaeglow_jax.prior import StandardPrior
-from vaeglow_jax.vae import Decoder, Encoder
+from vaeglow_jax.models import losses
+from vaeglow_jax.models.glow import GlowLayer
+from vaeglow_jax.models.prior import StandardPrior
+from vaeglow_jax.models.vae import Decoder, Encoder
 
 
 class VAEGlow(nn.Module):

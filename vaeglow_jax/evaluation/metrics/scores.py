@@ -12,9 +12,9 @@ import dataclasses
 
 import numpy as np
 
-from vaeglow_jax.metrics import fid as fid_lib
-from vaeglow_jax.metrics import kid as kid_lib
-from vaeglow_jax.metrics import precision_recall as pr_lib
+from vaeglow_jax.evaluation.metrics import fid as fid_lib
+from vaeglow_jax.evaluation.metrics import kid as kid_lib
+from vaeglow_jax.evaluation.metrics import precision_recall as pr_lib
 
 SCORE_NAMES = ('fid', 'kid', 'kid_se', 'precision', 'recall')
 NEIGHBOURS = 3  # Kynkaanniemi et al.'s k

@@ -17,7 +17,8 @@ backward passes: each shift is one `lax.pad` (negative padding crops), whose
 transpose is one pad; the taps are separated by `lax.split`, whose transpose is
 one concatenate; matmuls are 2-D, so the filter gradient is one dot without a
 layout copy of the output gradient (slices, 4-D dots and the earlier custom
-VJPs are measured against these in benchmarks/results/cpu/conv_autodiff.json).
+VJPs are measured against these in BENCHMARKS.md, "Convolutions: custom VJPs against
+plain JAX").
 
 'auto' picks by shape on the CPU backend and uses XLA's convolution elsewhere
 (GPU/TPU convolution libraries already handle these shapes).

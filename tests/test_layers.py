@@ -1,0 +1,69 @@
+"""The package's layers: models (and flows) <- shared modules <- training | evaluation."""
+
+import ast
+import pathlib
+
+import vaeglow_jax
+
+LIBRARY = pathlib.Path(vaeglow_jax.__file__).parent
+# vaeglow_jax.<name> of a model module is vaeglow_jax.models.<name> (re-exported in __init__).
+_MODEL_ALIASES = {'conv', 'glow', 'losses', 'model', 'prior', 'vae'}
+# What each layer may import from the package.
+ALLOWED = {'models': {'models'}, 'shared': {'models', 'shared'},
+           'training': {'models', 'shared', 'training'},
+           'evaluation': {'models', 'shared', 'evaluation'}}
+
+
+def layer_of(module: str) -> str:
+  """'vaeglow_jax.training.loop' -> 'training'; flows and the model aliases are 'models'."""
+  parts = module.split('.')[1:]
+  if not parts:
+    return 'shared'
+  if parts[0] in ('models', 'flows') or (len(parts) == 1 and parts[0] in _MODEL_ALIASES):
+    return 'models'
+  return parts[0] if parts[0] in ('training', 'evaluation') else 'shared'
+
+
+def imported_modules(source: str) -> set[str]:
+  """Every vaeglow_jax module a source imports, at module level or inside functions."""
+  found = set()
+  for node in ast.walk(ast.parse(source)):
+    if isinstance(node, ast.Import):
+      found |= {a.name for a in node.names if a.name.startswith('vaeglow_jax')}
+    elif isinstance(node, ast.ImportFrom) and (node.module or '').startswith('vaeglow_jax'):
+      found |= {f'{node.module}.{a.name}' for a in node.names}  # a module or a name in one
+  return found
+
+
+def violations() -> list[str]:
+  out = []
+  for path in sorted(LIBRARY.rglob('*.py')):
+    module = '.'.join(('vaeglow_jax',) + path.relative_to(LIBRARY).with_suffix('').parts)
+    if path.name == '__init__.py' and path.parent == LIBRARY:
+      continue  # the package's public names: re-exports of the models layer
+    own = layer_of(module)
+    for target in sorted(imported_modules(path.read_text())):
+      # 'vaeglow_jax.evaluation.metrics.fid' or a name ('vaeglow_jax.flows.StepOptions').
+      if layer_of(target) not in ALLOWED[own]:
+        out.append(f'{module} ({own}) imports {target} ({layer_of(target)})')
+  return out
+
+
+def test_imports_only_go_down_the_layers():
+  assert violations() == []
+
+
+def test_the_layer_check_sees_an_upward_import():
+  assert layer_of('vaeglow_jax.training.trainer') == 'training'
+  assert layer_of('vaeglow_jax.glow') == layer_of('vaeglow_jax.flows.step') == 'models'
+  assert layer_of('vaeglow_jax.workdir') == 'shared'
+  upward = imported_modules('def f():\n  from vaeglow_jax.training import trainer\n')
+  assert {layer_of(m) for m in upward} == {'training'}
+  assert 'training' not in ALLOWED['evaluation'] and 'shared' not in ALLOWED['models']
+
+
+def test_the_short_model_paths_are_the_model_modules():
+  import vaeglow_jax.glow
+  import vaeglow_jax.losses
+  from vaeglow_jax.models import glow, losses
+  assert vaeglow_jax.glow is glow and vaeglow_jax.losses is losses
