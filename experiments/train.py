@@ -24,9 +24,12 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   del argv
+  from vaeglow_jax import distributed
   from vaeglow_jax.training import trainer
+  config = cli.config(_CONFIG)
+  distributed.initialize(config)  # entry points start the runtime; the library never does
   try:
-    trainer.train_and_evaluate(cli.config(_CONFIG), _WORKDIR.value)
+    trainer.train_and_evaluate(config, _WORKDIR.value)
   except trainer.Preempted as e:
     cli.fail(str(e), cli.EXIT_PREEMPTED)
 

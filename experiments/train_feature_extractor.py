@@ -25,7 +25,9 @@ def main(argv):
   del argv
   from vaeglow_jax import distributed
   from vaeglow_jax.evaluation.metrics import feature_extractor
-  info = feature_extractor.train(cli.config(_CONFIG), _WORKDIR.value)
+  config = cli.config(_CONFIG)
+  distributed.initialize(config)  # entry points start the runtime; the library never does
+  info = feature_extractor.train(config, _WORKDIR.value)
   if distributed.is_primary():
     print(f"feature extractor for {info['dataset']}: test accuracy {info['test_accuracy']:.4f} "
           f"({info['num_test_examples']} test images); saved in {_WORKDIR.value}")

@@ -67,3 +67,12 @@ def test_the_short_model_paths_are_the_model_modules():
   import vaeglow_jax.losses
   from vaeglow_jax.models import glow, losses
   assert vaeglow_jax.glow is glow and vaeglow_jax.losses is losses
+
+
+def test_only_entry_points_start_the_distributed_runtime():
+  # A library function that starts it would start it twice (or too late) under an entry point.
+  calls = [f'{path.relative_to(LIBRARY)}:{n}' for path in sorted(LIBRARY.rglob('*.py'))
+           if path.name != 'distributed.py'
+           for n, line in enumerate(path.read_text().splitlines(), 1)
+           if 'distributed.initialize(' in line and not line.lstrip().startswith('#')]
+  assert calls == []

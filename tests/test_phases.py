@@ -1,4 +1,4 @@
-"""phases.Phase: the production sampling path (sample_noise -> decode_noise / decode_parts),
+"""phases.Phase: the production sampling path (sample_noise -> decode_parts),
 checked against the model's parts applied one by one, and what each phase trains."""
 
 import functools
@@ -90,7 +90,7 @@ def test_vae_phase_sample_is_the_decoder_mean_at_any_temperature():
 def test_second_stage_samples_decode_the_second_stage_latent():
   phase, variables = _phase('second_stage')
   noise_z, noise_x, noise_e = phase.sample_noise(jax.random.PRNGKey(5), 6)
-  decode = jax.jit(phase.decode_noise, static_argnums=4)
+  decode = jax.jit(lambda *args: phase.decode_parts(*args)['x'], static_argnums=4)
   x = decode(variables, noise_z, noise_x, noise_e, 0.5)
   z = phase.second_stage.apply({'params': variables['params']['second_stage']}, noise_z, noise_e,
                                method=phase.second_stage.sample)
@@ -107,7 +107,7 @@ def test_glow_baseline_sample_maps_back_to_the_tempered_latent():
   noise_x = jax.random.normal(jax.random.PRNGKey(6), (4,) + SHAPE)
   base = {**variables, 'params': variables['params']['baseline']}
   x = jax.jit(lambda v, n: phase.baseline.apply(v, n, 0.3, method=phase.baseline.sample))(base, noise_x)
-  decode = jax.jit(lambda v, n, t: phase.decode_noise(v, None, n, None, t))  # t traced: one compile
+  decode = jax.jit(lambda v, n, t: phase.decode_parts(v, None, n, None, t)['x'])  # t traced: one compile
   np.testing.assert_allclose(decode(variables, noise_x, 0.3), jnp.clip(x, 0, 1), atol=1e-5)
   # Temperature 0 is the mode: the same image whatever the noise.
   a = decode(variables, noise_x, 0.0)

@@ -51,6 +51,23 @@ def test_keys_newer_than_the_run_keep_their_defaults_and_removed_keys_are_droppe
   assert 'retired_knob' not in loaded.model and loaded.model.glow.hidden == 48
 
 
+def test_a_run_from_before_a_key_existed_is_rebuilt_as_it_was_trained(tmp_path):
+  # model.glow.mixing: today's default is 'shuffle'; runs before it had no mixing ('none').
+  # A rebuilt model must be the trained one, whatever today's default is.
+  _trained(tmp_path)
+  path = workdir.config_path(str(tmp_path), 'glow')
+  with open(path) as f:
+    saved = json.load(f)
+  base = from_workdir.get_config()
+  assert base.model.glow.mixing != workdir.LEGACY_VALUES['model.glow.mixing']
+  assert workdir.trained_config(str(tmp_path), 'glow', base).model.glow.mixing == (
+      saved['model']['glow']['mixing'])  # a saved value always wins
+  del saved['model']['glow']['mixing']
+  with open(path, 'w') as f:
+    json.dump(saved, f)
+  assert workdir.trained_config(str(tmp_path), 'glow', base).model.glow.mixing == 'none'
+
+
 def test_the_launch_of_a_multi_process_run_is_not_read_back(tmp_path):
   """A 2-process training run saved its coordinator and process id; an evaluation is launched
   anew (here as one process), so they keep the defaults, and may be set as overrides."""

@@ -83,7 +83,8 @@ def load_checked(directory: str, expected, where: str, missing_hint: str):
 
   expected: the abstract variables ({'params': {key: tree}, collection: tree}, e.g. from
   jax.eval_shape) of the parts wanted; the checkpoint's 'params' and 'frozen' trees together
-  are its params, its 'collections' the rest. Extra keys in the checkpoint are dropped; a missing
+  are its params, its 'collections' the rest (a checkpoint of bare parameters is its params).
+  Extra keys in the checkpoint are dropped; a missing
   leaf or another shape is a CheckpointError naming `where`. Leaves are numpy arrays in the
   expected dtypes. missing_hint: what to do when there is no readable checkpoint.
   """
@@ -92,7 +93,9 @@ def load_checked(directory: str, expected, where: str, missing_hint: str):
   if step is None:  # no step folder, or only ones Orbax does not recognise
     raise CheckpointError(f'no readable checkpoint in {directory}; {missing_hint}')
   raw = read(manager, int(step))
-  saved = {'params': {**raw.get('frozen', {}), **raw.get('params', {})}, **raw.get('collections', {})}
+  if 'params' not in raw:  # a checkpoint of bare parameters (the feature extractor's)
+    raw = {'params': raw}
+  saved = {'params': {**raw.get('frozen', {}), **raw['params']}, **raw.get('collections', {})}
   return fit(saved, expected, f'{where} ({workdir_lib.join(directory, str(step))})'), int(step)
 
 

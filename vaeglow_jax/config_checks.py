@@ -38,7 +38,7 @@ def validate_config(config) -> tuple[int, int, int]:
     problems.append(f"nonfinite must be 'skip' or 'stop', got {config.nonfinite!r}")
   for name in phases.FLOW_GROUPS:  # coupling, mask, conv_impl, net_dtype
     problems += [f'model.{name}.{p}' for p in flows.options.problems(config.model[name].to_dict())]
-  if config.model.glow.get('mixing', 'none') not in flows.MIXINGS:
+  if config.model.glow.mixing not in flows.MIXINGS:
     problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
                     f'got {config.model.glow.mixing!r}')
   gamma = phases.gamma_config(config.model)

@@ -59,9 +59,14 @@ def get_spec(name: str) -> DatasetSpec:
 
 def image_shape(data_config) -> tuple[int, int, int]:
   """(H, W, C) of the images the pipeline yields (after the optional resize)."""
-  height, width, channels = get_spec(data_config.name).image_shape
-  if data_config.get('resize'):
-    height = width = int(data_config.resize)
+  return resized_shape(data_config.name, data_config.get('resize'))
+
+
+def resized_shape(name: str, resize: int | None) -> tuple[int, int, int]:
+  """(H, W, C) of dataset `name`'s images, resized to resize x resize if resize is set."""
+  height, width, channels = get_spec(name).image_shape
+  if resize:
+    height = width = int(resize)
   return (height, width, channels)
 
 

@@ -32,10 +32,10 @@ from vaeglow_jax.models.vae import Decoder, Encoder, floor_log_std, raw_for_log_
 GAMMA_UPDATES = ('optimal', 'gradient')
 
 
-def gamma_config(model_config):
-  """model.gamma with its defaults (configs saved before it existed lack it)."""
-  defaults = {'update': 'optimal', 'init': 0.0, 'learning_rate': 0.0}
-  return {**defaults, **(model_config.get('gamma') or {})}
+def gamma_config(model_config) -> dict:
+  """model.gamma as a dict {'update', 'init', 'learning_rate'}. A config saved before it existed
+  gets its keys in workdir.trained_config, like every other key added since."""
+  return dict(model_config.gamma)
 
 
 # The model families a phase trains (which Phase class builds it).
@@ -123,7 +123,7 @@ def step_options(flow_config) -> StepOptions:
 def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
   m = model_config
   prior = (FlowPrior(num_layers=m.prior.num_layers, hidden=m.prior.hidden,
-                     num_hidden=m.prior.num_hidden, unroll=m.prior.get('unroll', 0))
+                     num_hidden=m.prior.num_hidden, unroll=m.prior.unroll)
            if m.prior.kind == 'flow' else StandardPrior())
   if m.prior.kind not in ('flow', 'standard'):
     raise ValueError(f"model.prior.kind must be 'flow' or 'standard', got {m.prior.kind!r}.")
@@ -131,8 +131,8 @@ def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
   if with_glow:
     glow = GlowLayer(depth=m.glow.depth, num_squeezes=m.glow.num_squeezes,
                      step=step_options(m.glow), identity_init=m.glow.identity_init,
-                     mixing=m.glow.get('mixing', 'none'), remat=m.glow.remat,
-                     unroll=m.glow.get('unroll', 0))
+                     mixing=m.glow.mixing, remat=m.glow.remat,
+                     unroll=m.glow.unroll)
   return VAEGlow(
       encoder=Encoder(latent_dim=m.latent_dim, num_scales=m.num_scales, base_channels=m.base_channels,
                       fc_dim=m.fc_dim, blocks_per_scale=m.blocks_per_scale, norm=m.norm),
@@ -185,7 +185,7 @@ class Phase:
   # Sampling ----------------------------------------------------------------
   def sample(self, variables, rng, num: int, temperature: float):
     """(num, H, W, C) samples in [0, 1] (clipped) from this phase's model."""
-    return self.decode_noise(variables, *self.sample_noise(rng, num), temperature)
+    return self.decode_parts(variables, *self.sample_noise(rng, num), temperature)['x']
 
   def sample_noise(self, rng, num: int):
     """The N(0, I) noise a sample is a function of: (noise_z (num, latent_dim),
@@ -194,13 +194,6 @@ class Phase:
     return (jax.random.normal(rng_z, (num, self.latent_dim)),
             jax.random.normal(rng_x, (num,) + self.image_shape),
             jax.random.normal(rng_e, (num, self.latent_dim)))
-
-  def decode_noise(self, variables, noise_z, noise_x, noise_e, temperature: float,
-                   with_decoder_mean: bool = False):
-    """Deterministic map from noise to (num, H, W, C) images in [0, 1] (clipped).
-    with_decoder_mean: also return the VAE decoder mean of the same z (Glow phases)."""
-    parts = self.decode_parts(variables, noise_z, noise_x, noise_e, temperature)
-    return (parts['x'], parts['decoder_mean']) if with_decoder_mean else parts['x']
 
   # Scalar variances ----------------------------------------------------------
   def gamma_parameter(self) -> tuple[str, str] | None:
@@ -235,7 +228,7 @@ class VAEPhase(Phase):
     return {**variables, 'params': params}
 
   def per_example(self, variables, x, rng):
-    terms = self.vae.apply(variables, x, self.spec.use_glow, rngs={'sample': rng})
+    terms = model_lib.elbo_terms(self.vae, variables, x, rng, self.spec.use_glow)
     return {'objective': terms['neg_elbo'], **terms}
 
   def log_weights(self, variables, x, rng, num_samples: int):
@@ -379,7 +372,7 @@ class GlowBaselinePhase(Phase):
     super().__init__(config, image_shape)
     b = config.model.baseline
     self.baseline = MultiScaleGlow(levels=b.levels, depth=b.depth, step=step_options(b),
-                                   remat=b.remat, unroll=b.get('unroll', 0))
+                                   remat=b.remat, unroll=b.unroll)
 
   def _apply(self, variables, *args, method):
     return self.baseline.apply({**variables, 'params': variables['params']['baseline']}, *args,

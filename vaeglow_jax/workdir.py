@@ -155,6 +155,13 @@ def write_figure(path: PathLike, figure, **savefig_kwargs) -> None:
 # How a run was launched (processes, coordinator): never read back from config.json, since
 # an evaluation is launched anew.
 LAUNCH_KEYS = ('multihost', 'distributed')
+# Keys added to the code after runs were trained whose default is not how those runs behaved:
+# the value that reproduces them. Every other key added since takes today's default, which
+# reproduces the older runs (e.g. model.gamma, model.*.unroll); this is the only place that
+# knows the history of the config (trained_config).
+LEGACY_VALUES = {
+    'model.glow.mixing': 'none',  # the Glow layer's steps had no channel mixing before it existed
+}
 # Keys an evaluation may change without retraining; everything else comes from config.json.
 EVALUATION_KEYS = ('phase', 'eval', 'sampling', 'num_devices', 'stage1_workdir') + LAUNCH_KEYS
 
@@ -214,12 +221,16 @@ def metrics_path(workdir: str) -> str:
 def trained_config(workdir: str, phase: str,
                    base: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """The config `phase` was trained with (WORKDIR/<phase>/config.json), as a ConfigDict
-  shaped like `base`: keys added to the code since the run keep base's values, keys
+  shaped like `base`: keys added to the code since the run take LEGACY_VALUES' value if
+  listed there, base's otherwise; keys
   the code no longer has are dropped, and JSON lists become tuples where base has tuples.
   The launch settings (LAUNCH_KEYS) keep base's values."""
   saved = traverse_util.flatten_dict(saved_config(workdir, phase), sep='.')
   config = base.copy_and_resolve_references()
   defaults = traverse_util.flatten_dict(config.to_dict(), sep='.')
+  for key, value in LEGACY_VALUES.items():
+    if key in defaults and key not in saved:
+      _set(config, key, value)
   for key, value in saved.items():
     if key not in defaults or key.split('.')[0] in LAUNCH_KEYS:
       continue

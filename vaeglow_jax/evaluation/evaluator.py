@@ -348,9 +348,8 @@ def evaluate(config, workdir: str, log=print) -> dict:
   data parallel over all of them; the sample-based scores and figures are computed on each
   process from its own copy of the parameters (the same numbers everywhere), and only process
   0 writes into the work directory."""
-  # First join the other processes: a check that fails on one process must end them all.
-  distributed.initialize(config)
-
+  # The entry point has started the distributed runtime (distributed.initialize) if the
+  # config asks for one: a check that fails on one process ends them all.
   def checks():
     image_shape = config_checks.validate_config(config)
     _check_eval_config(config.eval)

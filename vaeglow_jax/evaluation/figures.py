@@ -38,8 +38,9 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
     # Figure 4: decoder mean (top of each pair) and the Glow-layer sample from the same z.
     n = min(e.num_grid_samples, 32)
     noise = phase.sample_noise(rng_c, n)
-    x, mean = jax.jit(lambda v, nz, nx, ne: phase.decode_noise(v, nz, nx, ne, temperature, True))(
+    parts = jax.jit(lambda v, nz, nx, ne: phase.decode_parts(v, nz, nx, ne, temperature))(
         variables, *noise)
+    x, mean = parts['x'], parts['decoder_mean']
     columns = 8
     pairs = []
     for start in range(0, n, columns):
@@ -52,7 +53,7 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
   walked = phase.interpolated_noise  # the latent: noise_z for the VAE phases, noise_x for Glow
   path = slerp(a[walked], b[walked], steps)  # (steps, rows, ...)
   noise = lambda i: tuple(path[i] if j == walked else a[j] for j in range(3))  # noqa: E731
-  decode = jax.jit(lambda v, nz, nx, ne: phase.decode_noise(v, nz, nx, ne, temperature))
+  decode = jax.jit(lambda v, nz, nx, ne: phase.decode_parts(v, nz, nx, ne, temperature)['x'])
   frames = np.stack([np.asarray(decode(variables, *noise(i))) for i in range(steps)], 1)
   out['interpolation'] = save_grid(workdir_lib.join(out_dir, 'interpolation.png'),
                                    frames.reshape((rows * steps,) + frames.shape[2:]), steps)

@@ -145,9 +145,8 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   [(step, {metric: mean})]. Raises TrainingError / DataError / WorkdirError for
   user errors and Preempted after a SIGTERM (a final checkpoint is written).
   """
-  # First join the other processes: a check that fails on one host only must end them all.
-  distributed.initialize(config)
-
+  # The entry point has started the distributed runtime (distributed.initialize) if the config
+  # asks for one: a check that fails on one host only ends them all.
   def checks():
     image_shape = validate_config(config)
     mesh = sharding.make_mesh(config.num_devices or None)

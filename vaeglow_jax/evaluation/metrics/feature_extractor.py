@@ -83,7 +83,6 @@ def train(config, workdir: str, log=print) -> dict:
   same classifier on one of its devices (it is small), the checkpoint is saved collectively and
   process 0 writes the info file.
   """
-  distributed.initialize(config)
   fe = config.feature_extractor
   for key in ('num_steps', 'batch_size', 'learning_rate'):
     if fe[key] <= 0:
@@ -171,11 +170,9 @@ def load_classifier(workdir: str, data_config=None):
           f"{info['resize']}), not {data_config.name} (resize {resize}); train one for this data.")
   model = Classifier(info['num_classes'], tuple(info['widths']), info['feature_dim'],
                      info.get('arch', 'strided'))
-  manager = checkpoints.checkpoint_manager(workdir_lib.join(workdir, 'checkpoints'), 1, read_only=True)
-  try:
-    params = checkpoints.restore_raw(manager)
-  except Exception as e:  # noqa: BLE001 - any read failure means a damaged checkpoint
-    raise FeatureExtractorError(f'the feature extractor checkpoint in {workdir} is unreadable '
-                                f'({type(e).__name__}); retrain it.') from e
+  shape = (1,) + data_lib.resized_shape(info['dataset'], info['resize'])
+  expected = jax.eval_shape(model.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(shape, jnp.float32))
+  params = checkpoints.load_checked(workdir_lib.join(workdir, 'checkpoints'), expected,
+                                    'the feature extractor', 'retrain it.')[0]['params']
   apply = jax.jit(lambda p, x: model.apply({'params': p}, x))
   return (lambda images: apply(params, images)), info
