@@ -29,36 +29,4 @@ for side in old new; do  # both commits evaluate the work directory the old comm
   (cd "$out/$side" && $py -m experiments.evaluate --workdir="$out/eval_by_$side" "${eval_args[@]}" \
       > "$out/eval_$side.log" 2>&1)
 done
-$py - "$out" <<'PY'
-import json, os, sys
-import numpy as np
-import orbax.checkpoint as ocp
-out = sys.argv[1]
-def leaves(tree, prefix=''):
-  if isinstance(tree, dict):
-    for k, v in tree.items():
-      yield from leaves(v, f'{prefix}/{k}')
-  else:
-    yield prefix, np.asarray(tree)
-failures = []
-for phase in ('vae', 'glow'):
-  trees = {}
-  for side in ('old', 'new'):
-    directory = os.path.join(out, f'run_{side}', phase, 'checkpoints')
-    step = max(int(s) for s in os.listdir(directory) if s.isdigit())
-    trees[side] = dict(leaves(ocp.StandardCheckpointer().restore(os.path.join(directory, str(step), 'default'))))
-  same = trees['old'].keys() == trees['new'].keys() and all(
-      np.array_equal(trees['old'][k], trees['new'][k]) for k in trees['old'])
-  print(f'{phase} checkpoint: {len(trees["old"])} arrays, bitwise equal: {same}')
-  failures += [] if same else [phase]
-metrics = {}
-for side in ('old', 'new'):
-  with open(os.path.join(out, f'eval_by_{side}', 'eval', 'metrics.json')) as f:
-    metrics[side] = json.load(f)['glow']
-timing = {'seconds_per_epoch', 'training_seconds', 'median_step_seconds', 'seconds_per_epoch_phase1',
-          'total_training_seconds', 'seconds_per_epoch_mean_of_phases', 'evaluation_seconds'}
-keys = (set(metrics['old']) | set(metrics['new'])) - timing
-differ = sorted(k for k in keys if metrics['old'].get(k) != metrics['new'].get(k))
-print(f'metrics.json of the old work directory: {len(keys)} keys compared (timings aside), differing: {differ}')
-sys.exit(1 if failures or differ else 0)
-PY
+$py scripts/compare_runs.py "$out"

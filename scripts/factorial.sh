@@ -11,7 +11,8 @@
 # Each run's metrics, configs and figures are copied to results/fashion_mnist/factorial/ as soon
 # as it is evaluated, with each stage's seconds in runs.tsv.
 # Usage: bash scripts/factorial.sh [SEED...]   (default: 0 1); the table: scripts/results.sh factorial
-# CELLS='gamma_standard diagonal_flow' runs only those cells (the budget-direction runs of results.sh).
+# CELLS='gamma_standard diagonal_flow' runs only those cells (the budget-direction runs of results.sh);
+# TRAIN_ARGS and EVAL_ARGS are appended to every training and evaluation command.
 # Rehearsal (tiny): CFG=experiments/configs/fashion_mnist.py:test VAE_STEPS=6 GLOW_STEPS=6 ROOT=/tmp/f \
 #   OUT=/tmp/f/out FEATURES=/tmp/f/fe FEATURES2=/tmp/f/fe2 EVAL_ARGS="--config.eval.max_test_examples=32 \
 #   --config.eval.num_fid_samples=24 --config.eval.iw_samples=2" bash scripts/factorial.sh 0
@@ -57,12 +58,12 @@ for seed in "${seeds[@]}"; do
     workdir=$root/$run
     model=(--config.seed=$seed --config.model.variance=$variance --config.num_train_steps=$vae_steps)
     done_training $workdir vae $vae_steps || timed "$run vae" $py -m experiments.train --config=$cfg \
-        --workdir=$workdir --config.phase=vae "${model[@]}" --config.model.prior.kind=$prior
+        --workdir=$workdir --config.phase=vae "${model[@]}" --config.model.prior.kind=$prior ${TRAIN_ARGS:-}
     done_training $workdir prior $vae_steps || timed "$run prior" $py -m experiments.train --config=$cfg \
-        --workdir=$workdir --config.phase=prior "${model[@]}" --config.model.prior.kind=flow
+        --workdir=$workdir --config.phase=prior "${model[@]}" --config.model.prior.kind=flow ${TRAIN_ARGS:-}
     done_training $workdir glow $glow_steps || timed "$run glow" $py -m experiments.train --config=$cfg \
         --workdir=$workdir --config.phase=glow "${model[@]}" --config.model.prior.kind=$prior \
-        --config.num_train_steps=$glow_steps
+        --config.num_train_steps=$glow_steps ${TRAIN_ARGS:-}
     evaluate $workdir vae
     evaluate $workdir prior
     evaluate $workdir glow
