@@ -31,6 +31,7 @@ from vaeglow_jax.models import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
 from vaeglow_jax import config_checks
+from vaeglow_jax import timing as timing_lib
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation.metrics import feature_extractor as fe_lib
 from vaeglow_jax.evaluation.metrics import inception
@@ -303,21 +304,17 @@ def score_key(score: str, space: str) -> str:
 
 # Timing -------------------------------------------------------------------------
 
-def read_timing(workdir: str, phase_name: str) -> dict | None:
-  return workdir_lib.read_json(workdir_lib.timing_path(workdir, phase_name))
-
-
 def timing_metrics(config, workdir) -> dict:
   """Seconds per epoch (steady state) and training wall time of this phase and its phase 1."""
   out = {}
-  own = read_timing(workdir, config.phase)
+  own = timing_lib.read(workdir, config.phase)
   if own:
     out.update(seconds_per_epoch=own['seconds_per_epoch'], training_seconds=own['wall_seconds'],
                median_step_seconds=own['median_step_seconds'])
   total = out.get('training_seconds', 0.0)
   spec = phases.get_spec(config.phase)
   if spec.stage1:
-    first = read_timing(config.stage1_workdir or workdir, spec.stage1)
+    first = timing_lib.read(config.stage1_workdir or workdir, spec.stage1)
     if first:
       out['seconds_per_epoch_phase1'] = first['seconds_per_epoch']
       total += first['wall_seconds']
@@ -347,36 +344,14 @@ def evaluate(config, workdir: str, log=print) -> dict:
   With several processes (every process runs this with the same config), the test bounds are
   data parallel over all of them; the sample-based scores and figures are computed on each
   process from its own copy of the parameters (the same numbers everywhere), and only process
-  0 writes into the work directory."""
-  # The entry point has started the distributed runtime (distributed.initialize) if the
-  # config asks for one: a check that fails on one process ends them all.
-  def checks():
-    image_shape = config_checks.validate_config(config)
-    _check_eval_config(config.eval)
-    mesh = sharding.make_mesh(config.num_devices or None)
-    sharding.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
-    check_config_matches(config, workdir)
-    _checkpoints_dir(config, workdir)  # not the Orbax manager: a collective
-    _check_prior_phase(config, workdir)
-    reliability.check_writable(workdir)
-    return image_shape, mesh
-
-  image_shape, mesh = distributed.check_together(
-      f'vaeglow_eval_{config.phase}_checks', checks,
-      distributed.config_fingerprint(config))
-  e = config.eval
-  temperatures = [float(t) for t in e.temperatures]
-  phase = phases.build(config, image_shape)
-  variables, step = load_variables(config, workdir, phase)
+  0 writes into the work directory. The parts: checks, the model, test bounds, samples and
+  their scores per temperature, the decoder's residuals, figures and timing, writing."""
+  image_shape, mesh = _checks_on_every_process(config, workdir)
+  phase, variables, metrics = _model(config, workdir, image_shape)
+  spaces, notes = feature_spaces(config)  # before the bounds: a missing classifier fails early
   result_key = result_name(config)
-  metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name}
-  if result_key != config.phase:
-    phase, variables, prior_step = load_chain(config, workdir, variables, image_shape)
-    metrics.update(prior_phase=config.eval.prior_phase, prior_checkpoint_step=prior_step)
-  spaces, absent = feature_spaces(config)
   out_dir = workdir_lib.eval_dir(workdir, result_key)
-
-  rng = jax.random.PRNGKey(e.seed)
+  rng = jax.random.PRNGKey(config.eval.seed)
   rng_bounds, rng_samples, rng_figures = jax.random.split(rng, 3)
   metrics.update(phase.scalar_stds(variables))
   start = time.time()
@@ -391,29 +366,87 @@ def evaluate(config, workdir: str, log=print) -> dict:
     # (removed when `scratch` is collected, at the latest when evaluate returns or raises).
     scratch = tempfile.TemporaryDirectory(prefix='vaeglow_eval_')
     out_dir = scratch.name
+  # Test images: the FID reference, and the sharpness reference of the Glow-layer measures.
+  reference = (test_images(config, config.eval.max_test_examples)
+               if spaces or phase.spec.use_glow else None)
+  sweep = _temperature_sweep(config, phase, metrics, notes)
+  by_temperature, glow_layer, exported = _scores_by_temperature(
+      phase, variables, config, spaces, reference, sweep, rng_samples, out_dir, metrics, log)
+  metrics.update(_residual_metrics(phase, variables, config, reference, glow_layer, rng))
+  metrics.update(_score_metrics(config, spaces, by_temperature, sweep))
+  metrics.update(timing_metrics(config, workdir))
+  metrics['figures'] = figures.model_figures(phase, variables, rng_figures, config, out_dir)
+  metrics['figures']['training_curves'] = figures.training_curves(workdir, out_dir)
+  metrics['figures']['samples'] = [f'samples_T{t:g}.png' for t in sweep]
+  metrics['exported_samples'] = exported
+  metrics['notes'] = notes
+  metrics['eval_seconds'] = time.time() - start
+  if distributed.is_primary():
+    write_metrics(workdir, result_key, metrics)
+  for key, why in notes.items():
+    log(f'{key}: {why}')
+  return metrics
 
-  # FID: one sample set per temperature, scored in every feature space.
+
+def _checks_on_every_process(config, workdir: str):
+  """Every check before the first collective, on every process together -> (image shape, mesh).
+  The entry point has started the distributed runtime if the config asks for one, so a check
+  that fails on one process ends them all."""
+  def checks():
+    image_shape = config_checks.validate_config(config)
+    _check_eval_config(config.eval)
+    mesh = sharding.make_mesh(config.num_devices or None)
+    sharding.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
+    check_config_matches(config, workdir)
+    _checkpoints_dir(config, workdir)  # not the Orbax manager: a collective
+    _check_prior_phase(config, workdir)
+    reliability.check_writable(workdir)
+    return image_shape, mesh
+  return distributed.check_together(f'vaeglow_eval_{config.phase}_checks', checks,
+                                    distributed.config_fingerprint(config))
+
+
+def _model(config, workdir: str, image_shape):
+  """(phase, its checked variables, the metrics that name them): config.phase's latest
+  checkpoint, or the chain with eval.prior_phase's prior."""
+  phase = phases.build(config, image_shape)
+  variables, step = load_variables(config, workdir, phase)
+  metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name}
+  if result_name(config) != config.phase:
+    phase, variables, prior_step = load_chain(config, workdir, variables, image_shape)
+    metrics.update(prior_phase=config.eval.prior_phase, prior_checkpoint_step=prior_step)
+  return phase, variables, metrics
+
+
+def _temperature_sweep(config, phase, metrics: dict, notes: dict) -> list[float]:
+  """The temperatures to sample at (config.sampling.temperature among them)."""
+  temperatures = [float(t) for t in config.eval.temperatures]
   sweep = temperatures if phase.temperature_matters else [float(config.sampling.temperature)]
   if config.sampling.temperature not in sweep:
     sweep.append(float(config.sampling.temperature))
   metrics['temperature'] = float(config.sampling.temperature)
-  metrics['num_fid_samples'] = int(e.num_fid_samples)
-  notes = dict(absent)
+  metrics['num_fid_samples'] = int(config.eval.num_fid_samples)
   if not phase.temperature_matters:
     notes['temperature_sweep'] = 'samples of this model do not depend on the temperature'
-  # Test images: the FID reference, and the sharpness reference of the Glow-layer measures.
-  reference = (test_images(config, e.max_test_examples) if spaces or phase.spec.use_glow
-               else None)
+  return sweep
+
+
+def _scores_by_temperature(phase, variables, config, spaces, reference, sweep, rng, out_dir,
+                           metrics, log):
+  """Per temperature: samples (grid and npz in out_dir) and their scores in every feature space;
+  for a Glow layer also x_tilde's and the decoder mean's, and its effect on sharpness.
+  -> (space -> 'T' -> scores, the Glow-layer measures, the exported file names)."""
+  e = config.eval
   if spaces:
     metrics['num_fid_reference_images'] = int(len(reference))
     references = {name: scores_lib.reference(features(fn, reference, e.batch_size))
                   for name, (fn, _) in spaces.items()}
-  by_temperature = {name: {} for name in spaces}  # space -> 'T' -> {score: value}
+  by_temperature = {name: {} for name in spaces}
   glow_layer = {'x_tilde': {name: {} for name in spaces}, 'decoder_mean': {}, 'effect': {}}
   workdir_lib.make_dirs(out_dir)
   exported = []
   for t in sweep:
-    samples = generate(phase, variables, rng_samples, e.num_fid_samples, t, e.batch_size)
+    samples = generate(phase, variables, rng, e.num_fid_samples, t, e.batch_size)
     figures.save_grid(workdir_lib.join(out_dir, f'samples_T{t:g}.png'), samples['x'][:e.num_grid_samples])
     exported.append(export_samples(workdir_lib.join(out_dir, f'samples_T{t:g}.npz'), samples))
     for name, (fn, _) in spaces.items():
@@ -432,36 +465,37 @@ def evaluate(config, workdir: str, log=print) -> dict:
       if 'x_tilde' in samples:
         line += f'; x_tilde: {_describe(glow_layer["x_tilde"][name][f"{t:g}"])}'
       log(line)
+  return by_temperature, glow_layer, exported
+
+
+def _residual_metrics(phase, variables, config, reference, glow_layer, rng) -> dict:
+  """The Glow layer's measures with the residual f removes, or, without a Glow layer, how far
+  the decoder means are from test images (their own encodings)."""
   if glow_layer['effect']:
     glow_layer['residual'] = glow_layer_residuals(
-        phase, variables, reference, jax.random.fold_in(rng, 3), e.batch_size)
-    metrics['glow_layer'] = glow_layer
-  elif reference is not None and hasattr(phase, 'base_residuals'):
-    # How far the decoder means are from test images (its own encodings), without a Glow layer.
+        phase, variables, reference, jax.random.fold_in(rng, 3), config.eval.batch_size)
+    return {'glow_layer': glow_layer}
+  if reference is not None and hasattr(phase, 'base_residuals'):
     residual = glow_layer_residuals(phase, variables, reference, jax.random.fold_in(rng, 3),
-                                    e.batch_size)
-    metrics['rms_x_minus_decoder_mean'] = residual['rms_x_minus_mean']
-    metrics['normalised_sq_x'] = residual['normalised_sq_x']
+                                    config.eval.batch_size)
+    return {'rms_x_minus_decoder_mean': residual['rms_x_minus_mean'],
+            'normalised_sq_x': residual['normalised_sq_x']}
+  return {}
+
+
+def _score_metrics(config, spaces, by_temperature, sweep) -> dict:
+  """metrics.json's score keys: each score at config.sampling.temperature, by temperature when
+  several were sampled, and each feature space's facts (its classifier's accuracy, ...)."""
+  out = {}
   for name, (_, info) in spaces.items():
     for score in scores_lib.SCORE_NAMES:
       key = score_key(score, name)
-      metrics[key] = by_temperature[name][f'{config.sampling.temperature:g}'][score]
+      out[key] = by_temperature[name][f'{config.sampling.temperature:g}'][score]
       if len(sweep) > 1:
-        metrics[f'{key}_by_temperature'] = {t: v[score] for t, v in by_temperature[name].items()}
+        out[f'{key}_by_temperature'] = {t: v[score] for t, v in by_temperature[name].items()}
     for key, value in info.items():
-      metrics[f'{score_key("fid", name)}_{key}'] = value
-  metrics.update(timing_metrics(config, workdir))
-  metrics['figures'] = figures.model_figures(phase, variables, rng_figures, config, out_dir)
-  metrics['figures']['training_curves'] = figures.training_curves(workdir, out_dir)
-  metrics['figures']['samples'] = [f'samples_T{t:g}.png' for t in sweep]
-  metrics['exported_samples'] = exported
-  metrics['notes'] = notes
-  metrics['eval_seconds'] = time.time() - start
-  if distributed.is_primary():
-    write_metrics(workdir, result_key, metrics)
-  for key, why in notes.items():
-    log(f'{key}: {why}')
-  return metrics
+      out[f'{score_key("fid", name)}_{key}'] = value
+  return out
 
 
 def _describe(scores: dict) -> str:

@@ -75,7 +75,7 @@ class TrainLoop:
   log_every_steps: int
   actions: list[Action] = dataclasses.field(default_factory=list)
   writer: Any = None               # clu metric writer for train/* scalars
-  timer: Any = None                # trainer.StepTimer (record, wall_seconds)
+  timer: Any = None                # timing.StepTimer (record, wall_seconds)
   stop: Any = None                 # reliability.StopSignal or distributed.PreemptionSync
   max_train_seconds: float = 0.0
   nonfinite_policy: str = 'skip'

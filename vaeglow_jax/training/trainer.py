@@ -25,6 +25,7 @@ from vaeglow_jax.models import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
 from vaeglow_jax.training import train as train_lib
+from vaeglow_jax import timing as timing_lib
 from vaeglow_jax import workdir as workdir_lib
 
 TrainingError = loop_lib.TrainingError
@@ -224,7 +225,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
   loop_step, reset_sums = train_lib.make_loop_step(
       phase, tx, mesh, config.nonfinite == 'stop', config.max_consecutive_nonfinite)
   monitor = train_lib.new_monitor(phase, mesh, state, first)
-  timing = StepTimer(workdir_lib.timing_path(workdir, config.phase), steps_per_epoch, config.batch_size,
+  timing = timing_lib.StepTimer(workdir_lib.timing_path(workdir, config.phase), steps_per_epoch, config.batch_size,
                      len(mesh.devices.flat))
 
   def save(step, state, reason='periodic'):
@@ -297,48 +298,6 @@ def _validation_action(config, phase, mesh, rng, writer, save):
     return False
 
   return loop_lib.Action('validation', config.eval_every_steps, run, at_last=False)
-
-
-class StepTimer:
-  """Wall time of training and steady-state seconds per step, kept in timing.json.
-
-  Steady state: the median of the seconds per step of the loop's intervals (input +
-  train steps between two host reads, `loop.TrainLoop`), without the first step of
-  each run (compilation) and without checkpointing, sampling and logging, which happen
-  between intervals. `step_seconds` lists the intervals' means, `steps_timed` counts
-  their steps. Wall time adds up over resumed runs; it is what `max_train_seconds` limits.
-  """
-
-  def __init__(self, path: str, steps_per_epoch: int, batch_size: int, num_devices: int):
-    self.path = path
-    self.info = {'steps_per_epoch': steps_per_epoch, 'batch_size': batch_size,
-                 'num_devices': num_devices, 'device_kind': jax.devices()[0].device_kind}
-    self.previous_wall, self.step_seconds, self.steps_timed = 0.0, [], 0
-    saved = workdir_lib.read_json(path)
-    if saved is not None:
-      self.previous_wall = float(saved.get('wall_seconds', 0.0))
-      self.step_seconds = list(saved.get('step_seconds', []))
-      self.steps_timed = int(saved.get('steps_timed', len(self.step_seconds)))
-    self.start = time.time()
-
-  def record(self, steps: int, seconds: float) -> None:
-    """One interval: `steps` steps that took `seconds` in all."""
-    if steps > 0:
-      self.step_seconds.append(seconds / steps)
-      self.steps_timed += steps
-
-  def wall_seconds(self) -> float:
-    return self.previous_wall + time.time() - self.start
-
-  def summary(self) -> dict:
-    median = float(np.median(self.step_seconds)) if self.step_seconds else float('nan')
-    return {**self.info, 'wall_seconds': self.wall_seconds(), 'steps_timed': self.steps_timed,
-            'median_step_seconds': median,
-            'seconds_per_epoch': median * self.info['steps_per_epoch'],
-            'step_seconds': self.step_seconds[-2000:]}
-
-  def write(self) -> None:
-    workdir_lib.write_json_atomic(self.path, self.summary(), indent=None)
 
 
 def _evaluate(eval_step, variables, config, mesh, rng):
