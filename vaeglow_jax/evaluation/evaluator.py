@@ -1,4 +1,4 @@
-"""Evaluation of a trained phase: test bits/dim bounds, FID, temperature sweep, figures, timing.
+"""Evaluation of a trained phase: test bits/dim bounds, FID, temperature sweep, chains, figures.
 
 `evaluate(config, workdir)` is what `python -m experiments.evaluate` runs; the
 pieces (`test_bounds`, `generate`, `fid_against`, ...) are pure enough to reuse.

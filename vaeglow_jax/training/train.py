@@ -1,4 +1,4 @@
-"""Training loop pieces: state, optimizer, sharded jit train step, checkpoints, images."""
+"""Training-step pieces: train state, optax optimizer, the sharded jit train step, the loop step."""
 
 from __future__ import annotations
 
