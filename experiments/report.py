@@ -15,12 +15,18 @@ _OUT = flags.DEFINE_string('out', '', 'Also write the table to this Markdown fil
 _FACTORIAL = flags.DEFINE_string('factorial', '', 'A folder of scripts/factorial.sh results '
                                  '(<variance>_<prior>/seed<S>/metrics.json): print its chains table '
                                  'and paired contrasts instead (no work directories).')
+_BUDGET = flags.DEFINE_string('budget', '', 'With --factorial: a folder of the same layout from a '
+                              'larger training budget; print, for --seed, each comparison at both '
+                              'budgets and whether its sign is kept.')
+_SEED = flags.DEFINE_integer('seed', 0, 'The seed --budget compares.')
 _ABLATION = flags.DEFINE_bool('ablation', False, 'Glow-layer runs on one phase-1 VAE: print one '
                               'line per run (recipe, bounds, FID of x, x_tilde and decoder mean).')
 
 
 def main(argv):
   from vaeglow_jax.evaluation import report
+  if _FACTORIAL.value and _BUDGET.value:
+    return _write(_budget(_FACTORIAL.value, _BUDGET.value, _SEED.value))
   if _FACTORIAL.value:
     return _write(_factorial(_FACTORIAL.value))
   workdirs = argv[1:]
@@ -46,6 +52,19 @@ def _write(text):
   if _OUT.value:
     from vaeglow_jax import workdir as workdir_lib
     workdir_lib.write_text_atomic(_OUT.value, text)
+
+
+def _budget(base_dir, larger_dir, seed):
+  from vaeglow_jax.evaluation import factorial
+  base, larger = factorial.load(base_dir), factorial.load(larger_dir)
+  if not larger or not any(seed in seeds for seeds in larger.values()):
+    print(f'error: no <variance>_<prior>/seed{seed}/metrics.json under {larger_dir}.',
+          file=sys.stderr)
+    raise SystemExit(2)
+  return (f'Seed {seed}: each comparison at the factorial\'s budget ({base_dir}) and at the larger '
+          f'one ({larger_dir}); negative favours the claim:\n\n'
+          + factorial.budget_table(base, larger, seed)
+          + '\nThe runs themselves:\n\n' + factorial.budget_values_table(base, larger, seed))
 
 
 def _factorial(results_dir):

@@ -91,3 +91,27 @@ def test_claims_table_counts_the_verdicts_of_each_claim(results):
   assert '| 12 | 12 / 0 / 0 | -10.000 .. -10.000 |' in line
   t = next(l for l in table.splitlines() if l.startswith('| T=0.5 gives a better FID than T=0 | a |'))
   assert '| 8 | 0 / 8 / 0 |' in t
+
+
+def test_budget_table_says_which_comparisons_keep_their_sign(results, tmp_path):
+  # The larger budget: only seed 0's best chain and the paper recipe's cell; gamma now beats
+  # diagonal by 10 (the base had diagonal ahead by 10), the Glow layer still sharpens.
+  larger = tmp_path / 'larger'
+  for variance, offset in (('gamma', -10.0), ('diagonal', 0.0)):
+    prior = 'standard' if variance == 'gamma' else 'flow'
+    fid = 50.0 + offset
+    glow = {'0': fid - 20, '0.25': fid - 19, '0.5': fid - 17, '0.75': fid - 10}
+    os.makedirs(larger / f'{variance}_{prior}' / 'seed0')
+    (larger / f'{variance}_{prior}' / 'seed0' / 'metrics.json').write_text(
+        json.dumps(_metrics(fid, glow, 4.0)))
+  base, big = factorial.load(results), factorial.load(str(larger))
+  rows = {tuple(c.strip() for c in line.split('|')[1:3]): line
+          for line in factorial.budget_table(base, big, seed=0).splitlines()[2:]}
+  own = rows[('diagonal beats gamma (FID), own priors: diagonal joint flow vs gamma N(0, I), '
+              'decoder means', 'a')]
+  assert own.endswith('| -10.0 | +10.0 | flipped |')
+  sharp = rows[('the Glow layer sharpens (gamma, N(0, I), T=0)', 'b')]
+  assert sharp.endswith('| -20.0 | -20.0 | kept |')
+  assert ('diagonal beats gamma (bits/dim, IW), own priors', '-') in rows
+  values = factorial.budget_values_table(base, big, seed=0)
+  assert '| gamma, N(0, I) | Glow layer, own prior | FID a T=0 | 41.0 | 20.0 |' in values

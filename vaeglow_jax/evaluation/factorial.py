@@ -230,3 +230,75 @@ def claims_table(runs: dict) -> str:
                  f"{verdicts.count('reversed')} / {verdicts.count('undecided')} | "
                  f'{min(effects):+.3f} .. {max(effects):+.3f} |')
   return '\n'.join(lines) + '\n'
+
+
+# Budget direction: the same seed's comparisons at the factorial's budget and at a larger one.
+BUDGET_COMPARISONS = (  # (claim, a, b): a - b < 0 favours the claim; keys as in `value`
+    ('diagonal beats gamma (FID), flow priors: diagonal joint vs gamma post-hoc, decoder means',
+     (('diagonal', 'flow'), 'vae', 'fid'), (('gamma', 'standard'), 'prior', 'fid')),
+    ('diagonal beats gamma (FID), own priors: diagonal joint flow vs gamma N(0, I), decoder means',
+     (('diagonal', 'flow'), 'vae', 'fid'), (('gamma', 'standard'), 'vae', 'fid')),
+    ('diagonal beats gamma (bits/dim, IW), own priors',
+     (('diagonal', 'flow'), 'vae', 'bpd'), (('gamma', 'standard'), 'vae', 'bpd')),
+    ('a post-hoc flow prior beats N(0, I) (gamma, decoder means)',
+     (('gamma', 'standard'), 'prior', 'fid'), (('gamma', 'standard'), 'vae', 'fid')),
+) + tuple(
+    (f'the Glow layer sharpens ({label}, T={t})',
+     (('gamma', 'standard'), glow, 'fid', t), (('gamma', 'standard'), means, 'fid'))
+    for glow, means, label in (('glow', 'vae', 'gamma, N(0, I)'),
+                               ('glow+prior', 'prior', 'gamma, post-hoc flow prior'))
+    for t in ('0', '0.5')
+) + tuple(
+    (f'T=0.5 beats T=0 ({CHAIN_LABELS[chain]}, gamma, N(0, I))',
+     (('gamma', 'standard'), chain, 'fid', '0.5'), (('gamma', 'standard'), chain, 'fid', '0'))
+    for chain in ('glow', 'glow+prior'))
+
+
+def _at(runs, seed: int, key: tuple, space: str):
+  cell, chain, quantity, *t = key
+  metrics = runs.get(cell, {}).get(seed)
+  if metrics is None:
+    return None
+  return value(metrics, chain, quantity, space if quantity != 'bpd' else '', *(t or ['0.5']))
+
+
+def budget_table(base: dict, larger: dict, seed: int = 0) -> str:
+  """Each BUDGET_COMPARISONS difference a - b for one seed, at the factorial's budget (`base`)
+  and at a larger one (`larger`, the same layout), per feature space (bits/dim once), and
+  whether its sign is kept. Rows whose runs are missing on either side are left out."""
+  lines = ['| claim | space | factorial budget | larger budget | sign |', '|---|---|---|---|---|']
+  for claim, a, b in BUDGET_COMPARISONS:
+    for space in (spaces(larger) if a[2] != 'bpd' else ['-']):
+      diffs = []
+      for runs in (base, larger):
+        va, vb = _at(runs, seed, a, space), _at(runs, seed, b, space)
+        diffs.append(None if va is None or vb is None else va - vb)
+      if None in diffs:
+        continue
+      kept = 'kept' if (diffs[0] < 0) == (diffs[1] < 0) else 'flipped'
+      digits = 3 if a[2] == 'bpd' else 1
+      lines.append(f'| {claim} | {space} | {diffs[0]:+.{digits}f} | {diffs[1]:+.{digits}f} | {kept} |')
+  return '\n'.join(lines) + '\n'
+
+
+def budget_values_table(base: dict, larger: dict, seed: int = 0) -> str:
+  """The runs of `larger` for one seed beside the same cells and chains of `base`: bits/dim,
+  RMS(x - g_mu), and FID in each space (at each T for Glow-layer chains)."""
+  sp = spaces(larger)
+  lines = ['| cell | chain | quantity | factorial budget | larger budget |', '|---|---|---|---|---|']
+  for cell in sorted(larger):
+    metrics = larger[cell].get(seed, {})
+    for chain in CHAINS:
+      if chain not in metrics:
+        continue
+      glow = chain.startswith('glow')
+      quantities = [('bpd (IW)', 'bpd', '', '0.5', 3), ('RMS(x - g_mu)', 'rms', '', '0.5', 3)]
+      quantities += [(f'FID {s} T={t}' if glow else f'FID {s}', 'fid', s, t, 1)
+                     for s in sp for t in (TEMPERATURES if glow else ('0.5',))]
+      for label, quantity, space, t, digits in quantities:
+        old = _at(base, seed, (cell, chain, quantity, t), space)
+        new = _at(larger, seed, (cell, chain, quantity, t), space)
+        fmt = lambda v: 'n/a' if v is None else f'{v:.{digits}f}'  # noqa: E731
+        lines.append(f'| {cell[0]}, {PRIOR_LABELS.get(cell[1], cell[1])} | {CHAIN_LABELS[chain]} '
+                     f'| {label} | {fmt(old)} | {fmt(new)} |')
+  return '\n'.join(lines) + '\n'
