@@ -98,7 +98,8 @@ if [[ $stage == budget || $stage == all ]]; then
       "--config.eval.temperatures=(0.0,0.25,0.5,0.75)"
   mkdir -p results/fashion_mnist/budget/diagonal_flow/seed0
   cp $root/budget/diagonal_flow/seed0/eval/metrics.json results/fashion_mnist/budget/diagonal_flow/seed0/
-  $py -m experiments.report --factorial=results/fashion_mnist/budget --out=results/fashion_mnist/budget/table.md
+  $py -m experiments.report --factorial=results/fashion_mnist/factorial --budget=results/fashion_mnist/budget \
+      --out=results/fashion_mnist/budget/table.md
 fi
 
 if [[ $stage == report || $stage == all ]]; then
