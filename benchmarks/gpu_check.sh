@@ -10,14 +10,7 @@ cd "$(dirname "$0")/.."
 out=${OUT:-benchmarks/results/gpu}
 preset=${PRESET:-default}
 mkdir -p "$out"
-py=${PYTHON:-.venv/bin/python}
-[ -x "$py" ] || py=python3
-# GPU JAX: the CUDA plugin matching the pinned jaxlib, when it is not installed yet.
-if [ "$preset" != test ] && ! "$py" -c "import jax, sys; sys.exit(jax.default_backend() != 'gpu')" 2>/dev/null; then
-  "$py" -m pip install -q "jax[cuda12]==$("$py" -c 'import jax; print(jax.__version__)')" \
-    || echo "warning: could not install the CUDA JAX plugin; running on $("$py" -c 'import jax; print(jax.default_backend())')"
-fi
-"$py" -c "import jax; print('backend:', jax.default_backend(), jax.devices())"
+source scripts/gpu_python.sh
 if [ "$preset" = test ]; then
   quick=(--preset=test --datasets=fashion_mnist --phases=vae --batches=8 --steps=2)
   roof=(--phases=glow --batch=4 --steps=2 --dataset=fashion_mnist)
