@@ -243,15 +243,22 @@ BUDGET_COMPARISONS = (  # (claim, a, b): a - b < 0 favours the claim; keys as in
     ('a post-hoc flow prior beats N(0, I) (gamma, decoder means)',
      (('gamma', 'standard'), 'prior', 'fid'), (('gamma', 'standard'), 'vae', 'fid')),
 ) + tuple(
-    (f'the Glow layer sharpens ({label}, T={t})',
-     (('gamma', 'standard'), glow, 'fid', t), (('gamma', 'standard'), means, 'fid'))
-    for glow, means, label in (('glow', 'vae', 'gamma, N(0, I)'),
-                               ('glow+prior', 'prior', 'gamma, post-hoc flow prior'))
+    (f'diagonal beats gamma (FID), with the Glow layer at T={t}: diagonal joint vs gamma post-hoc',
+     (('diagonal', 'flow'), 'glow', 'fid', t), (('gamma', 'standard'), 'glow+prior', 'fid', t))
     for t in ('0', '0.5')
 ) + tuple(
-    (f'T=0.5 beats T=0 ({CHAIN_LABELS[chain]}, gamma, N(0, I))',
-     (('gamma', 'standard'), chain, 'fid', '0.5'), (('gamma', 'standard'), chain, 'fid', '0'))
-    for chain in ('glow', 'glow+prior'))
+    (f'the Glow layer sharpens ({label}, T={t})', (cell, glow, 'fid', t), (cell, means, 'fid'))
+    for cell, glow, means, label in (
+        (('gamma', 'standard'), 'glow', 'vae', 'gamma, N(0, I)'),
+        (('gamma', 'standard'), 'glow+prior', 'prior', 'gamma, post-hoc flow prior'),
+        (('diagonal', 'flow'), 'glow', 'vae', 'diagonal, joint flow prior'))
+    for t in ('0', '0.5')
+) + tuple(
+    (f'T=0.5 beats T=0 ({CHAIN_LABELS[chain]}, {label})', (cell, chain, 'fid', '0.5'),
+     (cell, chain, 'fid', '0'))
+    for cell, chain, label in ((('gamma', 'standard'), 'glow', 'gamma, N(0, I)'),
+                               (('gamma', 'standard'), 'glow+prior', 'gamma, N(0, I)'),
+                               (('diagonal', 'flow'), 'glow', 'diagonal, joint flow')))
 
 
 def _at(runs, seed: int, key: tuple, space: str):
