@@ -89,20 +89,15 @@ fi
 if [[ $stage == budget || $stage == all ]]; then
   FEATURES=$features CELLS=gamma_standard VAE_STEPS=2400 GLOW_STEPS=2000 ROOT=$root/budget \
       OUT=results/fashion_mnist/budget bash scripts/factorial.sh 0
-  $py -m experiments.train --config=$cfg --workdir=$root/budget/diagonal_flow/seed0 --config.phase=vae \
-      --config.seed=0 --config.model.variance=diagonal --config.num_train_steps=2400 \
-      --config.model.prior.kind=flow
-  evaluate --workdir=$root/budget/diagonal_flow/seed0 --config.phase=vae \
-      --config.eval.feature_extractor_dir_2=workdirs/feature_extractor/fashion_mnist_pooled \
-      --config.eval.iw_samples=4 --config.eval.max_test_examples=2000 --config.eval.num_fid_samples=2000 \
-      "--config.eval.temperatures=(0.0,0.25,0.5,0.75)"
-  $py -m experiments.train --config=$cfg --workdir=$root/budget/diagonal_flow/seed0 --config.phase=glow \
-      --config.seed=0 --config.model.variance=diagonal --config.num_train_steps=2000 \
-      --config.model.prior.kind=flow
-  evaluate --workdir=$root/budget/diagonal_flow/seed0 --config.phase=glow \
-      --config.eval.feature_extractor_dir_2=workdirs/feature_extractor/fashion_mnist_pooled \
-      --config.eval.iw_samples=4 --config.eval.max_test_examples=2000 --config.eval.num_fid_samples=2000 \
-      "--config.eval.temperatures=(0.0,0.25,0.5,0.75)"
+  for phase_steps in vae:2400 glow:2000; do  # the paper's chain, as factorial.sh runs a cell
+    $py -m experiments.train --config=$cfg --workdir=$root/budget/diagonal_flow/seed0 \
+        --config.phase=${phase_steps%:*} --config.num_train_steps=${phase_steps#*:} --config.seed=0 \
+        --config.model.variance=diagonal --config.model.prior.kind=flow
+    evaluate --workdir=$root/budget/diagonal_flow/seed0 --config.phase=${phase_steps%:*} \
+        --config.eval.feature_extractor_dir_2=workdirs/feature_extractor/fashion_mnist_pooled \
+        --config.eval.iw_samples=4 --config.eval.max_test_examples=2000 --config.eval.num_fid_samples=2000 \
+        "--config.eval.temperatures=(0.0,0.25,0.5,0.75)"
+  done
   mkdir -p results/fashion_mnist/budget/diagonal_flow/seed0
   cp $root/budget/diagonal_flow/seed0/eval/metrics.json results/fashion_mnist/budget/diagonal_flow/seed0/
   $py -m experiments.report --factorial=results/fashion_mnist/factorial --budget=results/fashion_mnist/budget \

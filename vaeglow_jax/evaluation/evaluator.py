@@ -447,7 +447,8 @@ def _scores_by_temperature(phase, variables, config, spaces, reference, sweep, r
   exported = []
   for t in sweep:
     samples = generate(phase, variables, rng, e.num_fid_samples, t, e.batch_size)
-    figures.save_grid(workdir_lib.join(out_dir, f'samples_T{t:g}.png'), samples['x'][:e.num_grid_samples])
+    images_lib.save_grid(workdir_lib.join(out_dir, f'samples_T{t:g}.png'),
+                         samples['x'][:e.num_grid_samples])
     exported.append(export_samples(workdir_lib.join(out_dir, f'samples_T{t:g}.npz'), samples))
     for name, (fn, _) in spaces.items():
       by_temperature[name][f'{t:g}'] = scores_lib.score(references[name],

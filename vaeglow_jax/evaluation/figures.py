@@ -11,7 +11,6 @@ from vaeglow_jax import images as images_lib
 from vaeglow_jax import phases
 from vaeglow_jax import workdir as workdir_lib
 
-save_grid = images_lib.save_grid
 
 
 def slerp(a: jax.Array, b: jax.Array, steps: int) -> jax.Array:
@@ -45,8 +44,8 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
     pairs = []
     for start in range(0, n, columns):
       pairs += [np.asarray(mean[start:start + columns]), np.asarray(x[start:start + columns])]
-    out['decoder_mean_vs_glow'] = save_grid(workdir_lib.join(out_dir, 'decoder_mean_vs_glow.png'),
-                                            np.concatenate(pairs), columns)
+    out['decoder_mean_vs_glow'] = images_lib.save_grid(
+        workdir_lib.join(out_dir, 'decoder_mean_vs_glow.png'), np.concatenate(pairs), columns)
   # Figure 5: each row goes from one random latent to another (slerp in the noise space);
   # the Glow layer's pixel noise is shared along a row.
   a, b = phase.sample_noise(rng_a, rows), phase.sample_noise(rng_b, rows)
@@ -55,8 +54,9 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
   noise = lambda i: tuple(path[i] if j == walked else a[j] for j in range(3))  # noqa: E731
   decode = jax.jit(lambda v, nz, nx, ne: phase.decode_parts(v, nz, nx, ne, temperature)['x'])
   frames = np.stack([np.asarray(decode(variables, *noise(i))) for i in range(steps)], 1)
-  out['interpolation'] = save_grid(workdir_lib.join(out_dir, 'interpolation.png'),
-                                   frames.reshape((rows * steps,) + frames.shape[2:]), steps)
+  out['interpolation'] = images_lib.save_grid(
+      workdir_lib.join(out_dir, 'interpolation.png'),
+      frames.reshape((rows * steps,) + frames.shape[2:]), steps)
   return out
 
 

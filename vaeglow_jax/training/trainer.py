@@ -29,7 +29,6 @@ from vaeglow_jax import timing as timing_lib
 from vaeglow_jax import workdir as workdir_lib
 
 TrainingError = loop_lib.TrainingError
-validate_config = config_checks.validate_config
 # The errors a user can fix (one line, exit 2): every errors.UserError.
 Preempted = loop_lib.Preempted
 
@@ -149,7 +148,7 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   # The entry point has started the distributed runtime (distributed.initialize) if the config
   # asks for one: a check that fails on one host only ends them all.
   def checks():
-    image_shape = validate_config(config)
+    image_shape = config_checks.validate_config(config)
     mesh = sharding.make_mesh(config.num_devices or None)
     sharding.check_batch_size(config.batch_size, mesh)
     reliability.check_writable(workdir)
