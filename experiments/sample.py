@@ -47,8 +47,7 @@ def last_trained_phase(workdir: str) -> str:
   for phase in phases.SPECS:
     directory = workdir_lib.checkpoints_dir(workdir, phase)
     if workdir_lib.has_checkpoint(directory):
-      newest[phase] = max(workdir_lib.modified_time(workdir_lib.join(directory, n))
-                          for n in workdir_lib.list_dir(directory) if n.isdigit())
+      newest[phase] = workdir_lib.newest_checkpoint_time(directory)
   if not newest:
     raise SampleError(f'no trained phase in {workdir} (no DIR/<phase>/checkpoints/<step>); train '
                       'one with python -m experiments.train, or pass the right --workdir.')

@@ -28,3 +28,24 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
   os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '-1')
   atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope='session')
+def gcs(tmp_path_factory):
+  """A local Cloud Storage emulator for this test process (tests.gcs_emulator), with this process's
+  clients pointed at it; subprocesses get `gcs.env`. -> the Emulator."""
+  from tests.gcs_emulator import Emulator
+  emulator = Emulator(str(tmp_path_factory.mktemp('gcs')))
+  emulator.start()
+  saved = {key: os.environ.get(key) for key in emulator.env}
+  os.environ.update(emulator.env)
+  yield emulator
+  emulator.stop()
+  for key, value in saved.items():
+    if value is None:
+      os.environ.pop(key, None)
+    else:
+      os.environ[key] = value

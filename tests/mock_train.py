@@ -47,6 +47,8 @@ if __name__ == '__main__':
   if poisoned_process is not None and int(poisoned_process) == int(
       next(a.split('=')[1] for a in sys.argv if a.startswith('--config.distributed.process_id='))):
     _poison_this_process()
+  # VAEGLOW_TEST_ENTRY=experiments.evaluate runs that entry point on the same mock data instead.
+  entry = os.environ.get('VAEGLOW_TEST_ENTRY', 'experiments.train')
   with tfds.testing.mock_data(num_examples=NUM_EXAMPLES):
-    sys.argv[0] = 'experiments.train'
-    runpy.run_module('experiments.train', run_name='__main__', alter_sys=True)
+    sys.argv[0] = entry
+    runpy.run_module(entry, run_name='__main__', alter_sys=True)

@@ -70,10 +70,30 @@ def resized_shape(name: str, resize: int | None) -> tuple[int, int, int]:
   return (height, width, channels)
 
 
+def local_data_dir(data_config) -> str | None:
+  """The TFDS data_dir to read: data.data_dir, or for a gs:// data_dir a local copy of its
+  prepared dataset folder (data_dir/<tfds name>/), made once per machine in data.cache_dir
+  (workdir.cached_copy).
+
+  TFDS would read a bucket's records through TensorFlow's GCS client, whose endpoint cannot be
+  changed (so no emulator could stand in for the bucket in tests); the copy goes through the
+  work-directory module's client instead."""
+  data_dir = data_config.get('data_dir') or None
+  if data_dir is None or workdir_lib.is_local(data_dir):
+    return data_dir
+  name = get_spec(data_config.name).tfds_name
+  source = workdir_lib.join(data_dir, name)
+  if not workdir_lib.bucket_exists(data_dir) or not workdir_lib.is_dir(source):
+    raise DataError(f'no prepared {name!r} in {data_dir} ({source} is missing); prepare it on one '
+                    f'machine (a run with a local --config.data.data_dir) and copy that folder\'s '
+                    f'{name}/ there (gcloud storage cp -r).')
+  return workdir_lib.dirname(workdir_lib.cached_copy(source, data_config.get('cache_dir') or None))
+
+
 def _builder(data_config):
   import tensorflow_datasets as tfds
   spec = get_spec(data_config.name)
-  data_dir = data_config.get('data_dir') or None
+  data_dir = local_data_dir(data_config)
   builder = tfds.builder(spec.tfds_name, data_dir=data_dir)
   if builder.is_prepared():
     return builder

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import fcntl
+import json
 import os
 import signal
+import socket
 import threading
+
+from absl import logging
 
 from vaeglow_jax.errors import UserError
 
@@ -18,7 +23,15 @@ class WorkdirError(UserError, RuntimeError):
 
 def check_writable(path: str) -> None:
   """Raises WorkdirError unless `path` is, or could be created as, a writable
-  directory. Creates nothing."""
+  directory. Creates nothing. For a URL (gs://bucket/run): its bucket must exist; whether this
+  client may write there shows only at the first write (the store has no side-effect-free check)."""
+  if '://' in path:
+    from vaeglow_jax import workdir as workdir_lib  # workdir imports this module
+    bucket = path.split('://', 1)[0] + '://' + path.split('://', 1)[1].split('/', 1)[0]
+    if not workdir_lib.bucket_exists(path):
+      raise WorkdirError(f'bucket {bucket} does not exist or is not visible with these credentials; '
+                         f'create it (gcloud storage buckets create {bucket}) or fix --workdir.')
+    return
   path = os.path.abspath(path)
   probe = path
   while not os.path.exists(probe):
@@ -32,12 +45,20 @@ def check_writable(path: str) -> None:
     raise WorkdirError(f'work directory {path} is not writable (no write permission on {probe}).')
 
 
-@contextlib.contextmanager
-def phase_lock(directory: str):
-  """Exclusive lock on directory/.lock for the lifetime of a training process.
+def phase_lock(directory: str, stale_seconds: float = 120.0):
+  """Exclusive lock on directory/.lock for the lifetime of a training process: a context manager.
 
-  flock locks die with their process, so a killed run never leaves a stale lock.
+  Local: an flock, which dies with its process, so a killed run never leaves a stale lock.
+  Object storage (gs://...): ObjectLock, which a killed run leaves behind, stale after
+  `stale_seconds` without a heartbeat.
   """
+  if '://' in directory:
+    return ObjectLock(f'{directory}/.lock', stale_seconds)
+  return _file_lock(directory)
+
+
+@contextlib.contextmanager
+def _file_lock(directory: str):
   try:
     os.makedirs(directory, exist_ok=True)
   except OSError as e:  # e.g. under /proc, which passes the permission check
@@ -59,6 +80,98 @@ def phase_lock(directory: str):
     yield
   finally:
     os.close(fd)
+
+
+class ObjectLock:
+  """A lock object on Cloud Storage: created only if absent (generation precondition 0), with the
+  holder's host and pid; a thread rewrites it every stale_seconds / 4 (the heartbeat), each time
+  on the condition that it is still the generation this process wrote.
+
+  Guarantees: of the runs that start together, one gets the lock, the others a WorkdirError. A
+  lock not rewritten for `stale_seconds` (its holder was killed, or lost the network) is taken
+  over by the next run, again by a generation precondition, so two runs cannot both take it
+  over; the staleness is judged by the store's update time against this host's clock. A holder
+  whose lock was taken over logs an error at its next heartbeat and stops rewriting it.
+  """
+
+  def __init__(self, url: str, stale_seconds: float):
+    self.url = url
+    self.stale_seconds = float(stale_seconds)
+    bucket, _, self._name = url.split('://', 1)[1].partition('/')
+    self._bucket_name = bucket
+    self._generation = None
+    self._stopped = threading.Event()
+    self._thread = None
+    self.lost = False
+
+  def _bucket(self):
+    from google.cloud import storage  # STORAGE_EMULATOR_HOST points it at an emulator
+    return storage.Client().bucket(self._bucket_name)
+
+  def _body(self) -> str:
+    return json.dumps({'host': socket.gethostname(), 'pid': os.getpid()})
+
+  def _write(self, bucket, generation_match: int) -> int:
+    blob = bucket.blob(self._name)
+    blob.upload_from_string(self._body(), content_type='application/json',
+                            if_generation_match=generation_match)
+    return blob.generation
+
+  def __enter__(self):
+    from google.api_core import exceptions
+    bucket = self._bucket()
+    try:
+      self._generation = self._write(bucket, 0)
+    except exceptions.PreconditionFailed:
+      held = bucket.get_blob(self._name)
+      if held is None:  # released meanwhile
+        return self.__enter__()
+      age = (datetime.datetime.now(datetime.timezone.utc) - held.updated).total_seconds()
+      try:
+        holder = json.loads(held.download_as_bytes())
+        holder = f'pid {holder["pid"]} on {holder["host"]}'
+      except Exception:  # pylint: disable=broad-except  # the message only
+        holder = 'unknown'
+      if age < self.stale_seconds:
+        raise WorkdirError(
+            f'another training process ({holder}) holds {self.url} (its heartbeat {age:.0f} s '
+            f'ago); wait for it to finish or use another --workdir (a killed run\'s lock is taken '
+            f'over {self.stale_seconds:.0f} s after its last heartbeat).') from None
+      try:
+        self._generation = self._write(bucket, held.generation)
+      except exceptions.PreconditionFailed:
+        raise WorkdirError(f'another training process took over the stale lock {self.url} just '
+                           'now; wait for it to finish or use another --workdir.') from None
+      logging.warning('took over the stale lock %s (%s, last heartbeat %.0f s ago)', self.url,
+                      holder, age)
+    self._thread = threading.Thread(target=self._heartbeat, args=(bucket,), daemon=True)
+    self._thread.start()
+    return self
+
+  def _heartbeat(self, bucket):
+    from google.api_core import exceptions
+    while not self._stopped.wait(self.stale_seconds / 4):
+      try:
+        self._generation = self._write(bucket, self._generation)
+      except exceptions.PreconditionFailed:
+        self.lost = True
+        logging.error('lost the lock %s: another run took it over as stale; this run no longer '
+                      'excludes others from the work directory', self.url)
+        return
+      except Exception as e:  # pylint: disable=broad-except  # the store is away: retry later
+        logging.warning('could not renew the lock %s (%s); retrying', self.url, e)
+
+  def __exit__(self, *exc):
+    self._stopped.set()
+    if self._thread is not None:
+      self._thread.join()
+    if not self.lost:
+      try:
+        self._bucket().blob(self._name).delete(if_generation_match=self._generation)
+      except Exception as e:  # pylint: disable=broad-except  # it goes stale instead
+        logging.warning('could not remove the lock %s (%s); the next run takes it over after '
+                        '%.0f s', self.url, e, self.stale_seconds)
+    return False
 
 
 class StopSignal:

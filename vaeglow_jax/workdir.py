@@ -6,20 +6,38 @@ Every path may be local or on object storage (`gs://bucket/run`): all I/O goes t
 `etils.epath`, as Orbax's and TFDS's does. The library reads and writes the work directory only
 through this module. Writes are whole or not at all: locally a temporary file renamed over the
 target; on object storage one object upload, which the store makes visible atomically.
+
+gs:// paths reach the bucket through one client, gcsfs (epath's fsspec backend): importing this
+module sets EPATH_USE_TF=false unless the environment sets it. With TensorFlow installed, epath
+would otherwise use TensorFlow's GCS client, which has a fixed endpoint; gcsfs honors
+STORAGE_EMULATOR_HOST, so the same code runs against a bucket and against a local emulator.
+Orbax's arrays go through tensorstore (TENSORSTORE_GCS_HTTP_URL for an emulator).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import tempfile
 from typing import Any
 
+import fsspec
 import ml_collections
 from etils import epath
 from flax import traverse_util
 
 from vaeglow_jax.reliability import WorkdirError
+
+# Before the first gs:// path is resolved (epath caches its choice of client); a user's own
+# setting wins. gcsfs's experimental zonal-bucket layer (on by default) first asks the Storage
+# Control API (gRPC) for each bucket's type; off, gcsfs uses the JSON API only, the one tested.
+os.environ.setdefault('EPATH_USE_TF', 'false')
+os.environ.setdefault('GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT', 'false')
+# No cached directory listings: other processes, and tensorstore in this one, write the same
+# bucket, and a cached listing hides what they wrote (e.g. a checkpoint step another host saved).
+fsspec.config.conf.setdefault('gs', {}).setdefault('use_listings_cache', False)
 
 PathLike = str | os.PathLike
 
@@ -83,6 +101,71 @@ def remove_tree(path: PathLike) -> None:
     target.unlink()
 
 
+def copy_tree(source: PathLike, destination: PathLike) -> list[str]:
+  """Copies the files under `source` to the same relative paths under `destination` (either may
+  be local or a URL), each written whole; files already there are overwritten. -> the relative
+  paths copied."""
+  copied = []
+
+  def copy(directory: epath.Path, relative: str) -> None:
+    for path in directory.iterdir():
+      name = f'{relative}/{path.name}' if relative else path.name
+      if path.is_dir():
+        copy(path, name)
+      else:
+        write_bytes_atomic(join(destination, name), path.read_bytes())
+        copied.append(name)
+
+  copy(epath.Path(source), '')
+  return sorted(copied)
+
+
+@contextlib.contextmanager
+def local_copy(directory: PathLike, pattern: str = 'events.out.tfevents.*'):
+  """Yields a local directory with `directory`'s files that match `pattern` (not recursive): the
+  directory itself if local, else a temporary copy, deleted afterwards. For readers that only
+  read local files (TensorBoard's)."""
+  if is_local(directory):
+    yield os.fspath(directory)
+    return
+  with tempfile.TemporaryDirectory(prefix='vaeglow_copy_') as local:
+    source = epath.Path(directory)
+    if source.is_dir():
+      for path in source.glob(pattern):
+        write_bytes_atomic(os.path.join(local, path.name), path.read_bytes())
+    yield local
+
+
+def cached_copy(source: PathLike, cache_root: str | None = None) -> str:
+  """A local copy of the folder `source` (a URL), made once per machine: cache_root (default
+  <tmp>/vaeglow_data)/<hash of source>/<basename of source>. -> that local path.
+
+  A copy is used only once complete: it is made in a temporary folder, marked complete, then
+  renamed into place; of concurrent copies on one machine the first rename wins."""
+  import hashlib
+  import shutil
+  cache_root = cache_root or os.path.join(tempfile.gettempdir(), 'vaeglow_data')
+  local = os.path.join(cache_root, hashlib.sha256(os.fspath(source).encode()).hexdigest()[:16])
+  target = os.path.join(local, basename(source))
+  if os.path.exists(os.path.join(local, '.complete')):
+    return target
+  os.makedirs(cache_root, exist_ok=True)
+  partial = tempfile.mkdtemp(prefix='partial_', dir=cache_root)
+  copy_tree(source, os.path.join(partial, basename(source)))
+  write_text_atomic(os.path.join(partial, '.complete'), os.fspath(source) + '\n')
+  try:
+    os.rename(partial, local)
+  except OSError:  # another process on this machine finished first
+    shutil.rmtree(partial, ignore_errors=True)
+  return target
+
+
+def bucket_exists(url: PathLike) -> bool:
+  """Whether the bucket of `url` (scheme://bucket/...) exists and is visible to this client."""
+  scheme, rest = os.fspath(url).split('://', 1)
+  return epath.Path(f'{scheme}://{rest.split("/", 1)[0]}').exists()
+
+
 def read_text(path: PathLike) -> str:
   return epath.Path(path).read_text()
 
@@ -94,9 +177,10 @@ def read_bytes(path: PathLike) -> bytes:
 def read_json(path: PathLike, default: Any = None) -> Any:
   """The JSON in `path`, or `default` if the file does not exist. Invalid JSON is a WorkdirError
   naming the file (e.g. one cut short by a kill, or a hand edit)."""
-  if not is_file(path):
+  try:  # one request, not an existence check and then a read (each a round trip to a bucket)
+    text = read_text(path)
+  except FileNotFoundError:
     return default
-  text = read_text(path)
   try:
     return json.loads(text)
   except json.JSONDecodeError as e:
@@ -109,10 +193,10 @@ def write_bytes_atomic(path: PathLike, data: bytes) -> None:
   """Writes `path` whole or not at all: a kill never leaves half a file for the next run.
   The parent directory is created if missing."""
   target = epath.Path(path)
-  target.parent.mkdir(parents=True, exist_ok=True)
-  if not is_local(path):  # one object upload: visible whole or not at all
+  if not is_local(path):  # one object upload: visible whole or not at all; no folders to make
     target.write_bytes(data)
     return
+  target.parent.mkdir(parents=True, exist_ok=True)
   tmp = target.with_name(target.name + '.tmp')
   tmp.write_bytes(data)
   os.replace(tmp, target)
@@ -179,10 +263,25 @@ def checkpoints_dir(workdir: str, phase: str) -> str:
 
 
 def has_checkpoint(directory: str) -> bool:
-  """Whether `directory` holds a finished Orbax step folder (a name of digits: a save in progress
-  has a temporary name). Read from the file system, not through Orbax, whose manager is a
-  collective on several processes: this may run where one process can fail alone."""
-  return any(name.isdigit() for name in list_dir(directory))
+  """Whether `directory` holds a finished Orbax step folder: locally a name of digits (a save in
+  progress has a temporary name); on object storage, where Orbax writes the step folder under
+  its final name, one that also holds Orbax's commit_success.txt. Read from the file system,
+  not through Orbax, whose manager is a collective on several processes: this may run where one
+  process can fail alone."""
+  steps = [name for name in list_dir(directory) if name.isdigit()]
+  if is_local(directory):
+    return bool(steps)
+  return any(is_file(join(directory, step, 'commit_success.txt')) for step in steps)
+
+
+def newest_checkpoint_time(directory: str) -> float:
+  """Seconds since the epoch at which the newest step folder in `directory` was saved (its
+  Orbax metadata file's time: a folder in a bucket has none)."""
+  times = []
+  for step in (name for name in list_dir(directory) if name.isdigit()):
+    metadata = join(directory, step, '_CHECKPOINT_METADATA')
+    times.append(modified_time(metadata if is_file(metadata) else join(directory, step)))
+  return max(times)
 
 
 def timing_path(workdir: str, phase: str) -> str:

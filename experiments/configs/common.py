@@ -32,11 +32,15 @@ def base_config() -> ml_collections.ConfigDict:
   c.distributed = ml_collections.ConfigDict(dict(coordinator_address='', num_processes=-1,
                                                  process_id=-1))
   c.num_devices = 0               # 0: all devices
+  # A gs:// work directory's lock (reliability.ObjectLock): a run killed without releasing it
+  # blocks reruns for this long after its last heartbeat (local work directories use flock).
+  c.lock_stale_seconds = 120.0
 
   c.data = ml_collections.ConfigDict()
   c.data.name = 'fashion_mnist'
   c.data.n_bits = 8
-  c.data.data_dir = ''            # TFDS data_dir ('' = TFDS default)
+  c.data.data_dir = ''            # TFDS data_dir ('' = TFDS default); gs://... is copied to cache_dir
+  c.data.cache_dir = ''           # local copy of a gs:// data_dir ('' = <tmp>/vaeglow_data)
   c.data.resize = 0               # 0: native resolution
   c.data.train_split = ''         # '' = the dataset's default (train minus validation)
   c.data.validation_split = ''    # '' = the dataset's default (held out from train)

@@ -68,10 +68,11 @@ def read_scalars(directory: str) -> dict[str, list[tuple[int, float]]]:
   """
   from tensorboard.backend.event_processing import event_accumulator
   from tensorboard.util import tensor_util
-  # size_guidance 0 keeps every event (its default samples at most 500 per tag).
-  accumulator = event_accumulator.EventAccumulator(
-      directory, size_guidance={event_accumulator.TENSORS: 0, event_accumulator.SCALARS: 0})
-  accumulator.Reload()
+  with workdir_lib.local_copy(directory) as local:  # TensorBoard's reader cannot reach a bucket
+    # size_guidance 0 keeps every event (its default samples at most 500 per tag).
+    accumulator = event_accumulator.EventAccumulator(
+        local, size_guidance={event_accumulator.TENSORS: 0, event_accumulator.SCALARS: 0})
+    accumulator.Reload()
   tags = accumulator.Tags()
   scalars: dict[str, dict[int, float]] = {}
   for tag in tags.get(event_accumulator.TENSORS, []):

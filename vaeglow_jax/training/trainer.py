@@ -25,6 +25,7 @@ from vaeglow_jax.models import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
 from vaeglow_jax.training import train as train_lib
+from vaeglow_jax.training import writer as writer_lib
 from vaeglow_jax import timing as timing_lib
 from vaeglow_jax import workdir as workdir_lib
 
@@ -173,7 +174,8 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
   num_steps = config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * steps_per_epoch
   out_dir = workdir_lib.phase_dir(workdir, config.phase)
   # One lock per work directory, held by process 0; the others wait until it has it.
-  lock = reliability.phase_lock(out_dir) if distributed.is_primary() else contextlib.nullcontext()
+  lock = (reliability.phase_lock(out_dir, config.lock_stale_seconds) if distributed.is_primary()
+          else contextlib.nullcontext())
   # Several processes: JAX's preemption notifier owns SIGTERM (see distributed.PreemptionSync).
   stop_signal = reliability.StopSignal() if jax.process_count() == 1 else contextlib.nullcontext()
   with lock, stop_signal as stop:
@@ -182,7 +184,7 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
 
 
 def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, stop):
-  from clu import metric_writers, parameter_overview, periodic_actions
+  from clu import parameter_overview, periodic_actions
 
   spec = phase.spec
   out_dir = workdir_lib.phase_dir(workdir, config.phase)
@@ -216,7 +218,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
   if primary:
     workdir_lib.write_text_atomic(workdir_lib.config_path(workdir, config.phase),
                                   config.to_json_best_effort(indent=2))
-  writer = metric_writers.create_default_writer(out_dir, just_logging=not primary)
+  writer = writer_lib.create_writer(out_dir, just_logging=not primary)
   parameter_overview.log_parameter_overview(state.params, msg=f'trainable parameters ({config.phase})')
   writer.write_hparams({k: v for k, v in traverse_util.flatten_dict(config.to_dict(), sep='.').items()
                         if isinstance(v, (int, float, str, bool))})
@@ -232,6 +234,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
     checkpoints.save_checkpoint(manager, state)  # collective: every process calls it
     if primary:
       timing.write()
+      writer.flush()  # the events up to this checkpoint (copied to a bucket: training.writer)
 
   sample_fn = jax.jit(lambda v, r: phase.sample(v, r, config.num_samples, config.sampling.temperature))
 
@@ -266,7 +269,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
     _, step, history = train_loop.run(state, monitor, (sharding.shard_batch(b, mesh) for b in batches),
                                       rng_train, start_step)
   finally:
-    writer.flush()
+    writer.close()
   if primary:
     timing.write()
   if step > start_step:
