@@ -33,6 +33,13 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
 import pytest  # noqa: E402
 
 
+def pytest_collection_modifyitems(config, items):
+  """The slow tests first: xdist hands tests out in this order, so the many short ones fill the
+  workers' gaps at the end instead of a long one running alone while the other worker idles."""
+  del config
+  items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+
+
 @pytest.fixture(scope='session')
 def gcs(tmp_path_factory):
   """A local Cloud Storage emulator for this test process (tests.gcs_emulator), with this process's

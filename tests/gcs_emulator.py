@@ -91,3 +91,32 @@ class Emulator:
       token = page.get('nextPageToken')
       if not token:
         return sorted(names)
+
+
+def main(argv: list[str]) -> None:
+  """python -m tests.gcs_emulator serve ROOT BUCKET [PORT_FILE]: runs an emulator with bucket
+  BUCKET until killed, after printing the `export` line that points the clients at it.
+  python -m tests.gcs_emulator ls gs://BUCKET/PREFIX: lists the objects (STORAGE_EMULATOR_HOST)."""
+  import signal
+  import sys
+  if argv[:1] == ['serve']:
+    emulator = Emulator(argv[1])
+    emulator.start()
+    emulator.make_bucket(argv[2])
+    print('export ' + ' '.join(f'{k}={v}' for k, v in emulator.env.items()), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+      signal.pause()
+    finally:
+      emulator.stop()
+  elif argv[:1] == ['ls']:
+    emulator = Emulator.__new__(Emulator)
+    emulator.url = os.environ['STORAGE_EMULATOR_HOST']
+    print('\n'.join(emulator.list(argv[1])))
+  else:
+    raise SystemExit(main.__doc__)
+
+
+if __name__ == '__main__':
+  import sys
+  main(sys.argv[1:])

@@ -17,9 +17,10 @@ from flax import traverse_util
 from experiments.configs import fashion_mnist
 from tests.helpers import (ROOT, assert_trees_equal, finish, free_port, latest_state, launch,
                            process_flags, workdir_files)
-from tests import test_multihost
+from tests import test_multihost, test_reliability
 # The uninterrupted local two-process run (made once per session) the bucket run is compared with.
 from tests.test_multihost import two_process_run  # noqa: F401  pylint: disable=unused-import
+from tests.test_reliability import straight_run  # noqa: F401  pylint: disable=unused-import
 from tests.xla_env import xla_flags
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation import evaluator, figures, report
@@ -113,15 +114,13 @@ def _wait_for(proc, text, timeout=300):
   raise AssertionError(f'{text!r} not seen; output:\n' + ''.join(lines[-30:]))
 
 
-def test_kill9_and_storage_outages_on_a_bucket_resume_bitwise(gcs, tmp_path):
+def test_kill9_and_storage_outages_on_a_bucket_resume_bitwise(gcs, straight_run):
   """A kill -9 as the second checkpoint save starts; then, in the rerun, the emulator stopped for
   3 s between saves and again as a save starts. Every run either rides an outage out or ends
   with one line naming the bucket; a rerun resumes from the last complete checkpoint (never from
   the half-written one), taking over the killed run's lock, and the end state is bitwise that of
-  an uninterrupted local run."""
-  args = ['--config.num_train_steps=12', '--config.checkpoint_every_steps=2']
-  straight = _cli(tmp_path / 'straight', *args)
-  assert straight.wait(timeout=600) == 0, straight.stdout.read()
+  an uninterrupted local run (test_reliability's)."""
+  args = test_reliability.KILL9_ARGS
   run = gcs.make_bucket('faults') + '/run'
 
   killed = _cli(run, *args)
@@ -152,9 +151,9 @@ def test_kill9_and_storage_outages_on_a_bucket_resume_bitwise(gcs, tmp_path):
   assert outcomes[-1] == 0, outcomes
   assert 'took over the stale lock gs://faults/run/vae/.lock' in outputs[0], outputs[0][-3000:]
   assert re.search(r'resumed vae from step [24]\b', outputs[0]), outputs[0][-3000:]
-  step_a, a = latest_state(str(tmp_path / 'straight'), 'vae')
+  step_a, a = latest_state(str(straight_run), 'vae')
   step_b, b = latest_state(run, 'vae')
-  assert step_a == step_b == 12
+  assert step_a == step_b == 10
   assert_trees_equal(a['params'], b['params'])
   assert_trees_equal(a['opt_state'], b['opt_state'])
 

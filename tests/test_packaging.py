@@ -93,7 +93,8 @@ def test_the_module_list_sees_subpackages():
 @pytest.mark.slow
 def test_the_core_install_runs_the_readme_library_example(wheel, tmp_path):
   """`pip install vaeglow-jax` into a fresh venv (its core dependencies only: no TensorFlow,
-  TFDS or clu) runs the README's library examples."""
+  TFDS or clu) runs the README's library examples (the suite's only run of them, so that they
+  never rot)."""
   venv = tmp_path / 'venv'
   # No pip of its own: this pip installs into it (--python), without byte-compiling (4x faster).
   subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True, timeout=300)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from tests.helpers import (assert_trees_equal, latest_state, poisoned_per_example, snapshot,
-                           train_config)
+from tests.helpers import (assert_trees_equal, latest_state, once_per_session,
+                           poisoned_per_example, snapshot, train_config)
 from tests.xla_env import xla_flags
 from vaeglow_jax import sharding
 from vaeglow_jax import checkpoints
@@ -252,11 +252,24 @@ def test_sigterm_writes_final_checkpoint(tmp_path):
   assert step is not None and step >= 1
 
 
+# The kill -9 tests' run: 10 steps, a checkpoint every 2.
+KILL9_ARGS = ['--config.num_train_steps=10', '--config.checkpoint_every_steps=2',
+              '--config.log_every_steps=1']
+
+
+@pytest.fixture
+def straight_run(tmp_path_factory):
+  """KILL9_ARGS trained uninterrupted in a local work directory, once per session (the reference
+  of this module's kill -9 test and test_object_storage_runs.py's). -> its work directory."""
+  def make(directory):
+    done = _cli(directory, *KILL9_ARGS)
+    assert done.returncode == 0, done.stdout + done.stderr
+  return once_per_session(tmp_path_factory, 'kill9_straight_run', make)
+
+
 @pytest.mark.slow  # trains in a subprocess
-def test_kill9_at_random_points_then_resume_matches_uninterrupted_run(tmp_path):
-  args = ['--config.num_train_steps=10', '--config.checkpoint_every_steps=2', '--config.log_every_steps=1']
-  done = _cli(tmp_path / 'straight', *args)
-  assert done.returncode == 0, done.stdout + done.stderr
+def test_kill9_at_random_points_then_resume_matches_uninterrupted_run(tmp_path, straight_run):
+  args = KILL9_ARGS
   rng = random.Random(0)
   killed = tmp_path / 'killed'
   # Kill once right as a save starts, then at a random moment of training.
@@ -269,7 +282,7 @@ def test_kill9_at_random_points_then_resume_matches_uninterrupted_run(tmp_path):
     proc.wait()
   final = _cli(killed, *args)
   assert final.returncode == 0, final.stdout + final.stderr
-  step_a, a = latest_state(str(tmp_path / 'straight'), 'vae')
+  step_a, a = latest_state(str(straight_run), 'vae')
   step_b, b = latest_state(str(killed), 'vae')
   assert step_a == step_b == 10
   assert_trees_equal(a['params'], b['params'])
