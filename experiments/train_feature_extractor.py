@@ -24,7 +24,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   del argv
   from vaeglow_jax import distributed
-  from vaeglow_jax.evaluation.metrics import feature_extractor
+  from vaeglow_jax.training import feature_extractor
   config = cli.config(_CONFIG)
   distributed.initialize(config)  # entry points start the runtime; the library never does
   info = feature_extractor.train(config, _WORKDIR.value)

@@ -11,6 +11,7 @@ import scipy.ndimage
 
 from experiments.configs import fashion_mnist
 from tests.helpers import snapshot
+from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax.evaluation import calibration
 from vaeglow_jax.evaluation.metrics import feature_extractor
 
@@ -54,7 +55,7 @@ def test_class_subsets_hold_only_kept_classes_without_repeats():
 @pytest.fixture(scope='module')
 def tiny_feature_extractor(tmp_path_factory):
   directory = str(tmp_path_factory.mktemp('calibration') / 'features')
-  feature_extractor.train(fashion_mnist.get_config('test'), directory, log=lambda *_: None)
+  fe_training.train(fashion_mnist.get_config('test'), directory, log=lambda *_: None)
   return directory
 
 

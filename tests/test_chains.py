@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import fashion_mnist
+from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax import phases
 from vaeglow_jax.evaluation import evaluator as evaluation
 from vaeglow_jax.training import trainer
@@ -62,7 +63,7 @@ def chain_workdir(tmp_path_factory):
   trainer.train_and_evaluate(_config('prior', **{'model.variance': 'gamma'}), workdir)
   trainer.train_and_evaluate(_config('glow', **vae), workdir)
   fe_dir = str(tmp_path_factory.mktemp('chains') / 'features')
-  feature_extractor.train(_config('vae'), fe_dir, log=lambda *_: None)
+  fe_training.train(_config('vae'), fe_dir, log=lambda *_: None)
   return workdir, fe_dir
 
 

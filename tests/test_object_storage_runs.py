@@ -22,6 +22,7 @@ from tests import test_multihost, test_reliability
 from tests.test_multihost import two_process_run  # noqa: F401  pylint: disable=unused-import
 from tests.test_reliability import straight_run  # noqa: F401  pylint: disable=unused-import
 from tests.xla_env import xla_flags
+from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation import evaluator, figures, report
 from vaeglow_jax.evaluation.metrics import feature_extractor
@@ -62,7 +63,7 @@ def test_both_phases_features_and_evaluation_on_a_bucket_equal_a_local_run(gcs, 
   for where, workdir in runs.items():
     for phase in ('vae', 'glow'):
       trainer.train_and_evaluate(_config(phase), workdir)
-    feature_extractor.train(_config(), features[where], log=lambda *_: None)
+    fe_training.train(_config(), features[where], log=lambda *_: None)
     metrics[where] = evaluator.evaluate(
         _config('glow', **{'eval.feature_extractor_dir': features[where],
                            'eval.temperatures': (0.0, 0.5)}), workdir, log=lambda *_: None)

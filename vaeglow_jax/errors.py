@@ -8,3 +8,8 @@ that catch them so, from ValueError or RuntimeError as before).
 
 class UserError(Exception):
   """Bad input; the message says what is wrong and how to fix it, on one line."""
+
+
+class FeatureExtractorError(UserError, ValueError):
+  """No usable FID feature extractor, or a config that cannot train one; the message says how to
+  make one. (Raised where it is trained and where it is loaded: training and evaluation.)"""

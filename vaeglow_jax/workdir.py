@@ -250,6 +250,11 @@ LEGACY_VALUES = {
 EVALUATION_KEYS = ('phase', 'eval', 'sampling', 'num_devices', 'stage1_workdir') + LAUNCH_KEYS
 
 
+# A feature extractor's work directory: checkpoints/ and this file (its architecture, data and
+# test accuracy).
+FEATURE_EXTRACTOR_INFO = 'feature_extractor.json'
+
+
 def phase_dir(workdir: str, phase: str) -> str:
   return join(workdir, phase)
 

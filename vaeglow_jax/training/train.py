@@ -156,15 +156,13 @@ class LoopMonitor:
                         nonfinite_steps=jnp.zeros_like(self.nonfinite_steps))
 
 
-def make_loop_step(phase, tx, mesh, stop_on_nonfinite: bool, max_consecutive_nonfinite: int):
-  """-> (jit (state, monitor, uint8 batch, rng) -> (state, monitor), jit monitor ->
-  monitor with zeroed sums): the train step of `make_train_step` with its metrics
-  accumulated on the device (`LoopMonitor`), so the host can dispatch step after step
-  and read only when it logs, saves or samples."""
-  step = make_train_step(phase, tx, mesh, jit=False)
+def monitored(step, stop_on_nonfinite: bool, max_consecutive_nonfinite: int):
+  """(state, monitor, batch, rng) -> (state, monitor), not jitted: `step` ((state, batch, rng)
+  -> (state, metrics), state with a `.step` count, metrics with a boolean 'finite' that says
+  the step reached the state) with its metrics accumulated on the device (`LoopMonitor`)."""
 
-  def loop_step(state, monitor, images, rng):
-    new_state, metrics = step(state, images, rng)
+  def loop_step(state, monitor, batch, rng):
+    new_state, metrics = step(state, batch, rng)
     finite = metrics['finite']
     sums = {k: v + jnp.where(finite, metrics[k], 0.0) for k, v in monitor.sums.items()}
     consecutive = jnp.where(finite, 0, monitor.consecutive_nonfinite + 1)
@@ -181,6 +179,16 @@ def make_loop_step(phase, tx, mesh, stop_on_nonfinite: bool, max_consecutive_non
         lambda n, o: jnp.where(monitor.halted, o, n), new, old)
     return keep(new_state, state), keep(updated, monitor)
 
+  return loop_step
+
+
+def make_loop_step(phase, tx, mesh, stop_on_nonfinite: bool, max_consecutive_nonfinite: int):
+  """-> (jit (state, monitor, uint8 batch, rng) -> (state, monitor), jit monitor ->
+  monitor with zeroed sums): the train step of `make_train_step` with its metrics
+  accumulated on the device (`LoopMonitor`), so the host can dispatch step after step
+  and read only when it logs, saves or samples."""
+  loop_step = monitored(make_train_step(phase, tx, mesh, jit=False), stop_on_nonfinite,
+                        max_consecutive_nonfinite)
   replicated = NamedSharding(mesh, P())
   jitted = jax.jit(loop_step, in_shardings=(replicated, replicated, NamedSharding(mesh, P('data')),
                                             replicated),

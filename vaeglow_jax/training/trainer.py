@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import math
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -183,90 +185,63 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
     return _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, stop)
 
 
+@dataclasses.dataclass
+class _Run:
+  """What the parts of a training run share: the config, the phase, where it writes."""
+  config: Any
+  phase: Any
+  workdir: str
+  mesh: Any
+  steps_per_epoch: int
+  num_steps: int
+
+  @property
+  def out_dir(self) -> str:
+    return workdir_lib.phase_dir(self.workdir, self.config.phase)
+
+
 def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, stop):
+  """The training run after the checks: the initial (or resumed) state, the writers, the
+  periodic actions, then the loop."""
   from clu import parameter_overview, periodic_actions
 
-  spec = phase.spec
-  out_dir = workdir_lib.phase_dir(workdir, config.phase)
+  run = _Run(config, phase, workdir, mesh, steps_per_epoch, num_steps)
   manager = checkpoints.checkpoint_manager(workdir_lib.checkpoints_dir(workdir, config.phase),
-                                         config.keep_checkpoints)
+                                           config.keep_checkpoints)
   rng_init, rng_train, rng_sample = jax.random.split(jax.random.PRNGKey(config.seed), 3)
   tx = train_lib.make_optimizer(config, steps_per_epoch)
-
-  # Initialise on the first global batch (ActNorm's data-dependent init), then resume if possible.
-  start_step = manager.latest_step() or 0
-  batches = data_lib.train_iterator(config.data, config.batch_size, config.seed, start_step)
-  if start_step == 0:
-    first_local = next(batches)
-    batches = itertools.chain([first_local], batches)  # the first batch is also trained on
-  else:  # resuming: init only fixes the structure, the checkpoint supplies the values
-    first_local = next(data_lib.train_iterator(config.data, config.batch_size, config.seed, 0))
-  first = sharding.shard_batch(first_local, mesh)
-  init_fn = jax.jit(lambda r, b: phase.init(r, losses.dequantize(b, None, phase.n_bits)),
-                    out_shardings=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-  variables = init_fn(rng_init, first)
-  if stage1 is not None:
-    variables = {**variables, 'params': {**variables['params'], **stage1[0]}}
-  state = sharding.replicate(train_lib.create_state(variables, spec.trainable, tx), mesh)
-  if start_step:
-    state = checkpoints.read(manager, start_step, state)
-    logging.info('resumed %s from step %d', config.phase, start_step)
-  elif stage1 is not None:
-    logging.info('phase-1 parameters %s restored from step %d and frozen', list(stage1[0]), stage1[1])
+  start_step, state, first, batches = _initial_state(run, manager, stage1, tx, rng_init)
 
   primary = distributed.is_primary()
   if primary:
     workdir_lib.write_text_atomic(workdir_lib.config_path(workdir, config.phase),
                                   config.to_json_best_effort(indent=2))
-  writer = writer_lib.create_writer(out_dir, just_logging=not primary)
+  writer = writer_lib.create_writer(run.out_dir, just_logging=not primary)
   parameter_overview.log_parameter_overview(state.params, msg=f'trainable parameters ({config.phase})')
   writer.write_hparams({k: v for k, v in traverse_util.flatten_dict(config.to_dict(), sep='.').items()
                         if isinstance(v, (int, float, str, bool))})
-
+  timing = timing_lib.StepTimer(workdir_lib.timing_path(workdir, config.phase), steps_per_epoch,
+                                config.batch_size, len(mesh.devices.flat))
   loop_step, reset_sums = train_lib.make_loop_step(
       phase, tx, mesh, config.nonfinite == 'stop', config.max_consecutive_nonfinite)
-  monitor = train_lib.new_monitor(phase, mesh, state, first)
-  timing = timing_lib.StepTimer(workdir_lib.timing_path(workdir, config.phase), steps_per_epoch, config.batch_size,
-                     len(mesh.devices.flat))
-
-  def save(step, state, reason='periodic'):
-    logging.info('saving checkpoint at step %d (%s)', step, reason)
-    checkpoints.save_checkpoint(manager, state)  # collective: every process calls it
-    if primary:
-      timing.write()
-      writer.flush()  # the events up to this checkpoint (copied to a bucket: training.writer)
-
-  sample_fn = jax.jit(lambda v, r: phase.sample(v, r, config.num_samples, config.sampling.temperature))
-
-  def sample(step, state):
-    samples = np.asarray(sample_fn(state.variables(), rng_sample))  # every process computes
-    if primary:
-      images_lib.save_grid(workdir_lib.join(out_dir, 'samples', f'step_{step}.png'), samples)
-      writer.write_images(step, {'samples': images_lib.grid(samples)[None]})
-
-  actions = []
-  if config.eval_every_steps > 0:
-    actions.append(_validation_action(config, phase, mesh, rng_sample, writer, save))
-  if not actions or config.early_stopping_patience <= 0:  # early stopping saves only the best
-    actions.append(loop_lib.Action('checkpoint', config.checkpoint_every_steps, save, at_stop=True))
-  actions.append(loop_lib.Action('samples', config.sample_every_steps, sample))
 
   def last_checkpoint():
     last = manager.latest_step()
     return workdir_lib.join(str(manager.directory), str(last)) if last is not None else 'none yet'
 
-  if stop is None:
-    stop = distributed.PreemptionSync()
   train_loop = loop_lib.TrainLoop(
-      loop_step, reset_sums, num_steps, config.log_every_steps, actions, writer=writer,
-      timer=timing, stop=stop, max_train_seconds=config.max_train_seconds,
-      nonfinite_policy=config.nonfinite, last_checkpoint=last_checkpoint,
+      loop_step, reset_sums, num_steps, config.log_every_steps,
+      _actions(run, manager, writer, timing, rng_sample), writer=writer, timer=timing,
+      stop=stop if stop is not None else distributed.PreemptionSync(),
+      max_train_seconds=config.max_train_seconds, nonfinite_policy=config.nonfinite,
+      last_checkpoint=last_checkpoint,
       agree=distributed.agree if jax.process_count() > 1 else None,
       on_step=periodic_actions.ReportProgress(num_train_steps=num_steps, writer=writer),
       learning_rate=train_lib.learning_rate_schedule(config, steps_per_epoch))
   train_start = time.time()
   try:
-    _, step, history = train_loop.run(state, monitor, (sharding.shard_batch(b, mesh) for b in batches),
+    _, step, history = train_loop.run(state, train_lib.new_monitor(phase, mesh, state, first),
+                                      (sharding.shard_batch(b, mesh) for b in batches),
                                       rng_train, start_step)
   finally:
     writer.close()
@@ -275,6 +250,77 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
   if step > start_step:
     logging.info('%s: %d steps in %.1f s', config.phase, step - start_step, time.time() - train_start)
   return history
+
+
+def _initial_state(run, manager, stage1, tx, rng_init):
+  """-> (start step, replicated TrainState, first global batch (sharded), the batch stream).
+
+  Initialised on the first global batch (ActNorm's data-dependent init), the phase-1
+  parameters put in, then the latest checkpoint restored if there is one."""
+  config, mesh = run.config, run.mesh
+  start_step = manager.latest_step() or 0
+  batches = data_lib.train_iterator(config.data, config.batch_size, config.seed, start_step)
+  if start_step == 0:
+    first_local = next(batches)
+    batches = itertools.chain([first_local], batches)  # the first batch is also trained on
+  else:  # resuming: init only fixes the structure, the checkpoint supplies the values
+    first_local = next(data_lib.train_iterator(config.data, config.batch_size, config.seed, 0))
+  first = sharding.shard_batch(first_local, mesh)
+  init_fn = jax.jit(lambda r, b: run.phase.init(r, losses.dequantize(b, None, run.phase.n_bits)),
+                    out_shardings=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+  variables = init_fn(rng_init, first)
+  if stage1 is not None:
+    variables = {**variables, 'params': {**variables['params'], **stage1[0]}}
+  state = sharding.replicate(train_lib.create_state(variables, run.phase.spec.trainable, tx), mesh)
+  if start_step:
+    state = checkpoints.read(manager, start_step, state)
+    logging.info('resumed %s from step %d', config.phase, start_step)
+  elif stage1 is not None:
+    logging.info('phase-1 parameters %s restored from step %d and frozen', list(stage1[0]), stage1[1])
+  return start_step, state, first, batches
+
+
+def _actions(run, manager, writer, timing, rng_sample) -> list[loop_lib.Action]:
+  """The periodic actions: validation (and early stopping), checkpoints, sample grids."""
+  config = run.config
+  save = _checkpoint_action(run, manager, writer, timing).run
+  actions = []
+  if config.eval_every_steps > 0:
+    actions.append(_validation_action(config, run.phase, run.mesh, rng_sample, writer, save))
+  if not actions or config.early_stopping_patience <= 0:  # early stopping saves only the best
+    actions.append(_checkpoint_action(run, manager, writer, timing))
+  actions.append(_sample_action(run, writer, rng_sample))
+  return actions
+
+
+def _checkpoint_action(run, manager, writer, timing) -> loop_lib.Action:
+  """A collective checkpoint every checkpoint_every_steps and on SIGTERM; process 0 also
+  writes timing.json and flushes the events (to a bucket: training.writer) with it."""
+
+  def save(step, state, reason='periodic'):
+    logging.info('saving checkpoint at step %d (%s)', step, reason)
+    checkpoints.save_checkpoint(manager, state)  # collective: every process calls it
+    if distributed.is_primary():
+      timing.write()
+      writer.flush()
+
+  return loop_lib.Action('checkpoint', run.config.checkpoint_every_steps, save, at_stop=True)
+
+
+def _sample_action(run, writer, rng) -> loop_lib.Action:
+  """A grid of num_samples samples at sampling.temperature every sample_every_steps, to
+  DIR/<phase>/samples/step_<N>.png and TensorBoard."""
+  config = run.config
+  sample_fn = jax.jit(lambda v, r: run.phase.sample(v, r, config.num_samples,
+                                                    config.sampling.temperature))
+
+  def sample(step, state):
+    samples = np.asarray(sample_fn(state.variables(), rng))  # every process computes
+    if distributed.is_primary():
+      images_lib.save_grid(workdir_lib.join(run.out_dir, 'samples', f'step_{step}.png'), samples)
+      writer.write_images(step, {'samples': images_lib.grid(samples)[None]})
+
+  return loop_lib.Action('samples', config.sample_every_steps, sample)
 
 
 def _validation_action(config, phase, mesh, rng, writer, save):
