@@ -56,3 +56,26 @@ def gcs(tmp_path_factory):
       os.environ.pop(key, None)
     else:
       os.environ[key] = value
+
+
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+  """A tiny vae -> glow work directory and a tiny feature extractor (the `test` preset, 8x8
+  Fashion-MNIST, 1 device), trained once per session and shared (read-only: copy it before
+  writing into it). -> (workdir, feature extractor dir)."""
+  from experiments.configs import fashion_mnist
+  from tests.helpers import once_per_session
+  from vaeglow_jax.training import feature_extractor, trainer
+
+  def config(phase):
+    c = fashion_mnist.get_config('test')
+    c.phase, c.num_devices = phase, 1
+    return c
+
+  def make(directory):
+    for phase in ('vae', 'glow'):
+      trainer.train_and_evaluate(config(phase), str(directory / 'run'))
+    feature_extractor.train(config('vae'), str(directory / 'features'), log=lambda *_: None)
+
+  directory = once_per_session(tmp_path_factory, 'tiny_run', make)
+  return str(directory / 'run'), str(directory / 'features')

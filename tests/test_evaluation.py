@@ -77,14 +77,12 @@ def test_glow_baseline_bound_is_its_exact_density():
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-  """A tiny vae -> glow workdir and a tiny feature extractor (8x8 Fashion-MNIST)."""
-  root = tmp_path_factory.mktemp('evaluate')
-  workdir, fe_dir = str(root / 'run'), str(root / 'features')
-  for phase in ('vae', 'glow'):
-    trainer.train_and_evaluate(_config(phase, num_devices=1), workdir)
-  fe_training.train(_config(), fe_dir, log=lambda *_: None)
-  return workdir, fe_dir
+def trained(tiny_run, tmp_path_factory):
+  """conftest's tiny vae -> glow workdir, copied for this module's tests to evaluate into, and
+  its tiny feature extractor (8x8 Fashion-MNIST)."""
+  workdir = str(tmp_path_factory.mktemp('evaluate') / 'run')
+  shutil.copytree(tiny_run[0], workdir)
+  return workdir, tiny_run[1]
 
 
 EXPECTED_KEYS = {'test_bpd_elbo', 'test_bpd_iw', 'iw_samples', 'num_test_examples',

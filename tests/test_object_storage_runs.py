@@ -23,9 +23,9 @@ from tests.test_multihost import two_process_run  # noqa: F401  pylint: disable=
 from tests.test_reliability import straight_run  # noqa: F401  pylint: disable=unused-import
 from tests.xla_env import xla_flags
 from vaeglow_jax.training import feature_extractor as fe_training
+from vaeglow_jax import checkpoints
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation import evaluator, figures, report
-from vaeglow_jax.evaluation.metrics import feature_extractor
 from vaeglow_jax.training import trainer
 
 pytestmark = pytest.mark.slow
@@ -56,17 +56,21 @@ def _comparable(metrics):
   return {k: v for k, v in flat.items() if not k.endswith('seconds') and 'seconds_per' not in k}
 
 
-def test_both_phases_features_and_evaluation_on_a_bucket_equal_a_local_run(gcs, tmp_path):
+def test_both_phases_features_and_evaluation_on_a_bucket_equal_a_local_run(gcs, tmp_path, tiny_run):
+  # The local run: conftest's (the same configs), copied to evaluate into.
   runs = {'local': str(tmp_path / 'run'), 'bucket': gcs.make_bucket('runs') + '/run'}
-  features = {'local': str(tmp_path / 'features'), 'bucket': 'gs://runs/features'}
-  metrics = {}
-  for where, workdir in runs.items():
-    for phase in ('vae', 'glow'):
-      trainer.train_and_evaluate(_config(phase), workdir)
-    fe_training.train(_config(), features[where], log=lambda *_: None)
-    metrics[where] = evaluator.evaluate(
-        _config('glow', **{'eval.feature_extractor_dir': features[where],
-                           'eval.temperatures': (0.0, 0.5)}), workdir, log=lambda *_: None)
+  shutil.copytree(tiny_run[0], runs['local'], ignore=shutil.ignore_patterns('eval'))
+  features = {'local': tiny_run[1], 'bucket': 'gs://runs/features'}
+  for phase in ('vae', 'glow'):
+    trainer.train_and_evaluate(_config(phase), runs['bucket'])
+  fe_training.train(_config(), features['bucket'], log=lambda *_: None)
+  metrics = {where: evaluator.evaluate(
+      _config('glow', **{'eval.feature_extractor_dir': features[where],
+                         'eval.temperatures': (0.0, 0.5)}), runs[where], log=lambda *_: None)
+             for where in runs}
+  fe_local, fe_bucket = (checkpoints.restore_raw(checkpoints.checkpoint_manager(
+      workdir_lib.join(features[w], 'checkpoints'), 1)) for w in ('local', 'bucket'))
+  assert_trees_equal(fe_local, fe_bucket)
   for phase in ('vae', 'glow'):
     (step_a, a), (step_b, b) = (latest_state(runs[w], phase) for w in ('local', 'bucket'))
     assert step_a == step_b and step_a > 0
@@ -194,9 +198,15 @@ def test_two_processes_sharing_only_a_bucket_train_stop_resume_and_evaluate(gcs,
   glow = ['--config.phase=glow', '--config.num_train_steps=2', '--config.checkpoint_every_steps=2',
           '--config.sample_every_steps=2']
   finish(launch_both(*glow, tag='glow'))
+  # Phase-1 -> phase-2 hand-off under 2 processes: both restore the phase-1 checkpoint from the
+  # bucket, train the Glow layer only, and save the phase-1 parameters bitwise unchanged.
   step, glow_state = latest_state(run, 'glow')
   assert step == 2
+  assert set(glow_state['params']) == {'glow'}
+  assert set(glow_state['frozen']) == {'encoder', 'decoder', 'prior'}
   assert_trees_equal(glow_state['frozen'], b['params'])
+  losses = [v for _, v in figures.read_scalars(workdir_lib.phase_dir(run, 'glow'))['train/loss']]
+  assert len(losses) == 2 and np.all(np.isfinite(losses))
 
   finish(launch_both('--config.phase=glow', '--config.eval.temperatures=(0.0,)',
                      entry='experiments.evaluate', tag='evaluate'))
