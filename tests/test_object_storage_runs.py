@@ -2,6 +2,7 @@
 tests.gcs_emulator): the same checkpoints and metrics as a local work directory, a kill -9 and
 storage outages resumed bitwise, and two processes whose only common storage is the bucket."""
 
+import json
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ from tests.xla_env import xla_flags
 from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax import checkpoints
 from vaeglow_jax import workdir as workdir_lib
-from vaeglow_jax.evaluation import evaluator, figures, report
+from vaeglow_jax.evaluation import calibration, evaluator, figures, report
 from vaeglow_jax.training import trainer
 
 pytestmark = pytest.mark.slow
@@ -86,6 +87,12 @@ def test_both_phases_features_and_evaluation_on_a_bucket_equal_a_local_run(gcs, 
             figures.read_scalars(workdir_lib.phase_dir(runs['local'], phase))['train/loss'])
   for name in ('samples_T0.png', 'training_curves.png'):
     assert workdir_lib.is_file(workdir_lib.join(runs['bucket'], 'eval', 'glow', name))
+  # The calibration of the bucket's feature space, written into the bucket.
+  result = calibration.calibrate(_config(**{'eval.feature_extractor_dir': features['bucket']}),
+                                 'gs://runs/calibration', log=lambda *_: None)
+  assert workdir_lib.read_json(f'gs://runs/calibration/{calibration.RESULT_FILE}') == json.loads(
+      json.dumps(result))
+  assert workdir_lib.is_file(f'gs://runs/calibration/{calibration.FIGURE_FILE}')
   # The result table from the bucket is the local one; samples from the last trained phase (glow,
   # found by its checkpoint times) into the bucket, by the command.
   rows = {w: report.load_rows([runs[w]]) for w in runs}
