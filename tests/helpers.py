@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import jax
 import numpy as np
@@ -202,3 +203,17 @@ def import_torchvision():
     import_torchvision.library = library  # the definitions live as long as this object
     import torchvision
   return torchvision
+
+
+def wait_for_line(proc, text: str, timeout: float = 300) -> list[str]:
+  """Reads the piped text output of Popen `proc` until a line containing `text`. -> the lines
+  read. Fails the test, with the last lines, if the output ends or `timeout` s pass first."""
+  deadline, lines = time.time() + timeout, []
+  while time.time() < deadline:
+    line = proc.stdout.readline()
+    if not line:
+      break
+    lines.append(line)
+    if text in line:
+      return lines
+  raise AssertionError(f'{text!r} not seen; output:\n' + ''.join(lines[-30:]))

@@ -17,7 +17,7 @@ from flax import traverse_util
 
 from experiments.configs import fashion_mnist
 from tests.helpers import (ROOT, assert_trees_equal, finish, free_port, latest_state, launch,
-                           process_flags, workdir_files)
+                           process_flags, wait_for_line, workdir_files)
 from tests import test_multihost, test_reliability
 # The uninterrupted local two-process run (made once per session) the bucket run is compared with.
 from tests.test_multihost import two_process_run  # noqa: F401  pylint: disable=unused-import
@@ -103,7 +103,8 @@ def test_both_phases_features_and_evaluation_on_a_bucket_equal_a_local_run(gcs, 
                            capture_output=True, text=True, timeout=300)
   assert sampled.returncode == 0, sampled.stderr[-3000:]
   assert gcs.list(f'{runs["bucket"]}/glow/samples_T0.5') == [
-      f'{runs["bucket"]}/glow/samples_T0.5/{name}' for name in ('000000.png', '000001.png', '000002.png', 'samples.npz')]
+      f'{runs["bucket"]}/glow/samples_T0.5/{name}'
+      for name in ('000000.png', '000001.png', '000002.png', 'samples.npz')]
 
 
 def _cli(workdir, *args, env=None):
@@ -112,18 +113,6 @@ def _cli(workdir, *args, env=None):
       [sys.executable, '-m', 'tests.mock_train', f'--workdir={workdir}', *MOCK_ARGS, *args],
       cwd=ROOT, env={**os.environ, 'PYTHONUNBUFFERED': '1', 'XLA_FLAGS': xla_flags(1), **(env or {})},
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _wait_for(proc, text, timeout=300):
-  deadline, lines = time.time() + timeout, []
-  while time.time() < deadline:
-    line = proc.stdout.readline()
-    if not line:
-      break
-    lines.append(line)
-    if text in line:
-      return lines
-  raise AssertionError(f'{text!r} not seen; output:\n' + ''.join(lines[-30:]))
 
 
 def test_kill9_and_storage_outages_on_a_bucket_resume_bitwise(gcs, straight_run):
@@ -136,7 +125,7 @@ def test_kill9_and_storage_outages_on_a_bucket_resume_bitwise(gcs, straight_run)
   run = gcs.make_bucket('faults') + '/run'
 
   killed = _cli(run, *args)
-  _wait_for(killed, 'saving checkpoint at step 4')
+  wait_for_line(killed, 'saving checkpoint at step 4')
   killed.send_signal(signal.SIGKILL)
   killed.wait()
 
@@ -145,11 +134,11 @@ def test_kill9_and_storage_outages_on_a_bucket_resume_bitwise(gcs, straight_run)
     proc = _cli(run, *args)
     seen = []
     if attempt == 0:
-      seen += _wait_for(proc, '] [5] train/')  # between the saves at steps 4 and 6
+      seen += wait_for_line(proc, '] [5] train/')  # between the saves at steps 4 and 6
       gcs.stop()
       time.sleep(3)
       gcs.start()
-      seen += _wait_for(proc, 'saving checkpoint at step 8')  # in a save
+      seen += wait_for_line(proc, 'saving checkpoint at step 8')  # in a save
       gcs.stop()
       time.sleep(3)
       gcs.start()

@@ -14,7 +14,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tests.helpers import (assert_trees_equal, latest_state, once_per_session,
-                           poisoned_per_example, snapshot, train_config)
+                           poisoned_per_example, snapshot, train_config, wait_for_line)
 from tests.xla_env import xla_flags
 from vaeglow_jax import sharding
 from vaeglow_jax import checkpoints
@@ -226,24 +226,11 @@ def test_nonfinite_step_leaves_state_unchanged():
 
 # Preemption and kills ----------------------------------------------------------------
 
-def _wait_for(proc, text, timeout=300):
-  deadline = time.time() + timeout
-  lines = []
-  while time.time() < deadline:
-    line = proc.stdout.readline()
-    if not line:
-      break
-    lines.append(line)
-    if text in line:
-      return lines
-  raise AssertionError(f'{text!r} not seen; output:\n' + ''.join(lines[-30:]))
-
-
 @pytest.mark.slow  # trains in a subprocess
 def test_sigterm_writes_final_checkpoint(tmp_path):
   proc = _cli(tmp_path, '--config.num_train_steps=100000', '--config.checkpoint_every_steps=100000',
               '--config.log_every_steps=1', wait=False)
-  _wait_for(proc, 'train/loss')
+  wait_for_line(proc, 'train/loss')
   proc.send_signal(signal.SIGTERM)
   out, _ = proc.communicate(timeout=120)
   assert proc.returncode == 143, out
@@ -275,7 +262,7 @@ def test_kill9_at_random_points_then_resume_matches_uninterrupted_run(tmp_path, 
   # Kill once right as a save starts, then at a random moment of training.
   for marker in ('saving checkpoint', 'train/loss'):
     proc = _cli(killed, *args, wait=False)
-    _wait_for(proc, marker)
+    wait_for_line(proc, marker)
     if marker == 'train/loss':
       time.sleep(rng.uniform(0.0, 1.5))
     proc.send_signal(signal.SIGKILL)
