@@ -1,4 +1,4 @@
-"""An offline FID feature space: a small CNN classifier trained on the train split.
+"""An offline FID feature space: the small CNN classifier (models.classifier) trained on the train split, loaded.
 
 FID needs a feature network; Inception-v3 weights cannot be downloaded
 everywhere, so this one is trained here in a few minutes. Its penultimate
