@@ -1,4 +1,4 @@
-"""An offline FID feature space: the small CNN classifier (models.classifier) trained on the train split, loaded.
+"""The offline FID feature space: loads the small CNN classifier of models.classifier.
 
 FID needs a feature network; Inception-v3 weights cannot be downloaded
 everywhere, so this one is trained here in a few minutes. Its penultimate
