@@ -153,6 +153,9 @@ def test_read_json_names_a_damaged_file_and_missing_is_the_default(tmp_path):
   workdir.write_text_atomic(path, '{"wall_seconds": 1')
   with pytest.raises(WorkdirError, match='timing.json is not valid JSON'):
     workdir.read_json(path)
+  # No file there: under a file (a results folder's loose files) or a folder, as missing.
+  assert workdir.read_json(str(tmp_path / 'timing.json' / 'metrics.json'), 'none') == 'none'
+  assert workdir.read_json(str(tmp_path), 'none') == 'none'
   assert workdir.list_dir(str(tmp_path / 'missing')) == []
 
 

@@ -179,7 +179,7 @@ def read_json(path: PathLike, default: Any = None) -> Any:
   naming the file (e.g. one cut short by a kill, or a hand edit)."""
   try:  # one request, not an existence check and then a read (each a round trip to a bucket)
     text = read_text(path)
-  except FileNotFoundError:
+  except (FileNotFoundError, NotADirectoryError, IsADirectoryError):  # no such file
     return default
   try:
     return json.loads(text)
