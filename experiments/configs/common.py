@@ -126,7 +126,7 @@ def apply_cpu_quick(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   c.grad_clip_norm = 100.0
   # The floor must let a pixel that is always 0 reach the dequantisation-bin optimum,
   # log(2^-n / sqrt(12)) = -6.78 at 8 bits (about 0.25 bits); -5 cost 2.1 bits on each such
-  # pixel, half of Fashion-MNIST's (tests/test_vae.py checks every preset).
+  # pixel, half of Fashion-MNIST's (tests/models/test_vae.py checks every preset).
   c.model.min_log_std = -7.0
   c.model.base_channels = 16
   c.model.fc_dim = 128

@@ -15,7 +15,7 @@ from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax.evaluation import calibration
 from vaeglow_jax.evaluation.metrics import feature_extractor
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT  # noqa: E402
 
 
 @pytest.mark.parametrize('sigma', [0.5, 1.0, 1.5, 2.0])

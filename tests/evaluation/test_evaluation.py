@@ -26,7 +26,7 @@ from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation.metrics import feature_extractor, inception
 from vaeglow_jax.reliability import WorkdirError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import ROOT  # noqa: E402
 
 
 def _config(phase='vae', **overrides):

@@ -81,7 +81,7 @@ def test_iw_bound_with_one_sample_is_single_sample_elbo(flow_model):
 
 
 def test_full_model_loss_jit_and_grad():
-  # fixed/gamma variance differ only inside the decoder (tests/test_vae.py).
+  # fixed/gamma variance differ only inside the decoder (tests/models/test_vae.py).
   model = tiny_model(variance='diagonal', image_shape=(8, 8, 3))
   x = jax.random.uniform(KEY, (2, 8, 8, 3))
   variables = jax.jit(lambda k, x: vaeglow.init(model, k, x))(KEY, x)

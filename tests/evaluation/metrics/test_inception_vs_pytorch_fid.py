@@ -31,7 +31,7 @@ from PIL import Image  # noqa: E402
 from vaeglow_jax.evaluation.metrics import fid, inception  # noqa: E402
 
 pytestmark = pytest.mark.slow
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.helpers import ROOT  # noqa: E402
 SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
 # The Frechet distance is compared at one shape: the formula does not depend on it. The other
 # shapes compare features only, of fewer images (each a forward pass of Inception at 299x299 in
