@@ -31,10 +31,6 @@ from vaeglow_jax.training import trainer
 
 pytestmark = pytest.mark.slow
 
-MOCK_ARGS = ['--config=experiments/configs/fashion_mnist.py:test', '--config.data.allow_download=True',
-             '--config.data.data_dir=/tmp/vaeglow_mock_unused', '--config.data.train_split=train',
-             '--config.warmup_steps=0', '--config.log_every_steps=1', '--config.lock_stale_seconds=2']
-
 
 def _config(phase='vae', **overrides):
   c = fashion_mnist.get_config('test')
@@ -107,31 +103,24 @@ def test_both_phases_features_and_evaluation_on_a_bucket_equal_a_local_run(gcs, 
       for name in ('000000.png', '000001.png', '000002.png', 'samples.npz')]
 
 
-def _cli(workdir, *args, env=None):
-  """A mock-data training process (tests.mock_train), its output piped."""
-  return subprocess.Popen(
-      [sys.executable, '-m', 'tests.mock_train', f'--workdir={workdir}', *MOCK_ARGS, *args],
-      cwd=ROOT, env={**os.environ, 'PYTHONUNBUFFERED': '1', 'XLA_FLAGS': xla_flags(1), **(env or {})},
-      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def test_kill9_and_storage_outages_on_a_bucket_resume_bitwise(gcs, straight_run):
   """A kill -9 as the second checkpoint save starts; then, in the rerun, the emulator stopped for
   3 s between saves and again as a save starts. Every run either rides an outage out or ends
   with one line naming the bucket; a rerun resumes from the last complete checkpoint (never from
   the half-written one), taking over the killed run's lock, and the end state is bitwise that of
   an uninterrupted local run (test_reliability's)."""
-  args = test_reliability.KILL9_ARGS
+  # A 2 s stale interval: the rerun takes the killed run's lock over without a long wait.
+  args = [*test_reliability.KILL9_ARGS, '--config.lock_stale_seconds=2']
   run = gcs.make_bucket('faults') + '/run'
 
-  killed = _cli(run, *args)
+  killed = test_reliability._cli(run, *args, wait=False)
   wait_for_line(killed, 'saving checkpoint at step 4')
   killed.send_signal(signal.SIGKILL)
   killed.wait()
 
   outcomes, outputs = [], []
   for attempt in range(4):
-    proc = _cli(run, *args)
+    proc = test_reliability._cli(run, *args, wait=False)
     seen = []
     if attempt == 0:
       seen += wait_for_line(proc, '] [5] train/')  # between the saves at steps 4 and 6

@@ -83,11 +83,12 @@ def local_data_dir(data_config) -> str | None:
     return data_dir
   name = get_spec(data_config.name).tfds_name
   source = workdir_lib.join(data_dir, name)
-  if not workdir_lib.bucket_exists(data_dir) or not workdir_lib.is_dir(source):
+  try:  # the bucket is asked only while there is no complete local copy
+    return workdir_lib.dirname(workdir_lib.cached_copy(source, data_config.get('cache_dir') or None))
+  except FileNotFoundError:
     raise DataError(f'no prepared {name!r} in {data_dir} ({source} is missing); prepare it on one '
                     f'machine (a run with a local --config.data.data_dir) and copy that folder\'s '
-                    f'{name}/ there (gcloud storage cp -r).')
-  return workdir_lib.dirname(workdir_lib.cached_copy(source, data_config.get('cache_dir') or None))
+                    f'{name}/ there (gcloud storage cp -r).') from None
 
 
 def _builder(data_config):

@@ -27,7 +27,7 @@ def check_writable(path: str) -> None:
   client may write there shows only at the first write (the store has no side-effect-free check)."""
   if '://' in path:
     from vaeglow_jax import workdir as workdir_lib  # workdir imports this module
-    bucket = path.split('://', 1)[0] + '://' + path.split('://', 1)[1].split('/', 1)[0]
+    bucket = workdir_lib.bucket_of(path)
     if not workdir_lib.bucket_exists(path):
       raise WorkdirError(f'bucket {bucket} does not exist or is not visible with these credentials; '
                          f'create it (gcloud storage buckets create {bucket}) or fix --workdir.')

@@ -141,7 +141,9 @@ def cached_copy(source: PathLike, cache_root: str | None = None) -> str:
   <tmp>/vaeglow_data)/<hash of source>/<basename of source>. -> that local path.
 
   A copy is used only once complete: it is made in a temporary folder, marked complete, then
-  renamed into place; of concurrent copies on one machine the first rename wins."""
+  renamed into place; of concurrent copies on one machine the first rename wins. Raises
+  FileNotFoundError if there is no copy yet and `source` is not a folder (or its bucket is
+  missing)."""
   import hashlib
   import shutil
   cache_root = cache_root or os.path.join(tempfile.gettempdir(), 'vaeglow_data')
@@ -149,6 +151,8 @@ def cached_copy(source: PathLike, cache_root: str | None = None) -> str:
   target = os.path.join(local, basename(source))
   if os.path.exists(os.path.join(local, '.complete')):
     return target
+  if not bucket_exists(source) or not is_dir(source):
+    raise FileNotFoundError(f'{os.fspath(source)} is not a folder')
   os.makedirs(cache_root, exist_ok=True)
   partial = tempfile.mkdtemp(prefix='partial_', dir=cache_root)
   copy_tree(source, os.path.join(partial, basename(source)))
@@ -160,10 +164,15 @@ def cached_copy(source: PathLike, cache_root: str | None = None) -> str:
   return target
 
 
+def bucket_of(url: PathLike) -> str:
+  """'gs://bucket' of 'gs://bucket/run/...'."""
+  scheme, rest = os.fspath(url).split('://', 1)
+  return f'{scheme}://{rest.split("/", 1)[0]}'
+
+
 def bucket_exists(url: PathLike) -> bool:
   """Whether the bucket of `url` (scheme://bucket/...) exists and is visible to this client."""
-  scheme, rest = os.fspath(url).split('://', 1)
-  return epath.Path(f'{scheme}://{rest.split("/", 1)[0]}').exists()
+  return epath.Path(bucket_of(url)).exists()
 
 
 def read_text(path: PathLike) -> str:

@@ -90,11 +90,10 @@ def fit(model, params, images, labels, fe_config, stop_on_nonfinite: bool = Fals
     loss, grads = jax.value_and_grad(loss_fn)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     finite = jnp.isfinite(loss)
-    keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
-        lambda n, o: jnp.where(finite, n, o), new, old)
+    params = optax.apply_updates(state.params, updates)
     new = state.replace(step=state.step + 1,
-                        params=keep(optax.apply_updates(state.params, updates), state.params),
-                        opt_state=keep(opt_state, state.opt_state))
+                        params=train_lib.tree_where(finite, params, state.params),
+                        opt_state=train_lib.tree_where(finite, opt_state, state.opt_state))
     return new, {'objective': loss, 'finite': finite}  # 'objective': a non-finite one is 'loss'
 
   loop_step = jax.jit(train_lib.monitored(step, stop_on_nonfinite, max_consecutive_nonfinite))

@@ -85,6 +85,12 @@ def create_state(variables, trainable, tx) -> TrainState:
                     collections=collections, opt_state=tx.init(params))
 
 
+def tree_where(condition, if_true, if_false):
+  """Leaf by leaf, `if_true` where the scalar `condition` holds, else `if_false` (two pytrees of
+  one structure): how a guarded step keeps the old state."""
+  return jax.tree_util.tree_map(lambda a, b: jnp.where(condition, a, b), if_true, if_false)
+
+
 # The metrics the train step adds to the batch means of the phase's per-example terms.
 STEP_METRICS = ('loss', 'grad_norm', 'finite', 'bpd')
 
@@ -108,8 +114,8 @@ def make_train_step(phase, tx, mesh, jit: bool = True):
     params = phase.set_optimal_gamma(optax.apply_updates(state.params, updates), terms)
     # Non-finite guard: such a step never reaches the parameters or optimizer state.
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
-    keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)
-    params, opt_state = keep(params, state.params), keep(opt_state, state.opt_state)
+    params = tree_where(finite, params, state.params)
+    opt_state = tree_where(finite, opt_state, state.opt_state)
     metrics = {k: jnp.mean(v) for k, v in terms.items()}
     metrics.update(loss=loss, grad_norm=grad_norm, finite=finite,  # STEP_METRICS
                    bpd=jnp.mean(phase.bits_per_dim(terms['objective'])))
@@ -175,9 +181,8 @@ def monitored(step, stop_on_nonfinite: bool, max_consecutive_nonfinite: int):
                          for k in monitor.last_bad_finite},
         halted=halted)
     # A halted run changes nothing more: the host raises at its next read.
-    keep = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
-        lambda n, o: jnp.where(monitor.halted, o, n), new, old)
-    return keep(new_state, state), keep(updated, monitor)
+    return (tree_where(monitor.halted, state, new_state),
+            tree_where(monitor.halted, monitor, updated))
 
   return loop_step
 

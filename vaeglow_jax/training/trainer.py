@@ -192,8 +192,6 @@ class _Run:
   phase: Any
   workdir: str
   mesh: Any
-  steps_per_epoch: int
-  num_steps: int
 
   @property
   def out_dir(self) -> str:
@@ -205,7 +203,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
   periodic actions, then the loop."""
   from clu import parameter_overview, periodic_actions
 
-  run = _Run(config, phase, workdir, mesh, steps_per_epoch, num_steps)
+  run = _Run(config, phase, workdir, mesh)
   manager = checkpoints.checkpoint_manager(workdir_lib.checkpoints_dir(workdir, config.phase),
                                            config.keep_checkpoints)
   rng_init, rng_train, rng_sample = jax.random.split(jax.random.PRNGKey(config.seed), 3)
@@ -283,12 +281,13 @@ def _initial_state(run, manager, stage1, tx, rng_init):
 def _actions(run, manager, writer, timing, rng_sample) -> list[loop_lib.Action]:
   """The periodic actions: validation (and early stopping), checkpoints, sample grids."""
   config = run.config
-  save = _checkpoint_action(run, manager, writer, timing).run
+  checkpoint = _checkpoint_action(run, manager, writer, timing)
   actions = []
   if config.eval_every_steps > 0:
-    actions.append(_validation_action(config, run.phase, run.mesh, rng_sample, writer, save))
+    actions.append(_validation_action(config, run.phase, run.mesh, rng_sample, writer,
+                                      checkpoint.run))
   if not actions or config.early_stopping_patience <= 0:  # early stopping saves only the best
-    actions.append(_checkpoint_action(run, manager, writer, timing))
+    actions.append(checkpoint)
   actions.append(_sample_action(run, writer, rng_sample))
   return actions
 
