@@ -27,6 +27,7 @@ def main(argv):
   from vaeglow_jax import distributed
   from vaeglow_jax.training import trainer
   config = cli.config(_CONFIG)
+  distributed.use_cpu_cores(config)  # before the backends start
   distributed.initialize(config)  # entry points start the runtime; the library never does
   try:
     trainer.train_and_evaluate(config, _WORKDIR.value)

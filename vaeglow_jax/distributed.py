@@ -54,6 +54,36 @@ def wanted(config) -> bool:
   return any(v is not None for v in settings(config.get('distributed')).values())
 
 
+def cpu_device_count(requested: int, cores: int, batch_size: int) -> int:
+  """CPU devices for a run: `requested` when > 0, else the largest count up to `cores` that
+  divides `batch_size` (so the batch still splits evenly)."""
+  if requested > 0:
+    return requested
+  return max(d for d in range(1, max(cores, 1) + 1) if batch_size % d == 0)
+
+
+def use_cpu_cores(config, environ=os.environ) -> int | None:
+  """Splits the host into `config.cpu_devices` CPU devices (0: one per core) before JAX starts
+  its backends; returns the count set, or None where it leaves JAX's default.
+
+  XLA:CPU runs the small convolutions of the quick models on about one core at a time;
+  one device per core, with the batch sharded over them, keeps every core busy
+  (BENCHMARKS.md, "One CPU device per core"). Only for a single process, and only where
+  the user has not chosen (XLA_FLAGS' xla_force_host_platform_device_count, or
+  $JAX_NUM_CPU_DEVICES); it has no effect on GPU and TPU devices. Call it from an entry point,
+  before any JAX computation.
+  """
+  requested = int(config.get('cpu_devices', 0))
+  if requested < 0:
+    raise DistributedError(f'cpu_devices must be >= 0 (0: one per core), got {requested}.')
+  if (wanted(config) and requested == 0) or 'xla_force_host_platform_device_count' in environ.get(
+      'XLA_FLAGS', '') or jax.config.jax_num_cpu_devices != -1:
+    return None
+  count = cpu_device_count(requested, len(os.sched_getaffinity(0)), config.batch_size)
+  jax.config.update('jax_num_cpu_devices', count)
+  return count
+
+
 def initialize(config) -> None:
   """Starts JAX's distributed runtime once per process when the config asks for it.
   On CPU the collectives go through gloo (several local processes on one machine)."""

@@ -139,7 +139,7 @@ def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
       decoder=Decoder(image_shape, num_scales=m.num_scales, base_channels=m.base_channels,
                       blocks_per_scale=m.blocks_per_scale, norm=m.norm, variance=m.variance,
                       fixed_log_std=m.fixed_log_std, min_log_std=m.min_log_std,
-                      log_gamma_init=gamma_config(m)['init']),
+                      log_gamma_init=gamma_config(m)['init'], conv_impl=m.conv_impl),
       prior=prior, glow=glow)
 
 

@@ -32,6 +32,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.distributed = ml_collections.ConfigDict(dict(coordinator_address='', num_processes=-1,
                                                  process_id=-1))
   c.num_devices = 0               # 0: all devices
+  # experiments.train on CPU: split the host into this many devices (0: one per core, the most
+  # that divide batch_size; 1: JAX's single CPU device). A single process only, unless set > 0;
+  # XLA_FLAGS' xla_force_host_platform_device_count wins. No effect on GPU/TPU devices.
+  c.cpu_devices = 0
   # A gs:// work directory's lock (reliability.ObjectLock): a run killed without releasing it
   # blocks reruns for this long after its last heartbeat (local work directories use flock).
   c.lock_stale_seconds = 120.0
@@ -57,6 +61,9 @@ def base_config() -> ml_collections.ConfigDict:
   m.variance = 'diagonal'         # fixed | gamma | diagonal
   m.fixed_log_std = 0.0
   m.min_log_std = -7.0
+  # How the decoder's stride-2 upsampling is computed (vaeglow_jax.models.conv.TRANSPOSE_IMPLS):
+  # 'auto' = a sub-pixel convolution on CPU, XLA's transposed convolution elsewhere. Same parameters.
+  m.conv_impl = 'auto'
   # The scalar variances: the decoder's gamma (variance='gamma') and the second stage's gamma_z.
   # update='optimal' sets log gamma to its closed-form optimum, gamma^2 = the last batch's mean
   # squared error (the sigma-VAE); 'gradient' learns it by Adam from `init`, at its own constant

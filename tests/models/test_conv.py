@@ -69,6 +69,40 @@ def test_conv_module_has_nn_conv_parameters_and_outputs():
   np.testing.assert_allclose(Ours().apply(theirs, x), Flax().apply(theirs, x), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('shape', [(2, 3, 4, 5, 6), (1, 1, 1, 1, 1), (3, 4, 2, 3, 2)])
+def test_subpixel_transposed_conv_and_its_gradients_equal_xla(shape):
+  batch, height, width, cin, cout = shape
+  kx, kk = jax.random.split(jax.random.PRNGKey(3))
+  x = jax.random.normal(kx, (batch, height, width, cin))
+  kernel = jax.random.normal(kk, (3, 3, cin, cout))
+  got = jax.jit(conv.conv_transpose_subpixel)(x, kernel)
+  assert got.shape == (batch, 2 * height, 2 * width, cout)
+  np.testing.assert_allclose(got, conv.conv_transpose_xla(x, kernel), rtol=1e-5, atol=1e-5)
+  # A non-quadratic loss weighted by position, so that every output phase's gradient counts.
+  weights = jnp.arange(4 * height * width * cout, dtype=jnp.float32).reshape(got.shape[1:]) / 100
+  loss = lambda fn: lambda a, k: jnp.sum(jnp.sin(fn(a, k)) * weights)
+  want_grads = jax.grad(loss(conv.conv_transpose_xla), argnums=(0, 1))(x, kernel)
+  got_grads = jax.jit(jax.grad(loss(conv.conv_transpose_subpixel), argnums=(0, 1)))(x, kernel)
+  for got_g, want_g in zip(got_grads, want_grads):
+    np.testing.assert_allclose(got_g, want_g, rtol=1e-4, atol=1e-4)
+
+
+def test_transposed_conv_module_has_nn_conv_transpose_parameters_and_outputs():
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 4, 5))
+  ours = conv.ConvTranspose(6, impl='subpixel')
+  theirs = nn.ConvTranspose(6, (3, 3), strides=(2, 2), padding='SAME')
+  params = theirs.init(jax.random.PRNGKey(1), x)
+  params = randomize(params, seed=2)  # a nonzero bias too
+  jax.tree.map(np.testing.assert_array_equal, ours.init(jax.random.PRNGKey(1), x),
+               theirs.init(jax.random.PRNGKey(1), x))
+  np.testing.assert_allclose(ours.apply(params, x), theirs.apply(params, x), rtol=1e-5, atol=1e-5)
+  assert conv.ConvTranspose(6, impl='auto').apply(params, x).shape == (2, 6, 8, 6)
+  with pytest.raises(ValueError, match='transposed conv impl must be one of'):
+    conv.ConvTranspose(6, impl='taps').apply(params, x)
+  with pytest.raises(ValueError, match='needs a 3x3 kernel'):
+    conv.conv_transpose_subpixel(x, jnp.zeros((2, 2, 5, 6)))
+
+
 @pytest.mark.parametrize('impl,kernel_shape,message', [
     ('fast', (3, 3, 2, 2), 'conv impl must be one of'),
     ('auto', (2, 2, 2, 2), 'odd kernel sizes'),

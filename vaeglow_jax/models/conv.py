@@ -1,4 +1,5 @@
-"""Stride-1 'SAME' convolutions written as the matmuls XLA:CPU runs fastest.
+"""Convolutions written in the forms XLA:CPU runs fastest: stride-1 'SAME' convolutions
+as matmuls, and the stride-2 transposed convolution as a sub-pixel convolution.
 
 XLA:CPU's convolution kernels, and above all their filter gradients, are slow
 when one side of the convolution has few channels: the Glow coupling nets go
@@ -22,6 +23,13 @@ plain JAX").
 
 'auto' picks by shape on the CPU backend and uses XLA's convolution elsewhere
 (GPU/TPU convolution libraries already handle these shapes).
+
+The VAE decoder's upsampling, a 3x3 stride-2 'SAME' transposed convolution, is
+a convolution of the input dilated by zeros: 3 of every 4 multiplications are by
+zero, and XLA:CPU computes them all. `conv_transpose_subpixel` computes the same
+function as one 2x2 convolution at the input resolution with 4 x Cout channels,
+one per output phase, followed by depth-to-space (Shi et al. 2016's sub-pixel
+convolution; benchmarks/conv_impl.py measures both).
 """
 
 from __future__ import annotations
@@ -124,6 +132,73 @@ def conv2d_same(x: jax.Array, kernel: jax.Array, impl: str = 'auto') -> jax.Arra
   return _FUNCTIONS[impl](x, kernel)
 
 
+def conv_transpose_xla(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """`nn.ConvTranspose(strides=(2, 2), padding='SAME')`'s own computation."""
+  return lax.conv_transpose(x, kernel, (2, 2), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+def _phase_kernel(kernel: jax.Array) -> jax.Array:
+  """(3, 3, Cin, Cout) -> the (2, 2, Cin, 4 * Cout) kernel of `conv_transpose_subpixel`.
+
+  With lax.conv_transpose's 'SAME' padding for k=3, s=2 (2 zeros before the dilated
+  input), output row 2m takes kernel rows 0 and 2 at input rows m-1 and m, and row 2m+1
+  takes kernel row 1 at input row m; columns alike. Offset index 0 is input m-1, 1 is m;
+  the output phase (a, b) is channel block 2a + b.
+  """
+  zero = jnp.zeros_like(kernel[0, 0])
+
+  def tap(phase: int, offset: int):
+    """Kernel index used by output phase `phase` at input offset `offset`, or None."""
+    if phase == 0:
+      return 2 * offset
+    return 1 if offset == 1 else None
+
+  rows = []
+  for dy in (0, 1):
+    cols = []
+    for dx in (0, 1):
+      blocks = []
+      for a in (0, 1):
+        for b in (0, 1):
+          i, j = tap(a, dy), tap(b, dx)
+          blocks.append(zero if i is None or j is None else kernel[i, j])
+      cols.append(jnp.concatenate(blocks, axis=-1))
+    rows.append(jnp.stack(cols))
+  return jnp.stack(rows)
+
+
+def conv_transpose_subpixel(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """`conv_transpose_xla` for a 3x3 kernel, as a sub-pixel convolution (module docstring).
+
+  x: (B, H, W, Cin); kernel: (3, 3, Cin, Cout). Returns (B, 2H, 2W, Cout).
+  """
+  if kernel.shape[:2] != (3, 3):
+    raise ValueError(f'the sub-pixel transposed convolution needs a 3x3 kernel, got '
+                     f'{kernel.shape[0]}x{kernel.shape[1]}.')
+  batch, height, width, _ = x.shape
+  cout = kernel.shape[-1]
+  y = lax.conv_general_dilated(x, _phase_kernel(kernel), (1, 1), ((1, 0), (1, 0)),
+                               dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  y = y.reshape(batch, height, width, 2, 2, cout).transpose(0, 1, 3, 2, 4, 5)
+  return y.reshape(batch, 2 * height, 2 * width, cout)
+
+
+TRANSPOSE_IMPLS = ('auto', 'xla', 'subpixel')
+
+
+def conv_transpose_stride2(x: jax.Array, kernel: jax.Array, impl: str = 'auto') -> jax.Array:
+  """3x3 stride-2 'SAME' transposed convolution, as `nn.ConvTranspose` computes it.
+
+  x: (B, H, W, Cin); kernel: (3, 3, Cin, Cout). Returns (B, 2H, 2W, Cout). impl: one of
+  TRANSPOSE_IMPLS; 'auto' is 'subpixel' on CPU and 'xla' elsewhere.
+  """
+  if impl not in TRANSPOSE_IMPLS:
+    raise ValueError(f'transposed conv impl must be one of {TRANSPOSE_IMPLS}, got {impl!r}.')
+  if impl == 'auto':
+    impl = 'subpixel' if jax.default_backend() == 'cpu' else 'xla'
+  return (conv_transpose_subpixel if impl == 'subpixel' else conv_transpose_xla)(x, kernel)
+
+
 class Conv(nn.Module):
   """Drop-in for `nn.Conv(features, kernel_size, padding='SAME')` (stride 1).
 
@@ -144,6 +219,28 @@ class Conv(nn.Module):
     shape = (*self.kernel_size, x.shape[-1], self.features)
     kernel = self.param('kernel', self.kernel_init, shape, jnp.float32)
     y = conv2d_same(x, kernel.astype(x.dtype), self.impl)
+    if self.use_bias:
+      y = y + self.param('bias', self.bias_init, (self.features,), jnp.float32).astype(x.dtype)
+    return y
+
+
+class ConvTranspose(nn.Module):
+  """Drop-in for `nn.ConvTranspose(features, (3, 3), strides=(2, 2), padding='SAME')`.
+
+  Same parameter names, shapes and initialisers as nn.ConvTranspose, so parameter trees and
+  checkpoints are interchangeable; `impl` (TRANSPOSE_IMPLS) chooses the computation.
+  Input (B, H, W, Cin); output (B, 2H, 2W, features).
+  """
+  features: int
+  use_bias: bool = True
+  kernel_init: Callable[..., Any] = nn.linear.default_kernel_init
+  bias_init: Callable[..., Any] = nn.initializers.zeros_init()
+  impl: str = 'auto'
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param('kernel', self.kernel_init, (3, 3, x.shape[-1], self.features), jnp.float32)
+    y = conv_transpose_stride2(x, kernel.astype(x.dtype), self.impl)
     if self.use_bias:
       y = y + self.param('bias', self.bias_init, (self.features,), jnp.float32).astype(x.dtype)
     return y

@@ -14,6 +14,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vaeglow_jax.models import conv
+
 VARIANCE_MODES = ('fixed', 'gamma', 'diagonal')
 
 
@@ -124,7 +126,8 @@ class Decoder(nn.Module):
                trainer learns it by gradient or sets it to its closed-form optimum
                (`model.gamma.update`, see phases.VAEPhase.set_optimal_gamma),
     'diagonal' a per-pixel log-std predicted by the decoder (the paper's extension).
-  Learned log-stds are floored smoothly at `min_log_std`.
+  Learned log-stds are floored smoothly at `min_log_std`. `conv_impl` computes the
+  upsampling (conv.TRANSPOSE_IMPLS; the parameters are nn.ConvTranspose's either way).
 
   Input (batch, latent_dim); returns (mean, log_std), each (batch, H, W, C)
   (log_std broadcast to that shape).
@@ -138,6 +141,7 @@ class Decoder(nn.Module):
   fixed_log_std: float = 0.0
   min_log_std: float = -7.0
   log_gamma_init: float = 0.0
+  conv_impl: str = 'auto'
 
   @nn.compact
   def __call__(self, z):
@@ -150,7 +154,7 @@ class Decoder(nn.Module):
     x = x.reshape(z.shape[0], side, side, features)
     for level in reversed(range(self.num_scales)):
       features = _channels(self.base_channels, level)
-      x = nn.ConvTranspose(features, (3, 3), strides=(2, 2), padding='SAME', name=f'up_{level}')(x)
+      x = conv.ConvTranspose(features, impl=self.conv_impl, name=f'up_{level}')(x)
       x = ScaleBlock(features, self.blocks_per_scale, norm=self.norm, name=f'scale_{level}')(x)
     x = nn.relu(x)
     out_channels = channels * (2 if self.variance == 'diagonal' else 1)
