@@ -163,6 +163,87 @@ def _conv_autodiff_section() -> list[str]:
   return lines + ['']
 
 
+def _demo_section() -> list[str]:
+  """benchmarks/ab_commits.sh of benchmarks/demo_time.py: the README demo's two training
+  commands, main before the change ('old') against after ('new'), alternating processes."""
+  old, new = _ab_runs('demo_ab', 'old'), _ab_runs('demo_ab', 'new')
+  if not old or not new:
+    return []
+  med = lambda runs, f: statistics.median(f(r) for r in runs)
+  lines = ["## The README demo's training time, before and after (issue 32)", '',
+           f"`scripts/demo.sh`'s two `experiments.train` commands (quick preset: 1,200 VAE steps, "
+           f"then 500 Glow-layer steps), timed from outside by `benchmarks/demo_time.py`: old = "
+           f"{old[0]['commit']}, new = {new[0]['commit']}, alternating processes "
+           f"(`benchmarks/ab_commits.sh`), medians of {len(new)} rounds. Wall seconds include "
+           'start-up, data, compilation, samples and checkpoints; s/step is the trainer\'s own median.',
+           '', '| phase | old s | new s | old / new | old s/step | new s/step | devices old / new |',
+           '|---|---|---|---|---|---|---|']
+  for phase in new[0]['phases']:
+    o = med(old, lambda r: r['phases'][phase]['wall_seconds'])
+    n = med(new, lambda r: r['phases'][phase]['wall_seconds'])
+    lines.append(f"| {phase} | {_g(o)} | {_g(n)} | **{o / n:.2f}x** | "
+                 f"{_g(med(old, lambda r: r['phases'][phase]['median_step_seconds']), 3)} | "
+                 f"{_g(med(new, lambda r: r['phases'][phase]['median_step_seconds']), 3)} | "
+                 f"{old[0]['phases'][phase]['num_devices']} / {new[0]['phases'][phase]['num_devices']} |")
+  o, n = med(old, lambda r: r['total_seconds']), med(new, lambda r: r['total_seconds'])
+  rounds = ', '.join(f"{a['total_seconds'] / b['total_seconds']:.2f}" for a, b in zip(old, new))
+  lines += [f'| both | {_g(o)} | {_g(n)} | **{o / n:.2f}x** | | | |', '',
+            f'Per round, old / new: {rounds}.', '']
+  return lines
+
+
+def _compile_time_section() -> list[str]:
+  result = _load('compile_time')
+  if not result:
+    return []
+  rows = {(r['dataset'], r['preset'], r['phase'], r['form']): r for r in result['results']}
+  lines = ['## Compile time (`benchmarks.compile_time`)', '',
+           'First-step seconds of each phase\'s jitted train step (trace and lower, then XLA\'s '
+           'compile; the persistent cache off), every flow rolled (`unroll=1`) or unrolled (all K '
+           f"steps), and the step time after compilation; {result['machine']['backend']} "
+           f"({result['machine']['device_kind']}). Paper sizes at a small batch on CPU: compile "
+           'seconds barely depend on it.', '',
+           '| size | phase | batch | rolled: compile s | step s | unrolled: compile s | step s | '
+           'GFLOP/image |', '|---|---|---|---|---|---|---|---|']
+  for (dataset, preset, phase, form), r in rows.items():
+    if form != 'rolled':
+      continue
+    u = rows.get((dataset, preset, phase, 'unrolled'), {})
+    total = lambda x: None if not x else x['lower_seconds'] + x['compile_seconds']
+    lines.append(f"| {dataset} {preset} | {phase} | {r['batch']} | {_g(total(r))} | "
+                 f"{_g(r['median_step_seconds'], 3)} | {_g(total(u))} | "
+                 f"{_g(u.get('median_step_seconds'), 3)} | {_gflop(u.get('flops_per_image'))} |")
+  return lines + ['']
+
+
+def _phase_profile_section() -> list[str]:
+  profile = _load('op_profile_quick')
+  if not profile:
+    return []
+  from benchmarks.harness import instruction_group as group
+  lines = [f"## Where the '{profile['preset']}' phases spend their step "
+           '(`benchmarks.op_profile --preset`)', '',
+           f"{'x'.join(map(str, profile['image_shape']))}; XLA:CPU thunk time per step "
+           '(milliseconds, busy time summed over threads) from a jax.profiler trace, by group and '
+           'by HLO instruction kind (the top six), on one device.', '']
+  for phase, by_batch in profile['phases'].items():
+    for batch, row in by_batch.items():
+      per_step = {k: v * int(batch) / 1e3 for k, v in row['busy_microseconds_per_image'].items()}
+      total = sum(per_step.values())
+      groups = {}
+      for kind, value in per_step.items():
+        groups[group(kind)] = groups.get(group(kind), 0.0) + value
+      lines += [f"**{phase}**, batch {batch}: {_g(1e3 * row['step_seconds'])} ms/step wall, "
+                f"{_g(row['flops_per_step'] / 1e9, 2)} GFLOP/step, busy / wall "
+                f"{row['busy_over_wall']:.2f}.", '', '| group / kind | ms/step | share |', '|---|---|---|']
+      for name in sorted(groups, key=lambda g: -groups[g]):
+        lines.append(f'| **{name}** | {_g(groups[name])} | {groups[name] / total:.0%} |')
+      for kind in sorted(per_step, key=lambda k: -per_step[k])[:6]:
+        lines.append(f'| `{kind}` | {_g(per_step[kind])} | {per_step[kind] / total:.0%} |')
+      lines.append('')
+  return lines
+
+
 def main(argv):
   del argv
   lines = ['# Benchmarks', '',
@@ -170,6 +251,7 @@ def main(argv):
            'every figure is a median over timed steps after compilation, measured side by side in '
            'one run. Commands: `python -m benchmarks.<name> --out=' + _RESULTS.value + '/<name>.json`.',
            '']
+  lines += _demo_section() + _phase_profile_section() + _compile_time_section()
   lines += _peer_section('peer', 'Peer: multi-scale Glow against normflows (PyTorch)')
   lines += _peer_section('peer_bf16', 'Peer in bfloat16 mixed precision (`benchmarks.peer --bf16`)',
                          'Both sides in bfloat16 mixed precision: our coupling nets with '
@@ -204,9 +286,10 @@ def main(argv):
                      f"{_gflop(r['flops_per_image'])} | {r['trainable_parameters']:,} | "
                      f"{_g(r['full_model_seconds_per_epoch'])} | {_g(r['ratio'], 2)} |")
       lines.append('')
-  roof = _load('roofline')
-  if roof:
-    lines += ['## Roofline', '',
+  for roof in (_load('roofline_quick'), _load('roofline')):
+    if not roof:
+      continue
+    lines += [f"## Roofline: {roof['dataset']} '{roof['preset']}'", '',
               f"Measured fp32 matmul peak: {_g(roof['matmul_peak_flops_per_second'] / 1e9)} GFLOP/s; "
               f"{roof['dataset']} '{roof['preset']}' models.", '',
               '| phase | batch | s/step | GFLOP/step | GFLOP/s | fraction of peak |', '|---|---|---|---|---|---|']

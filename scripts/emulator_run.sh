@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Phase 1 and phase 2 into a bucket of a local Cloud Storage emulator, then evaluation from it,
 # and the bucket's listing: the by-hand version of tests/test_object_storage_runs.py.
-# Usage: bash scripts/emulator_run.sh [VAE_STEPS] [GLOW_STEPS]   (default 20 and 10; test preset)
+# Usage: bash scripts/emulator_run.sh [VAE_STEPS] [GLOW_STEPS]   (default 20 and 10; the tests' tiny config)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
@@ -13,7 +13,7 @@ trap 'kill $emulator 2>/dev/null; rm -rf "$root"' EXIT
 until [ -s "$root/env" ]; do sleep 0.2; done
 source "$root/env"
 cat "$root/env"
-cfg=experiments/configs/fashion_mnist.py:test
+cfg=tests/configs/tiny.py
 set -x
 $py -m experiments.train --config=$cfg --workdir=gs://demo/run --config.num_train_steps=$vae_steps
 $py -m experiments.train --config=$cfg --workdir=gs://demo/run --config.phase=glow \

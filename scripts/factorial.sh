@@ -13,11 +13,12 @@
 # Usage: bash scripts/factorial.sh [SEED...]   (default: 0 1); the table: scripts/results.sh factorial
 # CELLS='gamma_standard diagonal_flow' runs only those cells (the budget-direction runs of results.sh);
 # TRAIN_ARGS and EVAL_ARGS are appended to every training and evaluation command.
-# Rehearsal (tiny): CFG=experiments/configs/fashion_mnist.py:test VAE_STEPS=6 GLOW_STEPS=6 ROOT=/tmp/f \
+# Rehearsal (tiny): CFG=tests/configs/tiny.py VAE_STEPS=6 GLOW_STEPS=6 ROOT=/tmp/f \
 #   OUT=/tmp/f/out FEATURES=/tmp/f/fe FEATURES2=/tmp/f/fe2 EVAL_ARGS="--config.eval.max_test_examples=32 \
 #   --config.eval.num_fid_samples=24 --config.eval.iw_samples=2" bash scripts/factorial.sh 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/copy_run.sh
 py=${PY:-.venv/bin/python}
 cfg=${CFG:-experiments/configs/fashion_mnist.py:quick}
 vae_steps=${VAE_STEPS:-600}
@@ -68,13 +69,7 @@ for seed in "${seeds[@]}"; do
     evaluate $workdir prior
     evaluate $workdir glow
     evaluate $workdir glow prior
-    mkdir -p $out/$run
-    cp $workdir/eval/metrics.json $out/$run/
-    for phase in vae prior glow; do cp $workdir/$phase/config.json $out/$run/config_$phase.json; done
-    for name in vae prior glow glow+prior; do
-      for figure in samples_T0.png samples_T0.5.png decoder_mean_vs_glow.png; do
-        [[ ! -f $workdir/eval/$name/$figure ]] || cp $workdir/eval/$name/$figure $out/$run/${name}_$figure
-      done
-    done
+    copy_run $workdir $out/$run prefixed "vae prior glow" \
+        "$(echo {vae,prior,glow,glow+prior}/{samples_T0.png,samples_T0.5.png,decoder_mean_vs_glow.png})"
   done
 done

@@ -8,6 +8,7 @@
 # Usage: bash scripts/glow_layer_seeds.sh [SEED...]   (default: 0 1 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/copy_run.sh
 py=.venv/bin/python
 cfg=experiments/configs/fashion_mnist.py:quick
 root=workdirs/glow_layer_seeds
@@ -22,8 +23,6 @@ for seed in "${seeds[@]}"; do
   $py -m experiments.evaluate --workdir=$workdir --config.phase=glow --config.eval.feature_extractor_dir=$features \
       --config.eval.iw_samples=4 --config.eval.max_test_examples=2000 --config.eval.num_fid_samples=2000 \
       "--config.eval.temperatures=(0.0,0.5,1.0)"
-  mkdir -p $out/seed$seed
-  cp $workdir/eval/metrics.json $workdir/glow/config.json $out/seed$seed/
-  cp $workdir/eval/glow/{decoder_mean_vs_glow,samples_T0,samples_T0.5}.png $out/seed$seed/
+  copy_run $workdir $out/seed$seed flat glow "$(echo glow/{decoder_mean_vs_glow,samples_T0,samples_T0.5}.png)"
 done
 $py -m experiments.report --ablation $(printf "$root/seed%s " "${seeds[@]}") --out=$out/table.md

@@ -5,6 +5,7 @@
 # Glow layer 500 steps; the Glow baseline gets the full model's training time (benchmarks.equal_time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/copy_run.sh
 stage=${1:-all}
 py=.venv/bin/python
 root=workdirs/results
@@ -67,11 +68,7 @@ if [[ $stage == ablate || $stage == all ]]; then
   mkdir -p $out
   $py -m experiments.report --ablation "${variants[@]/#/$root/ablation/}" --out=$out/ablation.md
   for run in "${variants[@]}"; do
-    mkdir -p $out/$run
-    cp $root/ablation/$run/eval/metrics.json $root/ablation/$run/glow/config.json $out/$run/
-    for figure in decoder_mean_vs_glow.png samples_T0.5.png; do
-      [[ ! -f $root/ablation/$run/eval/glow/$figure ]] || cp $root/ablation/$run/eval/glow/$figure $out/$run/
-    done
+    copy_run $root/ablation/$run $out/$run flat glow "glow/decoder_mean_vs_glow.png glow/samples_T0.5.png"
   done
 fi
 
@@ -98,8 +95,7 @@ if [[ $stage == budget || $stage == all ]]; then
         --config.eval.iw_samples=4 --config.eval.max_test_examples=2000 --config.eval.num_fid_samples=2000 \
         "--config.eval.temperatures=(0.0,0.25,0.5,0.75)"
   done
-  mkdir -p results/fashion_mnist/budget/diagonal_flow/seed0
-  cp $root/budget/diagonal_flow/seed0/eval/metrics.json results/fashion_mnist/budget/diagonal_flow/seed0/
+  copy_run $root/budget/diagonal_flow/seed0 results/fashion_mnist/budget/diagonal_flow/seed0 flat "" ""
   $py -m experiments.report --factorial=results/fashion_mnist/factorial --budget=results/fashion_mnist/budget \
       --out=results/fashion_mnist/budget/table.md
   # 16x the Glow-layer steps (4,000), resumed from copies of the 8x work directories (the learning
@@ -127,11 +123,7 @@ if [[ $stage == report || $stage == all ]]; then
       --out=$root/table.md
   # The figures RESULTS.md links, copied out of the (ignored) work directories.
   for run in vae_gamma full glow_baseline glow_baseline_additive; do
-    for dir in $root/$run/eval/*/; do
-      phase=$(basename "$dir"); mkdir -p results/fashion_mnist/$run/$phase
-      cp "$dir"/*.png results/fashion_mnist/$run/$phase/
-    done
-    cp $root/$run/eval/metrics.json results/fashion_mnist/$run/metrics.json
+    copy_run $root/$run results/fashion_mnist/$run folders "" "*/*.png"
   done
   cp $root/table.md results/fashion_mnist/table.md
 fi

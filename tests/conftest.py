@@ -12,6 +12,9 @@ from tests.xla_env import xla_flags
 os.environ.setdefault('XLA_FLAGS', xla_flags(4))
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# tf.data's pools, one thread each: the two test workers share two cores (see tests.xla_env).
+os.environ.setdefault('TF_NUM_INTEROP_THREADS', '1')
+os.environ.setdefault('TF_NUM_INTRAOP_THREADS', '1')
 # Lowering attaches each op's Python traceback (up to 100 frames) to its MLIR location; with
 # only the innermost frame, lowering the tiny test programs is cheaper (test_glow.py and
 # test_phases.py: 120 s -> 98 s). The tests check values, never those locations.
@@ -60,15 +63,15 @@ def gcs(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def tiny_run(tmp_path_factory):
-  """A tiny vae -> glow work directory and a tiny feature extractor (the `test` preset, 8x8
+  """A tiny vae -> glow work directory and a tiny feature extractor (tests/configs/tiny.py, 8x8
   Fashion-MNIST, 1 device), trained once per session and shared (read-only: copy it before
   writing into it). -> (workdir, feature extractor dir)."""
-  from experiments.configs import fashion_mnist
+  from tests.configs import tiny
   from tests.helpers import once_per_session
   from vaeglow_jax.training import feature_extractor, trainer
 
   def config(phase):
-    c = fashion_mnist.get_config('test')
+    c = tiny.get_config()
     c.phase, c.num_devices = phase, 1
     return c
 

@@ -12,7 +12,7 @@ import time
 import jax
 import numpy as np
 
-from experiments.configs import fashion_mnist
+from tests.configs import tiny
 from tests.xla_env import xla_flags
 from vaeglow_jax import checkpoints
 from vaeglow_jax import workdir as workdir_lib
@@ -51,8 +51,8 @@ def randomize(variables, seed=1, scale=0.1):
 
 
 def train_config(phase="vae", steps=6, **overrides):
-  """The fashion_mnist test preset for runs under tfds.testing.mock_data; `overrides` use dotted keys."""
-  config = fashion_mnist.get_config('test')
+  """The tests' tiny config (tests/configs/tiny.py) for runs under tfds.testing.mock_data; `overrides` use dotted keys."""
+  config = tiny.get_config()
   config.phase = phase
   config.num_train_steps = steps
   config.data.allow_download = True  # under mock_data, "download" is a no-op

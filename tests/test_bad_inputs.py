@@ -112,7 +112,7 @@ def test_the_evaluation_batch_hint_names_the_evaluation_key():
 
 def test_a_user_error_is_printed_once():
   result = subprocess.run([sys.executable, '-m', 'experiments.train',
-                           '--config=experiments/configs/fashion_mnist.py:test', '--workdir=/nonexistent',
+                           '--config=tests/configs/tiny.py', '--workdir=/nonexistent',
                            '--config.learning_rate=-1'], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
   assert result.returncode == 2

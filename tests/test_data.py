@@ -5,6 +5,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from experiments.configs import celeba, cifar10, fashion_mnist
+from tests.configs import tiny
 from vaeglow_jax import data
 
 
@@ -29,7 +30,7 @@ def test_pipelines_run_under_mock_data(get_config, shape):
 
 
 def test_train_iterator_is_deterministic_and_resumable():
-  config = _mocked(fashion_mnist.get_config('test'))
+  config = _mocked(tiny.get_config())
   with tfds.testing.mock_data(num_examples=24):
     straight = data.train_iterator(config.data, 8, seed=3)
     batches = [next(straight) for _ in range(5)]
@@ -37,14 +38,14 @@ def test_train_iterator_is_deterministic_and_resumable():
     np.testing.assert_array_equal(next(resumed), batches[3])
     other_seed = next(data.train_iterator(config.data, 8, seed=4))
     assert not np.array_equal(other_seed, batches[0])
-    assert batches[0].shape == (8, 8, 8, 1)  # the test preset resizes to 8x8
+    assert batches[0].shape == (8, 8, 8, 1)  # the tiny config resizes to 8x8
 
 
 @pytest.mark.parametrize('max_examples', [None, 13])
 def test_eval_iterator_gives_every_example_once_across_processes(monkeypatch, max_examples):
   """2 processes (faked): each keeps its half of every global batch; together, with the
   padding masked out, they are the split in order, and the padding is zero images."""
-  config = _mocked(fashion_mnist.get_config('test'))
+  config = _mocked(tiny.get_config())
   with tfds.testing.mock_data(num_examples=20):
     whole = np.concatenate([x for x, _ in data.eval_iterator(config.data, 'test', 20)])
     expected = whole[:max_examples] if max_examples else whole
@@ -68,7 +69,7 @@ def test_eval_iterator_gives_every_example_once_across_processes(monkeypatch, ma
 
 
 def test_unknown_dataset_is_a_clear_error():
-  config = fashion_mnist.get_config('test')
+  config = tiny.get_config()
   config.data.name = 'imagenet64'
   with pytest.raises(data.DataError, match="unknown dataset 'imagenet64'"):
     data.image_shape(config.data)

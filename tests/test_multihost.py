@@ -21,7 +21,7 @@ from vaeglow_jax import workdir as workdir_lib
 # Enough steps that a SIGTERM at the 3rd batch stops the run before its end (JAX's preemption
 # sync point is one step past the furthest process).
 STEPS = 8
-ARGS = ['--config=experiments/configs/fashion_mnist.py:test', '--config.data.allow_download=True',
+ARGS = ['--config=tests/configs/tiny.py', '--config.data.allow_download=True',
         '--config.data.data_dir=/tmp/vaeglow_mock_unused', '--config.data.train_split=train',
         '--config.warmup_steps=0', f'--config.num_train_steps={STEPS}',
         '--config.log_every_steps=1', f'--config.checkpoint_every_steps={STEPS}',
@@ -137,10 +137,10 @@ def test_a_nonfinite_step_on_one_process_stops_both_with_the_same_line(tmp_path)
 
 @pytest.mark.slow
 def test_feature_extractor_trained_by_two_processes_is_the_one_of_one_process(tmp_path):
-  """experiments.train_feature_extractor (test preset, Fashion-MNIST at 8x8) as 2 processes x 2
+  """experiments.train_feature_extractor (tests/configs/tiny.py, Fashion-MNIST at 8x8) as 2 processes x 2
   devices and as 1 process: the same parameters, info file and files."""
   runs = {name: tmp_path / name for name in ('one', 'two')}
-  args = ['experiments.train_feature_extractor', '--config=experiments/configs/fashion_mnist.py:test']
+  args = ['experiments.train_feature_extractor', '--config=tests/configs/tiny.py']
   finish([launch([*args, f'--workdir={runs["one"]}'], f'{runs["one"]}.log', 1)])
   port = free_port()
   outs = finish([launch([*args, f'--workdir={runs["two"]}', *process_flags(port, i)],

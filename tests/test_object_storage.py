@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from experiments.configs import fashion_mnist
+from tests.configs import tiny
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import reliability
 from vaeglow_jax import workdir as workdir_lib
@@ -100,7 +100,7 @@ def test_a_dataset_is_read_from_a_bucket_as_from_a_local_data_dir(gcs, tmp_path)
           max_examples_per_split=64))
   bucket_dir = gcs.make_bucket('data') + '/tfds'
   workdir_lib.copy_tree(local, bucket_dir)
-  config = fashion_mnist.get_config('test').data
+  config = tiny.get_config().data
   config.data_dir, config.cache_dir = str(local), ''
   want = data_lib.labeled_arrays(config, 'test')
   config.data_dir, config.cache_dir = bucket_dir, str(tmp_path / 'cache')
@@ -119,7 +119,7 @@ def test_training_into_a_missing_bucket_is_one_line_and_exit_2(gcs):
   import sys
   from tests.helpers import ROOT
   result = subprocess.run(
-      [sys.executable, '-m', 'experiments.train', '--config=experiments/configs/fashion_mnist.py:test',
+      [sys.executable, '-m', 'experiments.train', '--config=tests/configs/tiny.py',
        '--workdir=gs://no-such-bucket/run'], cwd=ROOT, capture_output=True, text=True, timeout=300,
       env={**os.environ, **gcs.env})
   assert result.returncode == 2, result.stderr[-3000:]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from experiments.configs import fashion_mnist
+from tests.configs import tiny
 from tests.helpers import (ROOT, assert_trees_equal, finish, free_port, latest_state, launch,
                            process_flags, wait_for_line, workdir_files)
 from tests import test_multihost, test_reliability
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 
 def _config(phase='vae', **overrides):
-  c = fashion_mnist.get_config('test')
+  c = tiny.get_config()
   c.phase = phase
   c.num_devices = 1
   c.update_from_flattened_dict(overrides)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.configs import fashion_mnist
+from tests.configs import tiny
 from tests.helpers import randomize
 from vaeglow_jax import phases
 from vaeglow_jax.models.model import VAEGlow
@@ -18,7 +18,7 @@ SHAPE = (8, 8, 1)
 
 
 def _bare_phase(name):
-  config = fashion_mnist.get_config('test')
+  config = tiny.get_config()
   config.phase = name
   return phases.build(config, SHAPE)
 
@@ -133,7 +133,7 @@ def test_base_residuals_see_the_glow_layer_and_are_one_decoder_std_when_calibrat
   np.testing.assert_allclose(r0['sq_f_x'], r0['sq_x'], rtol=1e-6)
   # A scalar decoder variance at its closed-form optimum, gamma^2 = mean squared residual,
   # makes the residual one decoder std on average: the normalisation uses the decoder's sigma.
-  config = fashion_mnist.get_config('test')
+  config = tiny.get_config()
   config.phase, config.model.variance = 'vae', 'gamma'
   gamma_phase = phases.build(config, SHAPE)
   gamma_vars = jax.jit(gamma_phase.init)(jax.random.PRNGKey(1), x)

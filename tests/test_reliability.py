@@ -25,7 +25,7 @@ from vaeglow_jax.training import train as train_lib
 from vaeglow_jax.data import DataError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MOCK_ARGS = ['--config=experiments/configs/fashion_mnist.py:test',
+MOCK_ARGS = ['--config=tests/configs/tiny.py',
              '--config.data.allow_download=True', '--config.data.data_dir=/tmp/vaeglow_mock_unused',
              '--config.data.train_split=train', '--config.warmup_steps=0']
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from experiments.configs import fashion_mnist
+from tests.configs import tiny
 from tests.helpers import snapshot
 from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax.evaluation import calibration
@@ -55,14 +55,14 @@ def test_class_subsets_hold_only_kept_classes_without_repeats():
 @pytest.fixture(scope='module')
 def tiny_feature_extractor(tmp_path_factory):
   directory = str(tmp_path_factory.mktemp('calibration') / 'features')
-  fe_training.train(fashion_mnist.get_config('test'), directory, log=lambda *_: None)
+  fe_training.train(tiny.get_config(), directory, log=lambda *_: None)
   return directory
 
 
 def _run(workdir, *flags):
   return subprocess.run(
       [sys.executable, '-m', 'experiments.fid_calibration',
-       '--config=experiments/configs/fashion_mnist.py:test', f'--workdir={workdir}', *flags],
+       '--config=tests/configs/tiny.py', f'--workdir={workdir}', *flags],
       cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 

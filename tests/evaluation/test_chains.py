@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments.configs import fashion_mnist
+from tests.configs import tiny
 from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax import phases
 from vaeglow_jax.evaluation import evaluator as evaluation
@@ -16,7 +16,7 @@ from vaeglow_jax.evaluation.metrics import feature_extractor
 
 
 def _config(phase, **overrides):
-  c = fashion_mnist.get_config('test')
+  c = tiny.get_config()
   c.phase = phase
   c.num_devices = 1
   c.update_from_flattened_dict(overrides)

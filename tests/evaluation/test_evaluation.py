@@ -13,6 +13,7 @@ import pytest
 from flax import traverse_util
 
 from experiments.configs import fashion_mnist, from_workdir
+from tests.configs import tiny
 from tests.helpers import finish, free_port, launch, process_flags, snapshot, workdir_files
 from tests.xla_env import xla_flags
 from vaeglow_jax.training import feature_extractor as fe_training
@@ -30,7 +31,7 @@ from tests.helpers import ROOT  # noqa: E402
 
 
 def _config(phase='vae', **overrides):
-  c = fashion_mnist.get_config('test')
+  c = tiny.get_config()
   c.phase = phase
   c.update_from_flattened_dict(overrides)
   return c
@@ -217,7 +218,7 @@ def test_evaluate_cli_fid_weights_of_the_wrong_shape_is_one_line_exit_2(trained,
   np.savez(weights, **{'Mixed_5b.branch1x1.conv.weight': np.zeros((64, 192, 3, 3), np.float32)})
   before = snapshot(workdir)
   result = subprocess.run(
-      [sys.executable, '-m', 'experiments.evaluate', '--config=experiments/configs/fashion_mnist.py:test',
+      [sys.executable, '-m', 'experiments.evaluate', '--config=tests/configs/tiny.py',
        f'--workdir={workdir}', '--config.phase=glow', '--config.num_devices=1',
        f'--config.eval.inception_weights={weights}'],
       cwd=ROOT, capture_output=True, text=True, timeout=600,

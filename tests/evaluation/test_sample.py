@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.configs import tiny
 from tests.helpers import finish, free_port, import_torchvision, launch, process_flags
 from vaeglow_jax.training import trainer
-from experiments.configs import fashion_mnist
 
 
 @pytest.fixture(scope='module')
@@ -17,7 +17,7 @@ def trained(tmp_path_factory):
   root = tmp_path_factory.mktemp('sample')
   workdir = str(root / 'run')
   for phase in ('vae', 'glow'):
-    config = fashion_mnist.get_config('test')
+    config = tiny.get_config()
     config.phase = phase  # num_devices 0: all (the launches below have 1 or 2)
     trainer.train_and_evaluate(config, workdir)
   return workdir, root

@@ -1,6 +1,7 @@
 """Flow blocks: invertibility, log-determinants against jax.jacrev, init behaviour."""
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -207,3 +208,35 @@ def test_step_options_are_one_frozen_keyword_only_object_that_names_a_bad_value(
   net = params['steps']['step']['coupling']['net']
   assert net['Conv_0']['kernel'].shape[-1] == 8 and hash(options) == hash(_step('affine'))
 
+
+
+def _scan_unrolls(fn, *args):
+  """The `unroll` of every scan in fn's jaxpr (nested ones included)."""
+  found = []
+
+  def walk(jaxpr):
+    for eqn in jaxpr.eqns:
+      if eqn.primitive.name == 'scan':
+        found.append(eqn.params['unroll'])
+      for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+        walk(sub)
+  walk(jax.make_jaxpr(fn)(*args).jaxpr)
+  return found
+
+
+@pytest.mark.parametrize('backend,want', [('cpu', 3), ('gpu', 1), ('tpu', 1)])
+def test_the_default_unroll_follows_the_backend(monkeypatch, backend, want):
+  from vaeglow_jax.flows import default_unroll
+  from vaeglow_jax.models.prior import FlowPrior
+  assert default_unroll(3, remat=False, backend=backend) == want
+  assert default_unroll(3, remat=True, backend=backend) == 1
+  x, z = _images((2, 4, 4, 4)), jax.random.normal(KEY, (2, 4))
+  flow = FlowSteps(depth=3, options=_step())
+  prior = FlowPrior(num_layers=3, hidden=8)
+  flow_variables, prior_variables = flow.init(KEY, x), prior.init(KEY, z)
+  monkeypatch.setattr(jax, 'default_backend', lambda: backend)  # what the modules ask at trace time
+  assert _scan_unrolls(lambda v: flow.apply(v, x), flow_variables) == [want]
+  assert _scan_unrolls(lambda v: prior.apply(v, z), prior_variables) == [want]
+  # An explicit unroll wins on every backend.
+  assert _scan_unrolls(lambda v: FlowSteps(depth=3, options=_step(), unroll=2).apply(v, x),
+                       flow_variables) == [2]

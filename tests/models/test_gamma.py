@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.configs import fashion_mnist
+from tests.configs import tiny
 from vaeglow_jax import sharding
 from vaeglow_jax import phases
 from vaeglow_jax.models import losses
@@ -24,7 +24,7 @@ def _batch(rng, n=32):
 
 
 def _train(phase_name, steps, **gamma):
-  config = fashion_mnist.get_config('test')
+  config = tiny.get_config()
   config.phase = phase_name
   config.model.variance = 'gamma'
   config.model.prior.kind = 'standard'

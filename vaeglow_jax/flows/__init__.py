@@ -11,10 +11,12 @@ from vaeglow_jax.flows.coupling import Coupling, CouplingNet, ZeroConv, checkerb
 from vaeglow_jax.flows.invconv import InvConv1x1
 from vaeglow_jax.flows.options import StepOptions
 from vaeglow_jax.flows.squeeze import Squeeze, squeeze2d, unsqueeze2d
-from vaeglow_jax.flows.step import MIXINGS, FlowStep, FlowSteps, mixing_permutations
+from vaeglow_jax.flows.step import (MIXINGS, FlowStep, FlowSteps, default_unroll,
+                                   mixing_permutations)
 
 __all__ = [
     'ActNorm', 'Coupling', 'CouplingNet', 'ZeroConv', 'checkerboard_mask', 'InvConv1x1',
-    'Squeeze', 'squeeze2d', 'unsqueeze2d', 'FlowStep', 'FlowSteps', 'MIXINGS', 'mixing_permutations',
+    'Squeeze', 'squeeze2d', 'unsqueeze2d', 'FlowStep', 'FlowSteps', 'MIXINGS', 'default_unroll',
+    'mixing_permutations',
     'StepOptions',
 ]

@@ -87,12 +87,26 @@ class _ScanBody(nn.Module, kw_only=True):
     return (y, logdet + step_logdet), None
 
 
+def default_unroll(depth: int, remat: bool = False, backend: str | None = None) -> int:
+  """Flow steps unrolled per loop iteration when a flow's `unroll` is 0 (the default).
+
+  With remat: 1 (remat only saves memory in a rolled loop). Else by backend: on CPU all
+  `depth` steps, since XLA:CPU runs a rolled loop's backward pass slower and compiles are
+  seconds at CPU sizes; on GPU and TPU 1, since a paper-size unrolled flow compiles for
+  minutes there (benchmarks/compile_time.py; BENCHMARKS.md, "Compile time").
+  """
+  if remat:
+    return 1
+  return depth if (backend or jax.default_backend()) == 'cpu' else 1
+
+
 class FlowSteps(nn.Module, kw_only=True):
   """K flow steps with stacked parameters (leading axis K), run by `nn.scan`.
 
   Parameters are stacked (one pytree for all K steps) whatever `unroll` is.
-  `unroll` steps are unrolled per loop iteration; 0 (the default) picks: all K
-  (no loop) without remat, 1 with remat. Unrolled is faster: XLA:CPU ran the
+  `unroll` steps are unrolled per loop iteration; 0 (the default) picks
+  (`default_unroll`): 1 with remat, else all K on CPU and 1 on GPU/TPU. Unrolled is faster
+  on CPU: XLA:CPU ran the
   backward pass of a rolled scan of XLA convolutions an order of magnitude
   slower (8 affine steps at 14x14x4, batch 64: 11.1 s rolled vs 0.80 s
   unrolled per gradient; with vaeglow_jax.conv's matmul forms the gap is about
@@ -124,7 +138,7 @@ class FlowSteps(nn.Module, kw_only=True):
     body = nn.remat(_ScanBody) if self.remat else _ScanBody
     stack = nn.scan(body, variable_axes={'params': 0, 'constants': 0},
                     split_rngs={'params': True}, length=self.depth, reverse=reverse,
-                    unroll=self.unroll or (1 if self.remat else self.depth))
+                    unroll=self.unroll or default_unroll(self.depth, self.remat))
     (y, logdet), _ = stack(options=self.options, identity_init=self.identity_init,
                            reverse=reverse, name='steps')((x, jnp.zeros((x.shape[0],), x.dtype)),
                                                           jnp.asarray(permutations))

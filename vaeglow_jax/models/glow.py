@@ -39,7 +39,7 @@ class GlowLayer(nn.Module, kw_only=True):
   identity_init: bool = True
   mixing: str = 'none'  # fixed channel permutations between steps, see flows.mixing_permutations
   remat: bool = False
-  unroll: int = 0  # flow steps per loop iteration; 0: all, 1 with remat (flows.FlowSteps)
+  unroll: int = 0  # flow steps per loop iteration; 0: flows.default_unroll (by backend)
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
@@ -76,7 +76,7 @@ class MultiScaleGlow(nn.Module, kw_only=True):
   depth: int = 32
   step: StepOptions = StepOptions(coupling='affine')
   remat: bool = False
-  unroll: int = 0  # flow steps per loop iteration; 0: all, 1 with remat (flows.FlowSteps)
+  unroll: int = 0  # flow steps per loop iteration; 0: flows.default_unroll (by backend)
 
   def _steps(self, level):
     return FlowSteps(depth=self.depth, options=self.step, remat=self.remat, unroll=self.unroll,

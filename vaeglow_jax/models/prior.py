@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from vaeglow_jax.flows.step import default_unroll
 from vaeglow_jax.models import losses
 
 
@@ -78,7 +79,7 @@ class FlowPrior(nn.Module):
   num_layers: int = 16
   hidden: int = 1024
   num_hidden: int = 2
-  unroll: int = 0  # layers unrolled per loop iteration; 0: all (see flows.FlowSteps)
+  unroll: int = 0  # layers unrolled per loop iteration; 0: flows.default_unroll (by backend)
 
   @nn.compact
   def __call__(self, z: jax.Array, reverse: bool = False):
@@ -86,7 +87,7 @@ class FlowPrior(nn.Module):
       raise ValueError(f'FlowPrior needs latent_dim >= 2, got {z.shape[-1]}.')
     stack = nn.scan(_PriorScanBody, variable_axes={'params': 0}, split_rngs={'params': True},
                     length=self.num_layers, reverse=reverse,
-                    unroll=self.unroll or self.num_layers)
+                    unroll=self.unroll or default_unroll(self.num_layers))
     (u, logdet), _ = stack(self.hidden, self.num_hidden, reverse, name='layers')(
         (z, jnp.zeros((z.shape[0],), z.dtype)), None)
     return u, logdet
