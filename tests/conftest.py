@@ -12,9 +12,6 @@ from tests.xla_env import xla_flags
 os.environ.setdefault('XLA_FLAGS', xla_flags(4))
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-# tf.data's pools, one thread each: the two test workers share two cores (see tests.xla_env).
-os.environ.setdefault('TF_NUM_INTEROP_THREADS', '1')
-os.environ.setdefault('TF_NUM_INTRAOP_THREADS', '1')
 # Lowering attaches each op's Python traceback (up to 100 frames) to its MLIR location; with
 # only the innermost frame, lowering the tiny test programs is cheaper (test_glow.py and
 # test_phases.py: 120 s -> 98 s). The tests check values, never those locations.

@@ -6,12 +6,10 @@
 # emitters (fusion emitters off) compile the test train steps ~30% faster again (non-slow suite
 # 430 s -> 260 s on 2 cores). LLVM code generation in one piece, not split for parallel
 # threads: on 2 cores shared by 2 test workers the split only adds work (tests/models/test_glow.py and
-# tests/test_phases.py: 151-157 s -> 124-126 s of CPU). Single-threaded Eigen ops: two test
-# workers already keep both cores busy, and a second thread per op only adds switching
-# (tests/models/test_glow.py, tests/training/test_train.py and tests/test_phases.py, 2 workers:
-# 150-162 s -> 143-144 s). Benchmarks and training runs outside the tests keep XLA's defaults.
+# tests/test_phases.py: 151-157 s -> 124-126 s of CPU). Benchmarks and training runs outside the
+# tests keep XLA's defaults.
 COMPILE_FLAGS = ('--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false '
-                 '--xla_cpu_parallel_codegen_split_count=1 --xla_cpu_multi_thread_eigen=false')
+                 '--xla_cpu_parallel_codegen_split_count=1')
 
 
 def xla_flags(devices: int) -> str:
