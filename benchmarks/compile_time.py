@@ -31,6 +31,8 @@ _BATCH_PAPER = flags.DEFINE_integer('batch_paper', 8, 'batch of the paper (defau
                                     'CPU; compile seconds barely depend on it')
 _STEPS = flags.DEFINE_integer('steps', 3, 'timed steps after compilation (median reported)')
 _OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
+_FLOPS_ONLY = flags.DEFINE_bool('flops_only', False, 'only trace and lower each step and read '
+                                "XLA's FLOPs of the unoptimised program (no compile, no step)")
 
 
 def with_unroll(config, form: str):
@@ -59,6 +61,15 @@ def main(argv):
         start = time.perf_counter()
         bench = harness.StepBench(with_unroll(base, form), phase, shape, batch, lower_only=True)
         lower_seconds = bench.lower_seconds
+        if _FLOPS_ONLY.value:
+          rows.append({'dataset': dataset, 'preset': preset, 'phase': phase, 'form': form,
+                       'batch': batch, 'lower_seconds': lower_seconds,
+                       'flops_per_image': harness.lowered_flops(bench.lowered) / batch,
+                       'trainable_parameters': bench.trainable_parameters()})
+          print(f'{size} {phase} {form}: {rows[-1]["flops_per_image"] / 1e9:.2f} GFLOP/image',
+                flush=True)
+          harness.write(result, _OUT.value)
+          continue
         compile_seconds = bench.compile()
         steps = bench.step_seconds(_STEPS.value, warmup=1)
         rows.append({'dataset': dataset, 'preset': preset, 'phase': phase, 'form': form,

@@ -127,6 +127,15 @@ def flops_of(compiled) -> float:
   return float(analysis.get('flops', float('nan')))
 
 
+def lowered_flops(lowered) -> float:
+  """XLA's FLOP count of a lowered, not yet compiled, function (the unoptimised program: the
+  same convolutions and dots; a rolled loop's body counts once, as in flops_of)."""
+  analysis = lowered.cost_analysis()
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0]
+  return float(analysis.get('flops', float('nan')))
+
+
 # An XLA instruction: 'ynn_fusion', 'copy_bitcast_fusion.12', 'custom-call.1'; runtime events
 # ('ThreadpoolListener::Record', 'end: ynn_fusion', 'PjitFunction(f)') do not match.
 _INSTRUCTION = re.compile(r'([a-z][a-z0-9_-]*?)(\.[0-9]+)*')

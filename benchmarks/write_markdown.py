@@ -173,7 +173,8 @@ def _demo_section() -> list[str]:
   lines = ["## The README demo's training time, before and after (issue 32)", '',
            f"`scripts/demo.sh`'s two `experiments.train` commands (quick preset: 1,200 VAE steps, "
            f"then 500 Glow-layer steps), timed from outside by `benchmarks/demo_time.py`: old = "
-           f"{old[0]['commit']}, new = {new[0]['commit']}, alternating processes "
+           f"{', '.join(sorted({r['commit'] for r in old}))}, new = "
+           f"{', '.join(sorted({r['commit'] for r in new}))}, alternating processes "
            f"(`benchmarks/ab_commits.sh`), medians of {len(new)} rounds. Wall seconds include "
            'start-up, data, compilation, samples and checkpoints; s/step is the trainer\'s own median.',
            '', '| phase | old s | new s | old / new | old s/step | new s/step | devices old / new |',

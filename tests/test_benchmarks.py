@@ -236,3 +236,13 @@ def test_op_profile_reads_xla_instruction_times_back_from_a_trace(tmp_path):
   # 3 calls of a 512^3 matmul (0.27 GFLOP each): between 1 us and 10 s of busy time.
   assert 1e-6 < matmul < 10, by_kind
   assert not any(kind.startswith('jit') for kind in by_kind)
+
+
+def test_lowered_and_compiled_flop_counts_agree_on_a_matmul():
+  """compile_time's --flops_only reads FLOPs before compiling; XLA must count what it runs."""
+  from benchmarks.harness import flops_of, lowered_flops
+  import jax
+  import jax.numpy as jnp
+  a = jnp.ones((32, 48))
+  lowered = jax.jit(lambda x: x @ x.T).lower(a)
+  assert lowered_flops(lowered) == flops_of(lowered.compile()) == 2 * 32 * 32 * 48
