@@ -14,6 +14,7 @@ $py -m benchmarks.peer_levers --levers=default,xnnpack_off,onednn --configs=0,1 
 $py -m benchmarks.peer_levers --levers=default,bf16_nets --configs=0,1 --rounds=3 --steps=8 --out=$out/peer_levers_bf16.json
 $py -m benchmarks.peer --bf16 --steps=24 --rounds=4 --out=$out/peer_bf16.json
 $py -m benchmarks.actnorm_fusion --out=$out/actnorm_fusion.json
+$py -m benchmarks.conv_transpose --out=$out/conv_transpose.json
 $py -m benchmarks.op_profile --out=$out/op_profile.json
 $py -m benchmarks.op_profile --preset=quick --batches=64 --phases=vae,glow --out=$out/op_profile_quick.json
 $py -m benchmarks.epoch_ratio --batch=16 --steps=3 --glow_widths=64,128,256,512 --glow_depths=16,32 --out=$out/epoch_ratio.json

@@ -193,6 +193,22 @@ def _demo_section() -> list[str]:
   return lines
 
 
+def _conv_transpose_section() -> list[str]:
+  result = _load('conv_transpose')
+  if not result:
+    return []
+  lines = ['## Transposed convolutions: XLA against sub-pixel (`benchmarks.conv_transpose`)', '',
+           "The quick decoder's 3x3 stride-2 upsampling layers; gradient (input and kernel) "
+           'milliseconds, both forms alternating.', '',
+           '| input | Cin -> Cout | batch | XLA ms | sub-pixel ms | speed-up | max abs difference |',
+           '|---|---|---|---|---|---|---|']
+  for r in result['results']:
+    lines.append(f"| {r['height']}x{r['height']} | {r['cin']} -> {r['cout']} | {r['batch']} | "
+                 f"{_g(r['gradient_ms']['xla'])} | {_g(r['gradient_ms']['subpixel'])} | "
+                 f"{r['speedup']:.2f}x | {r['max_abs_difference']:.1e} |")
+  return lines + ['']
+
+
 def _compile_time_section() -> list[str]:
   result = _load('compile_time')
   if not result:
@@ -252,7 +268,8 @@ def main(argv):
            'every figure is a median over timed steps after compilation, measured side by side in '
            'one run. Commands: `python -m benchmarks.<name> --out=' + _RESULTS.value + '/<name>.json`.',
            '']
-  lines += _demo_section() + _phase_profile_section() + _compile_time_section()
+  lines += (_demo_section() + _phase_profile_section() + _conv_transpose_section()
+            + _compile_time_section())
   lines += _peer_section('peer', 'Peer: multi-scale Glow against normflows (PyTorch)')
   lines += _peer_section('peer_bf16', 'Peer in bfloat16 mixed precision (`benchmarks.peer --bf16`)',
                          'Both sides in bfloat16 mixed precision: our coupling nets with '

@@ -246,3 +246,10 @@ def test_lowered_and_compiled_flop_counts_agree_on_a_matmul():
   a = jnp.ones((32, 48))
   lowered = jax.jit(lambda x: x @ x.T).lower(a)
   assert lowered_flops(lowered) == flops_of(lowered.compile()) == 2 * 32 * 32 * 48
+
+
+def test_conv_transpose_benchmark_times_both_forms_of_the_same_function():
+  from benchmarks import conv_transpose
+  rows = conv_transpose.rows([(2, 3, 2)], batch=2, repeats=1)
+  assert rows[0]['gradient_ms']['xla'] > 0 and rows[0]['gradient_ms']['subpixel'] > 0
+  assert rows[0]['max_abs_difference'] < 1e-5
