@@ -68,12 +68,12 @@ def use_cpu_cores(config, environ=os.environ) -> int | None:
 
   XLA:CPU runs the small convolutions of the quick models on about one core at a time;
   one device per core, with the batch sharded over them, keeps every core busy
-  (BENCHMARKS.md, "One CPU device per core"). Only for a single process, and only where
+  (BENCHMARKS.md, "Our own phases on CPU: the demo's two steps"). Only for a single process, and only where
   the user has not chosen (XLA_FLAGS' xla_force_host_platform_device_count, or
   $JAX_NUM_CPU_DEVICES); it has no effect on GPU and TPU devices. Call it from an entry point,
   before any JAX computation.
   """
-  requested = int(config.get('cpu_devices', 0))
+  requested = int(config.cpu_devices)
   if requested < 0:
     raise DistributedError(f'cpu_devices must be >= 0 (0: one per core), got {requested}.')
   if (wanted(config) and requested == 0) or 'xla_force_host_platform_device_count' in environ.get(
