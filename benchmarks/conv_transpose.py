@@ -19,10 +19,6 @@ from absl import app, flags
 from benchmarks import harness
 from vaeglow_jax.models import conv
 
-_BATCH = flags.DEFINE_integer('batch', 64, 'batch size')
-_REPEATS = flags.DEFINE_integer('repeats', 30, 'timed calls per form')
-_OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
-
 # (input height, Cin, Cout) of the quick decoder's upsampling layers (base_channels 16, 3 scales).
 QUICK_LAYERS = [(4, 128, 64), (8, 64, 32), (16, 32, 16)]
 FORMS = {'xla': conv.conv_transpose_xla, 'subpixel': conv.conv_transpose_subpixel}
@@ -54,9 +50,14 @@ def rows(layers, batch: int, repeats: int) -> list[dict]:
 
 def main(argv):
   del argv
+  f = flags.FLAGS
   harness.emit({'benchmark': 'conv_transpose', 'machine': harness.machine(),
-                'results': rows(QUICK_LAYERS, _BATCH.value, _REPEATS.value)}, _OUT.value)
+                'results': rows(QUICK_LAYERS, f.batch, f.repeats)}, f.out)
 
 
 if __name__ == '__main__':
+  # Flags defined here, not at import: tests import `rows` beside other benchmarks' flags.
+  flags.DEFINE_integer('batch', 64, 'batch size')
+  flags.DEFINE_integer('repeats', 30, 'timed calls per form')
+  flags.DEFINE_string('out', '', 'also write the JSON here')
   app.run(main)
