@@ -40,6 +40,8 @@ def main():
                     f'--workdir={workdir}', f'--config.phase={phase}',
                     f'--config.num_train_steps={steps}'], check=True)
     seconds = time.perf_counter() - start
+    # By hand, not through vaeglow_jax.timing.read: this script runs outside the package and
+    # times commits whose package has no timing module (timing.json's keys are older).
     with open(os.path.join(workdir, phase, 'timing.json')) as f:
       timing = json.load(f)
     result['phases'][phase] = {'wall_seconds': seconds, 'steps': steps,

@@ -199,6 +199,16 @@ def conv_transpose_stride2(x: jax.Array, kernel: jax.Array, impl: str = 'auto') 
   return (conv_transpose_subpixel if impl == 'subpixel' else conv_transpose_xla)(x, kernel)
 
 
+def _apply(module: nn.Module, x: jax.Array, kernel_shape: tuple[int, ...],
+           conv: Callable[[jax.Array, jax.Array], jax.Array]) -> jax.Array:
+  """conv(x, kernel) + bias with `module`'s float32 parameters (flax's names) cast to x's dtype."""
+  kernel = module.param('kernel', module.kernel_init, kernel_shape, jnp.float32)
+  y = conv(x, kernel.astype(x.dtype))
+  if module.use_bias:
+    y = y + module.param('bias', module.bias_init, (module.features,), jnp.float32).astype(x.dtype)
+  return y
+
+
 class Conv(nn.Module):
   """Drop-in for `nn.Conv(features, kernel_size, padding='SAME')` (stride 1).
 
@@ -217,11 +227,7 @@ class Conv(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     shape = (*self.kernel_size, x.shape[-1], self.features)
-    kernel = self.param('kernel', self.kernel_init, shape, jnp.float32)
-    y = conv2d_same(x, kernel.astype(x.dtype), self.impl)
-    if self.use_bias:
-      y = y + self.param('bias', self.bias_init, (self.features,), jnp.float32).astype(x.dtype)
-    return y
+    return _apply(self, x, shape, lambda x, kernel: conv2d_same(x, kernel, self.impl))
 
 
 class ConvTranspose(nn.Module):
@@ -239,8 +245,5 @@ class ConvTranspose(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param('kernel', self.kernel_init, (3, 3, x.shape[-1], self.features), jnp.float32)
-    y = conv_transpose_stride2(x, kernel.astype(x.dtype), self.impl)
-    if self.use_bias:
-      y = y + self.param('bias', self.bias_init, (self.features,), jnp.float32).astype(x.dtype)
-    return y
+    shape = (3, 3, x.shape[-1], self.features)
+    return _apply(self, x, shape, lambda x, kernel: conv_transpose_stride2(x, kernel, self.impl))
