@@ -74,13 +74,14 @@ def test_the_launch_of_a_multi_process_run_is_not_read_back(tmp_path):
   config = fashion_mnist.get_config('quick')
   config.phase = 'vae'
   config.multihost = True
+  config.num_devices = 1  # e.g. trained on one device of two processes' four
   config.distributed.update(coordinator_address='10.0.0.7:4321', num_processes=2, process_id=1)
   os.makedirs(workdir.phase_dir(str(tmp_path), 'vae'))
   with open(workdir.config_path(str(tmp_path), 'vae'), 'w') as f:
     f.write(config.to_json_best_effort(indent=2))
   base = from_workdir.get_config()
   loaded = workdir.trained_config(str(tmp_path), 'vae', base)
-  assert loaded.multihost is False
+  assert loaded.multihost is False and loaded.num_devices == base.num_devices == 0
   assert loaded.distributed.to_dict() == base.distributed.to_dict()
   assert loaded.model.to_dict() == config.model.to_dict()
   out = workdir.with_overrides(loaded, {'distributed.num_processes': 2, 'multihost': True})

@@ -10,9 +10,21 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from vaeglow_jax.errors import UserError
 
 
+class MeshError(UserError, ValueError):
+  """A device count that leaves a process out of the mesh (bad input, not a bug)."""
+
+
 def make_mesh(num_devices: int | None = None):
-  """1-D mesh over all devices of all hosts, axis name 'data'."""
+  """1-D mesh, axis name 'data', over the first num_devices devices of all hosts (all if None
+  or 0). Raises MeshError if that leaves a process without a device: it would hold no shard
+  of the replicated state and fail at its first read."""
   devices = jax.devices()[:num_devices] if num_devices else jax.devices()
+  missing = sorted(set(range(jax.process_count())) - {d.process_index for d in devices})
+  if missing:
+    raise MeshError(f'num_devices={num_devices} leaves process {missing[0]} of '
+                    f'{jax.process_count()} without a device ({jax.device_count()} devices in '
+                    'all); set --config.num_devices=0 (every device) or a count that reaches '
+                    'every process.')
   return jax.sharding.Mesh(np.asarray(devices), ('data',))
 
 

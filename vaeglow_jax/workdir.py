@@ -245,9 +245,11 @@ def write_figure(path: PathLike, figure, **savefig_kwargs) -> None:
   write_bytes_atomic(path, buffer.getvalue())
 
 
-# How a run was launched (processes, coordinator): never read back from config.json, since
-# an evaluation is launched anew.
-LAUNCH_KEYS = ('multihost', 'distributed')
+# How a run was launched (processes, coordinator, devices): never read back from config.json,
+# since an evaluation is launched anew. A training run's num_devices=1 read back into a
+# two-process sampling left process 1 without a device (a crash there, a 5-minute barrier
+# time-out on process 0).
+LAUNCH_KEYS = ('multihost', 'distributed', 'num_devices')
 # Keys added to the code after runs were trained whose default is not how those runs behaved:
 # the value that reproduces them. Every other key added since takes today's default, which
 # reproduces the older runs (e.g. model.gamma, model.*.unroll); this is the only place that
@@ -256,7 +258,7 @@ LEGACY_VALUES = {
     'model.glow.mixing': 'none',  # the Glow layer's steps had no channel mixing before it existed
 }
 # Keys an evaluation may change without retraining; everything else comes from config.json.
-EVALUATION_KEYS = ('phase', 'eval', 'sampling', 'num_devices', 'stage1_workdir') + LAUNCH_KEYS
+EVALUATION_KEYS = ('phase', 'eval', 'sampling', 'stage1_workdir') + LAUNCH_KEYS
 
 
 # A feature extractor's work directory: checkpoints/ and this file (its architecture, data and

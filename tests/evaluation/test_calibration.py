@@ -9,11 +9,8 @@ import numpy as np
 import pytest
 import scipy.ndimage
 
-from tests.configs import tiny
 from tests.helpers import snapshot
-from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax.evaluation import calibration
-from vaeglow_jax.evaluation.metrics import feature_extractor
 
 from tests.helpers import ROOT  # noqa: E402
 
@@ -53,10 +50,10 @@ def test_class_subsets_hold_only_kept_classes_without_repeats():
 
 
 @pytest.fixture(scope='module')
-def tiny_feature_extractor(tmp_path_factory):
-  directory = str(tmp_path_factory.mktemp('calibration') / 'features')
-  fe_training.train(tiny.get_config(), directory, log=lambda *_: None)
-  return directory
+def tiny_feature_extractor(tiny_run):
+  """conftest's tiny feature extractor (read only: calibration writes into its own work
+  directory)."""
+  return tiny_run[1]
 
 
 def _run(workdir, *flags):

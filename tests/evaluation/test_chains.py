@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 
 from tests.configs import tiny
-from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax import phases
 from vaeglow_jax.evaluation import evaluator as evaluation
 from vaeglow_jax.training import trainer
-from vaeglow_jax.evaluation.metrics import feature_extractor
 
 
 def _config(phase, **overrides):
@@ -55,16 +53,15 @@ def test_glow_layer_gradient_does_not_involve_the_prior():
 
 
 @pytest.fixture(scope='module')
-def chain_workdir(tmp_path_factory):
-  """vae (gamma, N(0, I) prior) -> a post-hoc flow prior and a Glow layer, all on one phase 1."""
+def chain_workdir(tmp_path_factory, tiny_run):
+  """vae (gamma, N(0, I) prior) -> a post-hoc flow prior and a Glow layer, all on one phase 1;
+  conftest's tiny feature extractor (the same data). -> (workdir, feature extractor dir)."""
   workdir = str(tmp_path_factory.mktemp('chains') / 'run')
   vae = {'model.variance': 'gamma', 'model.prior.kind': 'standard'}
   trainer.train_and_evaluate(_config('vae', **vae), workdir)
   trainer.train_and_evaluate(_config('prior', **{'model.variance': 'gamma'}), workdir)
   trainer.train_and_evaluate(_config('glow', **vae), workdir)
-  fe_dir = str(tmp_path_factory.mktemp('chains') / 'features')
-  fe_training.train(_config('vae'), fe_dir, log=lambda *_: None)
-  return workdir, fe_dir
+  return workdir, tiny_run[1]
 
 
 def _evaluate(workdir, phase, prior_phase='', **overrides):

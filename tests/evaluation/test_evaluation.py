@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from experiments.configs import fashion_mnist, from_workdir
+from experiments.configs import from_workdir
 from tests.configs import tiny
 from tests.helpers import finish, free_port, launch, process_flags, snapshot, workdir_files
 from tests.xla_env import xla_flags
@@ -22,7 +22,6 @@ from vaeglow_jax import phases
 from vaeglow_jax.evaluation import evaluator as evaluation
 from vaeglow_jax.models import losses
 from vaeglow_jax.evaluation import report
-from vaeglow_jax.training import trainer
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation.metrics import feature_extractor, inception
 from vaeglow_jax.reliability import WorkdirError

@@ -2,24 +2,22 @@
 for any number of devices and processes, read by pytorch-fid's folder loader."""
 
 import os
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.configs import tiny
 from tests.helpers import finish, free_port, import_torchvision, launch, process_flags
-from vaeglow_jax.training import trainer
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
+def trained(tiny_run, tmp_path_factory):
+  """conftest's tiny vae -> glow work directory, copied (sampling reads it; the copy keeps the
+  shared one safe), and a folder for the samples. -> (workdir, root)."""
   root = tmp_path_factory.mktemp('sample')
   workdir = str(root / 'run')
-  for phase in ('vae', 'glow'):
-    config = tiny.get_config()
-    config.phase = phase  # num_devices 0: all (the launches below have 1 or 2)
-    trainer.train_and_evaluate(config, workdir)
+  shutil.copytree(tiny_run[0], workdir)
   return workdir, root
 
 
@@ -85,3 +83,14 @@ def test_sample_refuses_bad_input_in_one_line(trained):
     assert len(errors) == 1 and message in errors[0], text[-2000:]
     assert out == existing or not os.path.exists(out)
   assert os.listdir(existing) == ['keep.png']
+  # Two processes asked for one device: process 1 would hold no shard of the parameters (it
+  # crashed, and process 0 waited 5 minutes at a barrier). Both end with the one line.
+  port, out = free_port(), str(root / 'mesh')
+  outs = finish([_sample(workdir, out, str(root / f'mesh{i}.log'),
+                         extra=['--config.num_devices=1', *process_flags(port, i)])
+                 for i in (0, 1)], timeout=300, returncode=2)
+  for text in outs:
+    errors = [line for line in text.splitlines() if line.startswith('error: ')]
+    assert len(errors) == 1 and 'num_devices=1 leaves process 1 of 2 without a device' in errors[0], text[-2000:]
+    assert 'Traceback' not in text
+  assert not os.path.exists(out)
