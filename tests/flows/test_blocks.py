@@ -53,7 +53,7 @@ def test_block_inverts_and_logdet_matches_jacrev(name):
 def test_actnorm_data_dependent_init_normalises_and_is_not_redone():
   x = _images((16, 4, 4, 3), scale=3.0, shift=-2.0)
   module = ActNorm()
-  variables = module.init(KEY, x)
+  variables = jax.jit(module.init)(KEY, x)
   y, _ = module.apply(variables, x)
   np.testing.assert_allclose(jnp.mean(y, axis=(0, 1, 2)), 0.0, atol=1e-5)
   np.testing.assert_allclose(jnp.std(y, axis=(0, 1, 2)), 1.0, atol=1e-4)
@@ -68,7 +68,7 @@ def test_actnorm_init_inside_scanned_stack_sees_each_steps_input():
   # Every step's ActNorm must normalise the data reaching that step (not the raw input).
   x = _images((32, 4, 4, 4), scale=3.0, shift=1.0)
   module = FlowSteps(depth=3, options=_step('affine'))
-  variables = module.init(KEY, x)
+  variables = jax.jit(module.init)(KEY, x)
   bias = variables['params']['steps']['step']['actnorm']['bias']
   assert bias.shape == (3, 4)
   np.testing.assert_allclose(bias[0], -jnp.mean(x, axis=(0, 1, 2)), atol=1e-5)
@@ -79,7 +79,7 @@ def test_actnorm_init_inside_scanned_stack_sees_each_steps_input():
 def test_lu_invconv_logdet_equals_hw_log_abs_det_w():
   x = _images((2, 3, 5, 6))
   module = InvConv1x1(lu=True)
-  variables = randomize(module.init(KEY, x))
+  variables = randomize(jax.jit(module.init)(KEY, x))
   p = variables['params']
   c = variables['constants']
   lower = jnp.tril(p['lower'], -1) + jnp.eye(6)
@@ -119,7 +119,7 @@ def test_coupling_is_identity_at_init(kind, mask):
   # log|det| counts log sigmoid(2) once per scaled dimension.
   x = _images()
   module = Coupling(options=_step(kind, mask))
-  variables = module.init(KEY, x)
+  variables = jax.jit(module.init)(KEY, x)
   y, logdet = module.apply(variables, x)
   scale = float(jax.nn.sigmoid(2.0)) if kind == 'affine' else 1.0
   ratio = np.asarray(y / x).reshape(x.shape[0], -1)
@@ -134,7 +134,7 @@ def test_coupling_is_identity_at_init(kind, mask):
 def test_additive_coupling_identity_exactly_and_affine_shift_is_zero():
   x = _images()
   module = Coupling(options=_step('affine'))
-  variables = module.init(KEY, x)
+  variables = jax.jit(module.init)(KEY, x)
   y, _ = module.apply(variables, x)
   c_a = x.shape[-1] // 2
   np.testing.assert_array_equal(y[..., :c_a], x[..., :c_a])
@@ -160,7 +160,7 @@ def test_squeeze_roundtrip_and_layout():
 def test_blocks_jit_and_grad():
   x = _images()
   module = FlowSteps(depth=2, options=_step('affine'))
-  variables = module.init(KEY, x)
+  variables = jax.jit(module.init)(KEY, x)
 
   def loss(params):
     y, logdet = module.apply({**variables, 'params': params}, x)

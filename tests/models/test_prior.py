@@ -16,7 +16,7 @@ KEY = jax.random.PRNGKey(0)
 def _flow_prior(dim=5, layers=4, hidden=16, scale=0.1):
   z = 1.5 * jax.random.normal(KEY, (6, dim))
   module = FlowPrior(num_layers=layers, hidden=hidden)
-  return module, randomize(module.init(KEY, z), scale=scale), z
+  return module, randomize(jax.jit(module.init)(KEY, z), scale=scale), z
 
 
 @pytest.mark.parametrize('dim', [2, 5])
