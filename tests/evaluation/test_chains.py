@@ -27,18 +27,20 @@ def test_glow_layer_gradient_does_not_involve_the_prior():
   config = _config('glow')
   phase = phases.build(config, (8, 8, 1))
   x = jax.random.uniform(jax.random.PRNGKey(0), (4, 8, 8, 1))
-  variables = phase.init(jax.random.PRNGKey(1), x)
+  variables = jax.jit(phase.init)(jax.random.PRNGKey(1), x)
   leaves, tree = jax.tree_util.tree_flatten(variables['params']['prior'])
   keys = jax.random.split(jax.random.PRNGKey(5), len(leaves))
   other_prior = jax.tree_util.tree_unflatten(
       tree, [p + jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)])
 
+  @jax.jit  # one program, not every op compiled on its own
   def grad_glow(prior):
     def loss(glow):
       v = {**variables, 'params': {**variables['params'], 'glow': glow, 'prior': prior}}
       return phase.per_example(v, x, jax.random.PRNGKey(2))['objective'].mean()
     return jax.grad(loss)(variables['params']['glow'])
 
+  @jax.jit
   def grad_prior_sensitive(prior):  # control: the objective itself does depend on the prior
     v = {**variables, 'params': {**variables['params'], 'prior': prior}}
     return phase.per_example(v, x, jax.random.PRNGKey(2))['objective'].mean()
