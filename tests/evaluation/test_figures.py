@@ -28,6 +28,19 @@ def test_read_scalars_after_a_resume_keeps_the_latest_value_per_step(tmp_path):
   assert 'samples' not in scalars  # images are not scalars
 
 
+def test_read_scalars_takes_the_last_written_value_whatever_the_file_names(tmp_path):
+  """The resumed run's file can sort first by name (TensorFlow's writer counter goes 9 -> 10 in
+  one process and second): the later write still wins."""
+  phase_dir = tmp_path / 'vae'
+  _write(phase_dir, [(1, 9.0), (2, 8.0), (3, 7.5)])
+  _write(phase_dir, [(2, 8.125), (3, 7.375), (4, 7.0)])
+  first, second = sorted(p.name for p in phase_dir.iterdir())
+  (phase_dir / first).rename(phase_dir / 'events.out.tfevents.2.host.1.9.v2')
+  (phase_dir / second).rename(phase_dir / 'events.out.tfevents.2.host.1.10.v2')  # sorts first
+  assert figures.read_scalars(str(phase_dir))['train/bpd'] == [(1, 9.0), (2, 8.125), (3, 7.375),
+                                                                (4, 7.0)]
+
+
 def test_training_curves_plot_image_phases_only(tmp_path):
   _write(tmp_path / 'vae', [(1, 9.0), (2, 8.0)])
   _write(tmp_path / 'second_stage', [(1, 0.5)])  # latent codes: not an image bits/dim

@@ -63,27 +63,30 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
 def read_scalars(directory: str) -> dict[str, list[tuple[int, float]]]:
   """{tag: [(step, value)]} of the numeric scalars in directory's TensorBoard event files.
 
-  Read by TensorBoard's own EventAccumulator (clu writes scalars as rank-0 tensors). A step
-  logged twice (a run resumed from an earlier checkpoint) keeps its latest value.
+  Read by TensorBoard's own event-file loader (clu writes scalars as rank-0 tensors). A step
+  logged twice (a run resumed from an earlier checkpoint) keeps the value written last, by the
+  events' wall times: not by file names, whose writer counter sorts '10' before '9', and not by
+  TensorBoard's EventAccumulator, which reads files in name order and purges on a step going back.
   """
-  from tensorboard.backend.event_processing import event_accumulator
+  from tensorboard.backend.event_processing import event_file_loader
   from tensorboard.util import tensor_util
+  latest: dict[str, dict[int, tuple[float, float]]] = {}  # tag -> step -> (wall time, value)
   with workdir_lib.local_copy(directory) as local:  # TensorBoard's reader cannot reach a bucket
-    # size_guidance 0 keeps every event (its default samples at most 500 per tag).
-    accumulator = event_accumulator.EventAccumulator(
-        local, size_guidance={event_accumulator.TENSORS: 0, event_accumulator.SCALARS: 0})
-    accumulator.Reload()
-  tags = accumulator.Tags()
-  scalars: dict[str, dict[int, float]] = {}
-  for tag in tags.get(event_accumulator.TENSORS, []):
-    for event in accumulator.Tensors(tag):
-      array = tensor_util.make_ndarray(event.tensor_proto)
-      if array.ndim == 0 and np.issubdtype(array.dtype, np.number):
-        scalars.setdefault(tag, {})[int(event.step)] = float(array)
-  for tag in tags.get(event_accumulator.SCALARS, []):
-    for event in accumulator.Scalars(tag):
-      scalars.setdefault(tag, {})[int(event.step)] = float(event.value)
-  return {tag: sorted(points.items()) for tag, points in scalars.items()}
+    for name in sorted(workdir_lib.list_dir(local)):
+      if '.tfevents.' not in name:
+        continue
+      for event in event_file_loader.EventFileLoader(workdir_lib.join(local, name)).Load():
+        for value in event.summary.value:  # legacy simple_values arrive migrated to tensors
+          if not value.HasField('tensor'):
+            continue
+          array = tensor_util.make_ndarray(value.tensor)
+          if array.ndim == 0 and np.issubdtype(array.dtype, np.number):
+            points = latest.setdefault(value.tag, {})
+            step = int(event.step)
+            if step not in points or event.wall_time >= points[step][0]:
+              points[step] = (event.wall_time, float(array))
+  return {tag: sorted((step, v) for step, (_, v) in points.items())
+          for tag, points in latest.items()}
 
 
 def training_curves(workdir: str, out_dir: str) -> str | None:
