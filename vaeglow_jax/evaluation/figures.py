@@ -72,7 +72,7 @@ def read_scalars(directory: str) -> dict[str, list[tuple[int, float]]]:
   from tensorboard.util import tensor_util
   latest: dict[str, dict[int, tuple[float, float]]] = {}  # tag -> step -> (wall time, value)
   with workdir_lib.local_copy(directory) as local:  # TensorBoard's reader cannot reach a bucket
-    for name in sorted(workdir_lib.list_dir(local)):
+    for name in workdir_lib.list_dir(local):  # sorted
       if '.tfevents.' not in name:
         continue
       for event in event_file_loader.EventFileLoader(workdir_lib.join(local, name)).Load():
