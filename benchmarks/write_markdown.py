@@ -214,7 +214,7 @@ def _compile_time_section() -> list[str]:
   if not result:
     return []
   # CelebA's paper size runs on its own (python -m benchmarks.compile_time --sizes=celeba:default
-  # --out=.../compile_time_celeba.json): its unrolled flows compile for minutes on CPU.
+  # --out=.../compile_time_celeba.json): 12 compiles of up to 50 s each, too long beside the rest.
   celeba = _load('compile_time_celeba') or {'results': []}
   rows = {(r['dataset'], r['preset'], r['phase'], r['form']): r
           for r in result['results'] + celeba['results']}
