@@ -33,11 +33,29 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
 import pytest  # noqa: E402
 
 
+# The runs made once per session (helpers.once_per_session) that several tests share.
+SHARED_RUNS = ('tiny_run', 'two_process_run', 'straight_run')
+
+
 def pytest_collection_modifyitems(config, items):
   """The slow tests first: xdist hands tests out in this order, so the many short ones fill the
-  workers' gaps at the end instead of a long one running alone while the other worker idles."""
+  workers' gaps at the end instead of a long one running alone while the other worker idles.
+  Among them, one user of each shared run first, the other users last: a test that asks for a
+  run the other worker is still making waits for it with its core idle (tiny_run: 20-40 s)."""
   del config
-  items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+  first_users = {}
+  for item in items:
+    for name in SHARED_RUNS:
+      if name in item.fixturenames:
+        first_users.setdefault(name, item)
+
+  def order(item):
+    shared = [name for name in SHARED_RUNS if name in item.fixturenames]
+    if any(first_users[name] is item for name in shared):
+      return item.get_closest_marker('slow') is None, 0
+    return item.get_closest_marker('slow') is None, 2 if shared else 1
+
+  items.sort(key=order)
 
 
 @pytest.fixture(scope='session')

@@ -145,3 +145,29 @@ def test_the_model_library_imports_without_tensorflow():
   run = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
   assert run.returncode == 0 and run.stdout.strip() == 'ok', run.stderr[-3000:]
+
+
+@pytest.mark.parametrize('command,error', [
+    (['experiments.train', '--config=tests/configs/tiny.py', '--config.learning_rate=-1'],
+     'error: learning_rate must be positive, got -1.0.'),
+    (['experiments.evaluate'], "error: no trained phase 'vae' in"),
+])
+def test_a_bad_input_is_answered_without_importing_tensorflow(tmp_path, command, error):
+  """TensorFlow's import costs about 3 s: a command that stops at a bad input must not pay it
+  (the TensorBoard writer and tf.data import it when they are first used)."""
+  code = textwrap.dedent('''
+      import runpy, sys
+      class Block:
+        def find_spec(self, name, path=None, target=None):
+          if name.split('.')[0] == 'tensorflow':
+            raise ImportError(f'{name} is blocked in this test')
+      sys.meta_path.insert(0, Block())
+      module = sys.argv[1]
+      sys.argv = [module] + sys.argv[2:]
+      runpy.run_module(module, run_name='__main__', alter_sys=True)
+      ''')
+  run = subprocess.run([sys.executable, '-c', code, *command, f'--workdir={tmp_path / "run"}'],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+  assert run.returncode == 2, run.stderr[-3000:]
+  assert run.stderr.strip().splitlines()[-1].startswith(error), run.stderr[-3000:]
+  assert not (tmp_path / 'run').exists()
