@@ -17,7 +17,7 @@ if [ "$preset" = test ]; then
   peer=(--tiny --steps=2 --rounds=1)
   quick=(--preset=test --datasets=fashion_mnist --phases=vae --batches=8 --steps=2)
   roof=(--phases=glow --batch=4 --steps=2 --dataset=fashion_mnist)
-  ratio=(--batch=4 --steps=1 --glow_widths=4,8 --glow_depths=1,2 --unroll=1)
+  ratio=(--batch=4 --steps=1 --glow_widths=4,8 --glow_depths=1 --unroll=1)  # + the config's K=2, width 8
   bf16=(--preset=test --datasets=fashion_mnist --phases=glow --batches=4 --steps=2)
   loop=(--preset=test --datasets=fashion_mnist --phases=vae --steps=4 --rounds=1 --log_every=2)
 else
