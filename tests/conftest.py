@@ -33,8 +33,10 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
 import pytest  # noqa: E402
 
 
-# The runs made once per session (helpers.once_per_session) that several tests share.
-SHARED_RUNS = ('tiny_run', 'two_process_run', 'straight_run')
+# The runs made once per session (helpers.once_per_session) that several tests take as fixture
+# arguments. (test_multihost's two_process_run is asked for mid-test, after each test's own work,
+# so it is not among a test's fixturenames.)
+SHARED_RUNS = ('tiny_run', 'straight_run')
 
 
 def pytest_collection_modifyitems(config, items):

@@ -123,15 +123,21 @@ def test_the_core_install_runs_the_readme_library_example(wheel, tmp_path):
   assert run.stdout.strip().endswith('ok 0.2.0')
 
 
-def test_the_model_library_imports_without_tensorflow():
-  """losses, flows, glow, model (and the package's re-exports) never import TensorFlow."""
-  code = textwrap.dedent('''
+def _blocking_imports_of(packages) -> str:
+  """Python source that makes importing any of `packages` (or their submodules) fail."""
+  return textwrap.dedent(f'''
       import sys
       class Block:
         def find_spec(self, name, path=None, target=None):
-          if name.split('.')[0] in ('tensorflow', 'tensorflow_datasets', 'clu'):
-            raise ImportError(f'{name} is blocked in this test')
+          if name.split('.')[0] in {tuple(packages)!r}:
+            raise ImportError(f'{{name}} is blocked in this test')
       sys.meta_path.insert(0, Block())
+      ''')
+
+
+def test_the_model_library_imports_without_tensorflow():
+  """losses, flows, glow, model (and the package's re-exports) never import TensorFlow."""
+  code = _blocking_imports_of(('tensorflow', 'tensorflow_datasets', 'clu')) + textwrap.dedent('''
       import vaeglow_jax
       from vaeglow_jax import flows, phases
       from vaeglow_jax.models import losses
@@ -155,13 +161,8 @@ def test_the_model_library_imports_without_tensorflow():
 def test_a_bad_input_is_answered_without_importing_tensorflow(tmp_path, command, error):
   """TensorFlow's import costs about 3 s: a command that stops at a bad input must not pay it
   (the TensorBoard writer and tf.data import it when they are first used)."""
-  code = textwrap.dedent('''
-      import runpy, sys
-      class Block:
-        def find_spec(self, name, path=None, target=None):
-          if name.split('.')[0] == 'tensorflow':
-            raise ImportError(f'{name} is blocked in this test')
-      sys.meta_path.insert(0, Block())
+  code = _blocking_imports_of(('tensorflow',)) + textwrap.dedent('''
+      import runpy
       module = sys.argv[1]
       sys.argv = [module] + sys.argv[2:]
       runpy.run_module(module, run_name='__main__', alter_sys=True)
