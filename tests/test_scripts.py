@@ -1,7 +1,9 @@
 """scripts/copy_run.sh, the one copy from a work directory into results/ (RESULTS.md links the
-copied names)."""
+copied names); which tests scripts/test.sh and .ci/run select."""
 
 import os
+import re
+import shutil
 import subprocess
 
 import pytest
@@ -59,3 +61,52 @@ def test_copy_run_refuses_a_bad_layout_and_a_missing_config(tmp_path):
   assert bad.returncode == 2 and "unknown layout 'flattened'" in bad.stderr
   missing = _copy_run(str(workdir), str(tmp_path / 'out2'), 'flat', 'prior', '', cwd=tmp_path)
   assert missing.returncode != 0 and 'prior/config.json' in missing.stderr
+
+
+def _pytest_runs(tmp_path, command):
+  """Runs `command` (bash words) in a copy of scripts/test.sh and .ci/run whose set-up does
+  nothing and whose .venv/bin/python only records its arguments. -> one list of arguments
+  per pytest run."""
+  for name in ('scripts/test.sh', '.ci/run'):
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(os.path.join(ROOT, name), tmp_path / name)
+  (tmp_path / 'scripts/setup_env.sh').write_text('exit 0\n')
+  python = tmp_path / '.venv/bin/python'
+  python.parent.mkdir(parents=True)
+  python.write_text('#!/usr/bin/env bash\nprintf "%s\\037" "$@" >> "$(dirname "$0")/runs"\n'
+                    'echo >> "$(dirname "$0")/runs"\n')
+  python.chmod(0o755)
+  subprocess.run(['bash', '-c', command], cwd=tmp_path, check=True)
+  lines = (tmp_path / '.venv/bin/runs').read_text().splitlines()
+  return [line.split('\037')[:-1] for line in lines]
+
+
+def _selection(args):
+  """(the marker expression, the arguments after the fixed ones) of one pytest run."""
+  assert args[:6] == ['-m', 'pytest', '-n', '2', '--maxschedchunk=2', '--durations=25'], args
+  rest = args[6:]
+  marks = [rest[i + 1] for i, a in enumerate(rest) if a == '-m']
+  return marks, [a for i, a in enumerate(rest) if a != '-m' and (i == 0 or rest[i - 1] != '-m')]
+
+
+@pytest.mark.parametrize('args,marks,rest', [
+    ('', ['not slow'], []),  # the suite
+    ('--all', [], []),
+    ('-m slow -x', ['slow'], ['-x']),
+    ('-x tests/test_multihost.py', [], ['-x', 'tests/test_multihost.py']),  # named: slow or not
+    ('tests/test_cli.py::test_x', [], ['tests/test_cli.py::test_x']),
+    ('-x -k bucket', ['not slow'], ['-x', '-k', 'bucket']),
+])
+def test_test_sh_runs_the_suite_without_slow_tests_unless_asked(tmp_path, args, marks, rest):
+  (run,) = _pytest_runs(tmp_path, f'bash scripts/test.sh {args}')
+  assert _selection(run) == (marks, rest)
+
+
+def test_ci_runs_the_readme_test_command_then_the_slow_tests(tmp_path):
+  readme = open(os.path.join(ROOT, 'README.md')).read()
+  (command,) = re.findall(r'^(bash scripts/test\.sh[^#\n]*?)\s*# the tests', readme, re.M)
+  ci = open(os.path.join(ROOT, '.ci/run')).read().splitlines()
+  assert command in ci
+  runs = [_selection(args) for args in _pytest_runs(tmp_path, 'bash .ci/run')]
+  # Every test is in exactly one of the runs.
+  assert runs == [(['not slow'], []), (['slow'], [])]
