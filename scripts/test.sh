@@ -19,7 +19,7 @@ for arg in "$@"; do
   case "$arg" in
     --all) select=() ;;
     -m | -m* | --markexpr*) select=(); args+=("$arg") ;;
-    tests | tests/* | *::*) select=(); args+=("$arg") ;;
+    tests | tests/* | ./tests | ./tests/* | *::*) select=(); args+=("$arg") ;;
     *) args+=("$arg") ;;
   esac
 done

@@ -95,6 +95,7 @@ def _selection(args):
     ('-m slow -x', ['slow'], ['-x']),
     ('-x tests/test_multihost.py', [], ['-x', 'tests/test_multihost.py']),  # named: slow or not
     ('tests/test_cli.py::test_x', [], ['tests/test_cli.py::test_x']),
+    ('./tests/training', [], ['./tests/training']),
     ('-x -k bucket', ['not slow'], ['-x', '-k', 'bucket']),
 ])
 def test_test_sh_runs_the_suite_without_slow_tests_unless_asked(tmp_path, args, marks, rest):
