@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from flax import traverse_util
 
 from experiments.configs import fashion_mnist, from_workdir
 from tests.xla_env import xla_flags
@@ -51,21 +52,29 @@ def test_keys_newer_than_the_run_keep_their_defaults_and_removed_keys_are_droppe
   assert 'retired_knob' not in loaded.model and loaded.model.glow.hidden == 48
 
 
-def test_a_run_from_before_a_key_existed_is_rebuilt_as_it_was_trained(tmp_path):
-  # model.glow.mixing: today's default is 'shuffle'; runs before it had no mixing ('none').
-  # A rebuilt model must be the trained one, whatever today's default is.
+@pytest.mark.parametrize('key,then', [
+    ('model.glow.mixing', 'none'),  # today 'shuffle'; runs before it had no mixing
+    ('model.conv_impl', 'xla'),  # today 'auto' (sub-pixel on CPU); before, nn.ConvTranspose's
+])
+def test_a_run_from_before_a_key_existed_is_rebuilt_as_it_was_trained(tmp_path, key, then):
+  # A rebuilt model must compute what the trained one computed, whatever today's default is.
   _trained(tmp_path)
   path = workdir.config_path(str(tmp_path), 'glow')
   with open(path) as f:
     saved = json.load(f)
   base = from_workdir.get_config()
-  assert base.model.glow.mixing != workdir.LEGACY_VALUES['model.glow.mixing']
-  assert workdir.trained_config(str(tmp_path), 'glow', base).model.glow.mixing == (
-      saved['model']['glow']['mixing'])  # a saved value always wins
-  del saved['model']['glow']['mixing']
+  *groups, name = key.split('.')
+  saved_group, base_group = saved, base
+  for group in groups:
+    saved_group, base_group = saved_group[group], base_group[group]
+  assert base_group[name] != then == workdir.LEGACY_VALUES[key]
+  trained = lambda: traverse_util.flatten_dict(  # noqa: E731
+      workdir.trained_config(str(tmp_path), 'glow', base).to_dict(), sep='.')[key]
+  assert trained() == saved_group[name]  # a saved value always wins
+  del saved_group[name]
   with open(path, 'w') as f:
     json.dump(saved, f)
-  assert workdir.trained_config(str(tmp_path), 'glow', base).model.glow.mixing == 'none'
+  assert trained() == then
 
 
 def test_the_launch_of_a_multi_process_run_is_not_read_back(tmp_path):

@@ -256,6 +256,9 @@ LAUNCH_KEYS = ('multihost', 'distributed', 'num_devices')
 # knows the history of the config (trained_config).
 LEGACY_VALUES = {
     'model.glow.mixing': 'none',  # the Glow layer's steps had no channel mixing before it existed
+    # The decoder's upsampling was nn.ConvTranspose's own computation before model.conv_impl
+    # existed; 'auto' now picks the sub-pixel form on CPU (the same map, other float rounding).
+    'model.conv_impl': 'xla',
 }
 # Keys an evaluation may change without retraining; everything else comes from config.json.
 EVALUATION_KEYS = ('phase', 'eval', 'sampling', 'stage1_workdir') + LAUNCH_KEYS
