@@ -4,10 +4,14 @@
 # checkpoints, and NEW_REF's experiments.evaluate on OLD_REF's work directory must write the
 # metrics OLD_REF's evaluate writes, timings aside.
 # Usage: bash scripts/compare_commits.sh OLD_REF [NEW_REF]   (FEATURES=DIR adds FID in that space)
+# NEW_FLAGS: training flags for NEW_REF's side only, to switch off a change that alters float
+# rounding on purpose. Against a commit older than 0f541b3 (issue 32's CPU levers):
+#   NEW_FLAGS="--config.model.conv_impl=xla --config.cpu_devices=1"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 old_ref=$1 new_ref=${2:-HEAD}
 vae_steps=${VAE_STEPS:-40} glow_steps=${GLOW_STEPS:-20}
+read -r -a new_flags <<< "${NEW_FLAGS:-}"
 py=$PWD/.venv/bin/python
 out=$(mktemp -d)
 trap 'git worktree remove --force "$out/old"; git worktree remove --force "$out/new"' EXIT
@@ -16,9 +20,10 @@ git worktree add --detach -q "$out/new" "$new_ref"
 for side in old new; do
   for phase in vae glow; do
     steps=$vae_steps; [ $phase = glow ] && steps=$glow_steps
+    extra=(); [ $side = new ] && extra=("${new_flags[@]}")
     (cd "$out/$side" && $py -m experiments.train --config=experiments/configs/fashion_mnist.py:quick \
         --workdir="$out/run_$side" --config.phase=$phase --config.num_train_steps=$steps \
-        --config.checkpoint_every_steps=$steps > "$out/train_${side}_$phase.log" 2>&1)
+        --config.checkpoint_every_steps=$steps "${extra[@]}" > "$out/train_${side}_$phase.log" 2>&1)
   done
 done
 eval_args=(--config.phase=glow --config.eval.max_test_examples=256 --config.eval.num_fid_samples=128
