@@ -18,7 +18,7 @@ args=()
 for arg in "$@"; do
   case "$arg" in
     --all) select=() ;;
-    -m | -m* | --markexpr*) select=(); args+=("$arg") ;;
+    -m* | --markexpr*) select=(); args+=("$arg") ;;
     tests | tests/* | ./tests | ./tests/* | *::*) select=(); args+=("$arg") ;;
     *) args+=("$arg") ;;
   esac

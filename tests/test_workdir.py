@@ -63,13 +63,13 @@ def test_a_run_from_before_a_key_existed_is_rebuilt_as_it_was_trained(tmp_path, 
   with open(path) as f:
     saved = json.load(f)
   base = from_workdir.get_config()
+  value = lambda config: traverse_util.flatten_dict(config.to_dict(), sep='.')[key]  # noqa: E731
+  trained = lambda: value(workdir.trained_config(str(tmp_path), 'glow', base))  # noqa: E731
+  assert value(base) != then == workdir.LEGACY_VALUES[key]
   *groups, name = key.split('.')
-  saved_group, base_group = saved, base
+  saved_group = saved
   for group in groups:
-    saved_group, base_group = saved_group[group], base_group[group]
-  assert base_group[name] != then == workdir.LEGACY_VALUES[key]
-  trained = lambda: traverse_util.flatten_dict(  # noqa: E731
-      workdir.trained_config(str(tmp_path), 'glow', base).to_dict(), sep='.')[key]
+    saved_group = saved_group[group]
   assert trained() == saved_group[name]  # a saved value always wins
   del saved_group[name]
   with open(path, 'w') as f:
