@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import logging as std_logging
+import os
 import re
 import sys
 
@@ -10,9 +13,42 @@ from absl import app, flags, logging
 
 VERBOSE = flags.DEFINE_bool('verbose', False, 'Show stack traces and library INFO logs.')
 
-# Exit codes: 2 = bad input (nothing changed), 143 = stopped by SIGTERM after a final checkpoint.
+# Exit codes: 2 = bad input (nothing changed), 143 = stopped by SIGTERM after a final checkpoint,
+# 130 = stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
 EXIT_BAD_INPUT = 2
 EXIT_PREEMPTED = 143
+EXIT_INTERRUPTED = 130
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+  """Imports TensorFlow with stderr (fd 2) sent to /dev/null. TensorFlow 2.21 prints its oneDNN
+  and CPU-feature notices from C++ while it is imported, before its logging reads
+  TF_CPP_MIN_LOG_LEVEL, so no setting silences them. An import that fails still raises (its
+  traceback is printed after fd 2 is back). Installed by cli.run unless --verbose."""
+
+  def find_spec(self, name, path=None, target=None):
+    del path, target
+    if name != 'tensorflow':
+      return None
+    sys.meta_path.remove(self)  # once: the real finders locate it
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+      return spec
+    exec_module = spec.loader.exec_module
+
+    def quiet_exec_module(module):
+      sys.stderr.flush()
+      saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+      os.dup2(null, 2)
+      try:
+        exec_module(module)
+      finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+    spec.loader.exec_module = quiet_exec_module
+    return spec
 
 
 class _QuietLibraries:
@@ -25,8 +61,12 @@ class _QuietLibraries:
 
 def one_line(error: BaseException) -> str:
   """A readable single line from an exception (ml_collections quotes and escapes its messages)."""
-  text = str(error).replace('\\n', ' ').replace("\\'", "'").replace('\n', ' ')
-  text = text.strip().strip('\'"').strip()
+  text = str(error).replace('\\n', ' ').replace("\\'", "'").replace('\n', ' ').strip()
+  if len(text) > 1 and text[0] == text[-1] and text[0] in '\'"':  # only a pair of outer quotes
+    text = text[1:-1].strip()
+  match = re.search(r'^(flag --\w+=([^:\s]+):\w+): .*get_config\(\) takes 0 positional', text)
+  if match:
+    return f'{match.group(1)}: {match.group(2)} has no presets; give --config={match.group(2)}.'
   match = re.search(r'Did you mean "(\w+)" instead of "(\w+)"', text)
   if match:
     return f'unknown config key {match.group(2)!r}; did you mean {match.group(1)!r}?'
@@ -40,16 +80,38 @@ def one_line(error: BaseException) -> str:
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT):
+  """Prints the one error line and exits. Library log records after it (e.g. asyncio reporting,
+  at shutdown, the writes a full disk refused) would bury it: logging ends here."""
   print(f'error: {message}', file=sys.stderr)
+  sys.stderr.flush()
+  std_logging.disable(std_logging.CRITICAL)
   sys.exit(code)
 
 
+# Flags and config keys that name a file or folder: a leading '~' is the user's home, as a shell
+# would have expanded it (it does not after '--flag='), never a folder named '~'.
+PATH_FLAGS = ('workdir', 'out')
+PATH_KEYS = ('stage1_workdir', 'data.data_dir', 'data.cache_dir', 'eval.feature_extractor_dir',
+             'eval.feature_extractor_dir_2', 'eval.inception_weights')
+
+
+def expand_home(path):
+  """'~/x' -> '/root/x'; anything else (a URL, an absolute or relative path) unchanged."""
+  return os.path.expanduser(path) if isinstance(path, str) and path.startswith('~') else path
+
+
 def config(config_flag):
-  """The value of a config_flags flag; a config file that fails to load is one line, exit 2
-  (ml_collections defers the failure to the first access, as an OSError)."""
+  """The value of a config_flags flag, its path keys' '~' expanded; a config file that fails to
+  load is one line, exit 2 (ml_collections defers the failure to the first access, as an
+  OSError)."""
   try:
     value = config_flag.value
     value.keys()  # a config that failed to load raises here, on first attribute access
+    for key in PATH_KEYS:
+      parent, _, leaf = key.rpartition('.')
+      node = value.get(parent) if parent else value
+      if node is not None and leaf in node:
+        node[leaf] = expand_home(node[leaf])
     return value
   except OSError as e:
     if VERBOSE.value:
@@ -59,6 +121,13 @@ def config(config_flag):
       fail(f'config file {missing.group(1)} not found; give --config=PATH[:preset], for example '
            '--config=experiments/configs/fashion_mnist.py:quick.')
     fail(one_line(e))
+
+
+def overrides(config_flag) -> dict:
+  """The --config.KEY=VALUE overrides ({dotted key: value}), path keys' '~' expanded."""
+  from ml_collections import config_flags
+  return {key: expand_home(value) if key in PATH_KEYS else value
+          for key, value in config_flags.get_override_values(config_flag).items()}
 
 
 def _parse_flags(argv):
@@ -87,13 +156,23 @@ def run(main, user_errors: tuple[type[BaseException], ...] | None = None):
     raise TypeError(f'user_errors must be library error classes, not built-ins: {builtin}')
 
   def wrapped(argv):
+    for name in PATH_FLAGS:
+      if name in flags.FLAGS and isinstance(flags.FLAGS[name].value, str):
+        flags.FLAGS[name].value = expand_home(flags.FLAGS[name].value)
     if not VERBOSE.value:
       logging.get_absl_handler().addFilter(_QuietLibraries())
+      if 'tensorflow' not in sys.modules:
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
     try:
       return main(argv)
     except user_errors as e:
       if VERBOSE.value:
         raise
       fail(one_line(e))
+    except KeyboardInterrupt:
+      if VERBOSE.value:
+        raise
+      fail('interrupted by Ctrl-C; every file written so far is whole (checkpoints, config, '
+           'metrics): rerun the same command to resume.', EXIT_INTERRUPTED)
 
   app.run(wrapped, flags_parser=_parse_flags)

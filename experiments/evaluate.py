@@ -37,7 +37,7 @@ def evaluation_config(launch):
   from vaeglow_jax import workdir
   if flags.FLAGS['config'].present:
     return launch
-  overrides = config_flags.get_override_values(flags.FLAGS['config'])
+  overrides = cli.overrides(flags.FLAGS['config'])
   trained = workdir.trained_config(_WORKDIR.value, launch.phase, launch)
   return workdir.with_overrides(trained, overrides)
 

@@ -56,7 +56,7 @@ def last_trained_phase(workdir: str) -> str:
 
 def sample_config(launch):
   from vaeglow_jax import workdir as workdir_lib
-  overrides = config_flags.get_override_values(flags.FLAGS['config'])
+  overrides = cli.overrides(flags.FLAGS['config'])
   if 'phase' not in overrides:
     overrides['phase'] = last_trained_phase(_WORKDIR.value)
   trained = workdir_lib.trained_config(_WORKDIR.value, overrides['phase'], launch)
@@ -79,8 +79,8 @@ def main(argv):
     if _NUM.value <= 0:
       raise SampleError(f'--num must be positive, got {_NUM.value}.')
     temperature = config.sampling.temperature if _TEMPERATURE.value is None else _TEMPERATURE.value
-    if temperature < 0:
-      raise SampleError(f'--temperature must be >= 0, got {temperature:g}.')
+    if not 0 <= temperature < float('inf'):  # NaN fails this too
+      raise SampleError(f'--temperature must be a finite number >= 0, got {temperature:g}.')
     image_shape = config_checks.validate_config(config)
     mesh = sharding.make_mesh(config.num_devices or None)
     sharding.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
@@ -88,6 +88,8 @@ def main(argv):
     evaluation._check_prior_phase(config, _WORKDIR.value)
     out = _OUT.value or workdir_lib.join(_WORKDIR.value, evaluation.result_name(config),
                                          f'samples_T{temperature:g}')
+    if workdir_lib.exists(out) and not workdir_lib.is_dir(out):
+      raise SampleError(f'--out {out} is a file, not a folder; pass a folder path for the images.')
     if workdir_lib.list_dir(out):
       raise SampleError(f'{out} already holds files; pass another --out, or move them away.')
     return config, float(temperature), image_shape, mesh, out

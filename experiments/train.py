@@ -4,7 +4,8 @@ r"""Trains one phase of the model.
       --workdir=/tmp/fmnist [--config.phase=glow] [--config.KEY=VALUE ...] [--verbose]
 
 Exit codes: 0 done; 2 bad input (one line on stderr, work directory unchanged);
-143 stopped by SIGTERM after writing a final checkpoint (rerun to resume).
+143 stopped by SIGTERM, 130 by Ctrl-C, after writing a final checkpoint (rerun to resume); 130 also
+after a second Ctrl-C, which stops at once and keeps the checkpoints already saved.
 """
 
 import os
@@ -32,7 +33,7 @@ def main(argv):
   try:
     trainer.train_and_evaluate(config, _WORKDIR.value)
   except trainer.Preempted as e:
-    cli.fail(str(e), cli.EXIT_PREEMPTED)
+    cli.fail(str(e), cli.EXIT_INTERRUPTED if e.by_ctrl_c else cli.EXIT_PREEMPTED)
 
 
 def run():

@@ -4,7 +4,8 @@ so subprocess tests (kill, SIGTERM, CLI errors) need no dataset.
 With VAEGLOW_TEST_POISON_PROCESS=i, process i's reconstruction term is NaN on its own slice of
 each batch (a non-finite step that starts on one host). With VAEGLOW_TEST_SIGTERM_AT_BATCH=k,
 the process sends itself SIGTERM as the loop takes its k-th training batch (1-based), then
-waits 2 s: a preemption at a known point of the run, however slow or fast the machine."""
+waits 2 s: a preemption at a known point of the run, however slow or fast the machine.
+VAEGLOW_TEST_SIGINT_AT_BATCH=k does the same with SIGINT (a Ctrl-C)."""
 
 import os
 import runpy
@@ -25,13 +26,13 @@ def _poison_this_process():
   phases.VAEPhase.per_example = poisoned_per_example(phases.VAEPhase.per_example)
 
 
-def _sigterm_at_batch(k: int):
+def _signal_at_batch(k: int, signum: int):
   from vaeglow_jax import data
 
   def train_iterator(*args, **kwargs):
     for i, batch in enumerate(original(*args, **kwargs), start=1):
       if i == k:
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)
         # The notice reaches the other processes through the coordination service, not at once:
         # without a pause, a fast run could pass its last step before they agree to stop.
         time.sleep(2)
@@ -41,8 +42,9 @@ def _sigterm_at_batch(k: int):
 
 
 if __name__ == '__main__':
-  if os.environ.get('VAEGLOW_TEST_SIGTERM_AT_BATCH'):
-    _sigterm_at_batch(int(os.environ['VAEGLOW_TEST_SIGTERM_AT_BATCH']))
+  for name, signum in (('SIGTERM', signal.SIGTERM), ('SIGINT', signal.SIGINT)):
+    if os.environ.get(f'VAEGLOW_TEST_{name}_AT_BATCH'):
+      _signal_at_batch(int(os.environ[f'VAEGLOW_TEST_{name}_AT_BATCH']), signum)
   poisoned_process = os.environ.get('VAEGLOW_TEST_POISON_PROCESS')
   if poisoned_process is not None and int(poisoned_process) == int(
       next(a.split('=')[1] for a in sys.argv if a.startswith('--config.distributed.process_id='))):

@@ -125,3 +125,76 @@ def test_a_report_without_fid_says_nothing_about_fid():
            'iw_samples': 4, 'num_fid_samples': 100}]
   table = report.markdown_table(rows)
   assert 'None' not in table and 'FID from' not in table
+
+
+def test_resuming_past_the_end_is_refused_and_a_finished_run_keeps_its_record(phase1):
+  """config.json must describe the checkpoints beside it: a rerun that trains nothing never
+  rewrites it (before: num_train_steps=1 over a step-2 checkpoint exited 0 and wrote 1)."""
+  _refused(phase1, train_config('vae', steps=1, num_devices=1),
+           r'vae is already at step 2, past num_train_steps=1; to train on, give '
+           r'--config\.num_train_steps above 2; for a shorter run, give a new --workdir\.')
+  import tensorflow_datasets as tfds
+  before = snapshot(phase1)
+  with tfds.testing.mock_data(num_examples=64):  # at its end: nothing to do, nothing written
+    assert trainer.train_and_evaluate(
+        train_config('vae', steps=2, num_devices=1, learning_rate=0.1), phase1) == []
+  unlocked = lambda snap: {k: v for k, v in snap.items() if not k.endswith('.lock')}  # noqa: E731
+  assert unlocked(snapshot(phase1)) == unlocked(before)  # the lock file holds the last pid
+  assert workdir_lib.saved_config(phase1, 'vae')['learning_rate'] == 3e-3
+
+
+def _parse_error(*argv):
+  flag_values = flags.FlagValues()
+  config_flags.DEFINE_config_file('config', None, '', flag_values=flag_values)
+  with pytest.raises(Exception) as e:  # noqa: B017 - whatever ml_collections raises
+    flag_values(['x', *argv])
+  return cli.one_line(e.value)
+
+
+def test_a_preset_for_a_config_file_without_presets_says_so():
+  assert _parse_error('--config=tests/configs/tiny.py:quick') == (
+      'flag --config=tests/configs/tiny.py:quick: tests/configs/tiny.py has no presets; give '
+      '--config=tests/configs/tiny.py.')
+
+
+def test_a_value_of_the_wrong_type_is_quoted_whole():
+  assert cli.one_line(ValueError("flag --config.num_train_steps=abc: invalid literal for int() "
+                                 "with base 10: 'abc'")).endswith(": 'abc'")
+  assert cli.one_line(ValueError("'quoted whole'")) == 'quoted whole'
+
+
+def test_more_devices_than_there_are_is_one_line():
+  import jax
+  count = jax.device_count()
+  for bad in (count + 1, -1):
+    with pytest.raises(sharding.MeshError, match=rf'num_devices={bad}, but this run has {count} '
+                       r'cpu device\(s\); set --config\.num_devices to 1\.\.'):
+      sharding.make_mesh(bad)
+
+
+def test_a_batch_the_devices_cannot_split_names_both_device_knobs():
+  with pytest.raises(sharding.BatchSizeError) as e:
+    sharding.check_batch_size(8, types.SimpleNamespace(size=3))
+  assert str(e.value) == (
+      'batch_size 8 must be a positive multiple of the device count 3; set --config.batch_size to '
+      'a multiple of 3, or use a device count that divides 8: --config.num_devices, or on CPU '
+      '--config.cpu_devices.')
+
+
+def test_a_tilde_path_is_the_home_folder_never_a_folder_named_tilde(tmp_path):
+  home = tmp_path / 'home'
+  home.mkdir()
+  result = subprocess.run(
+      [sys.executable, '-m', 'experiments.evaluate', '--workdir=~/runs/a',
+       '--config.eval.feature_extractor_dir=~/fe'], cwd=tmp_path, capture_output=True, text=True,
+      timeout=300, env={**os.environ, 'HOME': str(home), 'PYTHONPATH': ROOT})
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert str(home / 'runs' / 'a') in result.stderr.strip().splitlines()[-1]
+  assert not (tmp_path / '~').exists() and os.listdir(tmp_path) == ['home']
+  config = train_config(stage1_workdir='~/p1')
+  config.eval.feature_extractor_dir = '~'
+  flag = types.SimpleNamespace(value=config)
+  expanded = cli.config(flag)
+  assert expanded.stage1_workdir == os.path.expanduser('~/p1')
+  assert expanded.eval.feature_extractor_dir == os.path.expanduser('~')
+  assert cli.expand_home('gs://b/~x') == 'gs://b/~x' and cli.expand_home('a/~') == 'a/~'

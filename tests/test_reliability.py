@@ -2,6 +2,7 @@
 
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -49,7 +50,7 @@ def _cli(workdir, *args, wait=True, **kwargs):
     ('learning_rate', -1e-3, 'learning_rate must be positive'),
     ('num_train_steps', 0, 'must be positive'),
     ('batch_size', -8, 'batch_size must be positive'),
-    ('sampling.temperature', -0.5, 'temperature must be >= 0'),
+    ('sampling.temperature', -0.5, 'temperature must be finite and >= 0'),
     ('data.name', 'imagenet', "unknown dataset 'imagenet'"),
     ('phase', 'finetune', "phase 'finetune' is unknown"),
     ('model.glow.conv_impl', 'fast', 'model.glow.conv_impl must be one of'),
@@ -237,6 +238,103 @@ def test_sigterm_writes_final_checkpoint(tmp_path):
   assert 'stopped by SIGTERM' in out
   step, _ = latest_state(str(tmp_path), 'vae')
   assert step is not None and step >= 1
+
+
+def _in_main_thread():
+  import threading
+  if threading.current_thread() is not threading.main_thread():
+    pytest.skip('signal handlers can only be set from the main thread')
+
+
+def test_a_first_ctrl_c_asks_for_a_checkpoint_and_a_second_stops_at_once():
+  _in_main_thread()
+  before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+  with reliability.StopSignal() as stop:
+    assert not stop.reached(1) and not stop.received
+    os.kill(os.getpid(), signal.SIGINT)
+    assert stop.reached(2) and stop.describe() == 'Ctrl-C'
+    with pytest.raises(KeyboardInterrupt):
+      os.kill(os.getpid(), signal.SIGINT)
+  assert {s: signal.getsignal(s) for s in before} == before
+  with reliability.StopSignal() as stop:
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert stop.reached(1) and stop.describe() == 'SIGTERM'
+    os.kill(os.getpid(), signal.SIGINT)  # after a SIGTERM, a Ctrl-C is the first one: no raise
+    assert stop.describe() == 'SIGTERM'
+
+
+def test_with_several_processes_ctrl_c_becomes_sigterm_for_jaxs_preemption_notifier():
+  """JAX's notifier owns SIGTERM there: Ctrl-C is passed on as SIGTERM to this process, and
+  only the sync point (every process's agreement) decides the step."""
+  _in_main_thread()
+  got = []
+  previous = signal.signal(signal.SIGTERM, lambda *_: got.append('SIGTERM'))
+  sync = type('Sync', (), {'reached': lambda self, step: step >= 5})()
+  try:
+    with reliability.StopSignal(sync) as stop:
+      assert signal.getsignal(signal.SIGTERM) is not stop._handle
+      os.kill(os.getpid(), signal.SIGINT)
+      assert got == ['SIGTERM'] and stop.describe() == 'Ctrl-C'
+      assert not stop.reached(4) and stop.reached(5)
+    with reliability.StopSignal(sync) as stop:  # stopped by another process's notice
+      assert stop.reached(5) and 'another process' in stop.describe()
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.slow  # trains in a subprocess
+def test_ctrl_c_writes_final_checkpoint_exits_130_and_the_rerun_resumes(tmp_path):
+  proc = _cli(tmp_path, '--config.num_train_steps=100000', '--config.checkpoint_every_steps=100000',
+              '--config.log_every_steps=1', wait=False)
+  wait_for_line(proc, 'train/loss')
+  proc.send_signal(signal.SIGINT)
+  out, _ = proc.communicate(timeout=120)
+  assert proc.returncode == 130, out
+  errors = [line for line in out.splitlines() if line.startswith('error: ')]
+  assert len(errors) == 1 and 'Traceback' not in out, out[-3000:]
+  stopped = int(re.search(r'^error: stopped by Ctrl-C at step (\d+); last checkpoint: \S+/(\d+);',
+                          errors[0]).group(1))
+  checkpoints_dir = tmp_path / 'vae' / 'checkpoints'
+  assert sorted(os.listdir(checkpoints_dir)) == [str(stopped)]  # one, whole, at the stop step
+  rerun = _cli(tmp_path, f'--config.num_train_steps={stopped + 2}')
+  assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+  assert f'resumed vae from step {stopped}' in rerun.stderr
+  assert latest_state(str(tmp_path), 'vae')[0] == stopped + 2
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A 1.5 MB tmpfs (root only): a tiny run's second or third checkpoint does not fit."""
+  mount = tmp_path / 'disk'
+  mount.mkdir()
+  done = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1500k', 'tmpfs', str(mount)],
+                        capture_output=True, text=True)
+  if done.returncode:
+    pytest.skip(f'cannot mount a tmpfs here: {done.stderr.strip()}')
+  yield mount
+  subprocess.run(['umount', str(mount)], check=True)
+
+
+@pytest.mark.slow  # trains in a subprocess
+def test_a_full_disk_is_one_line_leaves_no_temporary_and_the_rerun_resumes(small_disk):
+  workdir = small_disk / 'run'
+  args = ['--config.num_train_steps=40', '--config.checkpoint_every_steps=2',
+          '--config.keep_checkpoints=20', '--config.sample_every_steps=1000']
+  full = _cli(workdir, *args)
+  assert full.returncode == 2, full.stdout + full.stderr[-3000:]
+  errors = [line for line in full.stderr.splitlines() if line.startswith('error: ')]
+  assert len(errors) == 1 and 'Traceback' not in full.stderr, full.stderr[-3000:]
+  assert re.match(r'error: cannot write \S+ \(No space left on device; [\d.]+ MB free there, a '
+                  r'checkpoint needs about [\d.]+ MB\); .* resumes from its last complete '
+                  r'checkpoint, \S+/checkpoints/(\d+)\.$', errors[0]), errors[0]
+  last = int(errors[0].rsplit('/', 1)[1].rstrip('.'))
+  names = os.listdir(workdir / 'vae' / 'checkpoints')
+  assert not [n for n in names if 'tmp' in n] and str(last) in names
+  subprocess.run(['mount', '-o', 'remount,size=20m', str(small_disk)], check=True)
+  rerun = _cli(workdir, *args)
+  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  assert f'resumed vae from step {last}' in rerun.stderr
+  assert latest_state(str(workdir), 'vae')[0] == 40
 
 
 # The kill -9 tests' run: 10 steps, a checkpoint every 2.

@@ -8,9 +8,15 @@ dtypes; a damaged or mismatched checkpoint is one CheckpointError naming the fil
 
 from __future__ import annotations
 
+import gc
+import logging
+import os
+import sys
+
 import jax
 import numpy as np
 
+from vaeglow_jax import reliability
 from vaeglow_jax.errors import UserError
 from vaeglow_jax import workdir as workdir_lib
 
@@ -22,6 +28,25 @@ class CheckpointError(UserError, RuntimeError):
 TMP_MARKER = '.orbax-checkpoint-tmp'
 
 
+def remove_temporaries(directory: str) -> None:
+  """Removes the temporary folders of saves that did not finish (killed, or a full disk)."""
+  for name in workdir_lib.list_dir(directory):
+    if TMP_MARKER in name:
+      workdir_lib.remove_tree(workdir_lib.join(directory, name))
+
+
+def step_bytes(directory: str) -> int | None:
+  """The size of the newest finished step folder in a local `directory` (what the next save
+  needs), else None."""
+  steps = workdir_lib.finished_steps(directory)
+  if not steps or not workdir_lib.is_local(directory):
+    return None
+  total = 0
+  for root, _, files in os.walk(os.path.join(directory, str(steps[-1]))):
+    total += sum(os.path.getsize(os.path.join(root, name)) for name in files)
+  return total
+
+
 def checkpoint_manager(directory: str, max_to_keep: int, read_only: bool = False):
   """Orbax manager; saves are atomic (temporary folder, then rename), so a save cut
   short is never loaded. Unless read_only, leftover temporary folders of a killed
@@ -29,18 +54,88 @@ def checkpoint_manager(directory: str, max_to_keep: int, read_only: bool = False
   import orbax.checkpoint as ocp
   directory = workdir_lib.absolute(directory)
   if not read_only:
-    for name in workdir_lib.list_dir(directory):
-      if TMP_MARKER in name:
-        workdir_lib.remove_tree(workdir_lib.join(directory, name))
+    remove_temporaries(directory)
   options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only,
                                          cleanup_tmp_directories=False, read_only=read_only)
   return ocp.CheckpointManager(directory, options=options)
 
 
+class _HeldOutput(logging.Filter):
+  """What a save prints while it runs, held back until it ends: the ERROR records of Orbax and
+  asyncio (stack traces), and what TensorStore's threads write to sys.stderr ('Event loop is
+  closed' tracebacks). A save that ends well, or fails for another reason than storage, releases
+  all of it in order; a storage failure drops it, as the caller reports that in one line."""
+
+  def __init__(self):
+    super().__init__()
+    self.records, self.text = [], []
+    self._loggers = [logging.getLogger('absl'), logging.getLogger('asyncio')]
+    self._stderr = None
+
+  def filter(self, record):
+    if record.levelno >= logging.ERROR and ('/orbax/' in record.pathname
+                                            or record.name == 'asyncio'):
+      self.records.append(record)
+      return False
+    return True
+
+  def write(self, text):
+    self.text.append(text)
+    return len(text)
+
+  def flush(self):
+    pass
+
+  def __enter__(self):
+    for logger in self._loggers:
+      logger.addFilter(self)
+    self._stderr, sys.stderr = sys.stderr, self
+    return self
+
+  def close(self, release: bool):
+    if self._stderr is None:
+      return
+    if not release:
+      gc.collect()  # asyncio logs a failed write's orphaned tasks when they are collected
+    sys.stderr, self._stderr = self._stderr, None
+    for logger in self._loggers:
+      logger.removeFilter(self)
+    if release:
+      sys.stderr.write(''.join(self.text))
+      for record in self.records:
+        logging.getLogger(record.name).handle(record)
+
+  def __exit__(self, *exc):
+    self.close(release=True)
+    return False
+
+  def storage_error(self) -> OSError | None:
+    """The storage error behind a held record, if any."""
+    for record in self.records:
+      found = record.exc_info and reliability.storage_error(record.exc_info[1])
+      if found:
+        return found
+    return None
+
+
 def save_checkpoint(manager, state) -> None:
+  """Saves `state` at its step and waits for the save to finish (a collective). A save that a
+  full or read-only storage stops leaves no temporary folder, prints nothing, and raises the
+  storage error (an OSError)."""
   import orbax.checkpoint as ocp
-  manager.save(int(state.step), args=ocp.args.StandardSave(state), force=True)
-  manager.wait_until_finished()
+  with _HeldOutput() as held:
+    try:
+      manager.save(int(state.step), args=ocp.args.StandardSave(state), force=True)
+      manager.wait_until_finished()
+    except Exception as e:
+      # The error that reaches this thread may have lost its cause (e.g. 'Event loop is
+      # closed'): the records of Orbax's threads still hold it.
+      found = reliability.storage_error(e) or held.storage_error()
+      if found is None:
+        raise
+      held.close(release=False)
+      remove_temporaries(str(manager.directory))
+      raise found from e
 
 
 def restore_checkpoint(manager, target, step: int | None = None):

@@ -32,8 +32,9 @@ def validate_config(config) -> tuple[int, int, int]:
       problems.append(f'{key} must be positive, got {config[key]}')
   if config.max_train_seconds < 0:
     problems.append(f'max_train_seconds must be >= 0 (0: no limit), got {config.max_train_seconds}')
-  if config.sampling.temperature < 0:
-    problems.append(f'sampling.temperature must be >= 0, got {config.sampling.temperature}')
+  if not 0 <= config.sampling.temperature < float('inf'):  # NaN fails too
+    problems.append(f'sampling.temperature must be finite and >= 0, got '
+                    f'{config.sampling.temperature}')
   if config.nonfinite not in ('skip', 'stop'):
     problems.append(f"nonfinite must be 'skip' or 'stop', got {config.nonfinite!r}")
   for name in phases.FLOW_GROUPS:  # coupling, mask, conv_impl, net_dtype

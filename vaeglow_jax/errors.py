@@ -13,3 +13,8 @@ class UserError(Exception):
 class FeatureExtractorError(UserError, ValueError):
   """No usable FID feature extractor, or a config that cannot train one; the message says how to
   make one. (Raised where it is trained and where it is loaded: training and evaluation.)"""
+
+
+class WorkdirError(UserError, RuntimeError):
+  """The work directory cannot be used (not writable, locked by another run, full); the message
+  says why and what to do."""

@@ -8,17 +8,55 @@ import errno
 import fcntl
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import threading
 
 from absl import logging
 
-from vaeglow_jax.errors import UserError
+from vaeglow_jax.errors import WorkdirError
+
+# The errors of a storage that cannot take more: disk full, quota exceeded, read-only, no
+# permission (a folder made read-only mid-run), file too large.
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
 
 
-class WorkdirError(UserError, RuntimeError):
-  """The work directory cannot be used; the message says why."""
+def storage_error(error: BaseException) -> OSError | None:
+  """The OSError of a full or read-only storage behind `error` (itself, or the exception it was
+  raised from or during, however deep: Orbax and TensorStore wrap it), else None."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
+      return error
+    # TensorStore (Orbax's arrays) raises ValueError('RESOURCE_EXHAUSTED: Failed writing: "PATH":
+    # ... [os_error_code=28]'), not an OSError.
+    code = re.search(r"os_error_code='?(\d+)", str(error))
+    if code and int(code.group(1)) in STORAGE_ERRNOS:
+      path = re.search(r'Failed \w+: "([^"]+)"', str(error))
+      return OSError(int(code.group(1)), os.strerror(int(code.group(1))),
+                     path.group(1) if path else None)
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def storage_message(error: OSError, directory: str, needed_bytes: int | None, resume: str) -> str:
+  """One line for a storage error while writing `directory`: what happened, the space free there
+  and needed (local paths), and how the rerun resumes."""
+  what = os.strerror(error.errno) if error.errno else str(error)
+  where = directory
+  space = ''
+  if '://' not in directory:
+    probe = directory
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+      probe = os.path.dirname(probe)
+    free = shutil.disk_usage(probe).free
+    space = f'; {free / 1e6:.1f} MB free there' + (
+        f', a checkpoint needs about {needed_bytes / 1e6:.1f} MB' if needed_bytes else '')
+  return (f'cannot write {where} ({what}{space}); free space or fix the permissions, then rerun '
+          f'the same command: it resumes from {resume}.')
 
 
 def check_writable(path: str) -> None:
@@ -175,27 +213,59 @@ class ObjectLock:
 
 
 class StopSignal:
-  """Records SIGTERM (preemption) so the loop can checkpoint and exit cleanly."""
+  """SIGTERM (preemption) or a first Ctrl-C (SIGINT): the loop checkpoints the current step and
+  stops; a second Ctrl-C raises KeyboardInterrupt at once (Python's default), which keeps every
+  checkpoint already saved (a save it cuts short is a temporary folder, removed by the rerun).
 
-  def __init__(self):
-    self.received = False
-    self._previous = None
+  sync: None for one process, which owns SIGTERM itself. Several processes: a
+  distributed.PreemptionSync, since JAX's preemption notifier owns SIGTERM and agrees with the
+  other processes on the step to stop at; a Ctrl-C is then passed on as SIGTERM to this process,
+  so that a Ctrl-C reaching one process (a pod) or all of them (a local run) stops every process
+  at one step with one checkpoint.
+  """
+
+  def __init__(self, sync=None):
+    self.sync = sync
+    self.reason = ''  # 'SIGTERM' or 'Ctrl-C' once one arrived here
+    self._previous = {}
+
+  @property
+  def received(self) -> bool:
+    return bool(self.reason)
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():
-      self._previous = signal.signal(signal.SIGTERM, self._handle)
+      signals = (signal.SIGINT,) if self.sync is not None else (signal.SIGINT, signal.SIGTERM)
+      for signum in signals:
+        self._previous[signum] = signal.signal(signum, self._handle)
     return self
 
   def _handle(self, signum, frame):
-    del signum, frame
-    self.received = True
+    del frame
+    if signum == signal.SIGINT and self.reason == 'Ctrl-C':  # the second one: stop now
+      signal.signal(signal.SIGINT, signal.default_int_handler)
+      raise KeyboardInterrupt
+    self.reason = self.reason or ('Ctrl-C' if signum == signal.SIGINT else 'SIGTERM')
+    if signum == signal.SIGINT:
+      logging.warning('Ctrl-C: checkpointing the current step, then stopping (a second Ctrl-C '
+                      'stops at once, keeping the checkpoints already saved)')
+    if signum == signal.SIGINT and self.sync is not None:
+      os.kill(os.getpid(), signal.SIGTERM)  # to JAX's preemption notifier
 
   def reached(self, step: int) -> bool:
-    """Whether to checkpoint and stop after `step` (the loop asks after every step)."""
-    del step
+    """Whether to checkpoint and stop after `step` (the loop asks after every step; with several
+    processes every process must ask)."""
+    if self.sync is not None:
+      return self.sync.reached(step)
     return self.received
 
+  def describe(self) -> str:
+    """What stopped the run, for its last line."""
+    if self.reason:
+      return self.reason
+    return 'a stop notice (SIGTERM or Ctrl-C on another process)'
+
   def __exit__(self, *exc):
-    if self._previous is not None:
-      signal.signal(signal.SIGTERM, self._previous)
+    for signum, previous in self._previous.items():
+      signal.signal(signum, previous)
     return False

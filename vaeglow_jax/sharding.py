@@ -18,6 +18,10 @@ def make_mesh(num_devices: int | None = None):
   """1-D mesh, axis name 'data', over the first num_devices devices of all hosts (all if None
   or 0). Raises MeshError if that leaves a process without a device: it would hold no shard
   of the replicated state and fail at its first read."""
+  if num_devices is not None and not 0 <= num_devices <= jax.device_count():
+    raise MeshError(f'num_devices={num_devices}, but this run has {jax.device_count()} '
+                    f'{jax.devices()[0].platform} device(s); set --config.num_devices to 1..'
+                    f'{jax.device_count()}, or 0 for every device.')
   devices = jax.devices()[:num_devices] if num_devices else jax.devices()
   missing = sorted(set(range(jax.process_count())) - {d.process_index for d in devices})
   if missing:
@@ -45,8 +49,11 @@ def check_batch_size(batch_size: int, mesh, key: str = 'batch_size') -> None:
   """Raises BatchSizeError unless batch_size is a positive multiple of the mesh's devices;
   key: the config key the message names (e.g. 'eval.batch_size')."""
   if batch_size <= 0 or batch_size % mesh.size:
+    devices = ('' if batch_size <= 0 else
+               f', or use a device count that divides {batch_size}: --config.num_devices, or on '
+               'CPU --config.cpu_devices')
     raise BatchSizeError(f'{key} {batch_size} must be a positive multiple of the device count '
-                         f'{mesh.size}; set --config.{key} to a multiple of {mesh.size}.')
+                         f'{mesh.size}; set --config.{key} to a multiple of {mesh.size}{devices}.')
 
 
 def shard_batch(local_batch: np.ndarray, mesh) -> jax.Array:

@@ -28,7 +28,7 @@ import ml_collections
 from etils import epath
 from flax import traverse_util
 
-from vaeglow_jax.reliability import WorkdirError
+from vaeglow_jax.errors import WorkdirError
 
 # Before the first gs:// path is resolved (epath caches its choice of client); a user's own
 # setting wins. gcsfs's experimental zonal-bucket layer (on by default) first asks the Storage
@@ -281,16 +281,21 @@ def checkpoints_dir(workdir: str, phase: str) -> str:
   return join(workdir, phase, 'checkpoints')
 
 
-def has_checkpoint(directory: str) -> bool:
-  """Whether `directory` holds a finished Orbax step folder: locally a name of digits (a save in
-  progress has a temporary name); on object storage, where Orbax writes the step folder under
+def finished_steps(directory: str) -> list[int]:
+  """The finished Orbax step folders in `directory`, ascending: locally a name of digits (a save
+  in progress has a temporary name); on object storage, where Orbax writes the step folder under
   its final name, one that also holds Orbax's commit_success.txt. Read from the file system,
   not through Orbax, whose manager is a collective on several processes: this may run where one
   process can fail alone."""
   steps = [name for name in list_dir(directory) if name.isdigit()]
-  if is_local(directory):
-    return bool(steps)
-  return any(is_file(join(directory, step, 'commit_success.txt')) for step in steps)
+  if not is_local(directory):
+    steps = [step for step in steps if is_file(join(directory, step, 'commit_success.txt'))]
+  return sorted(int(step) for step in steps)
+
+
+def has_checkpoint(directory: str) -> bool:
+  """Whether `directory` holds a finished Orbax step folder (finished_steps)."""
+  return bool(finished_steps(directory))
 
 
 def newest_checkpoint_time(directory: str) -> float:

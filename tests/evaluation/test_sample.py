@@ -71,9 +71,15 @@ def test_sample_refuses_bad_input_in_one_line(trained):
   existing = str(root / 'one_existing')
   os.makedirs(existing)
   open(os.path.join(existing, 'keep.png'), 'w').close()
-  cases = [(['--temperature=-1'], str(root / 'neg'), '--temperature must be >= 0'),
+  a_file = str(root / 'a_file.png')
+  open(a_file, 'w').close()
+  cases = [(['--temperature=-1'], str(root / 'neg'), '--temperature must be a finite number >= 0'),
+           (['--temperature=nan'], str(root / 'nan'), '--temperature must be a finite number >= 0'),
+           (['--temperature=inf'], str(root / 'inf'), '--temperature must be a finite number >= 0'),
            (['--num=0'], str(root / 'zero'), '--num must be positive'),
+           (['--num=-5'], str(root / 'negnum'), '--num must be positive'),
            ([], existing, 'already holds files'),
+           ([], a_file, 'is a file, not a folder'),
            (['--config.model.latent_dim=3'], str(root / 'model'), 'cannot change at evaluation')]
   procs = [_sample(workdir, out, str(root / f'bad{i}.log'), extra=extra)
            for i, (extra, out, _) in enumerate(cases)]
@@ -81,8 +87,8 @@ def test_sample_refuses_bad_input_in_one_line(trained):
   for (_, out, message), text in zip(cases, outs):
     errors = [line for line in text.splitlines() if line.startswith('error: ')]
     assert len(errors) == 1 and message in errors[0], text[-2000:]
-    assert out == existing or not os.path.exists(out)
-  assert os.listdir(existing) == ['keep.png']
+    assert out in (existing, a_file) or not os.path.exists(out)
+  assert os.listdir(existing) == ['keep.png'] and os.path.getsize(a_file) == 0
   # Two processes asked for one device: process 1 would hold no shard of the parameters (it
   # crashed, and process 0 waited 5 minutes at a barrier). Both end with the one line.
   port, out = free_port(), str(root / 'mesh')

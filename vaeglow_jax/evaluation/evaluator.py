@@ -329,8 +329,9 @@ def timing_metrics(config, workdir) -> dict:
 # The whole evaluation ------------------------------------------------------------
 
 def _check_eval_config(e) -> None:
-  if any(float(t) < 0 for t in e.temperatures):
-    raise EvaluationError(f'eval.temperatures must be >= 0, got {[float(t) for t in e.temperatures]}.')
+  if not all(0 <= float(t) < float('inf') for t in e.temperatures):  # NaN fails too
+    raise EvaluationError(f'eval.temperatures must be finite and >= 0, got '
+                          f'{[float(t) for t in e.temperatures]}.')
   for key in ('batch_size', 'iw_samples', 'num_fid_samples'):
     if e[key] <= 0:
       raise EvaluationError(f'eval.{key} must be positive, got {e[key]}.')

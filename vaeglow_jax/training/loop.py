@@ -27,7 +27,12 @@ class TrainingError(UserError, RuntimeError):
 
 
 class Preempted(RuntimeError):
-  """SIGTERM arrived; a final checkpoint was written."""
+  """SIGTERM or Ctrl-C arrived; a final checkpoint was written. by_ctrl_c: a Ctrl-C on this
+  process (exit 130 rather than 143)."""
+
+  def __init__(self, message: str, by_ctrl_c: bool = False):
+    super().__init__(message)
+    self.by_ctrl_c = by_ctrl_c
 
 
 def itstime(step: int, every: int, last: bool = False) -> bool:
@@ -76,7 +81,7 @@ class TrainLoop:
   actions: list[Action] = dataclasses.field(default_factory=list)
   writer: Any = None               # clu metric writer for train/* scalars
   timer: Any = None                # timing.StepTimer (record, wall_seconds)
-  stop: Any = None                 # reliability.StopSignal or distributed.PreemptionSync
+  stop: Any = None                 # reliability.StopSignal (reached(step), describe())
   max_train_seconds: float = 0.0
   nonfinite_policy: str = 'skip'
   last_checkpoint: Callable[[], str] = lambda: 'none yet'
@@ -141,8 +146,10 @@ class TrainLoop:
             stop_early = True
             break
       if stopping:
-        raise Preempted(f'stopped by SIGTERM at step {step}; last checkpoint: '
-                        f'{self.last_checkpoint()}; rerun the same command to resume.')
+        reason = self.stop.describe() if hasattr(self.stop, 'describe') else 'SIGTERM'
+        raise Preempted(f'stopped by {reason} at step {step}; last checkpoint: '
+                        f'{self.last_checkpoint()}; rerun the same command to resume.',
+                        by_ctrl_c=reason == 'Ctrl-C')
       if out_of_time:
         logging.info('time budget max_train_seconds=%s used up at step %d',
                      self.max_train_seconds, step)

@@ -94,6 +94,17 @@ def check_resume_config(config, workdir: str) -> None:
         'run, give a new --workdir.')
 
 
+def check_not_past_the_end(config, workdir: str, num_steps: int) -> None:
+  """A rerun resumes from the latest checkpoint: one beyond `num_steps` cannot be trained back to
+  it, and its config.json must keep describing the checkpoints beside it."""
+  steps = workdir_lib.finished_steps(workdir_lib.checkpoints_dir(workdir, config.phase))
+  if steps and steps[-1] > num_steps:
+    raise TrainingError(
+        f'{workdir_lib.phase_dir(workdir, config.phase)} is already at step {steps[-1]}, past '
+        f'num_train_steps={num_steps}; to train on, give --config.num_train_steps above '
+        f'{steps[-1]}; for a shorter run, give a new --workdir.')
+
+
 def check_stage1_config(config, workdir: str) -> None:
   """Phase 2 restores phase 1's parameters: the model keys behind them (and the data) must be
   those phase 1 was trained with (its config.json)."""
@@ -160,29 +171,49 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
       _stage1_dir(config, workdir)  # not the Orbax manager: a collective
       check_stage1_config(config, workdir)
     train_split = config.data.train_split or data_lib.get_spec(config.data.name).train_split
-    return image_shape, mesh, data_lib.num_examples(config.data, train_split)
+    steps_per_epoch = max(1, data_lib.num_examples(config.data, train_split) // config.batch_size)
+    num_steps = (config.num_train_steps if config.num_train_steps > 0
+                 else config.num_epochs * steps_per_epoch)
+    check_not_past_the_end(config, workdir, num_steps)
+    return image_shape, mesh, steps_per_epoch, num_steps
 
-  image_shape, mesh, num_train_examples = distributed.check_together(
+  image_shape, mesh, steps_per_epoch, num_steps = distributed.check_together(
       f'vaeglow_{config.phase}_checks', checks, distributed.config_fingerprint(config))
   spec = phases.get_spec(config.phase)
-  logging.info('%s: %s', config.phase, sharding.describe_mesh(mesh, config.batch_size))
   phase = phases.build(config, image_shape)
   stage1 = None
   if spec.from_stage1:
     batch = jax.ShapeDtypeStruct((config.batch_size,) + tuple(image_shape), jnp.float32)
     abstract = jax.eval_shape(phase.init, jax.random.PRNGKey(0), batch)
     stage1 = _load_stage1(config, workdir, abstract, spec.from_stage1)
-  steps_per_epoch = max(1, num_train_examples // config.batch_size)
-  num_steps = config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * steps_per_epoch
   out_dir = workdir_lib.phase_dir(workdir, config.phase)
   # One lock per work directory, held by process 0; the others wait until it has it.
   lock = (reliability.phase_lock(out_dir, config.lock_stale_seconds) if distributed.is_primary()
           else contextlib.nullcontext())
   # Several processes: JAX's preemption notifier owns SIGTERM (see distributed.PreemptionSync).
-  stop_signal = reliability.StopSignal() if jax.process_count() == 1 else contextlib.nullcontext()
+  stop_signal = reliability.StopSignal(
+      None if jax.process_count() == 1 else distributed.PreemptionSync())
   with lock, stop_signal as stop:
     distributed.barrier(f'vaeglow_{config.phase}_locked')
-    return _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, stop)
+    try:
+      return _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, stop)
+    except Exception as e:
+      storage_error = reliability.storage_error(e)
+      if storage_error is None:
+        raise
+      raise _storage_failure(storage_error, workdir_lib.checkpoints_dir(workdir, config.phase),
+                             out_dir) from e
+
+
+def _storage_failure(error: OSError, checkpoints_dir: str, out_dir: str):
+  """A WorkdirError for a storage that stopped the run (full, read-only), with the temporary
+  folder of a save it cut short removed."""
+  checkpoints.remove_temporaries(checkpoints_dir)
+  steps = workdir_lib.finished_steps(checkpoints_dir)
+  resume = (f'its last complete checkpoint, {workdir_lib.join(checkpoints_dir, str(steps[-1]))}'
+            if steps else 'the start (no checkpoint was completed)')
+  return reliability.WorkdirError(reliability.storage_message(
+      error, out_dir, checkpoints.step_bytes(checkpoints_dir), resume))
 
 
 @dataclasses.dataclass
@@ -209,9 +240,14 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
   rng_init, rng_train, rng_sample = jax.random.split(jax.random.PRNGKey(config.seed), 3)
   tx = train_lib.make_optimizer(config, steps_per_epoch)
   start_step, state, first, batches = _initial_state(run, manager, stage1, tx, rng_init)
+  # Logged once the checkpoint is read, so a damaged one is the only line a run prints.
+  logging.info('%s: %s', config.phase, sharding.describe_mesh(mesh, config.batch_size))
 
   primary = distributed.is_primary()
-  if primary:
+  if start_step >= num_steps:  # finished: nothing to train, and its record stays as it is
+    logging.info('%s is already trained to step %d; nothing to do', run.out_dir, start_step)
+    return []
+  if primary:  # written only when training starts or continues, so it describes the checkpoints
     workdir_lib.write_text_atomic(workdir_lib.config_path(workdir, config.phase),
                                   config.to_json_best_effort(indent=2))
   writer = writer_lib.create_writer(run.out_dir, just_logging=not primary)
@@ -230,7 +266,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
   train_loop = loop_lib.TrainLoop(
       loop_step, reset_sums, num_steps, config.log_every_steps,
       _actions(run, manager, writer, timing, rng_sample), writer=writer, timer=timing,
-      stop=stop if stop is not None else distributed.PreemptionSync(),
+      stop=stop,
       max_train_seconds=config.max_train_seconds, nonfinite_policy=config.nonfinite,
       last_checkpoint=last_checkpoint,
       agree=distributed.agree if jax.process_count() > 1 else None,
