@@ -52,10 +52,18 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
 
 
 class _QuietLibraries:
-  """Drops INFO records from Orbax, TFDS and JAX internals; warnings and errors pass."""
+  """Drops INFO records from Orbax, TFDS and JAX internals, and two Orbax warnings that every
+  read of a checkpoint gives and that read as errors: 'Given directory is read only' (a
+  read-only manager, as evaluation and phase 2 use on purpose) and 'Metadata file does not
+  exist' (Orbax looks for a per-item metadata file that the StandardSave layout does not
+  write). Other warnings and errors pass."""
+
+  EXPECTED = ('Given directory is read only', 'Metadata file does not exist')
 
   def filter(self, record):
     noisy = ('/orbax/', '/tensorflow_datasets/', '/jax/_src/')
+    if '/orbax/' in record.pathname and str(record.msg).startswith(self.EXPECTED):
+      return False
     return record.levelno >= std_logging.WARNING or not any(n in record.pathname for n in noisy)
 
 
@@ -156,6 +164,9 @@ def run(main, user_errors: tuple[type[BaseException], ...] | None = None):
     raise TypeError(f'user_errors must be library error classes, not built-ins: {builtin}')
 
   def wrapped(argv):
+    if 'workdir' in flags.FLAGS and flags.FLAGS['workdir'].present and not flags.FLAGS.workdir:
+      fail('--workdir is empty; give the run\'s folder, e.g. --workdir=workdirs/run1 (it would '
+           'otherwise be the current folder).')
     for name in PATH_FLAGS:
       if name in flags.FLAGS and isinstance(flags.FLAGS[name].value, str):
         flags.FLAGS[name].value = expand_home(flags.FLAGS[name].value)

@@ -31,7 +31,9 @@ def main(argv):
     return _write(_factorial(_FACTORIAL.value))
   workdirs = argv[1:]
   if not workdirs:
-    raise app.UsageError('give at least one work directory (evaluated with experiments.evaluate).')
+    print('error: give at least one work directory (evaluated with experiments.evaluate), or '
+          '--factorial=FOLDER.', file=sys.stderr)
+    raise SystemExit(2)
   try:
     rows = report.load_rows(workdirs)
   except FileNotFoundError as e:

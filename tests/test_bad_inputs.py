@@ -198,3 +198,50 @@ def test_a_tilde_path_is_the_home_folder_never_a_folder_named_tilde(tmp_path):
   assert expanded.stage1_workdir == os.path.expanduser('~/p1')
   assert expanded.eval.feature_extractor_dir == os.path.expanduser('~')
   assert cli.expand_home('gs://b/~x') == 'gs://b/~x' and cli.expand_home('a/~') == 'a/~'
+
+
+def test_phase_2_while_its_phase_1_is_still_training_is_refused(phase1):
+  """Two runs on one work directory at once, phase 1 and phase 2: the Glow layer would train on
+  a snapshot of a VAE that is still changing."""
+  from vaeglow_jax import reliability
+  with reliability.phase_lock(workdir_lib.phase_dir(phase1, 'vae')):
+    _refused(phase1, train_config('glow', num_devices=1),
+             rf'phase vae is still training in {phase1}/vae \(pid {os.getpid()}\); start phase '
+             "'glow' when it has finished")
+  assert reliability.lock_holder(workdir_lib.phase_dir(phase1, 'vae')) is None
+
+
+def test_an_empty_workdir_is_refused_not_the_current_folder(tmp_path):
+  result = subprocess.run([sys.executable, '-m', 'experiments.train', '--workdir=',
+                           f'--config={ROOT}/tests/configs/tiny.py'], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, 'PYTHONPATH': ROOT})
+  assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+      "error: --workdir is empty; give the run's folder, e.g. --workdir=workdirs/run1 (it would "
+      'otherwise be the current folder).'], result.stderr[-2000:]
+  assert os.listdir(tmp_path) == []
+
+
+def test_a_report_of_nothing_is_one_line_not_the_help():
+  result = subprocess.run([sys.executable, '-m', 'experiments.report'], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+      'error: give at least one work directory (evaluated with experiments.evaluate), or '
+      '--factorial=FOLDER.']
+
+
+def test_reading_a_checkpoint_prints_no_warning_that_reads_as_an_error(phase1, caplog):
+  """Evaluation, sampling and phase 2 read checkpoints read-only: Orbax's warnings about it are
+  either avoided at the source (options it would reset) or dropped by the commands' filter."""
+  import logging
+  from vaeglow_jax import checkpoints
+  with caplog.at_level(logging.WARNING):
+    manager = checkpoints.checkpoint_manager(workdir_lib.checkpoints_dir(phase1, 'vae'), 1,
+                                             read_only=True)
+    checkpoints.read(manager, manager.latest_step())
+  warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+  assert warnings and all(str(r.msg).startswith(cli._QuietLibraries.EXPECTED) for r in warnings), [
+      r.getMessage() for r in warnings]
+  assert not any(cli._QuietLibraries().filter(r) for r in warnings)
+  other = logging.LogRecord('absl', logging.WARNING, '/x/orbax/y.py', 1, 'Something else', (), None)
+  assert cli._QuietLibraries().filter(other)

@@ -102,6 +102,28 @@ def test_two_processes_train_like_one_process_with_the_same_devices(request, tmp
 
 
 @pytest.mark.slow
+def test_ctrl_c_on_one_process_stops_both_at_one_step_with_one_checkpoint(tmp_path):
+  """A Ctrl-C reaching one process (a pod: it reaches the host it was typed on): that process
+  exits 130, the other 143, both at the same step, and that step is the checkpoint."""
+  workdir = tmp_path / 'run'
+  port = free_port()
+  procs = [_launch(workdir, 2, f'--config.num_train_steps={4 * STEPS}', *process_flags(port, i),
+                   env_extra={'VAEGLOW_TEST_SIGINT_AT_BATCH': '3'} if i else None)
+           for i in range(2)]
+  outs = []
+  for proc, log in procs:
+    proc.wait(timeout=300)
+    outs.append(open(log).read())
+  assert [p.returncode for p, _ in procs] == [143, 130], outs[0][-2000:] + outs[1][-2000:]
+  errors = [[line for line in out.splitlines() if line.startswith('error:')] for out in outs]
+  assert 'stopped by a stop notice (SIGTERM or Ctrl-C on another process) at step' in errors[0][0]
+  assert errors[1][0].startswith('error: stopped by Ctrl-C at step')
+  steps = [int(e[0].split(' at step ')[1].split(';')[0]) for e in errors]
+  assert steps[0] == steps[1] < 4 * STEPS and all(len(e) == 1 for e in errors)
+  assert workdir_lib.finished_steps(workdir_lib.checkpoints_dir(str(workdir), 'vae')) == [steps[0]]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize('process_1_flag,error', [
     ('--config.learning_rate=-1', 'error: process 1 of 2: learning_rate must be positive, got -1'),
     ('--config.seed=5', 'error: the config of process 1 of 2 differs from process 0'),

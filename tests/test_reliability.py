@@ -57,6 +57,12 @@ def _cli(workdir, *args, wait=True, **kwargs):
     ('model.baseline.net_dtype', 'float16', 'model.baseline.net_dtype must be one of'),
     ('model.glow.coupling', 'multiplicative', r"model.glow.coupling must be one of \('additive', 'affine'\)"),
     ('model.glow.mask', 'stripes', 'model.glow.mask must be one of'),
+    ('learning_rate', float('nan'), 'learning_rate must be positive, got nan'),
+    ('max_train_seconds', float('nan'), 'max_train_seconds must be >= 0'),
+    ('keep_checkpoints', 0, 'keep_checkpoints must be >= 1, got 0'),
+    ('lock_stale_seconds', -1.0, 'lock_stale_seconds must be positive'),
+    ('data.resize', -3, r'data.resize must be >= 0 \(0: the native size\), got -3'),
+    ('model.latent_dim', 0, 'model.latent_dim must be positive, got 0'),
 ])
 def test_bad_values_are_one_clear_error_and_nothing_is_written(tmp_path, key, value, message):
   config = train_config(value) if key == 'phase' else train_config('vae', **{key: value})

@@ -55,8 +55,11 @@ def checkpoint_manager(directory: str, max_to_keep: int, read_only: bool = False
   directory = workdir_lib.absolute(directory)
   if not read_only:
     remove_temporaries(directory)
-  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only,
-                                         cleanup_tmp_directories=False, read_only=read_only)
+  # A read-only manager saves nothing: no save interval and no count to keep (Orbax warns, and
+  # resets them, when they are given).
+  options = ocp.CheckpointManagerOptions(
+      max_to_keep=None if read_only else max_to_keep, create=not read_only,
+      save_interval_steps=0 if read_only else 1, cleanup_tmp_directories=False, read_only=read_only)
   return ocp.CheckpointManager(directory, options=options)
 
 

@@ -3,6 +3,8 @@ shape the data gives, checked against the model (shared by training, evaluation 
 
 from __future__ import annotations
 
+import math
+
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import flows
 from vaeglow_jax import phases
@@ -20,7 +22,7 @@ def validate_config(config) -> tuple[int, int, int]:
     problems.append(f'phase {config.phase!r} is unknown; choose one of {list(phases.SPECS)}')
   if not 1 <= config.data.n_bits <= 8:
     problems.append(f'data.n_bits must be in 1..8, got {config.data.n_bits}')
-  if config.learning_rate <= 0:
+  if not 0 < config.learning_rate < math.inf:  # NaN fails this too
     problems.append(f'learning_rate must be positive, got {config.learning_rate}')
   if config.batch_size <= 0:
     problems.append(f'batch_size must be positive, got {config.batch_size}')
@@ -30,8 +32,17 @@ def validate_config(config) -> tuple[int, int, int]:
   for key in ('checkpoint_every_steps', 'log_every_steps', 'sample_every_steps'):
     if config[key] <= 0:
       problems.append(f'{key} must be positive, got {config[key]}')
-  if config.max_train_seconds < 0:
+  if not 0 <= config.max_train_seconds < math.inf:
     problems.append(f'max_train_seconds must be >= 0 (0: no limit), got {config.max_train_seconds}')
+  if config.keep_checkpoints < 1:  # Orbax keeps none at 0: a run would lose every checkpoint
+    problems.append(f'keep_checkpoints must be >= 1, got {config.keep_checkpoints}')
+  if not 0 < config.lock_stale_seconds < math.inf:
+    problems.append(f'lock_stale_seconds must be positive, got {config.lock_stale_seconds}')
+  if config.data.resize < 0:
+    problems.append(f'data.resize must be >= 0 (0: the native size), got {config.data.resize}')
+  for key in ('latent_dim', 'base_channels', 'num_scales'):
+    if config.model[key] < 1:
+      problems.append(f'model.{key} must be positive, got {config.model[key]}')
   if not 0 <= config.sampling.temperature < float('inf'):  # NaN fails too
     problems.append(f'sampling.temperature must be finite and >= 0, got '
                     f'{config.sampling.temperature}')

@@ -95,6 +95,41 @@ def phase_lock(directory: str, stale_seconds: float = 120.0):
   return _file_lock(directory)
 
 
+def lock_holder(directory: str, stale_seconds: float = 120.0) -> str | None:
+  """Who holds directory/.lock now ('pid N', 'pid N on HOST'), or None if no live run does.
+  Takes nothing: a local flock is tried and released at once; a lock object is read."""
+  if '://' in directory:
+    from google.cloud import storage  # pylint: disable=import-outside-toplevel
+    bucket, _, name = f'{directory}/.lock'.split('://', 1)[1].partition('/')
+    held = storage.Client().bucket(bucket).get_blob(name)
+    if held is None:
+      return None
+    age = (datetime.datetime.now(datetime.timezone.utc) - held.updated).total_seconds()
+    return None if age >= stale_seconds else _describe_holder(held.download_as_bytes())
+  path = os.path.join(directory, '.lock')
+  if not os.path.exists(path):
+    return None
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return None
+  except OSError as e:
+    if e.errno not in (errno.EAGAIN, errno.EACCES):
+      raise
+    return f'pid {os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"}'
+  finally:
+    os.close(fd)
+
+
+def _describe_holder(body: bytes) -> str:
+  try:
+    holder = json.loads(body)
+    return f'pid {holder["pid"]} on {holder["host"]}'
+  except Exception:  # pylint: disable=broad-except  # the message only
+    return 'unknown'
+
+
 @contextlib.contextmanager
 def _file_lock(directory: str):
   try:
@@ -165,11 +200,7 @@ class ObjectLock:
       if held is None:  # released meanwhile
         return self.__enter__()
       age = (datetime.datetime.now(datetime.timezone.utc) - held.updated).total_seconds()
-      try:
-        holder = json.loads(held.download_as_bytes())
-        holder = f'pid {holder["pid"]} on {holder["host"]}'
-      except Exception:  # pylint: disable=broad-except  # the message only
-        holder = 'unknown'
+      holder = _describe_holder(held.download_as_bytes())
       if age < self.stale_seconds:
         raise WorkdirError(
             f'another training process ({holder}) holds {self.url} (its heartbeat {age:.0f} s '

@@ -136,6 +136,11 @@ def _stage1_dir(config, workdir) -> str:
         f'phase {config.phase!r} needs a phase-1 checkpoint in {directory}; run phase '
         f'{stage1_phase} first (--config.phase={stage1_phase}) or point --config.stage1_workdir at '
         'its workdir.')
+  stage1_dir = workdir_lib.dirname(directory)
+  holder = reliability.lock_holder(stage1_dir, config.lock_stale_seconds)
+  if holder is not None:  # its checkpoint would be a snapshot of a phase 1 still changing
+    raise TrainingError(f'phase {stage1_phase} is still training in {stage1_dir} ({holder}); '
+                        f'start phase {config.phase!r} when it has finished.')
   return directory
 
 
