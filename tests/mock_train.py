@@ -5,7 +5,8 @@ With VAEGLOW_TEST_POISON_PROCESS=i, process i's reconstruction term is NaN on it
 each batch (a non-finite step that starts on one host). With VAEGLOW_TEST_SIGTERM_AT_BATCH=k,
 the process sends itself SIGTERM as the loop takes its k-th training batch (1-based), then
 waits 2 s: a preemption at a known point of the run, however slow or fast the machine.
-VAEGLOW_TEST_SIGINT_AT_BATCH=k does the same with SIGINT (a Ctrl-C)."""
+VAEGLOW_TEST_SIGINT_AT_BATCH=k does the same with SIGINT (a Ctrl-C), and
+VAEGLOW_TEST_SIGKILL_AT_BATCH=k kills the process there (a host lost mid-run)."""
 
 import os
 import runpy
@@ -42,7 +43,8 @@ def _signal_at_batch(k: int, signum: int):
 
 
 if __name__ == '__main__':
-  for name, signum in (('SIGTERM', signal.SIGTERM), ('SIGINT', signal.SIGINT)):
+  for name, signum in (('SIGTERM', signal.SIGTERM), ('SIGINT', signal.SIGINT),
+                       ('SIGKILL', signal.SIGKILL)):
     if os.environ.get(f'VAEGLOW_TEST_{name}_AT_BATCH'):
       _signal_at_batch(int(os.environ[f'VAEGLOW_TEST_{name}_AT_BATCH']), signum)
   poisoned_process = os.environ.get('VAEGLOW_TEST_POISON_PROCESS')

@@ -3,6 +3,7 @@ against 1 process x 4 devices, same config and seed."""
 
 import itertools
 import json
+import time
 
 import jax
 import numpy as np
@@ -99,6 +100,48 @@ def test_two_processes_train_like_one_process_with_the_same_devices(request, tmp
 
 # SIGTERM to one of two processes (both stop at one step, the rerun resumes bitwise to this
 # module's two_process_run): test_object_storage_runs.py, with the work directory in a bucket.
+
+
+# Short timeouts for the tests that lose a process (the defaults suit a pod: 100 s and 60 s).
+FAST_LOSS = ['--config.distributed.heartbeat_timeout_seconds=10',
+             '--config.distributed.shutdown_timeout_seconds=10']
+
+
+@pytest.mark.slow
+def test_a_killed_process_ends_the_other_in_bounded_time_and_an_immediate_rerun_resumes_bitwise(
+    request, tmp_path):
+  """kill -9 of process 1 after the step-4 checkpoint (a preempted host): process 0 ends with one
+  line and exit 75 within the heartbeat timeout, not JAX's C++ abort; the same commands run at
+  once resume from step 4 and end bitwise where the uninterrupted two-process run ends."""
+  workdir = tmp_path / 'run'
+  port = free_port()
+  args = [SMALL_LR, *FAST_LOSS, '--config.checkpoint_every_steps=2']
+  procs = [_launch(workdir, 2, *args, *process_flags(port, i),
+                   env_extra={'VAEGLOW_TEST_SIGKILL_AT_BATCH': '5'} if i else None)
+           for i in range(2)]
+  procs[1][0].wait(timeout=300)
+  killed_at = time.monotonic()
+  procs[0][0].wait(timeout=120)
+  waited = time.monotonic() - killed_at
+  out = open(procs[0][1]).read()
+  assert [p.returncode for p, _ in procs] == [distributed.EXIT_PEER_LOST, -9], out[-3000:]
+  errors = [line for line in out.splitlines() if line.startswith('error:')]
+  assert len(errors) == 1 and errors[0].startswith(
+      'error: process 0 of 2: lost process 1: killed, preempted or cut off'), out[-3000:]
+  assert 'rerun the same commands' in errors[0] and 'Traceback' not in out
+  assert waited < 10 + 10, waited  # the heartbeat timeout, and the watchdog's polling
+  assert workdir_lib.finished_steps(workdir_lib.checkpoints_dir(str(workdir), 'vae')) == [2, 4]
+
+  started = time.monotonic()
+  outs = finish([_launch(workdir, 2, *args, *process_flags(port, i)) for i in range(2)],
+                timeout=300)
+  assert 'resumed vae from step 4' in outs[0], outs[0][-3000:]
+  assert time.monotonic() - started < 120  # no lock or barrier waits (they were 300 s)
+  reference, _ = request.getfixturevalue('two_process_run')
+  (step_a, a), (step_b, b) = latest_state(str(reference), 'vae'), latest_state(str(workdir), 'vae')
+  assert step_a == step_b == STEPS
+  assert_trees_equal(a['params'], b['params'])
+  assert_trees_equal(a['opt_state'], b['opt_state'])
 
 
 @pytest.mark.slow

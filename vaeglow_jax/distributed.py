@@ -9,8 +9,12 @@ cluster itself (TPU pods, SLURM, Open MPI).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import sys
+import threading
+import time
 
 import jax
 import numpy as np
@@ -84,14 +88,99 @@ def use_cpu_cores(config, environ=os.environ) -> int | None:
   return count
 
 
+# A process that lost another (killed, preempted, cut off) ends with this code: 75 is EX_TEMPFAIL,
+# "try again", which is what to do (rerun the same commands on every host).
+EXIT_PEER_LOST = 75
+
+
 def initialize(config) -> None:
-  """Starts JAX's distributed runtime once per process when the config asks for it.
-  On CPU the collectives go through gloo (several local processes on one machine)."""
+  """Starts JAX's distributed runtime once per process when the config asks for it, and the
+  PeerWatchdog. On CPU the collectives go through gloo (several local processes on one machine).
+
+  JAX's own reaction to a lost process is to abort every other process from C++ once it misses
+  distributed.heartbeat_timeout_seconds of heartbeats (exit 134, a stack, no line of ours, the
+  lock left held). With JAX's recoverability on, the coordination service only records the loss;
+  the watchdog sees it and ends this process itself (peer_lost)."""
   if not wanted(config) or jax.distributed.is_initialized():
     return
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # no effect on GPU/TPU arrays
-  jax.distributed.initialize(**{k: v for k, v in settings(config.get('distributed')).items()
-                                if v is not None})
+  jax.config.update('jax_enable_recoverability', True)  # a lost task is not fatal to the others
+  options = config.get('distributed') or {}
+  heartbeat = int(options.get('heartbeat_timeout_seconds', 100))
+  jax.distributed.initialize(
+      **{k: v for k, v in settings(options).items() if v is not None},
+      heartbeat_timeout_seconds=heartbeat,
+      shutdown_timeout_seconds=int(options.get('shutdown_timeout_seconds', 60)))
+  watchdog = PeerWatchdog(heartbeat)
+  watchdog.start()
+  # Before JAX's own exit handler (atexit runs the newest first) disconnects this process.
+  atexit.register(watchdog.finish)
+
+
+class PeerWatchdog(threading.Thread):
+  """Ends this process when the coordination service reports another process dead (no heartbeat
+  for `heartbeat_timeout` seconds), or when the service itself, in process 0, has not answered
+  for half that time: peer_lost. A daemon thread for the life of the process: the main thread
+  may be blocked in a collective with the lost process, which never returns."""
+
+  FINISHED = 'vaeglow_finished/'  # key-value store: the processes that exited on their own
+
+  def __init__(self, heartbeat_timeout: float):
+    super().__init__(name='vaeglow-peer-watchdog', daemon=True)
+    self.poll_seconds = max(0.5, heartbeat_timeout / 20)
+    self.unreachable_seconds = heartbeat_timeout / 2
+    self.finished = threading.Event()
+
+  def finish(self) -> None:
+    """This process is exiting on its own (done, or an error every process reports): its
+    disconnection is not a loss, and from here on a missing peer is not either."""
+    self.finished.set()
+    try:
+      _client().key_value_set(f'{self.FINISHED}{jax.process_index()}', 'yes')
+    except Exception:  # noqa: BLE001 - the service is gone already: nothing to tell
+      pass
+
+  def run(self):
+    client, count = _client(), jax.process_count()
+    failing_since = None
+    while not self.finished.wait(self.poll_seconds):
+      try:
+        live = client.get_live_nodes(list(range(count)))
+        finished = {int(k.rsplit('/', 1)[1]) for k, _ in client.key_value_dir_get(self.FINISHED)}
+        failing_since = None
+      except Exception as e:  # noqa: BLE001 - the service (process 0) cannot be reached
+        failing_since = failing_since or time.monotonic()
+        if time.monotonic() - failing_since >= self.unreachable_seconds:
+          self._lost([0], _first_sentence(e))
+        continue
+      lost = [i for i in range(count) if i not in live and i not in finished]
+      if lost:
+        self._lost(lost, 'no heartbeat within distributed.heartbeat_timeout_seconds')
+
+  def _lost(self, lost, detail):
+    if not self.finished.is_set():
+      peer_lost(lost, detail)
+
+
+def peer_lost(lost: list[int], detail: str) -> None:
+  """Another process (or the coordinator) is gone: one line, the abort hooks (the lock released,
+  local temporaries removed), then the process ends at once with EXIT_PEER_LOST."""
+  from vaeglow_jax import reliability  # pylint: disable=import-outside-toplevel
+  index, count = jax.process_index(), jax.process_count()
+  who = ', '.join(f'process {i}' for i in lost) + (' (the coordinator)' if 0 in lost else '')
+  line = (f'error: process {index} of {count}: lost {who}: killed, preempted or cut off '
+          f'({detail}); rerun the same commands on every host to resume from the last checkpoint.')
+  os.write(2, (line + '\n').encode())  # fd 2 itself: sys.stderr may be held by a save
+  reliability.run_abort_hooks()
+  os._exit(EXIT_PEER_LOST)  # pylint: disable=protected-access
+
+
+def await_peer_verdict(config) -> None:
+  """Called where a collective failed (gloo reports a dead peer at once, before the coordination
+  service does): gives the watchdog the time to confirm a lost process and end this one with
+  its line. Returns if it does not, and the caller raises the error as it is."""
+  if jax.process_count() > 1 and jax.distributed.is_initialized():
+    time.sleep(float((config.get('distributed') or {}).get('heartbeat_timeout_seconds', 100)) + 5)
 
 
 def config_fingerprint(config) -> str:

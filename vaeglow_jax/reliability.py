@@ -59,6 +59,31 @@ def storage_message(error: OSError, directory: str, needed_bytes: int | None, re
           f'the same command: it resumes from {resume}.')
 
 
+# What must be undone if the process has to end at once (os._exit, which skips finally blocks
+# and atexit): releasing a lock object, removing local temporary folders. Process-wide, as
+# atexit is; distributed.peer_lost runs them.
+_ABORT_HOOKS: list = []
+
+
+@contextlib.contextmanager
+def on_abort(hook):
+  """Runs `hook()` if the process is ended at once (run_abort_hooks) within this block."""
+  _ABORT_HOOKS.append(hook)
+  try:
+    yield
+  finally:
+    _ABORT_HOOKS.remove(hook)
+
+
+def run_abort_hooks() -> None:
+  """Runs the registered hooks, newest first; a failing hook does not stop the others."""
+  for hook in reversed(list(_ABORT_HOOKS)):
+    try:
+      hook()
+    except Exception as e:  # pylint: disable=broad-except  # the process ends anyway
+      logging.warning('cleanup before exit failed: %s', e)
+
+
 def check_writable(path: str) -> None:
   """Raises WorkdirError unless `path` is, or could be created as, a writable
   directory. Creates nothing. For a URL (gs://bucket/run): its bucket must exist; whether this
@@ -120,6 +145,21 @@ def lock_holder(directory: str, stale_seconds: float = 120.0) -> str | None:
     return f'pid {os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"}'
   finally:
     os.close(fd)
+
+
+def _holder_is_dead(body: bytes) -> bool:
+  """Whether the lock's holder is provably gone: it ran on this host and its pid is not alive
+  (a job restarted at once on the same host finds its killed predecessor's lock)."""
+  try:
+    holder = json.loads(body)
+    if holder['host'] != socket.gethostname() or int(holder['pid']) == os.getpid():
+      return False
+    os.kill(int(holder['pid']), 0)
+    return False
+  except ProcessLookupError:
+    return True
+  except Exception:  # pylint: disable=broad-except  # unreadable or not ours to judge: alive
+    return False
 
 
 def _describe_holder(body: bytes) -> str:
@@ -200,8 +240,9 @@ class ObjectLock:
       if held is None:  # released meanwhile
         return self.__enter__()
       age = (datetime.datetime.now(datetime.timezone.utc) - held.updated).total_seconds()
-      holder = _describe_holder(held.download_as_bytes())
-      if age < self.stale_seconds:
+      body = held.download_as_bytes()
+      holder = _describe_holder(body)
+      if age < self.stale_seconds and not _holder_is_dead(body):
         raise WorkdirError(
             f'another training process ({holder}) holds {self.url} (its heartbeat {age:.0f} s '
             f'ago); wait for it to finish or use another --workdir (a killed run\'s lock is taken '
@@ -211,11 +252,20 @@ class ObjectLock:
       except exceptions.PreconditionFailed:
         raise WorkdirError(f'another training process took over the stale lock {self.url} just '
                            'now; wait for it to finish or use another --workdir.') from None
-      logging.warning('took over the stale lock %s (%s, last heartbeat %.0f s ago)', self.url,
-                      holder, age)
+      logging.warning('took over the lock %s (%s, last heartbeat %.0f s ago, %s)', self.url,
+                      holder, age, 'its process is gone' if age < self.stale_seconds else 'stale')
     self._thread = threading.Thread(target=self._heartbeat, args=(bucket,), daemon=True)
     self._thread.start()
+    self._abort = on_abort(self._release)
+    self._abort.__enter__()
     return self
+
+  def _release(self):
+    """Deletes the lock object if it is still this process's (a lost lock is another's)."""
+    self._stopped.set()
+    if not self.lost:
+      self._bucket().blob(self._name).delete(if_generation_match=self._generation)
+      self.lost = True  # released: nothing more to delete
 
   def _heartbeat(self, bucket):
     from google.api_core import exceptions
@@ -231,15 +281,15 @@ class ObjectLock:
         logging.warning('could not renew the lock %s (%s); retrying', self.url, e)
 
   def __exit__(self, *exc):
+    self._abort.__exit__(None, None, None)
     self._stopped.set()
     if self._thread is not None:
       self._thread.join()
-    if not self.lost:
-      try:
-        self._bucket().blob(self._name).delete(if_generation_match=self._generation)
-      except Exception as e:  # pylint: disable=broad-except  # it goes stale instead
-        logging.warning('could not remove the lock %s (%s); the next run takes it over after '
-                        '%.0f s', self.url, e, self.stale_seconds)
+    try:
+      self._release()
+    except Exception as e:  # pylint: disable=broad-except  # it goes stale instead
+      logging.warning('could not remove the lock %s (%s); the next run takes it over after '
+                      '%.0f s', self.url, e, self.stale_seconds)
     return False
 
 

@@ -29,8 +29,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.multihost = False             # True: jax.distributed.initialize() first (JAX detects the cluster)
   # Several processes (hosts): empty / -1 reads $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES and
   # $JAX_PROCESS_ID, else JAX's auto-detection (TPU pods, SLURM, Open MPI). Any value set = multihost.
+  # heartbeat_timeout_seconds: a process not heard from for this long is lost; every other
+  # process then ends with one line and exit 75 (distributed.EXIT_PEER_LOST), its lock released.
+  # shutdown_timeout_seconds: how long a finished process waits for the others at exit.
   c.distributed = ml_collections.ConfigDict(dict(coordinator_address='', num_processes=-1,
-                                                 process_id=-1))
+                                                 process_id=-1, heartbeat_timeout_seconds=100,
+                                                 shutdown_timeout_seconds=60))
   c.num_devices = 0               # 0: all devices
   # experiments.train on CPU: split the host into this many devices (0: one per core, the most
   # that divide batch_size; 1: JAX's single CPU device). A single process only, unless set > 0;

@@ -192,16 +192,22 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
     abstract = jax.eval_shape(phase.init, jax.random.PRNGKey(0), batch)
     stage1 = _load_stage1(config, workdir, abstract, spec.from_stage1)
   out_dir = workdir_lib.phase_dir(workdir, config.phase)
-  # One lock per work directory, held by process 0; the others wait until it has it.
-  lock = (reliability.phase_lock(out_dir, config.lock_stale_seconds) if distributed.is_primary()
-          else contextlib.nullcontext())
   # Several processes: JAX's preemption notifier owns SIGTERM (see distributed.PreemptionSync).
   stop_signal = reliability.StopSignal(
       None if jax.process_count() == 1 else distributed.PreemptionSync())
-  with lock, stop_signal as stop:
-    distributed.barrier(f'vaeglow_{config.phase}_locked')
+  with contextlib.ExitStack() as held:
+    # One lock per work directory, held by process 0; a lock it cannot take ends every process
+    # with its line at once (the others would wait at their first collective).
+    distributed.check_together(
+        f'vaeglow_{config.phase}_locked',
+        lambda: held.enter_context(reliability.phase_lock(out_dir, config.lock_stale_seconds))
+        if distributed.is_primary() else None)
+    stop = held.enter_context(stop_signal)
     try:
       return _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, stop)
+    except jax.errors.JaxRuntimeError:
+      distributed.await_peer_verdict(config)  # a dead peer: the watchdog ends the process
+      raise
     except Exception as e:
       storage_error = reliability.storage_error(e)
       if storage_error is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tempfile
 
+from vaeglow_jax import reliability
 from vaeglow_jax import workdir as workdir_lib
 
 
@@ -23,6 +24,16 @@ class _MirroredWriter:
 
   def __init__(self, writer, local_dir: str, remote_dir: str):
     self._writer, self._local_dir, self._remote_dir = writer, local_dir, remote_dir
+    # A process ended at once (another host lost) still copies what it has, and leaves no
+    # temporary folder behind.
+    self._abort = reliability.on_abort(self._copy_and_remove)
+    self._abort.__enter__()
+
+  def _copy_and_remove(self):
+    try:
+      workdir_lib.copy_tree(self._local_dir, self._remote_dir)
+    finally:
+      workdir_lib.remove_tree(self._local_dir)
 
   def __getattr__(self, name):  # write_scalars, write_images, write_hparams, ...
     return getattr(self._writer, name)
@@ -32,9 +43,9 @@ class _MirroredWriter:
     workdir_lib.copy_tree(self._local_dir, self._remote_dir)
 
   def close(self):
+    self._abort.__exit__(None, None, None)
     self._writer.close()
-    workdir_lib.copy_tree(self._local_dir, self._remote_dir)
-    workdir_lib.remove_tree(self._local_dir)
+    self._copy_and_remove()
 
 
 def create_writer(phase_dir: str, just_logging: bool):
