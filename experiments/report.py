@@ -78,8 +78,10 @@ def _factorial(results_dir):
     raise SystemExit(2)
   text = ('Chains, mean +- SE over seeds (FID at T = 0 / 0.25 / 0.5 / 0.75 for Glow-layer chains):\n\n'
           + factorial.chains_table(runs)
-          + '\nClaims, summed over their paired contrasts (verdict per contrast: beyond 2 SE over '
-          'seeds):\n\n' + factorial.claims_table(runs)
+          + '\nClaims, summed over their paired contrasts (verdict per contrast: the 95% t interval '
+          'of the paired mean over seeds, n - 1 degrees of freedom, excludes 0; the seeds are the '
+          'only independent replicates: the chains of one cell share its VAE and random draws, and '
+          'both feature spaces score the same images):\n\n' + factorial.claims_table(runs)
           + '\nPaired contrasts (same seed, one factor changed; negative favours the claim):\n\n'
           + factorial.contrasts_table(runs))
   for space in factorial.spaces(runs):

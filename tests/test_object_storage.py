@@ -127,3 +127,20 @@ def test_training_into_a_missing_bucket_is_one_line_and_exit_2(gcs):
       'error: bucket gs://no-such-bucket does not exist or is not visible with these credentials; '
       'create it (gcloud storage buckets create gs://no-such-bucket) or fix --workdir.')
   assert 'Traceback' not in result.stderr
+
+
+def test_an_unreachable_endpoint_is_one_line_within_seconds(monkeypatch, tmp_path):
+  """No emulator at that address (or no network): one line naming the bucket and the endpoint,
+  in seconds (the clients' own retries took 83 s and ended in an aiohttp stack)."""
+  import socket
+  import time
+  with socket.socket() as probe:  # a port nothing listens on
+    probe.bind(('127.0.0.1', 0))
+    port = probe.getsockname()[1]
+  monkeypatch.setenv('STORAGE_EMULATOR_HOST', f'http://127.0.0.1:{port}')
+  started = time.monotonic()
+  with pytest.raises(reliability.WorkdirError) as e:
+    reliability.check_writable('gs://nowhere/run')
+  assert time.monotonic() - started < 10
+  assert str(e.value).startswith(f'cannot reach the storage endpoint http://127.0.0.1:{port} of '
+                                 'bucket gs://nowhere (')

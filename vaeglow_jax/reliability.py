@@ -91,6 +91,7 @@ def check_writable(path: str) -> None:
   if '://' in path:
     from vaeglow_jax import workdir as workdir_lib  # workdir imports this module
     bucket = workdir_lib.bucket_of(path)
+    workdir_lib.check_reachable(path)
     if not workdir_lib.bucket_exists(path):
       raise WorkdirError(f'bucket {bucket} does not exist or is not visible with these credentials; '
                          f'create it (gcloud storage buckets create {bucket}) or fix --workdir.')
@@ -342,9 +343,8 @@ class StopSignal:
 
   def describe(self) -> str:
     """What stopped the run, for its last line."""
-    if self.reason:
-      return self.reason
-    return 'a stop notice (SIGTERM or Ctrl-C on another process)'
+    # Several processes: a Ctrl-C anywhere reaches the others as SIGTERM (to one of them).
+    return self.reason or 'SIGTERM'
 
   def __exit__(self, *exc):
     for signum, previous in self._previous.items():

@@ -170,6 +170,29 @@ def bucket_of(url: PathLike) -> str:
   return f'{scheme}://{rest.split("/", 1)[0]}'
 
 
+def storage_endpoint() -> str:
+  """The object store's endpoint the clients use: $STORAGE_EMULATOR_HOST (an emulator), else
+  Google's."""
+  return os.environ.get('STORAGE_EMULATOR_HOST') or 'https://storage.googleapis.com'
+
+
+def check_reachable(url: PathLike, timeout_seconds: float = 5.0) -> None:
+  """Raises WorkdirError, within about `timeout_seconds`, if the endpoint of `url`'s bucket
+  cannot be reached (no network, a wrong emulator address): the storage clients would retry
+  for minutes, then print a stack of aiohttp errors."""
+  import socket
+  import urllib.parse
+  endpoint = storage_endpoint()
+  parsed = urllib.parse.urlparse(endpoint if '://' in endpoint else f'http://{endpoint}')
+  port = parsed.port or (443 if parsed.scheme == 'https' else 80)
+  try:
+    socket.create_connection((parsed.hostname, port), timeout=timeout_seconds).close()
+  except OSError as e:
+    raise WorkdirError(f'cannot reach the storage endpoint {endpoint} of bucket {bucket_of(url)} '
+                       f'({e.strerror or e}); check the network (or $STORAGE_EMULATOR_HOST) and '
+                       'rerun.') from None
+
+
 def bucket_exists(url: PathLike) -> bool:
   """Whether the bucket of `url` (scheme://bucket/...) exists and is visible to this client."""
   return epath.Path(bucket_of(url)).exists()

@@ -68,8 +68,15 @@ def test_contrasts_are_paired_by_seed_and_give_verdicts(results):
 
 def test_unpaired_spread_gives_an_undecided_verdict_and_one_seed_no_se():
   assert factorial.verdict((-1.0, 0.6, 2)).startswith('undecided')
-  assert factorial.verdict((-1.0, 0.4, 2)) == 'holds'
-  assert factorial.verdict((1.0, 0.4, 2)) == 'reversed'
+  # The 95% t interval with n - 1 degrees of freedom: 12.706 SE for 2 seeds, 4.303 for 3, 2.776
+  # for 5 (not 2 SE, an 82% interval at 3 seeds).
+  assert factorial.verdict((-1.0, 1 / 12.8, 2)) == 'holds'
+  assert factorial.verdict((-1.0, 1 / 12.6, 2)).startswith('undecided')
+  assert factorial.verdict((-1.0, 1 / 4.35, 3)) == 'holds'
+  assert factorial.verdict((1.0, 1 / 4.35, 3)) == 'reversed'
+  assert factorial.verdict((-1.0, 1 / 4.25, 3)) == 'undecided (within the 95% t interval, 3 seeds)'
+  assert factorial.verdict((-1.0, 1 / 2.8, 5)) == 'holds'
+  assert factorial.verdict((-1.0, 1 / 2.75, 5)).startswith('undecided')
   one = factorial.mean_se([3.0])
   assert one[0] == 3.0 and math.isnan(one[1]) and 'undecided' in factorial.verdict(one)
 
