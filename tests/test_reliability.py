@@ -233,19 +233,6 @@ def test_nonfinite_step_leaves_state_unchanged():
 
 # Preemption and kills ----------------------------------------------------------------
 
-@pytest.mark.slow  # trains in a subprocess
-def test_sigterm_writes_final_checkpoint(tmp_path):
-  proc = _cli(tmp_path, '--config.num_train_steps=100000', '--config.checkpoint_every_steps=100000',
-              '--config.log_every_steps=1', wait=False)
-  wait_for_line(proc, 'train/loss')
-  proc.send_signal(signal.SIGTERM)
-  out, _ = proc.communicate(timeout=120)
-  assert proc.returncode == 143, out
-  assert 'stopped by SIGTERM' in out
-  step, _ = latest_state(str(tmp_path), 'vae')
-  assert step is not None and step >= 1
-
-
 def _in_main_thread():
   import threading
   if threading.current_thread() is not threading.main_thread():
@@ -289,16 +276,19 @@ def test_with_several_processes_ctrl_c_becomes_sigterm_for_jaxs_preemption_notif
 
 
 @pytest.mark.slow  # trains in a subprocess
-def test_ctrl_c_writes_final_checkpoint_exits_130_and_the_rerun_resumes(tmp_path):
+@pytest.mark.parametrize('signum,code,name', [(signal.SIGTERM, 143, 'SIGTERM'),
+                                              (signal.SIGINT, 130, 'Ctrl-C')])
+def test_a_signal_writes_one_final_checkpoint_then_one_line_and_the_rerun_resumes(
+    tmp_path, signum, code, name):
   proc = _cli(tmp_path, '--config.num_train_steps=100000', '--config.checkpoint_every_steps=100000',
               '--config.log_every_steps=1', wait=False)
   wait_for_line(proc, 'train/loss')
-  proc.send_signal(signal.SIGINT)
+  proc.send_signal(signum)
   out, _ = proc.communicate(timeout=120)
-  assert proc.returncode == 130, out
+  assert proc.returncode == code, out
   errors = [line for line in out.splitlines() if line.startswith('error: ')]
   assert len(errors) == 1 and 'Traceback' not in out, out[-3000:]
-  stopped = int(re.search(r'^error: stopped by Ctrl-C at step (\d+); last checkpoint: \S+/(\d+);',
+  stopped = int(re.search(rf'^error: stopped by {name} at step (\d+); last checkpoint: \S+/(\d+);',
                           errors[0]).group(1))
   checkpoints_dir = tmp_path / 'vae' / 'checkpoints'
   assert sorted(os.listdir(checkpoints_dir)) == [str(stopped)]  # one, whole, at the stop step

@@ -111,7 +111,7 @@ def initialize(config) -> None:
       **{k: v for k, v in settings(options).items() if v is not None},
       heartbeat_timeout_seconds=heartbeat,
       shutdown_timeout_seconds=int(options.get('shutdown_timeout_seconds', 60)))
-  watchdog = PeerWatchdog(heartbeat)
+  watchdog = PeerWatchdog(heartbeat, int(options.get('shutdown_timeout_seconds', 60)))
   watchdog.start()
   # Before JAX's own exit handler (atexit runs the newest first) disconnects this process.
   atexit.register(watchdog.finish)
@@ -125,19 +125,30 @@ class PeerWatchdog(threading.Thread):
 
   FINISHED = 'vaeglow_finished/'  # key-value store: the processes that exited on their own
 
-  def __init__(self, heartbeat_timeout: float):
+  def __init__(self, heartbeat_timeout: float, shutdown_timeout: float):
     super().__init__(name='vaeglow-peer-watchdog', daemon=True)
     self.poll_seconds = max(0.5, heartbeat_timeout / 20)
     self.unreachable_seconds = heartbeat_timeout / 2
+    self.shutdown_timeout = shutdown_timeout
     self.finished = threading.Event()
 
   def finish(self) -> None:
     """This process is exiting on its own (done, or an error every process reports): its
-    disconnection is not a loss, and from here on a missing peer is not either."""
+    disconnection is not a loss, and from here on a missing peer is not either. Process 0 runs
+    the coordination service: with recoverability on, JAX no longer holds it at a shutdown
+    barrier, so it waits here (up to shutdown_timeout_seconds) until the others have left."""
     self.finished.set()
     try:
-      _client().key_value_set(f'{self.FINISHED}{jax.process_index()}', 'yes')
-    except Exception:  # noqa: BLE001 - the service is gone already: nothing to tell
+      client = _client()
+      client.key_value_set(f'{self.FINISHED}{jax.process_index()}', 'yes')
+      deadline = time.monotonic() + self.shutdown_timeout
+      # get_live_nodes returns once every live process listed has asked too (their watchdogs
+      # ask until they finish), so a process that has left ends the wait at once.
+      while jax.process_index() == 0 and time.monotonic() < deadline:
+        if set(client.get_live_nodes(list(range(jax.process_count())))) <= {0}:
+          break
+        time.sleep(0.1)
+    except Exception:  # noqa: BLE001 - the service is gone already: nothing to wait for
       pass
 
   def run(self):
