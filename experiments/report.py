@@ -90,6 +90,13 @@ def _factorial(results_dir):
       (variance, prior), chain, t, (mean, se, n) = best
       text += (f'\nBest chain by FID in {space}: {variance} variance, {prior} phase-1 prior, '
                f'{factorial.CHAIN_LABELS[chain]}, T={t}: {mean:.1f} (n={n}).\n')
+      against = factorial.best_against_runner_up(runs, space)
+      if against and against['effect']:
+        (r_variance, r_prior), r_chain, r_t, (r_mean, _, _) = against['runner_up']
+        d_mean, d_se, d_n = against['effect']
+        text += (f'Against its runner-up ({r_variance} variance, {r_prior} phase-1 prior, '
+                 f'{factorial.CHAIN_LABELS[r_chain]}, T={r_t}: {r_mean:.1f}), paired over '
+                 f'{d_n} seeds: {d_mean:+.1f} +- {d_se:.1f}, {against["verdict"]}.\n')
   return text
 
 

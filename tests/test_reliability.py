@@ -380,3 +380,50 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
   assert result.returncode == 2 and 'Traceback' not in result.stderr
   assert result.stderr.strip().splitlines()[-1] == 'error: data.n_bits must be in 1..8, got 9.'
   assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow  # trains in a subprocess
+def test_a_folder_made_read_only_mid_run_is_one_line_and_the_rerun_resumes(small_disk):
+  workdir = small_disk / 'run'
+  args = ['--config.num_train_steps=100000', '--config.checkpoint_every_steps=2',
+          '--config.keep_checkpoints=1', '--config.sample_every_steps=100000']
+  proc = _cli(workdir, *args, wait=False)
+  wait_for_line(proc, 'saving checkpoint at step 4')
+  subprocess.run(['mount', '-o', 'remount,ro', str(small_disk)], check=True)
+  out, _ = proc.communicate(timeout=120)
+  subprocess.run(['mount', '-o', 'remount,rw', str(small_disk)], check=True)
+  assert proc.returncode == 2, out[-3000:]
+  errors = [line for line in out.splitlines() if line.startswith('error: ')]
+  assert len(errors) == 1 and 'Traceback' not in out, out[-3000:]
+  assert re.match(r'error: cannot write \S+ \(Read-only file system; .*resumes from its last '
+                  r'complete checkpoint, \S+/checkpoints/\d+\.$', errors[0]), errors[0]
+  last = int(errors[0].rsplit('/', 1)[1].rstrip('.'))
+  rerun = _cli(workdir, f'--config.num_train_steps={last + 2}', *args[1:])
+  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  assert f'resumed vae from step {last}' in rerun.stderr
+  assert not [n for n in os.listdir(workdir / 'vae' / 'checkpoints') if 'tmp' in n]
+
+
+@pytest.mark.slow  # trains in subprocesses, on the real (offline) Fashion-MNIST
+def test_a_damaged_checkpoint_is_the_only_line_on_stderr(tmp_path):
+  """README: a damaged checkpoint step is one line. Nothing else reaches stderr before it: not
+  the mesh log line (logged after the restore) nor TensorFlow's import notices."""
+  run = [sys.executable, '-m', 'experiments.train', '--config=tests/configs/tiny.py',
+         f'--workdir={tmp_path}', '--config.checkpoint_every_steps=2']
+  env = {**os.environ, 'XLA_FLAGS': xla_flags(1)}
+  first = subprocess.run([*run, '--config.num_train_steps=4'], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+  assert first.returncode == 0, first.stderr[-3000:]
+  step_dir = tmp_path / 'vae' / 'checkpoints' / '4'
+  for root, _, files in os.walk(step_dir):
+    for name in files:
+      if name not in ('_CHECKPOINT_METADATA', 'commit_success.txt'):
+        os.truncate(os.path.join(root, name), 10)
+  second = subprocess.run([*run, '--config.num_train_steps=8'], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+  assert second.returncode == 2
+  lines = second.stderr.splitlines()
+  assert len(lines) == 1 and re.fullmatch(
+      rf'error: checkpoint {re.escape(str(step_dir))} cannot be read \(\w+\): it is damaged \(a '
+      r'save cut short\?\); move that step folder aside to resume from the previous checkpoint\.',
+      lines[0]), second.stderr

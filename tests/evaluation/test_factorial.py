@@ -64,6 +64,11 @@ def test_contrasts_are_paired_by_seed_and_give_verdicts(results):
   assert best[:3] == (('diagonal', 'flow'), 'glow+prior', '0') or best[:3] == (
       ('diagonal', 'standard'), 'glow+prior', '0')
   assert best[3][0] == pytest.approx(25.0)
+  # Its runner-up is another (cell, chain): here the diagonal cell under the other prior, the
+  # same FIDs seed by seed, so the paired difference is exactly 0 and the ranking undecided.
+  against = factorial.best_against_runner_up(runs, 'a')
+  assert against['runner_up'][:2] != best[:2] and against['runner_up'][3][0] == pytest.approx(25.0)
+  assert against['effect'] == (0.0, 0.0, 3) and against['verdict'].startswith('undecided')
 
 
 def test_unpaired_spread_gives_an_undecided_verdict_and_one_seed_no_se():

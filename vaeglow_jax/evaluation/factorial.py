@@ -212,16 +212,39 @@ def contrasts_table(runs: dict) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def best_chain(runs: dict, space: str) -> tuple[tuple, str, str, tuple] | None:
-  """((variance, prior), chain, T, FID stat) with the lowest mean FID in `space`."""
-  best = None
+def ranked_chains(runs: dict, space: str) -> list[tuple[tuple, str, str, tuple]]:
+  """Every ((variance, prior), chain, T, FID stat) in `space`, the lowest mean FID first."""
+  out = []
   for cell in runs:
     for chain in CHAINS:
       for t in (TEMPERATURES if chain.startswith('glow') else ('0.5',)):
         stat = _cell_stat(runs, cell, chain, 'fid', space, t)
-        if stat is not None and (best is None or stat[0] < best[3][0]):
-          best = (cell, chain, t, stat)
-  return best
+        if stat is not None:
+          out.append((cell, chain, t, stat))
+  return sorted(out, key=lambda entry: entry[3][0])
+
+
+def best_chain(runs: dict, space: str) -> tuple[tuple, str, str, tuple] | None:
+  """((variance, prior), chain, T, FID stat) with the lowest mean FID in `space`."""
+  ranked = ranked_chains(runs, space)
+  return ranked[0] if ranked else None
+
+
+def best_against_runner_up(runs: dict, space: str) -> dict | None:
+  """The best chain by mean FID against the best of the other (cell, chain) pairs at any
+  temperature, paired over seeds: {'best', 'runner_up', 'effect' (best - runner-up), 'verdict'}.
+  Being lowest of many means is no evidence by itself: this says whether the ranking holds."""
+  ranked = ranked_chains(runs, space)
+  if not ranked:
+    return None
+  best = ranked[0]
+  others = [r for r in ranked if r[:2] != best[:2]]
+  if not others:
+    return None
+  runner_up = others[0]
+  stat = paired(runs, (best[0], best[1], 'fid', space, best[2]),
+                (runner_up[0], runner_up[1], 'fid', space, runner_up[2]))
+  return {'best': best, 'runner_up': runner_up, 'effect': stat, 'verdict': verdict(stat)}
 
 
 def claims_table(runs: dict) -> str:
