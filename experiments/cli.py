@@ -64,6 +64,8 @@ class _QuietLibraries:
     noisy = ('/orbax/', '/tensorflow_datasets/', '/jax/_src/')
     if '/orbax/' in record.pathname and str(record.msg).startswith(self.EXPECTED):
       return False
+    if '/gcsfs/' in record.pathname and record.exc_info:  # each retry's stack: its line suffices
+      record.exc_info, record.exc_text = None, None
     return record.levelno >= std_logging.WARNING or not any(n in record.pathname for n in noisy)
 
 

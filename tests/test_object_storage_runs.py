@@ -200,3 +200,29 @@ def test_two_processes_sharing_only_a_bucket_train_stop_resume_and_evaluate(gcs,
   assert [n for n in gcs.list(run) if 'metrics' in n] == [f'{run}/eval/metrics.json']
   # The event files' local copies (training.writer) were removed from each process's directory.
   assert [[p.name for p in d.iterdir() if p.name.startswith('vaeglow')] for d in local_dirs] == [[], []]
+
+
+def test_a_bucket_that_stays_away_ends_the_run_in_one_line_and_the_rerun_resumes(gcs):
+  """The emulator stopped as a save starts and kept away: the run ends with one line naming the
+  bucket and exit 2 in bounded time (the clients' retries, the lock's own deadline), no stack
+  trace; with the bucket back, the same command resumes from the last complete checkpoint,
+  taking over the lock its dead predecessor could not delete."""
+  run = gcs.make_bucket('away') + '/run'
+  args = ['--config.num_train_steps=100000', '--config.checkpoint_every_steps=4',
+          '--config.log_every_steps=1']
+  proc = test_reliability._cli(run, *args, wait=False)
+  wait_for_line(proc, 'saving checkpoint at step 8')
+  gcs.stop()
+  stopped = time.monotonic()
+  out, _ = proc.communicate(timeout=400)
+  took = time.monotonic() - stopped
+  gcs.start()
+  assert proc.returncode == 2 and 'Traceback' not in out, out[-3000:]
+  errors = [line for line in out.splitlines() if line.startswith('error:')]
+  assert len(errors) == 1 and errors[0].startswith('error: the bucket gs://away did not answer ('), out[-3000:]
+  assert took < 200, took
+  last = latest_state(run, 'vae')[0]
+  assert last in (4, 8)
+  rerun = test_reliability._cli(run, *args[1:], f'--config.num_train_steps={last + 2}')
+  assert rerun.returncode == 0, rerun.stderr[-3000:]
+  assert f'resumed vae from step {last}' in rerun.stderr

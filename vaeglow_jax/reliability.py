@@ -42,6 +42,32 @@ def storage_error(error: BaseException) -> OSError | None:
   return None
 
 
+# Exceptions (by class name, anywhere in the chain) that mean the object store did not answer:
+# aiohttp's (gcsfs), requests' and google-api-core's (google-cloud-storage), and the OS's own.
+_UNREACHABLE = ('ClientConnectorError', 'ClientOSError', 'ServerDisconnectedError',
+                'ServerTimeoutError', 'ConnectionError', 'ConnectionRefusedError',
+                'ConnectionResetError', 'RetryError', 'ServiceUnavailable', 'ConnectTimeout',
+                'ReadTimeout', 'TimeoutError')
+
+
+def unreachable_error(error: BaseException) -> BaseException | None:
+  """The exception behind `error` that says the object store could not be reached (an outage,
+  no network), else None. TensorStore's says 'UNAVAILABLE' in its message."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if names & set(_UNREACHABLE) or str(error).startswith(('UNAVAILABLE', 'DEADLINE_EXCEEDED')):
+      return error
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def first_line(error: BaseException) -> str:
+  """The first line of an exception's message, at most 200 characters."""
+  return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
 def storage_message(error: OSError, directory: str, needed_bytes: int | None, resume: str) -> str:
   """One line for a storage error while writing `directory`: what happened, the space free there
   and needed (local paths), and how the rerun resumes."""
@@ -228,8 +254,15 @@ class ObjectLock:
   def _write(self, bucket, generation_match: int) -> int:
     blob = bucket.blob(self._name)
     blob.upload_from_string(self._body(), content_type='application/json',
-                            if_generation_match=generation_match)
+                            if_generation_match=generation_match, **self._deadline())
     return blob.generation
+
+  def _deadline(self) -> dict:
+    """Timeout and retry of one lock request: within a heartbeat interval, not the client's
+    default 120 s (a run that cannot reach its bucket would otherwise wait that long to end)."""
+    from google.api_core import retry as retries
+    seconds = max(5.0, self.stale_seconds / 4)
+    return {'timeout': seconds, 'retry': retries.Retry(timeout=seconds)}
 
   def __enter__(self):
     from google.api_core import exceptions
@@ -265,7 +298,8 @@ class ObjectLock:
     """Deletes the lock object if it is still this process's (a lost lock is another's)."""
     self._stopped.set()
     if not self.lost:
-      self._bucket().blob(self._name).delete(if_generation_match=self._generation)
+      self._bucket().blob(self._name).delete(if_generation_match=self._generation,
+                                             **self._deadline())
       self.lost = True  # released: nothing more to delete
 
   def _heartbeat(self, bucket):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import tempfile
 
+from absl import logging
+
 from vaeglow_jax import reliability
 from vaeglow_jax import workdir as workdir_lib
 
@@ -30,10 +32,9 @@ class _MirroredWriter:
     self._abort.__enter__()
 
   def _copy_and_remove(self):
-    try:
-      workdir_lib.copy_tree(self._local_dir, self._remote_dir)
-    finally:
-      workdir_lib.remove_tree(self._local_dir)
+    """Copies the events to the bucket, then removes the local copy (kept if the copy fails)."""
+    workdir_lib.copy_tree(self._local_dir, self._remote_dir)
+    workdir_lib.remove_tree(self._local_dir)
 
   def __getattr__(self, name):  # write_scalars, write_images, write_hparams, ...
     return getattr(self._writer, name)
@@ -45,7 +46,12 @@ class _MirroredWriter:
   def close(self):
     self._abort.__exit__(None, None, None)
     self._writer.close()
-    self._copy_and_remove()
+    try:
+      self._copy_and_remove()
+    except Exception as e:  # noqa: BLE001 - the bucket is away: keep the events, say where
+      logging.warning('could not copy the TensorBoard events to %s (%s); they are kept in %s: '
+                      'copy them there (gcloud storage cp) when it is back', self._remote_dir,
+                      reliability.first_line(e), self._local_dir)
 
 
 def create_writer(phase_dir: str, just_logging: bool):
