@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 
 import jax
@@ -41,10 +40,7 @@ def step_bytes(directory: str) -> int | None:
   steps = workdir_lib.finished_steps(directory)
   if not steps or not workdir_lib.is_local(directory):
     return None
-  total = 0
-  for root, _, files in os.walk(os.path.join(directory, str(steps[-1]))):
-    total += sum(os.path.getsize(os.path.join(root, name)) for name in files)
-  return total
+  return workdir_lib.tree_bytes(workdir_lib.join(directory, str(steps[-1])))
 
 
 def checkpoint_manager(directory: str, max_to_keep: int, read_only: bool = False):

@@ -107,11 +107,11 @@ def initialize(config) -> None:
   jax.config.update('jax_enable_recoverability', True)  # a lost task is not fatal to the others
   options = config.get('distributed') or {}
   heartbeat = int(options.get('heartbeat_timeout_seconds', 100))
+  shutdown = int(options.get('shutdown_timeout_seconds', 60))
   jax.distributed.initialize(
       **{k: v for k, v in settings(options).items() if v is not None},
-      heartbeat_timeout_seconds=heartbeat,
-      shutdown_timeout_seconds=int(options.get('shutdown_timeout_seconds', 60)))
-  watchdog = PeerWatchdog(heartbeat, int(options.get('shutdown_timeout_seconds', 60)))
+      heartbeat_timeout_seconds=heartbeat, shutdown_timeout_seconds=shutdown)
+  watchdog = PeerWatchdog(heartbeat, shutdown)
   watchdog.start()
   # Before JAX's own exit handler (atexit runs the newest first) disconnects this process.
   atexit.register(watchdog.finish)

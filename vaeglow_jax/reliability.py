@@ -23,12 +23,20 @@ from vaeglow_jax.errors import WorkdirError
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
 
 
-def storage_error(error: BaseException) -> OSError | None:
-  """The OSError of a full or read-only storage behind `error` (itself, or the exception it was
-  raised from or during, however deep: Orbax and TensorStore wrap it), else None."""
+def _chain(error: BaseException | None):
+  """`error`, then the exceptions it was raised from or during, however deep (Orbax, TensorStore
+  and the storage clients wrap the one that says what happened)."""
   seen = set()
   while error is not None and id(error) not in seen:
     seen.add(id(error))
+    yield error
+    error = error.__cause__ or error.__context__
+
+
+def storage_error(error: BaseException) -> OSError | None:
+  """The OSError of a full or read-only storage behind `error` (anywhere in its chain), else
+  None."""
+  for error in _chain(error):
     if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
       return error
     # TensorStore (Orbax's arrays) raises ValueError('RESOURCE_EXHAUSTED: Failed writing: "PATH":
@@ -38,7 +46,6 @@ def storage_error(error: BaseException) -> OSError | None:
       path = re.search(r'Failed \w+: "([^"]+)"', str(error))
       return OSError(int(code.group(1)), os.strerror(int(code.group(1))),
                      path.group(1) if path else None)
-    error = error.__cause__ or error.__context__
   return None
 
 
@@ -53,13 +60,10 @@ _UNREACHABLE = ('ClientConnectorError', 'ClientOSError', 'ServerDisconnectedErro
 def unreachable_error(error: BaseException) -> BaseException | None:
   """The exception behind `error` that says the object store could not be reached (an outage,
   no network), else None. TensorStore's says 'UNAVAILABLE' in its message."""
-  seen = set()
-  while error is not None and id(error) not in seen:
-    seen.add(id(error))
+  for error in _chain(error):
     names = {cls.__name__ for cls in type(error).__mro__}
     if names & set(_UNREACHABLE) or str(error).startswith(('UNAVAILABLE', 'DEADLINE_EXCEEDED')):
       return error
-    error = error.__cause__ or error.__context__
   return None
 
 
@@ -72,17 +76,20 @@ def storage_message(error: OSError, directory: str, needed_bytes: int | None, re
   """One line for a storage error while writing `directory`: what happened, the space free there
   and needed (local paths), and how the rerun resumes."""
   what = os.strerror(error.errno) if error.errno else str(error)
-  where = directory
   space = ''
   if '://' not in directory:
-    probe = directory
-    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
-      probe = os.path.dirname(probe)
-    free = shutil.disk_usage(probe).free
+    free = shutil.disk_usage(_existing_ancestor(directory)).free
     space = f'; {free / 1e6:.1f} MB free there' + (
         f', a checkpoint needs about {needed_bytes / 1e6:.1f} MB' if needed_bytes else '')
-  return (f'cannot write {where} ({what}{space}); free space or fix the permissions, then rerun '
-          f'the same command: it resumes from {resume}.')
+  return (f'cannot write {directory} ({what}{space}); free space or fix the permissions, then '
+          f'rerun the same command: it resumes from {resume}.')
+
+
+def _existing_ancestor(path: str) -> str:
+  """`path` itself if it exists, else its nearest existing parent (local paths)."""
+  while not os.path.exists(path) and os.path.dirname(path) != path:
+    path = os.path.dirname(path)
+  return path
 
 
 # What must be undone if the process has to end at once (os._exit, which skips finally blocks
@@ -123,12 +130,7 @@ def check_writable(path: str) -> None:
                          f'create it (gcloud storage buckets create {bucket}) or fix --workdir.')
     return
   path = os.path.abspath(path)
-  probe = path
-  while not os.path.exists(probe):
-    parent = os.path.dirname(probe)
-    if parent == probe:
-      break
-    probe = parent
+  probe = _existing_ancestor(path)
   if not os.path.isdir(probe):
     raise WorkdirError(f'work directory {path} cannot be created: {probe} is not a directory.')
   if not os.access(probe, os.W_OK | os.X_OK):

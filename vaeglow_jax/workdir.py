@@ -88,6 +88,11 @@ def modified_time(path: PathLike) -> float:
   return float(epath.Path(path).stat().mtime)
 
 
+def tree_bytes(path: PathLike) -> int:
+  """The total size in bytes of the files under the folder `path`."""
+  return sum(tree_bytes(p) if p.is_dir() else p.stat().length for p in epath.Path(path).iterdir())
+
+
 def make_dirs(path: PathLike) -> None:
   epath.Path(path).mkdir(parents=True, exist_ok=True)
 

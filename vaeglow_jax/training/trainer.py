@@ -209,11 +209,12 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
       distributed.await_peer_verdict(config)  # a dead peer: the watchdog ends the process
       raise
     except Exception as e:
-      if not workdir_lib.is_local(workdir) and reliability.unreachable_error(e) is not None:
+      unreachable = None if workdir_lib.is_local(workdir) else reliability.unreachable_error(e)
+      if unreachable is not None:
         raise reliability.WorkdirError(
             f'the bucket {workdir_lib.bucket_of(workdir)} did not answer '
-            f'({reliability.first_line(reliability.unreachable_error(e))}); rerun the same command '
-            'when it is back: it resumes from the last complete checkpoint.') from e
+            f'({reliability.first_line(unreachable)}); rerun the same command when it is back: it '
+            'resumes from the last complete checkpoint.') from e
       storage_error = reliability.storage_error(e)
       if storage_error is None:
         raise
