@@ -166,6 +166,8 @@ def run(main, user_errors: tuple[type[BaseException], ...] | None = None):
     raise TypeError(f'user_errors must be library error classes, not built-ins: {builtin}')
 
   def wrapped(argv):
+    from vaeglow_jax import environment
+    environment.configure()
     if 'workdir' in flags.FLAGS and flags.FLAGS['workdir'].present and not flags.FLAGS.workdir:
       fail('--workdir is empty; give the run\'s folder, e.g. --workdir=workdirs/run1 (it would '
            'otherwise be the current folder).')

@@ -11,9 +11,7 @@ reconstructed from the posterior mean; samples: --num_samples decoder means from
 
 import os
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-from absl import app, flags  # noqa: E402
+from absl import app, flags
 
 _FEATURES = flags.DEFINE_string('features', None, 'Feature extractor (classifier) work directory.')
 _OUT = flags.DEFINE_string('out', '', 'Markdown table to write (and the JSON beside it).')
@@ -24,6 +22,8 @@ flags.mark_flags_as_required(['features'])
 
 def measure(workdir: str, classify, test_x, batch: int = 250) -> dict:
   import jax
+  from vaeglow_jax import environment
+  environment.configure()
   import numpy as np
   from experiments.configs import from_workdir
   from vaeglow_jax import data as data_lib, phases, workdir as workdir_lib

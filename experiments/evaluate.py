@@ -16,12 +16,10 @@ Exit codes: 0 done; 2 bad input (one line on stderr, nothing written).
 import json
 import os
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+from absl import flags
+from ml_collections import config_flags
 
-from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from experiments import cli  # noqa: E402
+from experiments import cli
 
 _FROM_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'from_workdir.py')
 _CONFIG = config_flags.DEFINE_config_file(

@@ -12,12 +12,10 @@ Writes WORKDIR/fid_calibration.json and WORKDIR/fid_calibration.png
 
 import os
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+from absl import flags
+from ml_collections import config_flags
 
-from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from experiments import cli  # noqa: E402
+from experiments import cli
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (path[:preset]).',
                                           lock_config=True)

@@ -24,6 +24,8 @@ _ABLATION = flags.DEFINE_bool('ablation', False, 'Glow-layer runs on one phase-1
 
 
 def main(argv):
+  from vaeglow_jax import environment
+  environment.configure()
   from vaeglow_jax.evaluation import report
   if _FACTORIAL.value and _BUDGET.value:
     return _write(_budget(_FACTORIAL.value, _BUDGET.value, _SEED.value))

@@ -13,13 +13,12 @@ for any number of devices. Exit codes: 0 done; 2 bad input (one line, nothing wr
 
 import os
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
 
-from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from experiments import cli  # noqa: E402
-from vaeglow_jax.errors import UserError  # noqa: E402
+from experiments import cli
+from vaeglow_jax.errors import UserError
 
 _FROM_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'from_workdir.py')
 _CONFIG = config_flags.DEFINE_config_file(
@@ -39,26 +38,12 @@ class SampleError(UserError, ValueError):
   """Bad input to experiments.sample; the message says how to fix it."""
 
 
-def last_trained_phase(workdir: str) -> str:
-  """The phase in workdir whose newest checkpoint is the most recent."""
-  from vaeglow_jax import phases
-  from vaeglow_jax import workdir as workdir_lib
-  newest = {}
-  for phase in phases.SPECS:
-    directory = workdir_lib.checkpoints_dir(workdir, phase)
-    if workdir_lib.has_checkpoint(directory):
-      newest[phase] = workdir_lib.newest_checkpoint_time(directory)
-  if not newest:
-    raise SampleError(f'no trained phase in {workdir} (no DIR/<phase>/checkpoints/<step>); train '
-                      'one with python -m experiments.train, or pass the right --workdir.')
-  return max(newest, key=newest.get)
-
-
 def sample_config(launch):
   from vaeglow_jax import workdir as workdir_lib
   overrides = cli.overrides(flags.FLAGS['config'])
   if 'phase' not in overrides:
-    overrides['phase'] = last_trained_phase(_WORKDIR.value)
+    from vaeglow_jax.evaluation import trained_run
+    overrides['phase'] = trained_run.last_trained_phase(_WORKDIR.value)
   trained = workdir_lib.trained_config(_WORKDIR.value, overrides['phase'], launch)
   return workdir_lib.with_overrides(trained, overrides)
 
@@ -101,7 +86,8 @@ def main(argv):
   if config.eval.prior_phase:
     phase, variables, _ = evaluation.load_chain(config, _WORKDIR.value, variables, image_shape)
   images = sampling.draw(phase, variables, jax.random.PRNGKey(_SEED.value), _NUM.value, temperature,
-                         config.eval.batch_size, mesh)
+                         config.eval.batch_size, mesh,
+                         log=logging.info if distributed.is_primary() else None)
   if distributed.is_primary():
     names = images_lib.write_folder(out, images)
     print(f'{len(names)} samples of {evaluation.result_name(config)} (checkpoint step {step}, '

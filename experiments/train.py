@@ -8,14 +8,10 @@ Exit codes: 0 done; 2 bad input (one line on stderr, work directory unchanged);
 after a second Ctrl-C, which stops at once and keeps the checkpoints already saved.
 """
 
-import os
+from absl import flags
+from ml_collections import config_flags
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from experiments import cli  # noqa: E402
+from experiments import cli
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (path[:preset]).',
                                           lock_config=True)

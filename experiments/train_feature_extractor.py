@@ -6,14 +6,10 @@ r"""Trains the offline FID feature extractor (a small classifier) on a dataset's
 Then evaluate with --config.eval.feature_extractor_dir=<that workdir>. Prints the test accuracy.
 """
 
-import os
+from absl import flags
+from ml_collections import config_flags
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
-
-from experiments import cli  # noqa: E402
+from experiments import cli
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (path[:preset]).',
                                           lock_config=True)

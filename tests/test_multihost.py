@@ -108,16 +108,28 @@ FAST_LOSS = ['--config.distributed.heartbeat_timeout_seconds=10',
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize('storage', ['local', 'bucket'])
 def test_a_killed_process_ends_the_other_in_bounded_time_and_an_immediate_rerun_resumes_bitwise(
-    request, tmp_path):
+    request, tmp_path, storage):
   """kill -9 of process 1 after the step-4 checkpoint (a preempted host): process 0 ends with one
   line and exit 75 within the heartbeat timeout, not JAX's C++ abort; the same commands run at
-  once resume from step 4 and end bitwise where the uninterrupted two-process run ends."""
-  workdir = tmp_path / 'run'
+  once resume from step 4 and end bitwise where the uninterrupted two-process run ends. With the
+  work directory in a bucket (the emulator): the lock is free at once, and no local temporary
+  (the events' folder) is left."""
+  temp = tmp_path / 'tmp'
+  temp.mkdir()
+  env = {'TMPDIR': str(temp)}
+  if storage == 'bucket':
+    gcs = request.getfixturevalue('gcs')
+    env.update(gcs.env)
+    workdir = gcs.make_bucket(f'killed-{free_port()}') + '/run'
+  else:
+    workdir = tmp_path / 'run'
   port = free_port()
   args = [SMALL_LR, *FAST_LOSS, '--config.checkpoint_every_steps=2']
   procs = [_launch(workdir, 2, *args, *process_flags(port, i),
-                   env_extra={'VAEGLOW_TEST_SIGKILL_AT_BATCH': '5'} if i else None)
+                   env_extra={**env, 'VAEGLOW_TEST_SIGKILL_AT_BATCH': '5'} if i else env,
+                   log=tmp_path / f'{i}.log')
            for i in range(2)]
   procs[1][0].wait(timeout=300)
   killed_at = time.monotonic()
@@ -133,10 +145,11 @@ def test_a_killed_process_ends_the_other_in_bounded_time_and_an_immediate_rerun_
   assert workdir_lib.finished_steps(workdir_lib.checkpoints_dir(str(workdir), 'vae')) == [2, 4]
 
   started = time.monotonic()
-  outs = finish([_launch(workdir, 2, *args, *process_flags(port, i)) for i in range(2)],
-                timeout=300)
+  outs = finish([_launch(workdir, 2, *args, *process_flags(port, i), env_extra=env,
+                         log=tmp_path / f'rerun{i}.log') for i in range(2)], timeout=300)
   assert 'resumed vae from step 4' in outs[0], outs[0][-3000:]
   assert time.monotonic() - started < 120  # no lock or barrier waits (they were 300 s)
+  assert [p.name for p in temp.iterdir() if p.name.startswith('vaeglow_')] == []
   reference, _ = request.getfixturevalue('two_process_run')
   (step_a, a), (step_b, b) = latest_state(str(reference), 'vae'), latest_state(str(workdir), 'vae')
   assert step_a == step_b == STEPS

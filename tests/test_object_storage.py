@@ -90,14 +90,19 @@ def test_a_live_holders_heartbeat_keeps_its_lock(gcs):
 
 @pytest.mark.skipif(not os.path.isdir(data_lib.FASHION_MNIST_DEBIAN_DIR),
                     reason='needs apt-get install dataset-fashion-mnist')
-def test_a_dataset_is_read_from_a_bucket_as_from_a_local_data_dir(gcs, tmp_path):
+def _prepare(data_dir, examples_per_split, num_shards=None):
+  """A real prepared Fashion-MNIST, `examples_per_split` images a split (the offline files, as
+  data.py prepares them)."""
   import tensorflow_datasets as tfds
-  local = tmp_path / 'tfds'
-  # A real prepared Fashion-MNIST, 64 images a split (the offline files, as data.py prepares them).
-  tfds.builder('fashion_mnist', data_dir=str(local)).download_and_prepare(
+  tfds.builder('fashion_mnist', data_dir=str(data_dir)).download_and_prepare(
       download_config=tfds.download.DownloadConfig(
           manual_dir=data_lib.FASHION_MNIST_DEBIAN_DIR, register_checksums=True,
-          max_examples_per_split=64))
+          max_examples_per_split=examples_per_split, num_shards=num_shards))
+
+
+def test_a_dataset_is_read_from_a_bucket_as_from_a_local_data_dir(gcs, tmp_path):
+  local = tmp_path / 'tfds'
+  _prepare(local, 64)
   bucket_dir = gcs.make_bucket('data') + '/tfds'
   workdir_lib.copy_tree(local, bucket_dir)
   config = tiny.get_config().data
@@ -109,9 +114,48 @@ def test_a_dataset_is_read_from_a_bucket_as_from_a_local_data_dir(gcs, tmp_path)
   np.testing.assert_array_equal(got[0], want[0])
   np.testing.assert_array_equal(got[1], want[1])
   assert data_lib.local_data_dir(config).startswith(str(tmp_path / 'cache'))
+  # Prepared anew in the bucket (here with 32 images a split): the next run copies it anew.
+  again = tmp_path / 'again'
+  _prepare(again, 32)
+  workdir_lib.remove_tree(bucket_dir)
+  workdir_lib.copy_tree(again, bucket_dir)
+  assert len(data_lib.labeled_arrays(config, 'test')[0]) == 32
   config.data_dir = 'gs://data/elsewhere'
   with pytest.raises(data_lib.DataError, match="no prepared 'fashion_mnist' in gs://data/elsewhere"):
     data_lib.labeled_arrays(config, 'test')
+
+
+def test_per_process_files_copy_and_read_only_each_processs_share_of_the_training_split(
+    gcs, tmp_path, monkeypatch):
+  import jax
+  local = tmp_path / 'tfds'
+  _prepare(local, 64, num_shards=4)
+  bucket_dir = gcs.make_bucket('shares') + '/tfds'
+  workdir_lib.copy_tree(local, bucket_dir)
+  config = tiny.get_config().data
+  config.data_dir, config.train_split, config.per_process_files = bucket_dir, 'train', True
+  everything = data_lib.labeled_arrays(_local(config, local), 'train')[0]
+  monkeypatch.setattr(jax, 'process_count', lambda: 2)
+  seen = []
+  for process in (0, 1):
+    monkeypatch.setattr(jax, 'process_index', lambda process=process: process)
+    config.cache_dir = str(tmp_path / f'host{process}')
+    copied = sorted(os.listdir(os.path.join(data_lib.local_data_dir(config), 'fashion_mnist',
+                                            '3.0.1')))
+    train_files = [name for name in copied if '-train.' in name]
+    assert len(train_files) == 2 and any('-test.' in name for name in copied), copied
+    stream = data_lib.train_iterator(config, global_batch=8, seed=0)
+    seen.append(np.concatenate([next(stream) for _ in range(8)]))  # 32 images: one pass
+  assert all(len(np.unique(s.reshape(32, -1), axis=0)) == 32 for s in seen)
+  # Disjoint shares that together are the split.
+  both = np.concatenate(seen).reshape(64, -1)
+  np.testing.assert_array_equal(np.unique(both, axis=0), np.unique(everything.reshape(64, -1), axis=0))
+
+
+def _local(config, local):
+  config = config.copy_and_resolve_references()
+  config.data_dir, config.per_process_files = str(local), False
+  return config
 
 
 def test_training_into_a_missing_bucket_is_one_line_and_exit_2(gcs):
@@ -144,3 +188,61 @@ def test_an_unreachable_endpoint_is_one_line_within_seconds(monkeypatch, tmp_pat
   assert time.monotonic() - started < 10
   assert str(e.value).startswith(f'cannot reach the storage endpoint http://127.0.0.1:{port} of '
                                  'bucket gs://nowhere (')
+
+
+_KILLED_WRITER = '''
+import os, signal, sys
+from vaeglow_jax import environment
+from vaeglow_jax import metric_writer as writer_lib
+environment.configure()
+writer = writer_lib.create_writer(sys.argv[1], just_logging=False)
+writer.write_scalars(1, {"loss": 1.0})
+writer.flush()  # a checkpoint: step 1 is uploaded
+writer.write_scalars(2, {"loss": 2.0})
+writer._writer.flush()  # TensorFlow's own periodic flush to the local file, not an upload
+os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+def test_events_on_a_bucket_upload_only_what_is_new_and_a_killed_runs_events_are_recovered(
+    gcs, tmp_path, monkeypatch):
+  import subprocess
+  import sys
+  import tempfile
+  from tests.helpers import ROOT
+  from vaeglow_jax.evaluation import figures
+  from vaeglow_jax import metric_writer as writer_lib
+  temp = tmp_path / 'tmp'
+  temp.mkdir()
+  monkeypatch.setattr(tempfile, 'tempdir', str(temp))
+  uploads = []
+  write = workdir_lib.write_bytes_atomic
+  monkeypatch.setattr(workdir_lib, 'write_bytes_atomic',
+                      lambda path, data: (uploads.append(os.path.basename(path)) if str(path).startswith(remote) else None,
+                                          write(path, data)))
+  remote = gcs.make_bucket('events') + '/run/vae'
+
+  writer = writer_lib.create_writer(remote, just_logging=False)
+  for step in range(1, 7):
+    writer.write_scalars(step, {'loss': float(step)})
+    if step % 2 == 0:
+      writer.flush()
+      # Each flush uploads one new file, once; the bucket has the events to this step.
+      assert len(uploads) == step // 2 and len(set(uploads)) == len(uploads)
+      assert [s for s, _ in figures.read_scalars(remote)['loss']] == list(range(1, step + 1))
+  writer.close()
+  assert len(uploads) == len(set(uploads)) == 4  # close: the last file (no new events)
+  assert list(temp.iterdir()) == []
+
+  # kill -9 after one flush: the bucket has step 1 (at most one flush interval is missing); the
+  # killed process's folder stays until the next writer for that phase uploads it (step 2) and
+  # deletes it.
+  killed = gcs.make_bucket('killed') + '/run/vae'
+  proc = subprocess.run([sys.executable, '-c', _KILLED_WRITER, killed], cwd=ROOT, timeout=120,
+                        env={**os.environ, 'TMPDIR': str(temp)}, capture_output=True, text=True)
+  assert proc.returncode == -9, proc.stderr[-3000:]
+  assert [s for s, _ in figures.read_scalars(killed)['loss']] == [1]
+  assert len(list(temp.iterdir())) == 1
+  writer_lib.create_writer(killed, just_logging=False).close()
+  assert [s for s, _ in figures.read_scalars(killed)['loss']] == [1, 2]
+  assert list(temp.iterdir()) == []

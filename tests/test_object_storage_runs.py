@@ -2,6 +2,7 @@
 tests.gcs_emulator): the same checkpoints and metrics as a local work directory, a kill -9 and
 storage outages resumed bitwise, and two processes whose only common storage is the bucket."""
 
+import io
 import json
 import os
 import re
@@ -41,10 +42,11 @@ def _config(phase='vae', **overrides):
 
 
 def _bucket_files(gcs, url):
-  """The bucket's objects under url, as workdir_files lists a local directory."""
+  """The bucket's objects under url, as workdir_files lists a local directory (a phase's event
+  files, one per upload there and one in all locally, as one 'events')."""
   names = [name[len(url) + 1:] for name in gcs.list(url)]
-  return sorted(os.path.join(os.path.dirname(n) or '.', 'events' if os.path.basename(n).startswith(
-      'events.out.tfevents') else os.path.basename(n)) for n in names if 'checkpoints' not in n)
+  return sorted({os.path.join(os.path.dirname(n) or '.', 'events' if os.path.basename(n).startswith(
+      'events.out.tfevents') else os.path.basename(n)) for n in names if 'checkpoints' not in n})
 
 
 def _comparable(metrics):
@@ -101,6 +103,10 @@ def test_both_phases_features_and_evaluation_on_a_bucket_equal_a_local_run(gcs, 
   assert gcs.list(f'{runs["bucket"]}/glow/samples_T0.5') == [
       f'{runs["bucket"]}/glow/samples_T0.5/{name}'
       for name in ('000000.png', '000001.png', '000002.png', 'samples.npz')]
+  # The same images from Python, the run loaded from the bucket.
+  import vaeglow_jax
+  saved = np.load(io.BytesIO(workdir_lib.read_bytes(f'{runs["bucket"]}/glow/samples_T0.5/samples.npz')))
+  np.testing.assert_array_equal(vaeglow_jax.load(runs['bucket'], num_devices=1).sample(3), saved['x'])
 
 
 def test_kill9_and_storage_outages_on_a_bucket_resume_bitwise(gcs, straight_run):

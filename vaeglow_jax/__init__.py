@@ -19,8 +19,6 @@ channel permutations of the 1x1 convolutions (LU form), never trained, passed ba
 `model.init(model, rng, x)` splits one key into both.
 """
 
-import sys as _sys
-
 from vaeglow_jax import flows
 from vaeglow_jax.models import conv, glow, losses, model, prior, vae
 from vaeglow_jax.flows import StepOptions
@@ -30,14 +28,19 @@ from vaeglow_jax.models.model import (VAEGlow, elbo_terms, importance_weighted_l
 from vaeglow_jax.models.prior import FlowPrior, SecondStageVAE, StandardPrior
 from vaeglow_jax.models.vae import Decoder, Encoder
 
-for _module in (conv, glow, losses, model, prior, vae):  # vaeglow_jax.<name>: the same module
-  _sys.modules[f'{__name__}.{_module.__name__.rsplit(".", 1)[1]}'] = _module
-
 __version__ = '0.2.0'
+
+
+def load(workdir: str, phase: str | None = None, prior_phase: str = '', num_devices: int = 0):
+  """A trained run of `workdir` (local or gs://), ready to sample, encode, decode, reconstruct
+  and score: vaeglow_jax.evaluation.trained_run.load (its docstring has the details)."""
+  from vaeglow_jax.evaluation import trained_run
+  return trained_run.load(workdir, phase, prior_phase, num_devices)
+
 
 __all__ = [
     'Decoder', 'Encoder', 'FlowPrior', 'GlowLayer', 'MultiScaleGlow', 'SecondStageVAE',
     'StandardPrior', 'StepOptions', 'VAEGlow', 'elbo_terms', 'flows', 'glow',
-    'importance_weighted_log_likelihood', 'init', 'log_importance_weights', 'losses', 'model',
-    'prior', 'sample', 'vae', '__version__',
+    'importance_weighted_log_likelihood', 'init', 'load', 'log_importance_weights', 'losses',
+    'model', 'prior', 'sample', 'vae', '__version__',
 ]

@@ -51,14 +51,31 @@ class DataError(UserError, ValueError):
   """A dataset that is unknown or not available; the message says how to fix it."""
 
 
+# One's own images (vaeglow_jax.image_folder): its shape comes from the folder.
+IMAGE_FOLDER = 'image_folder'
+_FOLDER_SPEC = DatasetSpec(IMAGE_FOLDER, (0, 0, 0), 'train', 'validation', 'test',
+                           'set --config.data.folder=PATH to a folder of PNG or JPEG images')
+
+
 def get_spec(name: str) -> DatasetSpec:
+  if name == IMAGE_FOLDER:
+    return _FOLDER_SPEC
   if name not in DATASETS:
-    raise DataError(f'unknown dataset {name!r}; choose one of {sorted(DATASETS)}.')
+    raise DataError(f'unknown dataset {name!r}; choose one of {sorted(DATASETS)}, or '
+                    f'{IMAGE_FOLDER!r} with --config.data.folder=PATH for your own images.')
   return DATASETS[name]
+
+
+def _folder(data_config):
+  from vaeglow_jax import image_folder
+  return image_folder.scan(data_config.get('folder', ''), int(data_config.get('resize') or 0),
+                           data_config.get('cache_dir') or '')
 
 
 def image_shape(data_config) -> tuple[int, int, int]:
   """(H, W, C) of the images the pipeline yields (after the optional resize)."""
+  if data_config.name == IMAGE_FOLDER:
+    return _folder(data_config).image_shape
   return resized_shape(data_config.name, data_config.get('resize'))
 
 
@@ -72,8 +89,10 @@ def resized_shape(name: str, resize: int | None) -> tuple[int, int, int]:
 
 def local_data_dir(data_config) -> str | None:
   """The TFDS data_dir to read: data.data_dir, or for a gs:// data_dir a local copy of its
-  prepared dataset folder (data_dir/<tfds name>/), made once per machine in data.cache_dir
-  (workdir.cached_copy).
+  prepared dataset folder (data_dir/<tfds name>/), made once per machine and per version of the
+  bucket's files in data.cache_dir (workdir.cached_copy: a dataset prepared anew in the bucket is
+  copied anew). With data.per_process_files, the copy holds only this process's share of the
+  training split's record files (and every other file).
 
   TFDS would read a bucket's records through TensorFlow's GCS client, whose endpoint cannot be
   changed (so no emulator could stand in for the bucket in tests); the copy goes through the
@@ -83,12 +102,41 @@ def local_data_dir(data_config) -> str | None:
     return data_dir
   name = get_spec(data_config.name).tfds_name
   source = workdir_lib.join(data_dir, name)
-  try:  # the bucket is asked only while there is no complete local copy
-    return workdir_lib.dirname(workdir_lib.cached_copy(source, data_config.get('cache_dir') or None))
+  try:
+    keep = _own_files_only(data_config, source) if _per_process(data_config) else None
+    return workdir_lib.dirname(workdir_lib.cached_copy(source, data_config.get('cache_dir') or None,
+                                                       keep=keep))
   except FileNotFoundError:
     raise DataError(f'no prepared {name!r} in {data_dir} ({source} is missing); prepare it on one '
                     f'machine (a run with a local --config.data.data_dir) and copy that folder\'s '
                     f'{name}/ there (gcloud storage cp -r).') from None
+
+
+def _per_process(data_config) -> bool:
+  return bool(data_config.get('per_process_files', False)) and jax.process_count() > 1
+
+
+def _share(split: str) -> str:
+  """This process's share of `split` (tfds.split_for_jax_process): contiguous, disjoint."""
+  import tensorflow_datasets as tfds
+  return tfds.split_for_jax_process(split)
+
+
+def _own_files_only(data_config, source: str):
+  """keep(relative path) for workdir.cached_copy: False for the training split's record files
+  outside this process's share, read from the bucket's dataset_info.json."""
+  import tensorflow_datasets as tfds
+  versions = [v for v in workdir_lib.list_dir(source)
+              if workdir_lib.is_file(workdir_lib.join(source, v, 'dataset_info.json'))]
+  if not versions:
+    raise FileNotFoundError(source)
+  info_dir = workdir_lib.join(source, max(versions, key=tfds.core.Version))
+  builder = tfds.builder_from_directory(info_dir)
+  own = {workdir_lib.basename(str(f.filename))
+         for f in builder.info.splits[_share(_split_name(data_config, 'train'))].file_instructions}
+  train_files = f'{builder.name}-{_split_name(data_config, "train").split("[")[0]}.'
+  return lambda relative: (train_files not in workdir_lib.basename(relative) or
+                           workdir_lib.basename(relative) in own)
 
 
 def _builder(data_config):
@@ -131,6 +179,8 @@ def _preprocess(spec: DatasetSpec, resize: int | None, labeled: bool = False):
 def _dataset(data_config, split: str, labeled: bool = False, shard: bool = True):
   import tensorflow as tf
   tf.config.set_visible_devices([], 'GPU')  # tf.data must not grab accelerator memory.
+  if data_config.name == IMAGE_FOLDER:
+    return _folder_dataset(data_config, split, labeled, shard)
   spec = get_spec(data_config.name)
   builder = _builder(data_config)
   ds = builder.as_dataset(split=split, shuffle_files=False)
@@ -141,6 +191,20 @@ def _dataset(data_config, split: str, labeled: bool = False, shard: bool = True)
     ds = ds.shard(jax.process_count(), jax.process_index())
   return ds.map(_preprocess(spec, data_config.get('resize'), labeled),
                 num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _folder_dataset(data_config, split: str, labeled: bool, shard: bool):
+  from vaeglow_jax import image_folder
+  folder = _folder(data_config)
+  if split not in image_folder.SPLITS:
+    raise DataError(f'an image folder has the splits {", ".join(image_folder.SPLITS)}, not '
+                    f'{split!r}; leave data.train_split and data.validation_split empty.')
+  if labeled and folder.labels is None:
+    raise DataError(f'the images in {data_config.folder} have no class labels (no class '
+                    'subfolders); the offline FID feature extractor needs them: put the images '
+                    'in PATH/<class>/ folders, or use the Inception FID instead.')
+  ds = image_folder.dataset(folder, split, labeled)
+  return ds.shard(jax.process_count(), jax.process_index()) if shard else ds
 
 
 def local_batch_size(global_batch: int) -> int:
@@ -165,13 +229,18 @@ def train_iterator(data_config, global_batch: int, seed: int, start_step: int = 
   spec = get_spec(data_config.name)
   split = split or data_config.get('train_split') or spec.train_split
   local = local_batch_size(global_batch)
-  ds = _dataset(data_config, split, shard=False).cache()
-  ds = ds.shuffle(data_config.get('shuffle_buffer', 10_000), seed=seed,
-                  reshuffle_each_iteration=True).repeat()
-  ds = ds.batch(global_batch, drop_remainder=True)
-  if jax.process_count() > 1:
-    first = jax.process_index() * local
-    ds = ds.map(lambda batch: batch[first:first + local])
+  buffer = data_config.get('shuffle_buffer', 10_000)
+  if _per_process(data_config):  # this process's share only, batched here
+    ds = _dataset(data_config, _share(split), shard=False).cache()
+    ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(local, drop_remainder=True)
+  else:
+    ds = _dataset(data_config, split, shard=False).cache()
+    ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(global_batch, drop_remainder=True)
+    if jax.process_count() > 1:
+      first = jax.process_index() * local
+      ds = ds.map(lambda batch: batch[first:first + local])
   ds = ds.skip(start_step).prefetch(tf.data.AUTOTUNE)
   return ds.as_numpy_iterator()
 
@@ -221,6 +290,8 @@ def num_examples(data_config, split: str) -> int:
   """Number of examples in a split (all processes together)."""
   spec = get_spec(data_config.name)
   split = split or spec.train_split
+  if data_config.name == IMAGE_FOLDER:
+    return len(_folder(data_config).files(split)[0])
   try:
     return _builder(data_config).info.splits[split].num_examples
   except KeyError:  # no split metadata (e.g. tfds.testing.mock_data): count.

@@ -179,6 +179,10 @@ class Phase:
     Glow layer, 'x_tilde' (the decoder sample before f^-1) and 'decoder_mean'."""
     raise NotImplementedError
 
+  # (variables, x (batch, H, W, C) in [0, 1)) -> {'decoder_mean', 'x'}, for phases with an
+  # encoder (VAEPhase.reconstruct); None for the others.
+  reconstruct = None
+
   def bits_per_dim(self, neg_log_density):
     return losses.bits_per_dim(neg_log_density, self.num_dims, self.n_bits)
 
@@ -226,6 +230,16 @@ class VAEPhase(Phase):
   def _vae_variables(self, variables):
     params = {k: v for k, v in variables['params'].items() if k != 'second_stage'}
     return {**variables, 'params': params}
+
+  def reconstruct(self, variables, x) -> dict:
+    """x (batch, H, W, C) in [0, 1) -> the decoder mean at the posterior mean of z
+    ('decoder_mean') and the model's image there at T=0 ('x' = f^-1(decoder mean) through the
+    Glow layer; the decoder mean without one), each clipped to [0, 1]."""
+    vae, vae_variables = self.vae, self._vae_variables(variables)
+    z, _ = vae.apply(vae_variables, x, method=VAEGlow.encode)
+    out = vae.apply(vae_variables, z, jnp.zeros_like(x), 0.0, self.spec.use_glow,
+                    method=VAEGlow.decode_sample)
+    return {k: jnp.clip(out[k], 0.0, 1.0) for k in ('decoder_mean', 'x')}
 
   def per_example(self, variables, x, rng):
     terms = model_lib.elbo_terms(self.vae, variables, x, rng, self.spec.use_glow)

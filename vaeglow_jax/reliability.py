@@ -16,6 +16,7 @@ import threading
 
 from absl import logging
 
+from vaeglow_jax import storage
 from vaeglow_jax.errors import WorkdirError
 
 # The errors of a storage that cannot take more: disk full, quota exceeded, read-only, no
@@ -153,13 +154,13 @@ def lock_holder(directory: str, stale_seconds: float = 120.0) -> str | None:
   """Who holds directory/.lock now ('pid N', 'pid N on HOST'), or None if no live run does.
   Takes nothing: a local flock is tried and released at once; a lock object is read."""
   if '://' in directory:
-    from google.cloud import storage  # pylint: disable=import-outside-toplevel
     bucket, _, name = f'{directory}/.lock'.split('://', 1)[1].partition('/')
-    held = storage.Client().bucket(bucket).get_blob(name)
+    held = storage.lock_client(storage.settings()).bucket(bucket).get_blob(name)
     if held is None:
       return None
     age = (datetime.datetime.now(datetime.timezone.utc) - held.updated).total_seconds()
-    return None if age >= stale_seconds else _describe_holder(held.download_as_bytes())
+    body = held.download_as_bytes()
+    return None if age >= stale_seconds or _holder_is_dead(body) else _describe_holder(body)
   path = os.path.join(directory, '.lock')
   if not os.path.exists(path):
     return None
@@ -176,17 +177,26 @@ def lock_holder(directory: str, stale_seconds: float = 120.0) -> str | None:
     os.close(fd)
 
 
+def process_is_gone(host: str, pid: int) -> bool:
+  """Whether process `pid` of `host` provably no longer runs: `host` is this machine and no
+  process has that pid (another host's process cannot be judged from here: False)."""
+  if host != socket.gethostname() or pid == os.getpid():
+    return False
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return True
+  except OSError:  # alive, another user's
+    return False
+  return False
+
+
 def _holder_is_dead(body: bytes) -> bool:
   """Whether the lock's holder is provably gone: it ran on this host and its pid is not alive
   (a job restarted at once on the same host finds its killed predecessor's lock)."""
   try:
     holder = json.loads(body)
-    if holder['host'] != socket.gethostname() or int(holder['pid']) == os.getpid():
-      return False
-    os.kill(int(holder['pid']), 0)
-    return False
-  except ProcessLookupError:
-    return True
+    return process_is_gone(holder['host'], int(holder['pid']))
   except Exception:  # pylint: disable=broad-except  # unreadable or not ours to judge: alive
     return False
 
@@ -247,8 +257,7 @@ class ObjectLock:
     self.lost = False
 
   def _bucket(self):
-    from google.cloud import storage  # STORAGE_EMULATOR_HOST points it at an emulator
-    return storage.Client().bucket(self._bucket_name)
+    return storage.lock_client(storage.settings()).bucket(self._bucket_name)
 
   def _body(self) -> str:
     return json.dumps({'host': socket.gethostname(), 'pid': os.getpid()})

@@ -15,6 +15,17 @@ import numpy as np
 from vaeglow_jax import workdir as workdir_lib
 
 
+def progress(done: int, total: int, elapsed_seconds: float, unit: str) -> str:
+  """'2,560/10,000 images, 45 s, ETA 2 min 11 s': how far a long job is and, at its rate so
+  far, how long it has left."""
+  text = f'{done:,}/{total:,} {unit}, {elapsed_seconds:.0f} s'
+  if 0 < done < total:
+    left = elapsed_seconds / done * (total - done)
+    minutes, seconds = divmod(round(left), 60)
+    text += f', ETA {minutes} min {seconds} s' if minutes else f', ETA {seconds} s'
+  return text
+
+
 def read(workdir: str, phase: str) -> dict | None:
   """WORKDIR/<phase>/timing.json, or None if the phase has none."""
   return workdir_lib.read_json(workdir_lib.timing_path(workdir, phase))

@@ -7,11 +7,9 @@ Every path may be local or on object storage (`gs://bucket/run`): all I/O goes t
 through this module. Writes are whole or not at all: locally a temporary file renamed over the
 target; on object storage one object upload, which the store makes visible atomically.
 
-gs:// paths reach the bucket through one client, gcsfs (epath's fsspec backend): importing this
-module sets EPATH_USE_TF=false unless the environment sets it. With TensorFlow installed, epath
-would otherwise use TensorFlow's GCS client, which has a fixed endpoint; gcsfs honors
-STORAGE_EMULATOR_HOST, so the same code runs against a bucket and against a local emulator.
-Orbax's arrays go through tensorstore (TENSORSTORE_GCS_HTTP_URL for an emulator).
+gs:// paths reach the bucket through gcsfs (epath's fsspec backend), Orbax's arrays through
+TensorStore: `vaeglow_jax.storage` decides their endpoint, project and credentials, and
+`environment.configure()` (which entry points call) hands these to them.
 """
 
 from __future__ import annotations
@@ -23,21 +21,12 @@ import os
 import tempfile
 from typing import Any
 
-import fsspec
 import ml_collections
 from etils import epath
 from flax import traverse_util
 
+from vaeglow_jax import storage
 from vaeglow_jax.errors import WorkdirError
-
-# Before the first gs:// path is resolved (epath caches its choice of client); a user's own
-# setting wins. gcsfs's experimental zonal-bucket layer (on by default) first asks the Storage
-# Control API (gRPC) for each bucket's type; off, gcsfs uses the JSON API only, the one tested.
-os.environ.setdefault('EPATH_USE_TF', 'false')
-os.environ.setdefault('GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT', 'false')
-# No cached directory listings: other processes, and tensorstore in this one, write the same
-# bucket, and a cached listing hides what they wrote (e.g. a checkpoint step another host saved).
-fsspec.config.conf.setdefault('gs', {}).setdefault('use_listings_cache', False)
 
 PathLike = str | os.PathLike
 
@@ -110,19 +99,25 @@ def copy_tree(source: PathLike, destination: PathLike) -> list[str]:
   """Copies the files under `source` to the same relative paths under `destination` (either may
   be local or a URL), each written whole; files already there are overwritten. -> the relative
   paths copied."""
-  copied = []
+  root = epath.Path(source)
+  names = [name for name, _, _ in _listing(source)]
+  for name in names:
+    write_bytes_atomic(join(destination, name), root.joinpath(name).read_bytes())
+  return names
 
-  def copy(directory: epath.Path, relative: str) -> None:
-    for path in directory.iterdir():
-      name = f'{relative}/{path.name}' if relative else path.name
-      if path.is_dir():
-        copy(path, name)
-      else:
-        write_bytes_atomic(join(destination, name), path.read_bytes())
-        copied.append(name)
 
-  copy(epath.Path(source), '')
-  return sorted(copied)
+def move_files(source: PathLike, destination: PathLike, skip: tuple[str, ...] = ()) -> list[str]:
+  """Moves each file of folder `source` (not recursive; names in `skip` stay) to the same name
+  under `destination`: written whole there, then deleted here. Raises at the first failed write,
+  and the files not yet moved stay. -> the names moved."""
+  moved = []
+  for path in sorted(epath.Path(source).iterdir(), key=lambda p: p.name):
+    if path.name in skip or path.is_dir():
+      continue
+    write_bytes_atomic(join(destination, path.name), path.read_bytes())
+    path.unlink()
+    moved.append(path.name)
+  return moved
 
 
 @contextlib.contextmanager
@@ -141,26 +136,50 @@ def local_copy(directory: PathLike, pattern: str = 'events.out.tfevents.*'):
     yield local
 
 
-def cached_copy(source: PathLike, cache_root: str | None = None) -> str:
-  """A local copy of the folder `source` (a URL), made once per machine: cache_root (default
-  <tmp>/vaeglow_data)/<hash of source>/<basename of source>. -> that local path.
+def _listing(source: PathLike) -> list[tuple[str, int, float]]:
+  """(relative path, size in bytes, modified time) of every file under the folder `source`."""
+  entries = []
 
+  def walk(directory: epath.Path, relative: str) -> None:
+    for path in directory.iterdir():
+      name = f'{relative}/{path.name}' if relative else path.name
+      if path.is_dir():
+        walk(path, name)
+      else:
+        stat = path.stat()
+        entries.append((name, int(stat.length), float(stat.mtime)))
+
+  walk(epath.Path(source), '')
+  return sorted(entries)
+
+
+def cached_copy(source: PathLike, cache_root: str | None = None,
+                keep: Any = None) -> str:
+  """A local copy of the folder `source` (a URL), made once per machine and per version of its
+  contents: cache_root (default <tmp>/vaeglow_data)/<hash of source and of its listing (names,
+  sizes, times)>/<basename of source>. -> that local path.
+
+  `source` is listed at every call: files written again there (a dataset prepared anew) make a
+  new copy, never a stale one. `keep(relative path) -> bool` copies only the files it accepts.
   A copy is used only once complete: it is made in a temporary folder, marked complete, then
   renamed into place; of concurrent copies on one machine the first rename wins. Raises
-  FileNotFoundError if there is no copy yet and `source` is not a folder (or its bucket is
-  missing)."""
+  FileNotFoundError if `source` is not a folder (or its bucket is missing)."""
   import hashlib
   import shutil
+  if not bucket_exists(source) or not is_dir(source):
+    raise FileNotFoundError(f'{os.fspath(source)} is not a folder')
+  listing = [entry for entry in _listing(source) if keep is None or keep(entry[0])]
   cache_root = cache_root or os.path.join(tempfile.gettempdir(), 'vaeglow_data')
-  local = os.path.join(cache_root, hashlib.sha256(os.fspath(source).encode()).hexdigest()[:16])
+  key = hashlib.sha256(json.dumps([os.fspath(source), listing]).encode()).hexdigest()[:16]
+  local = os.path.join(cache_root, key)
   target = os.path.join(local, basename(source))
   if os.path.exists(os.path.join(local, '.complete')):
     return target
-  if not bucket_exists(source) or not is_dir(source):
-    raise FileNotFoundError(f'{os.fspath(source)} is not a folder')
   os.makedirs(cache_root, exist_ok=True)
   partial = tempfile.mkdtemp(prefix='partial_', dir=cache_root)
-  copy_tree(source, os.path.join(partial, basename(source)))
+  for relative, _, _ in listing:
+    write_bytes_atomic(os.path.join(partial, basename(source), relative),
+                       epath.Path(source).joinpath(relative).read_bytes())
   write_text_atomic(os.path.join(partial, '.complete'), os.fspath(source) + '\n')
   try:
     os.rename(partial, local)
@@ -175,19 +194,13 @@ def bucket_of(url: PathLike) -> str:
   return f'{scheme}://{rest.split("/", 1)[0]}'
 
 
-def storage_endpoint() -> str:
-  """The object store's endpoint the clients use: $STORAGE_EMULATOR_HOST (an emulator), else
-  Google's."""
-  return os.environ.get('STORAGE_EMULATOR_HOST') or 'https://storage.googleapis.com'
-
-
 def check_reachable(url: PathLike, timeout_seconds: float = 5.0) -> None:
   """Raises WorkdirError, within about `timeout_seconds`, if the endpoint of `url`'s bucket
   cannot be reached (no network, a wrong emulator address): the storage clients would retry
   for minutes, then print a stack of aiohttp errors."""
   import socket
   import urllib.parse
-  endpoint = storage_endpoint()
+  endpoint = storage.settings().endpoint
   parsed = urllib.parse.urlparse(endpoint if '://' in endpoint else f'http://{endpoint}')
   port = parsed.port or (443 if parsed.scheme == 'https' else 80)
   try:

@@ -99,8 +99,13 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   workdir, fe_dir = trained
   config = _config('glow', num_devices=1)
   config.eval.feature_extractor_dir = fe_dir
-  metrics = evaluation.evaluate(config, workdir, log=lambda *_: None)
+  lines = []
+  metrics = evaluation.evaluate(config, workdir, log=lines.append)
   assert EXPECTED_KEYS <= set(metrics)
+  # Progress: the test bounds by images, the samples by temperatures, each with a time left.
+  assert any(line.startswith('test bounds: 8/32 images') and 'ETA' in line for line in lines)
+  assert any(line.startswith('samples and scores at T=0: 1/5 temperatures') and 'ETA' in line
+             for line in lines), lines
   assert metrics['test_bpd_iw'] <= metrics['test_bpd_elbo']
   assert metrics['num_test_examples'] == 32 and metrics['iw_samples'] == 4
   assert set(metrics['fid_fashion_mnist_by_temperature']) == {'0', '0.25', '0.5', '0.75', '1'}
@@ -115,8 +120,20 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   assert 'fid_inception' not in metrics and 'fid_inception' in metrics['notes']
   _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir)
   figures = os.path.join(workdir, 'eval', 'glow')
+  # Reconstructions: the errors of 32 test images, the same as from the loaded run.
+  import vaeglow_jax
+  recon = metrics['reconstruction']
+  assert recon['num_images'] == 32 and set(recon) == {'rms_decoder_mean', 'rms_x', 'num_images',
+                                                      'figure'}
+  run = vaeglow_jax.load(workdir, num_devices=1)
+  codes = evaluation.to_uint8(evaluation.test_images(_config(), 32))
+  parts = run.reconstruct(codes)
+  for key in ('decoder_mean', 'x'):  # from uint8 outputs: within half an 8-bit level
+    rms = np.sqrt(np.mean((parts[key] / 255.0 - codes / 255.0) ** 2))
+    assert recon[f'rms_{key}'] == pytest.approx(rms, abs=0.5 / 255)
+  assert any('reconstructions' in tag for tag in _image_tags(os.path.join(workdir, 'eval', 'glow')))
   for name in ('decoder_mean_vs_glow.png', 'interpolation.png', 'training_curves.png',
-               'samples_T0.png', 'samples_T0.5.png', 'samples_T1.png'):
+               'samples_T0.png', 'reconstructions.png', 'samples_T0.5.png', 'samples_T1.png'):
     assert os.path.isfile(os.path.join(figures, name)), name
   with open(os.path.join(workdir, 'eval', 'metrics.json')) as f:
     saved = json.load(f)
@@ -148,6 +165,15 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   assert len(ablation) == 3  # header, rule, the glow phase (the vae phase has no Glow layer)
   assert 'shuffle mixing, width 8, additive, lr' in ablation[2]
   assert f"| {x_tilde_fid:.1f} |" in ablation[2]
+
+
+def _image_tags(directory):
+  """The image tags in directory's TensorBoard event files."""
+  from tensorboard.backend.event_processing import event_file_loader
+  import glob
+  return {value.tag for path in glob.glob(os.path.join(directory, 'events.out.tfevents.*'))
+          for event in event_file_loader.EventFileLoader(path).Load()
+          for value in event.summary.value}
 
 
 def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):

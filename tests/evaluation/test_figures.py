@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import pytest
 from clu import metric_writers
 from PIL import Image
 
@@ -60,3 +61,36 @@ def test_slerp_keeps_the_norm_and_ends_at_both_points():
   b_scaled = b / np.linalg.norm(b, axis=-1, keepdims=True) * np.linalg.norm(a, axis=-1, keepdims=True)
   norms = np.linalg.norm(figures.slerp(a, b_scaled, 7), axis=-1)
   np.testing.assert_allclose(norms, np.broadcast_to(np.linalg.norm(a, axis=-1), norms.shape), rtol=1e-4)
+
+
+class _MirrorPhase:
+  """A stand-in phase whose 'reconstruction' is known: the decoder mean is the input (its bin
+  centre), the Glow layer's output its negative 1 - x."""
+  n_bits = 8
+
+  class spec:  # noqa: N801
+    use_glow = True
+
+  @staticmethod
+  def reconstruct(variables, x):
+    del variables
+    return {'decoder_mean': x, 'x': 1.0 - x}
+
+
+def test_reconstructions_report_the_error_per_pixel_and_show_inputs_over_their_outputs(tmp_path):
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (20, 4, 4, 1)).astype(np.float32) / 255.0
+  metrics, grid = figures.reconstructions(_MirrorPhase(), None, images, 8, str(tmp_path))
+  centres = (np.round(images * 255) + 0.5) / 256
+  assert metrics['num_images'] == 20
+  assert metrics['rms_decoder_mean'] == pytest.approx(np.sqrt(np.mean((centres - images) ** 2)))
+  assert metrics['rms_x'] == pytest.approx(np.sqrt(np.mean((1 - centres - images) ** 2)))
+  # 16 shown: two blocks of (inputs, decoder means, Glow outputs), each a row of 8.
+  assert grid.shape == (6 * 4, 8 * 4, 1)
+  saved = np.asarray(Image.open(tmp_path / 'reconstructions.png'))
+  np.testing.assert_array_equal(saved.reshape(grid.shape), grid)
+  block = lambda row, i: grid[row * 4:(row + 1) * 4, i * 4:(i + 1) * 4]  # noqa: E731
+  for i in range(8):
+    np.testing.assert_array_equal(block(0, i), np.round(images[i] * 255).astype(np.uint8))
+    np.testing.assert_array_equal(block(3, i), np.round(images[8 + i] * 255).astype(np.uint8))
+    np.testing.assert_array_equal(block(5, i), np.round((1 - centres[8 + i]) * 255).astype(np.uint8))

@@ -165,6 +165,8 @@ def test_bounds(phase, variables, config, mesh, rng, log=print) -> dict:
   step = make_bounds_step(phase, mesh, num_samples)
   elbo, iw = [], []
   start = time.time()
+  total = data_lib.num_examples(config.data, 'test')
+  total = min(total, e.max_test_examples) if e.max_test_examples else total
   for i, (images, mask) in enumerate(data_lib.eval_iterator(
       config.data, 'test', e.batch_size, e.max_test_examples or None)):
     a, b = step(variables, sharding.shard_batch(images, mesh), jax.random.fold_in(rng, i))
@@ -173,7 +175,8 @@ def test_bounds(phase, variables, config, mesh, rng, log=print) -> dict:
     elbo.append(a[m])
     iw.append(b[m])
     if i % 10 == 0:
-      log(f'test bounds: {sum(len(x) for x in elbo)} images, {time.time() - start:.0f} s')
+      log('test bounds: ' + timing_lib.progress(sum(len(x) for x in elbo), total,
+                                                time.time() - start, 'images'))
   elbo, iw = np.concatenate(elbo), np.concatenate(iw)
   bpd_elbo = float(np.mean(phase.bits_per_dim(-elbo)))
   bpd_iw = float(np.mean(phase.bits_per_dim(-iw)))
@@ -374,6 +377,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
   by_temperature, glow_layer, exported = _scores_by_temperature(
       phase, variables, config, spaces, reference, sweep, rng_samples, out_dir, metrics, log)
   metrics.update(_residual_metrics(phase, variables, config, reference, glow_layer, rng))
+  metrics.update(_reconstruction_metrics(phase, variables, config, reference, out_dir))
   metrics.update(_score_metrics(config, spaces, by_temperature, sweep))
   metrics.update(timing_metrics(config, workdir))
   metrics['figures'] = figures.model_figures(phase, variables, rng_figures, config, out_dir)
@@ -446,7 +450,8 @@ def _scores_by_temperature(phase, variables, config, spaces, reference, sweep, r
   glow_layer = {'x_tilde': {name: {} for name in spaces}, 'decoder_mean': {}, 'effect': {}}
   workdir_lib.make_dirs(out_dir)
   exported = []
-  for t in sweep:
+  start = time.time()
+  for done, t in enumerate(sweep, 1):
     samples = generate(phase, variables, rng, e.num_fid_samples, t, e.batch_size)
     images_lib.save_grid(workdir_lib.join(out_dir, f'samples_T{t:g}.png'),
                          samples['x'][:e.num_grid_samples])
@@ -467,6 +472,8 @@ def _scores_by_temperature(phase, variables, config, spaces, reference, sweep, r
       if 'x_tilde' in samples:
         line += f'; x_tilde: {_describe(glow_layer["x_tilde"][name][f"{t:g}"])}'
       log(line)
+    log(f'samples and scores at T={t:g}: ' + timing_lib.progress(
+        done, len(sweep), time.time() - start, 'temperatures'))
   return by_temperature, glow_layer, exported
 
 
@@ -483,6 +490,21 @@ def _residual_metrics(phase, variables, config, reference, glow_layer, rng) -> d
     return {'rms_x_minus_decoder_mean': residual['rms_x_minus_mean'],
             'normalised_sq_x': residual['normalised_sq_x']}
   return {}
+
+
+def _reconstruction_metrics(phase, variables, config, reference, out_dir: str) -> dict:
+  """{'reconstruction': errors and figure} of the test images (figures.reconstructions); the
+  figure also goes to TensorBoard (an event file in out_dir)."""
+  images = reference if reference is not None else test_images(config, config.eval.max_test_examples)
+  result, grid = figures.reconstructions(phase, variables, images, config.eval.batch_size, out_dir)
+  if grid is None:
+    return {}
+  if distributed.is_primary():
+    from vaeglow_jax import metric_writer
+    writer = metric_writer.create_writer(out_dir, just_logging=False)
+    writer.write_images(0, {'reconstructions': grid[None]})
+    writer.close()
+  return {'reconstruction': result}
 
 
 def _score_metrics(config, spaces, by_temperature, sweep) -> dict:

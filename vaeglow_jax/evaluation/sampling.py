@@ -9,28 +9,36 @@ device of every process); process 0 gathers them and writes the files (images.wr
 from __future__ import annotations
 
 import math
+import time
 
 import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from vaeglow_jax import sharding
+from vaeglow_jax import timing
 from vaeglow_jax import images as images_lib
 
 
-def draw(phase, variables, rng, num: int, temperature: float, batch: int, mesh) -> np.ndarray:
+def draw(phase, variables, rng, num: int, temperature: float, batch: int, mesh,
+         log=None) -> np.ndarray:
   """(num, H, W, C) uint8 samples (the nearest 8-bit codes of the clipped [0, 1] images).
-  batch: images per chunk, a multiple of the mesh's device count."""
+  batch: images per chunk, a multiple of the mesh's device count. log(line): progress with an
+  ETA, about every 10 s (None: silent)."""
   data, replicated = NamedSharding(mesh, P('data')), NamedSharding(mesh, P())
   noise_fn = jax.jit(lambda r: phase.sample_noise(r, batch), out_shardings=data)
   decode = jax.jit(lambda v, z, x, e: phase.decode_parts(v, z, x, e, temperature)['x'],
                    in_shardings=(replicated, data, data, data), out_shardings=data)
   variables = sharding.replicate(jax.device_get(variables), mesh)
   chunks = []
+  start = last = time.time()
   for i in range(math.ceil(num / batch)):
     images = decode(variables, *noise_fn(jax.random.fold_in(rng, i)))
     if jax.process_count() > 1:  # every process's shards, on every process (a collective)
       from jax.experimental import multihost_utils
       images = multihost_utils.process_allgather(images, tiled=True)
     chunks.append(np.asarray(jax.device_get(images)))
+    if log and time.time() - last > 10:
+      last = time.time()
+      log('samples: ' + timing.progress(min((i + 1) * batch, num), num, last - start, 'images'))
   return images_lib.to_uint8(np.concatenate(chunks)[:num])

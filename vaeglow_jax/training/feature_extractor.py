@@ -53,6 +53,7 @@ def train(config, workdir: str, log=print) -> dict:
                config.max_consecutive_nonfinite, log)
   accuracy = classifier_lib.accuracy_of(model, params, test_x, test_y)
   info = {'dataset': config.data.name, 'resize': int(config.data.get('resize') or 0),
+          'image_shape': list(train_x.shape[1:]),
           'num_classes': num_classes, 'widths': list(fe.widths), 'feature_dim': fe.feature_dim,
           'arch': fe.get('arch', 'strided'), 'seed': fe.seed,
           'num_steps': fe.num_steps, 'batch_size': fe.batch_size,

@@ -27,7 +27,7 @@ from vaeglow_jax.models import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
 from vaeglow_jax.training import train as train_lib
-from vaeglow_jax.training import writer as writer_lib
+from vaeglow_jax import metric_writer as writer_lib
 from vaeglow_jax import timing as timing_lib
 from vaeglow_jax import workdir as workdir_lib
 
@@ -40,7 +40,7 @@ Preempted = loop_lib.Preempted
 ENCODER_DECODER = 'encoder+decoder'
 # Model keys that change how a step is computed, not what the parameters are.
 _COMPUTE_ONLY = ('unroll', 'remat', 'conv_impl', 'net_dtype')
-_DATA_KEYS = ('data.name', 'data.resize', 'data.n_bits')
+_DATA_KEYS = ('data.name', 'data.folder', 'data.resize', 'data.n_bits')
 
 
 def _model_group(flat_key: str) -> str | None:
@@ -347,7 +347,7 @@ def _actions(run, manager, writer, timing, rng_sample) -> list[loop_lib.Action]:
 
 def _checkpoint_action(run, manager, writer, timing) -> loop_lib.Action:
   """A collective checkpoint every checkpoint_every_steps and on SIGTERM; process 0 also
-  writes timing.json and flushes the events (to a bucket: training.writer) with it."""
+  writes timing.json and flushes the events (to a bucket: metric_writer) with it."""
 
   def save(step, state, reason='periodic'):
     logging.info('saving checkpoint at step %d (%s)', step, reason)

@@ -55,7 +55,8 @@ def load_classifier(workdir: str, data_config=None):
           f"{info['resize']}), not {data_config.name} (resize {resize}); train one for this data.")
   model = Classifier(info['num_classes'], tuple(info['widths']), info['feature_dim'],
                      info.get('arch', 'strided'))
-  shape = (1,) + data_lib.resized_shape(info['dataset'], info['resize'])
+  shape = (1,) + (tuple(info['image_shape']) if 'image_shape' in info  # newer extractors
+                  else data_lib.resized_shape(info['dataset'], info['resize']))
   expected = jax.eval_shape(model.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(shape, jnp.float32))
   params = checkpoints.load_checked(workdir_lib.join(workdir, 'checkpoints'), expected,
                                     'the feature extractor', 'retrain it.')[0]['params']
