@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from absl import app, flags
 
 from benchmarks import harness
-from vaeglow_jax.models import conv
+from vaeglow_jax.layers import conv
 
 _PRESET = flags.DEFINE_string('preset', 'default', "'default' (paper sizes) or 'test' (tiny)")
 _BATCH = flags.DEFINE_integer('batch', 16, 'batch size')

@@ -1,5 +1,5 @@
 """The decoder's 3x3 stride-2 transposed convolutions: XLA's (a convolution over the
-zero-dilated input) against the sub-pixel form of vaeglow_jax.models.conv, side by side.
+zero-dilated input) against the sub-pixel form of vaeglow_jax.layers.conv, side by side.
 
 Run: python -m benchmarks.conv_transpose [--batch=64] [--out=FILE]
 Per layer of the quick Fashion-MNIST decoder (4x4x128 -> 8x8x64, 8x8x64 -> 16x16x32,
@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from absl import app, flags
 
 from benchmarks import harness
-from vaeglow_jax.models import conv
+from vaeglow_jax.layers import conv
 
 # (input height, Cin, Cout) of the quick decoder's upsampling layers (base_channels 16, 3 scales).
 QUICK_LAYERS = [(4, 128, 64), (8, 64, 32), (16, 32, 16)]

@@ -12,6 +12,15 @@ import sys
 from absl import app, flags, logging
 
 VERBOSE = flags.DEFINE_bool('verbose', False, 'Show stack traces and library INFO logs.')
+SHOW_CONFIG = flags.DEFINE_bool('show_config', False, 'Print every config key with its value (the '
+                                'config file, then any --config.KEY=VALUE) and exit.')
+
+# Read before anything imports jax (which sets it to 1): a level the user chose is kept.
+_USER_TF_LOG_LEVEL = 'TF_CPP_MIN_LOG_LEVEL' in os.environ
+
+# The config files: --config=NAME[:PRESET] names one of them, from a clone or an install.
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs')
+_HELP_FLAGS = ('--help', '-h', '-?', '--helpshort', '--helpfull')
 
 # Exit codes: 2 = bad input (nothing changed), 143 = stopped by SIGTERM after a final checkpoint,
 # 130 = stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
@@ -52,7 +61,8 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
 
 
 class _QuietLibraries:
-  """Drops INFO records from Orbax, TFDS and JAX internals, and two Orbax warnings that every
+  """Drops INFO records from Orbax, TFDS and JAX internals, clu's hyperparameter line, and two
+  Orbax warnings that every
   read of a checkpoint gives and that read as errors: 'Given directory is read only' (a
   read-only manager, as evaluation and phase 2 use on purpose) and 'Metadata file does not
   exist' (Orbax looks for a per-item metadata file that the StandardSave layout does not
@@ -63,6 +73,9 @@ class _QuietLibraries:
   def filter(self, record):
     noisy = ('/orbax/', '/tensorflow_datasets/', '/jax/_src/')
     if '/orbax/' in record.pathname and str(record.msg).startswith(self.EXPECTED):
+      return False
+    if record.pathname.endswith('logging_writer.py') and str(record.msg).startswith(
+        '[Hyperparameters]'):  # one very long line; the config is in <phase>/config.json
       return False
     if '/gcsfs/' in record.pathname and record.exc_info:  # each retry's stack: its line suffices
       record.exc_info, record.exc_text = None, None
@@ -128,9 +141,60 @@ def config(config_flag):
       raise
     missing = re.search(r"No such file or directory: '([^']+)'", str(e))
     if missing:
-      fail(f'config file {missing.group(1)} not found; give --config=PATH[:preset], for example '
-           '--config=experiments/configs/fashion_mnist.py:quick.')
+      fail(f'config file {missing.group(1)} not found; give --config=NAME[:preset] (one of '
+           f'{", ".join(config_names())}), e.g. --config=fashion_mnist:quick, or a file path.')
     fail(one_line(e))
+
+
+def config_names() -> list[str]:
+  """The names --config=NAME takes (the files in experiments/configs/ with a get_config)."""
+  return sorted(name[:-3] for name in os.listdir(CONFIGS_DIR)
+                if name.endswith('.py') and name != 'from_workdir.py' and 'def get_config' in open(
+                    os.path.join(CONFIGS_DIR, name)).read())
+
+
+def resolve_config_names(argv: list[str]) -> list[str]:
+  """argv with --config=NAME[:PRESET] (a name of config_names()) made the path of that file;
+  paths and everything else unchanged."""
+  out = []
+  for arg in argv:
+    named = re.fullmatch(r'--config=(\w+)(:\w+)?', arg)
+    if named and named.group(1) in config_names():
+      arg = f'--config={os.path.join(CONFIGS_DIR, named.group(1))}.py{named.group(2) or ""}'
+    out.append(arg)
+  return out
+
+
+def usage(main) -> str:
+  """--help's text: the command's docstring, its flags, and how to see the config keys."""
+  module = sys.modules[main.__module__]
+  names = ', '.join(config_names())
+  return '\n'.join([
+      (module.__doc__ or '').strip(), '',
+      'Flags:', flags.FLAGS.module_help(module) or '  (none of its own)',
+      '  --verbose: show stack traces and library INFO logs',
+      '  --show_config: print every config key with its value, then exit', '',
+      f'Configs by name: --config=NAME[:PRESET], NAME one of {names} (presets: default, quick, '
+      'smoke; the files are in experiments/configs/); a file path works too.',
+      'Any config key can be set with --config.KEY=VALUE. To list them all with their values:',
+      f'  {_command(module)} --config=fashion_mnist:quick --show_config'])
+
+
+def _command(module) -> str:
+  """How this command was run: 'vaeglow-train' (a console script) or 'python -m MODULE'."""
+  script = os.path.basename(sys.argv[0])
+  spec = getattr(module, '__spec__', None)
+  if script.endswith('.py') and spec is not None:
+    return f'python -m {spec.name}'
+  return script
+
+
+def _show_config_and_exit() -> None:
+  from flax import traverse_util
+  config = flags.FLAGS['config'].value
+  for key, value in sorted(traverse_util.flatten_dict(config.to_dict(), sep='.').items()):
+    print(f'{key} = {value!r}')
+  sys.exit(0)
 
 
 def overrides(config_flag) -> dict:
@@ -167,13 +231,15 @@ def run(main, user_errors: tuple[type[BaseException], ...] | None = None):
 
   def wrapped(argv):
     from vaeglow_jax import environment
-    environment.configure()
+    environment.configure(quiet_tensorflow=not _USER_TF_LOG_LEVEL)
     if 'workdir' in flags.FLAGS and flags.FLAGS['workdir'].present and not flags.FLAGS.workdir:
       fail('--workdir is empty; give the run\'s folder, e.g. --workdir=workdirs/run1 (it would '
            'otherwise be the current folder).')
     for name in PATH_FLAGS:
       if name in flags.FLAGS and isinstance(flags.FLAGS[name].value, str):
         flags.FLAGS[name].value = expand_home(flags.FLAGS[name].value)
+    if SHOW_CONFIG.value and 'config' in flags.FLAGS:
+      _show_config_and_exit()
     if not VERBOSE.value:
       logging.get_absl_handler().addFilter(_QuietLibraries())
       if 'tensorflow' not in sys.modules:
@@ -190,4 +256,11 @@ def run(main, user_errors: tuple[type[BaseException], ...] | None = None):
       fail('interrupted by Ctrl-C; every file written so far is whole (checkpoints, config, '
            'metrics): rerun the same command to resume.', EXIT_INTERRUPTED)
 
-  app.run(wrapped, flags_parser=_parse_flags)
+  argv = resolve_config_names(sys.argv)
+  if '--show_config' in argv and 'workdir' in flags.FLAGS and not any(
+      a.startswith('--workdir') for a in argv):
+    argv.append('--workdir=unused')  # a required flag, which printing the config does not use
+  if any(arg in _HELP_FLAGS for arg in argv[1:]):  # absl's own --help exits 1, without the doc
+    print(usage(main))
+    sys.exit(0)
+  app.run(wrapped, argv=argv, flags_parser=_parse_flags)

@@ -1,7 +1,7 @@
 r"""Calibrates the FID feature spaces: how FID, KID and precision/recall respond to blur,
 pixel noise and missing classes, against the floor of clean training images.
 
-  python -m experiments.fid_calibration --config=experiments/configs/fashion_mnist.py:quick \
+  python -m experiments.fid_calibration --config=fashion_mnist:quick \
       --workdir=workdirs/fid_calibration/fashion_mnist \
       --config.eval.feature_extractor_dir=workdirs/feature_extractor/fashion_mnist \
       [--config.eval.inception_weights=inception_fid.npz] [--config.calibration.KEY=VALUE ...]
@@ -17,8 +17,9 @@ from ml_collections import config_flags
 
 from experiments import cli
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (path[:preset]).',
-                                          lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Config: NAME[:PRESET] (e.g. fashion_mnist:quick) or a file path.',
+    lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Output directory.')
 flags.mark_flags_as_required(['config', 'workdir'])
 

@@ -9,7 +9,9 @@ With --ablation: one line per Glow-layer run instead (scripts/ablation.sh).
 
 import sys
 
-from absl import app, flags
+from absl import flags
+
+from experiments import cli
 
 _OUT = flags.DEFINE_string('out', '', 'Also write the table to this Markdown file.')
 _FACTORIAL = flags.DEFINE_string('factorial', '', 'A folder of scripts/factorial.sh results '
@@ -19,14 +21,23 @@ _BUDGET = flags.DEFINE_string('budget', '', 'With --factorial: a folder of the s
                               'larger training budget; print, for --seed, each comparison at both '
                               'budgets and whether its sign is kept.')
 _SEED = flags.DEFINE_integer('seed', 0, 'The seed --budget compares.')
+_CALIBRATION = flags.DEFINE_string('calibration', '', 'A fid_calibration.json '
+                                   '(experiments.fid_calibration): print its table per feature '
+                                   'space instead.')
 _ABLATION = flags.DEFINE_bool('ablation', False, 'Glow-layer runs on one phase-1 VAE: print one '
                               'line per run (recipe, bounds, FID of x, x_tilde and decoder mean).')
 
 
 def main(argv):
-  from vaeglow_jax import environment
-  environment.configure()
   from vaeglow_jax.evaluation import report
+  if _CALIBRATION.value:
+    from vaeglow_jax import workdir as workdir_lib
+    from vaeglow_jax.evaluation import calibration
+    result = workdir_lib.read_json(_CALIBRATION.value)
+    if result is None:
+      cli.fail(f'no calibration at {_CALIBRATION.value}; run experiments.fid_calibration first.')
+    return _write(''.join(f'{space}:\n\n' + calibration.markdown_table(result, space)
+                          for space in result['spaces']))
   if _FACTORIAL.value and _BUDGET.value:
     return _write(_budget(_FACTORIAL.value, _BUDGET.value, _SEED.value))
   if _FACTORIAL.value:
@@ -85,7 +96,9 @@ def _factorial(results_dir):
           'only independent replicates: the chains of one cell share its VAE and random draws, and '
           'both feature spaces score the same images):\n\n' + factorial.claims_table(runs)
           + '\nPaired contrasts (same seed, one factor changed; negative favours the claim):\n\n'
-          + factorial.contrasts_table(runs))
+          + factorial.contrasts_table(runs)
+          + '\nAcross cells (they share no VAE: unpaired, all seeds of each, Welch t test; '
+          'negative favours the claim):\n\n' + factorial.unpaired_table(runs))
   for space in factorial.spaces(runs):
     best = factorial.best_chain(runs, space)
     if best:
@@ -115,4 +128,4 @@ def _comparison(rows):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.run(main)

@@ -1,6 +1,6 @@
 r"""Trains one phase of the model.
 
-  python -m experiments.train --config=experiments/configs/fashion_mnist.py:quick \
+  python -m experiments.train --config=fashion_mnist:quick \
       --workdir=/tmp/fmnist [--config.phase=glow] [--config.KEY=VALUE ...] [--verbose]
 
 Exit codes: 0 done; 2 bad input (one line on stderr, work directory unchanged);
@@ -13,8 +13,9 @@ from ml_collections import config_flags
 
 from experiments import cli
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (path[:preset]).',
-                                          lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Config: NAME[:PRESET] (e.g. fashion_mnist:quick) or a file path.',
+    lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, samples and metrics.')
 flags.mark_flags_as_required(['config', 'workdir'])
 

@@ -1,6 +1,6 @@
 r"""Trains the offline FID feature extractor (a small classifier) on a dataset's train split.
 
-  python -m experiments.train_feature_extractor --config=experiments/configs/fashion_mnist.py \
+  python -m experiments.train_feature_extractor --config=fashion_mnist \
       --workdir=workdirs/feature_extractor/fashion_mnist [--config.feature_extractor.num_steps=N]
 
 Then evaluate with --config.eval.feature_extractor_dir=<that workdir>. Prints the test accuracy.
@@ -11,8 +11,9 @@ from ml_collections import config_flags
 
 from experiments import cli
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file (path[:preset]).',
-                                          lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Config: NAME[:PRESET] (e.g. fashion_mnist:quick) or a file path.',
+    lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for the classifier checkpoint.')
 flags.mark_flags_as_required(['config', 'workdir'])
 

@@ -119,6 +119,9 @@ json.dump(m,open(p+'/metrics.json','w'),indent=1)" $root/budget16/$cell/seed0/ev
   ROOT=$root/budget FEATURES=$features FEATURES2=workdirs/feature_extractor/fashion_mnist_pooled \
       bash scripts/budget_seeds.sh 1 2
   $py -m experiments.report --factorial=results/fashion_mnist/budget --out=results/fashion_mnist/budget/seeds.md
+  # How the Glow layer gains bits/dim (issue 46, item 6): seeds 1-2 of both cells.
+  $py -m experiments.glow_mechanism $root/budget/gamma_standard/seed{1,2} $root/budget/diagonal_flow/seed{1,2} \
+      --out=results/fashion_mnist/budget/mechanism.md
 fi
 
 if [[ $stage == report || $stage == all ]]; then

@@ -91,3 +91,60 @@ def test_every_library_error_class_is_a_user_error():
   assert len(found) >= 12, sorted(found)  # the walk sees the subpackages' classes too
   assert [n for n, c in sorted(found.items()) if not issubclass(c, UserError)] == []
   assert not issubclass(loop.Preempted, UserError)  # a stop, not bad input (exit 143)
+
+
+def _command(*args, timeout=600):
+  return subprocess.run([sys.executable, '-m', *args], cwd=ROOT, capture_output=True, text=True,
+                        timeout=timeout)
+
+
+def test_help_exits_0_with_the_commands_doc_its_flags_and_how_to_list_the_config_keys():
+  for module in ('experiments.train', 'experiments.evaluate', 'experiments.sample'):
+    result = _command(module, '--help')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert '--workdir' in result.stdout and '--show_config' in result.stdout
+    assert f'python -m {module} --config=fashion_mnist:quick --show_config' in result.stdout
+  assert _command('experiments.train', '--help').stdout.startswith('Trains one phase of the model.')
+
+
+def test_configs_by_name_and_show_config_prints_every_key():
+  from experiments import cli
+  named = cli.resolve_config_names(['x', '--config=fashion_mnist:quick', '--config=a/b.py:q',
+                                    '--config=nosuch'])
+  assert named == ['x', f'--config={cli.CONFIGS_DIR}/fashion_mnist.py:quick', '--config=a/b.py:q',
+                   '--config=nosuch']
+  result = _command('experiments.train', '--config=fashion_mnist:quick', '--show_config',
+                    '--config.seed=7')
+  assert result.returncode == 0, result.stderr[-2000:]
+  lines = result.stdout.splitlines()
+  assert 'num_train_steps = 1200' in lines and 'seed = 7' in lines and "data.folder = ''" in lines
+  from vaeglow_jax import config as config_lib
+  from flax import traverse_util
+  assert len(lines) == len(traverse_util.flatten_dict(config_lib.defaults().to_dict()))
+  missing = _command('experiments.train', '--config=nosuch:quick', '--workdir=/tmp/unused')
+  assert missing.returncode == 2 and missing.stderr.strip().splitlines()[-1].startswith(
+      'error: config file nosuch not found; give --config=NAME[:preset] (one of celeba, '
+      'cifar10, fashion_mnist, mnist)')
+
+
+@pytest.mark.slow
+def test_the_smoke_preset_runs_every_command_with_a_short_log(tmp_path):
+  """README, Quick start: the smoke preset through train (both phases), evaluate and sample; a
+  training run's log is what a person reads (before the parameter table moved to a file: 91
+  lines for 6 tiny steps)."""
+  run = str(tmp_path / 'smoke')
+  commands = [
+      ['experiments.train', '--config=fashion_mnist:smoke', f'--workdir={run}'],
+      ['experiments.train', '--config=fashion_mnist:smoke', f'--workdir={run}',
+       '--config.phase=glow'],
+      ['experiments.evaluate', f'--workdir={run}', '--config.phase=glow'],
+      ['experiments.sample', f'--workdir={run}', '--num=16']]
+  for command in commands:
+    result = _command(*command)
+    assert result.returncode == 0, result.stderr[-3000:]
+    if command[0] == 'experiments.train':
+      assert len(result.stderr.splitlines()) <= 20, result.stderr
+      assert 'trainable parameters (table: ' in result.stderr
+  assert os.path.isfile(os.path.join(run, 'vae', 'parameters.txt'))
+  assert os.path.isfile(os.path.join(run, 'eval', 'glow', 'reconstructions.png'))
+  assert len(os.listdir(os.path.join(run, 'glow', 'samples_T0.5'))) == 17  # 16 PNGs + npz

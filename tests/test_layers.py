@@ -1,4 +1,5 @@
-"""The package's layers: models (and flows) <- shared modules <- training | evaluation."""
+"""The package's layers: layers (convolutions) <- flows <- models <- shared modules <- training |
+evaluation."""
 
 import ast
 import os
@@ -8,22 +9,28 @@ import vaeglow_jax
 
 LIBRARY = pathlib.Path(vaeglow_jax.__file__).parent
 ROOT = LIBRARY.parent
-# vaeglow_jax.<name> of a model module is vaeglow_jax.models.<name> (re-exported in __init__).
-_MODEL_ALIASES = {'conv', 'glow', 'losses', 'model', 'prior', 'vae'}
+# vaeglow_jax.<name> of a model module is vaeglow_jax.models.<name> (re-exported in __init__);
+# vaeglow_jax.conv is vaeglow_jax.layers.conv.
+_MODEL_ALIASES = {'glow', 'losses', 'model', 'prior', 'vae'}
+_LAYER_ALIASES = {'conv'}
+_BELOW = ('layers', 'flows', 'models', 'shared')  # each may import those before it
 # What each layer may import from the package.
-ALLOWED = {'models': {'models'}, 'shared': {'models', 'shared'},
-           'training': {'models', 'shared', 'training'},
-           'evaluation': {'models', 'shared', 'evaluation'}}
+ALLOWED = {**{layer: set(_BELOW[:i + 1]) for i, layer in enumerate(_BELOW)},
+           'training': {*_BELOW, 'training'}, 'evaluation': {*_BELOW, 'evaluation'}}
 
 
 def layer_of(module: str) -> str:
-  """'vaeglow_jax.training.loop' -> 'training'; flows and the model aliases are 'models'."""
+  """'vaeglow_jax.training.loop' -> 'training'; the package's aliases count as their modules."""
   parts = module.split('.')[1:]
   if not parts:
     return 'shared'
-  if parts[0] in ('models', 'flows') or (len(parts) == 1 and parts[0] in _MODEL_ALIASES):
+  if parts[0] in ('layers', 'flows', 'models', 'training', 'evaluation'):
+    return parts[0]
+  if len(parts) == 1 and parts[0] in _MODEL_ALIASES:
     return 'models'
-  return parts[0] if parts[0] in ('training', 'evaluation') else 'shared'
+  if len(parts) == 1 and parts[0] in _LAYER_ALIASES:
+    return 'layers'
+  return 'shared'
 
 
 def imported_modules(source: str) -> set[str]:
@@ -57,11 +64,16 @@ def test_imports_only_go_down_the_layers():
 
 def test_the_layer_check_sees_an_upward_import():
   assert layer_of('vaeglow_jax.training.trainer') == 'training'
-  assert layer_of('vaeglow_jax.glow') == layer_of('vaeglow_jax.flows.step') == 'models'
+  assert layer_of('vaeglow_jax.glow') == 'models' and layer_of('vaeglow_jax.flows.step') == 'flows'
+  assert layer_of('vaeglow_jax.conv') == layer_of('vaeglow_jax.layers.conv') == 'layers'
+  # The loop of round 3 (flows imported models.conv while models imported flows) is now upward.
+  assert 'models' not in ALLOWED['flows'] and 'flows' not in ALLOWED['layers']
   assert layer_of('vaeglow_jax.workdir') == 'shared'
   upward = imported_modules('def f():\n  from vaeglow_jax.training import trainer\n')
   assert {layer_of(m) for m in upward} == {'training'}
   assert 'training' not in ALLOWED['evaluation'] and 'shared' not in ALLOWED['models']
+  assert {layer_of(m) for m in imported_modules('from vaeglow_jax.models.conv import Conv\n')} == {
+      'models'}  # what flows/coupling.py imported before: flows -> models, refused
 
 
 def test_the_short_model_paths_are_the_model_modules():

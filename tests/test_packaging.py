@@ -172,3 +172,75 @@ def test_a_bad_input_is_answered_without_importing_tensorflow(tmp_path, command,
   assert run.returncode == 2, run.stderr[-3000:]
   assert run.stderr.strip().splitlines()[-1].startswith(error), run.stderr[-3000:]
   assert not (tmp_path / 'run').exists()
+
+
+def _fresh_venv(tmp_path):
+  venv = tmp_path / 'venv'
+  subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True, timeout=300)
+  return venv
+
+
+@pytest.mark.slow
+def test_the_train_extra_trains_evaluates_and_samples_through_the_console_scripts(wheel, tmp_path):
+  """`pip install 'vaeglow-jax[train]'` into a fresh venv, then the console scripts on the tiny
+  config, from a folder that has an `experiments/` package of its own (a user's project)."""
+  venv = _fresh_venv(tmp_path)
+  python = str(venv / 'bin' / 'python')
+  install = subprocess.run([sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
+                            '--no-compile', f'{wheel}[train]', '-c',
+                            os.path.join(ROOT, 'requirements.lock')],
+                           capture_output=True, text=True, timeout=1200)
+  assert install.returncode == 0, install.stderr[-3000:]
+  freeze = subprocess.run([sys.executable, '-m', 'pip', '--python', python, 'freeze'],
+                          capture_output=True, text=True, timeout=300).stdout.lower()
+  assert 'tensorflow-cpu==' in freeze.replace('_', '-') and 'tensorboard==' in freeze
+  assert '\ntensorflow==' not in '\n' + freeze  # the CPU build, not the full one
+  project = tmp_path / 'project'
+  (project / 'experiments').mkdir(parents=True)
+  (project / 'experiments' / '__init__.py').write_text('')  # the user's own package
+  config = tmp_path / 'tiny.py'
+  shutil.copy(os.path.join(ROOT, 'tests', 'configs', 'tiny.py'), config)
+  env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
+  env['JAX_PLATFORMS'] = 'cpu'
+  bin_dir = venv / 'bin'
+  run_dir = str(tmp_path / 'run')
+
+  def run(*command):
+    result = subprocess.run([str(bin_dir / command[0]), *command[1:]], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, (command, result.stderr[-3000:])
+    return result
+
+  assert 'Trains one phase of the model.' in run('vaeglow-train', '--help').stdout
+  for phase in ('vae', 'glow'):
+    run('vaeglow-train', f'--config={config}', f'--workdir={run_dir}', f'--config.phase={phase}',
+        '--config.num_devices=1', '--config.cpu_devices=1')
+  run('vaeglow-evaluate', f'--workdir={run_dir}', '--config.phase=glow', '--config.num_devices=1')
+  run('vaeglow-sample', f'--workdir={run_dir}', '--num=4', '--config.num_devices=1')
+  assert os.path.isfile(os.path.join(run_dir, 'eval', 'metrics.json'))
+  assert len(os.listdir(os.path.join(run_dir, 'glow', 'samples_T0.5'))) == 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('extra, backend', [('cuda12', 'jax-cuda12-plugin'), ('tpu', 'libtpu')])
+def test_the_accelerator_extras_resolve_at_the_cores_jax_version(wheel, tmp_path, extra, backend):
+  """`pip install 'vaeglow-jax[cuda12]'` / `[tpu]` resolve, against the package index, to the
+  jax version the core pins (requirements.lock) with its backend; nothing is installed."""
+  report = tmp_path / 'report.json'
+  resolve = subprocess.run([sys.executable, '-m', 'pip', 'install', '--dry-run', '-q',
+                            '--ignore-installed', '--report', str(report), f'{wheel}[{extra}]',
+                            'jax==' + _locked('jax')], capture_output=True, text=True, timeout=900)
+  assert resolve.returncode == 0, resolve.stderr[-3000:]
+  import json
+  versions = {item['metadata']['name'].lower(): item['metadata']['version']
+              for item in json.loads(report.read_text())['install']}
+  assert versions['jax'] == versions['jaxlib'] == _locked('jax')
+  assert backend in versions, sorted(versions)
+  if extra == 'cuda12':
+    assert versions['jax-cuda12-plugin'] == _locked('jax')
+
+
+def _locked(name: str) -> str:
+  """The version requirements.lock pins for `name`."""
+  with open(os.path.join(ROOT, 'requirements.lock')) as f:
+    return next(line.split('==')[1].strip() for line in f if line.lower().startswith(f'{name}=='))

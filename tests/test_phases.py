@@ -146,6 +146,23 @@ def test_base_residuals_see_the_glow_layer_and_are_one_decoder_std_when_calibrat
   assert float(jnp.mean(calibrated['normalised_sq_x'])) == pytest.approx(1.0, rel=1e-3)
 
 
+def test_the_glow_layers_gain_splits_into_its_gaussian_and_log_determinant_parts():
+  """base_residuals' two parts add up to the Glow layer's change of the ELBO's log p(x|z) (the
+  model's own terms, with and without the layer, for the same z)."""
+  import math
+  phase, variables = _phase('glow')
+  x = jax.random.uniform(jax.random.PRNGKey(7), (6,) + SHAPE)
+  r = jax.jit(phase.base_residuals)(variables, x, jax.random.PRNGKey(8))
+  mean, _ = phase.vae.apply(variables, x, method=VAEGlow.encode)
+  noise = jax.random.normal(jax.random.PRNGKey(8), mean.shape)  # base_residuals' z
+  terms = {use: phase.vae.apply(variables, x, use, noise) for use in (True, False)}
+  gain = (terms[True]['log_likelihood'] - terms[False]['log_likelihood']) / (64 * math.log(2))
+  gaussian = 0.5 * (r['normalised_sq_x'] - r['normalised_sq_f_x']) / math.log(2)
+  logdet = r['logdet_per_dim'] / math.log(2)
+  np.testing.assert_allclose(gaussian + logdet, gain, rtol=1e-4, atol=1e-6)
+  assert np.all(np.abs(logdet) > 1e-4)  # the perturbed layer has a log-determinant
+
+
 @pytest.mark.parametrize('name', phases.PHASES)
 def test_each_phase_trains_what_its_spec_says(name):
   phase = _bare_phase(name)

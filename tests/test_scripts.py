@@ -111,3 +111,34 @@ def test_ci_runs_the_readme_test_command_then_the_slow_tests(tmp_path):
   runs = [_selection(args) for args in _pytest_runs(tmp_path, 'bash .ci/run')]
   # Every test is in exactly one of the runs.
   assert runs == [(['not slow'], []), (['slow'], [])]
+
+
+def test_the_backend_is_chosen_from_the_machine(tmp_path):
+  """scripts/backend.sh (which setup_env.sh installs by): a GPU that nvidia-smi lists, a TPU VM's
+  device files, else the CPU; VAEGLOW_BACKEND overrides."""
+  fake_bin, dev = tmp_path / 'bin', tmp_path / 'dev'
+  fake_bin.mkdir()
+  dev.mkdir()
+  path = f'{fake_bin}:/usr/bin:/bin'
+
+  def backend(**env):
+    return subprocess.run(['bash', os.path.join(ROOT, 'scripts', 'backend.sh')], capture_output=True,
+                          text=True, check=True, env={'PATH': path, 'VAEGLOW_DEV_DIR': str(dev),
+                                                      **env}).stdout.strip()
+
+  assert backend() == 'cpu'
+  (dev / 'vfio').mkdir()
+  (dev / 'vfio' / 'vfio').touch()  # the control file alone: no TPU
+  assert backend() == 'cpu'
+  (dev / 'vfio' / '0').touch()  # a v5 TPU VM's chip
+  assert backend() == 'tpu'
+  shutil.rmtree(dev / 'vfio')
+  (dev / 'accel0').touch()  # a v4 TPU VM's chip
+  assert backend() == 'tpu'
+  smi = fake_bin / 'nvidia-smi'
+  smi.write_text('#!/bin/sh\necho "GPU 0: NVIDIA H100"\n')
+  smi.chmod(0o755)
+  assert backend() == 'cuda12'
+  smi.write_text('#!/bin/sh\nexit 9\n')  # the tool without a working GPU
+  assert backend() == 'tpu'
+  assert backend(VAEGLOW_BACKEND='cpu') == 'cpu'

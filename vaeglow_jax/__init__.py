@@ -20,7 +20,8 @@ channel permutations of the 1x1 convolutions (LU form), never trained, passed ba
 """
 
 from vaeglow_jax import flows
-from vaeglow_jax.models import conv, glow, losses, model, prior, vae
+from vaeglow_jax.layers import conv
+from vaeglow_jax.models import glow, losses, model, prior, vae
 from vaeglow_jax.flows import StepOptions
 from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
 from vaeglow_jax.models.model import (VAEGlow, elbo_terms, importance_weighted_log_likelihood,

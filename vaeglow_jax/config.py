@@ -77,7 +77,7 @@ def defaults() -> ml_collections.ConfigDict:
   m.variance = 'diagonal'         # fixed | gamma | diagonal
   m.fixed_log_std = 0.0
   m.min_log_std = -7.0
-  # How the decoder's stride-2 upsampling is computed (vaeglow_jax.models.conv.TRANSPOSE_IMPLS):
+  # How the decoder's stride-2 upsampling is computed (vaeglow_jax.layers.conv.TRANSPOSE_IMPLS):
   # 'auto' = a sub-pixel convolution on CPU, XLA's transposed convolution elsewhere. Same parameters.
   m.conv_impl = 'auto'
   # The scalar variances: the decoder's gamma (variance='gamma') and the second stage's gamma_z.

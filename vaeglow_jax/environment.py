@@ -13,10 +13,13 @@ import os
 from vaeglow_jax import storage
 
 
-def configure(environ: dict = os.environ) -> storage.Settings:
-  """Quiet TensorFlow's C++ logs (unless $TF_CPP_MIN_LOG_LEVEL is set) and point the object-store
-  clients at the endpoint and project of `storage.settings()`. Idempotent. -> those settings."""
-  environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+def configure(environ: dict = os.environ, quiet_tensorflow: bool = True) -> storage.Settings:
+  """Point the object-store clients at the endpoint and project of `storage.settings()`, and,
+  with `quiet_tensorflow`, set TF_CPP_MIN_LOG_LEVEL=2 (TensorFlow's C++ warnings off; importing
+  jax sets it to 1 when unset, so a default would not take). Before TensorFlow is imported.
+  Idempotent. -> the storage settings."""
+  if quiet_tensorflow:
+    environ['TF_CPP_MIN_LOG_LEVEL'] = '2'
   settings = storage.settings(environ)
   storage.configure_clients(settings, environ)
   return settings

@@ -258,15 +258,16 @@ class VAEPhase(Phase):
     """How well the decoder's Gaussian explains x, before and after the Glow layer f, for
     one z ~ q(z|x). Per-example (batch,) means over pixels: 'sq_x' of (x - g_mu(z))^2 and
     'sq_f_x' of (f(x) - g_mu(z))^2 (pixel units), 'normalised_sq_x' and 'normalised_sq_f_x'
-    of the same divided by g_sigma(z)^2 (about 1 where the variance is calibrated).
-    Without a Glow layer f is the identity. x: (batch, H, W, C) dequantised, in [0, 1)."""
+    of the same divided by g_sigma(z)^2 (about 1 where the variance is calibrated), and
+    'logdet_per_dim', log|det df/dx| / D in nats. Without a Glow layer f is the identity.
+    x: (batch, H, W, C) dequantised, in [0, 1)."""
     vae, variables = self.vae, self._vae_variables(variables)
     mean, log_std = vae.apply(variables, x, method=VAEGlow.encode)
     z = mean + jnp.exp(log_std) * jax.random.normal(rng, mean.shape)
     dec_mean, dec_log_std = vae.apply(variables, z, method=VAEGlow.decode)
-    f_x, _ = vae.apply(variables, x, method=VAEGlow.glow_forward)  # x itself without a Glow layer
+    f_x, logdet = vae.apply(variables, x, method=VAEGlow.glow_forward)  # x, 0 without a layer
     per_example = lambda a: jnp.mean(a.reshape(a.shape[0], -1), axis=-1)  # noqa: E731
-    out = {}
+    out = {'logdet_per_dim': logdet / self.num_dims}
     for name, y in (('x', x), ('f_x', f_x)):
       sq = jnp.square(y - dec_mean)
       out[f'sq_{name}'] = per_example(sq)

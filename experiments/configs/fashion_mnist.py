@@ -1,7 +1,8 @@
 """Fashion-MNIST (28x28x1), available offline (Debian package dataset-fashion-mnist).
 
 Presets: 'default' = the paper's hyperparameters; 'quick' = the CPU demo
-(both phases in well under 20 minutes on 2 cores). The tests' tiny config is tests/configs/tiny.py.
+(both phases in well under 20 minutes on 2 cores); 'smoke' = the quick model for 60 steps a phase
+and a small evaluation (a first try, a few minutes). The tests' tiny config is tests/configs/tiny.py.
 Glow-layer coupling width: the paper does not state it; 256 here, half of
 Glow's 512, since the layer only sharpens a VAE that already models the data.
 One squeeze makes the 1-channel image 14x14x4 so channel couplings apply.
@@ -15,7 +16,7 @@ def get_config(preset: str = 'default'):
   c.data.name = 'fashion_mnist'
   c.model.num_scales = 3
   c.model.glow.num_squeezes = 1
-  if preset == 'quick':
+  if preset in ('quick', 'smoke'):
     apply_cpu_quick(c)
     # scripts/demo.sh runs 1,200 phase-1 steps and 500 phase-2 steps (1.4 + 0.6 epochs; step
     # times in BENCHMARKS.md).
@@ -30,6 +31,16 @@ def get_config(preset: str = 'default'):
     # (results/fashion_mnist/glow_layer_ablation/ablation.md); 256 was no better, 32 worse.
     c.model.glow.hidden = 128
     c.model.baseline.levels = 2
-  elif preset != 'default':
-    raise ValueError(f"unknown preset {preset!r}; use 'default' or 'quick'.")
+  if preset == 'smoke':
+    # A first try (README, Quick start): the quick model, 60 steps a phase, a small evaluation;
+    # both phases, evaluate and sample took 3.4 min on 2 busy CPU cores, mostly compilation.
+    c.num_train_steps = 60
+    c.checkpoint_every_steps = c.sample_every_steps = 60
+    c.log_every_steps = 20
+    c.warmup_steps = 10
+    c.eval.update(max_test_examples=512, iw_samples=4, num_fid_samples=512,
+                  temperatures=(0.0, 0.5), num_grid_samples=16, num_interpolations=4,
+                  interpolation_steps=6)
+  elif preset not in ('default', 'quick'):
+    raise ValueError(f"unknown preset {preset!r}; use 'default', 'quick' or 'smoke'.")
   return c

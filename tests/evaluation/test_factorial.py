@@ -127,3 +127,26 @@ def test_budget_table_says_which_comparisons_keep_their_sign(results, tmp_path):
   assert ('diagonal beats gamma (bits/dim, IW), own priors', '-') in rows
   values = factorial.budget_values_table(base, big, seed=0)
   assert '| gamma, N(0, I) | Glow layer, own prior | FID a T=0 | 41.0 | 20.0 |' in values
+
+
+def test_across_cells_the_welch_test_agrees_with_scipys(results):
+  """unpaired: two cells share no VAE, so no pairing by seed; Welch's SE, degrees of freedom and
+  verdict against scipy's own unequal-variance t test, on uneven seed counts."""
+  from scipy import stats
+  runs = factorial.load(str(results))
+  runs[('diagonal', 'flow')][3] = runs[('diagonal', 'flow')][0]  # a fourth seed, one cell only
+  a, b = (('diagonal', 'flow'), 'vae', 'fid', 'a'), (('gamma', 'standard'), 'prior', 'fid', 'a')
+  mean, se, df = factorial.unpaired(runs, a, b)
+  values = [[factorial.value(m, key[1], 'fid', 'a') for m in runs[key[0]].values()] for key in (a, b)]
+  assert (len(values[0]), len(values[1])) == (4, 3)
+  welch = stats.ttest_ind(values[0], values[1], equal_var=False)
+  assert mean == pytest.approx(sum(values[0]) / 4 - sum(values[1]) / 3)
+  assert mean / se == pytest.approx(welch.statistic)
+  assert df == pytest.approx(welch.df)
+  table = factorial.unpaired_table(runs)
+  row = next(line for line in table.splitlines()
+             if line.startswith('| diagonal beats gamma (FID), flow priors') and '| a |' in line)
+  assert f'{mean:+.1f} +- {se:.1f} | 4, 3 | {df:.1f} |' in row
+  assert row.endswith('| holds |' if welch.pvalue < 0.05 and mean < 0 else
+                      '| reversed |' if welch.pvalue < 0.05 else '| undecided |')
+  assert 'post-hoc flow prior beats N(0, I)' not in table  # within one cell: paired elsewhere

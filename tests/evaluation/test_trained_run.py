@@ -84,7 +84,7 @@ def test_the_readme_example_and_the_example_script_run(tiny_run, tmp_path):
   import sys
   from tests.helpers import ROOT
   readme = open(os.path.join(ROOT, 'README.md')).read()
-  block = re.search(r'### A trained run\n.*?```python\n(.*?)```', readme, re.S).group(1)
+  block = re.search(r'## A trained run in Python\n.*?```python\n(.*?)```', readme, re.S).group(1)
   assert "vaeglow_jax.load('workdirs/fashion_mnist_quick')" in block
   names = {}
   exec(block.replace('workdirs/fashion_mnist_quick', tiny_run[0]).replace('(16, 28, 28, 1)', ''),

@@ -172,6 +172,36 @@ def _summary(rows) -> dict:
   return out
 
 
+def markdown_table(result: dict, space: str) -> str:
+  """The calibration of one feature space as RESULTS.md shows it: one row per perturbation
+  (pixel RMSE, FID, KID +- its SE, precision, recall), then its noise-over-blur summary."""
+  def fmt_kid(r):
+    return f"{r['kid']:.3g} +- {r['kid_se']:.2g}"
+  rows = result['spaces'][space]['rows']
+  lines = ['| perturbation | pixel RMSE | FID | KID | precision | recall |',
+           '|---|---|---|---|---|---|']
+  labels = {'floor': lambda r: 'none (floor: train vs test)',
+            'count': lambda r: f"none, {int(r['level']):,} images",
+            'blur': lambda r: f"blur sigma {r['level']:g} px",
+            'noise': lambda r: f"pixel noise std {r['level']:g}",
+            'classes': lambda r: f"{int(r['level'])} of 10 classes" + (
+                f" ({r['num_images']:,} images)" if r['num_images'] != result['num_images'] else '')}
+  for family in ('floor', 'count', 'blur', 'noise', 'classes'):
+    for r in _curve(rows, family)[::-1 if family == 'classes' else 1]:
+      if family == 'classes' and r['level'] == 10:
+        continue  # the floor itself
+      rmse = '-' if family == 'classes' else ('0' if not r['pixel_rmse'] else f"{r['pixel_rmse']:.3f}")
+      lines.append(f"| {labels[family](r)} | {rmse} | {r['fid']:.2f} | {fmt_kid(r)} | "
+                   f"{r['precision']:.3f} | {r['recall']:.3f} |")
+  summary = result['spaces'][space].get('summary', {})
+  if 'noise_over_blur_at_equal_rmse' in summary:
+    lines += ['', f"At the pixel RMSE of a {summary['blur_sigma']:g} px blur "
+              f"({summary['blur_pixel_rmse']:.3f}), pixel noise raises FID "
+              f"{summary['noise_over_blur_at_equal_rmse']:.2f}x and KID "
+              f"{summary['noise_over_blur_at_equal_rmse_kid']:.2f}x as much as the blur does."]
+  return '\n'.join(lines) + '\n'
+
+
 def _write(workdir: str, result: dict) -> None:
   workdir_lib.write_json_atomic(workdir_lib.join(workdir, RESULT_FILE), result, indent=2)
   figure(result, workdir_lib.join(workdir, FIGURE_FILE))

@@ -301,6 +301,48 @@ def _at(runs, seed: int, key: tuple, space: str):
   return value(metrics, chain, quantity, space if quantity != 'bpd' else '', *(t or ['0.5']))
 
 
+def unpaired(runs, a: tuple, b: tuple) -> tuple[float, float, float] | None:
+  """(mean(a) - mean(b), its SE, Welch's degrees of freedom) over every seed of each key (as in
+  BUDGET_COMPARISONS): for two cells, which share no VAE, so no pairing by seed applies. None
+  with fewer than two seeds on either side."""
+  values = []
+  for key in (a, b):
+    cell = key[0]
+    space = key[3] if len(key) > 3 else ''
+    found = [_at(runs, seed, key[:3] + tuple(key[4:]), space) for seed in sorted(runs.get(cell, {}))]
+    values.append([v for v in found if v is not None])
+  if min(len(v) for v in values) < 2:
+    return None
+  variances = [np.var(v, ddof=1) / len(v) for v in values]
+  se = math.sqrt(sum(variances))
+  df = se ** 4 / sum(w ** 2 / (len(v) - 1) for w, v in zip(variances, values))
+  return float(np.mean(values[0]) - np.mean(values[1])), se, float(df)
+
+
+def unpaired_table(runs: dict) -> str:
+  """The BUDGET_COMPARISONS between two cells over all their seeds, Welch's t test (95%, two
+  sided): the budget direction at one budget with its replicate count."""
+  from scipy import stats  # a dependency of jax
+  lines = ['| claim | space | effect (a - b) +- SE | seeds (a, b) | Welch df | verdict |',
+           '|---|---|---|---|---|---|']
+  for claim, a, b in BUDGET_COMPARISONS:
+    if a[0] == b[0]:
+      continue  # within one cell: paired, in the contrasts table
+    for space in (spaces(runs) if a[2] != 'bpd' else ['']):
+      key = lambda k: (k[0], k[1], k[2], space) + tuple(k[3:])  # noqa: E731
+      stat = unpaired(runs, key(a), key(b))
+      if stat is None:
+        continue
+      mean, se, df = stat
+      digits = 3 if a[2] == 'bpd' else 1
+      half = float(stats.t.ppf(0.975, df)) * se
+      verdict_text = 'undecided' if abs(mean) <= half else ('holds' if mean < 0 else 'reversed')
+      counts = tuple(len(runs.get(k[0], {})) for k in (a, b))
+      lines.append(f'| {claim} | {space or "-"} | {mean:+.{digits}f} +- {se:.{digits}f} | '
+                   f'{counts[0]}, {counts[1]} | {df:.1f} | {verdict_text} |')
+  return '\n'.join(lines) + '\n'
+
+
 def budget_table(base: dict, larger: dict, seed: int = 0) -> str:
   """Each BUDGET_COMPARISONS difference a - b for one seed, at the factorial's budget (`base`)
   and at a larger one (`larger`, the same layout), per feature space (bits/dim once), and

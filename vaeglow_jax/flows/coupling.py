@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax.models.conv import Conv
+from vaeglow_jax.layers.conv import Conv
 from vaeglow_jax.flows.options import StepOptions
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from vaeglow_jax.models.conv import IMPLS
+from vaeglow_jax.layers.conv import IMPLS
 
 # The fields that take one of a fixed set of values, and those values.
 CHOICES = {

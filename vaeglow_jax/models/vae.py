@@ -14,7 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax.models import conv
+from vaeglow_jax.layers import conv
 
 VARIANCE_MODES = ('fixed', 'gamma', 'diagonal')
 

@@ -249,7 +249,7 @@ class _Run:
 def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, stop):
   """The training run after the checks: the initial (or resumed) state, the writers, the
   periodic actions, then the loop."""
-  from clu import parameter_overview, periodic_actions
+  from clu import periodic_actions
 
   run = _Run(config, phase, workdir, mesh)
   manager = checkpoints.checkpoint_manager(workdir_lib.checkpoints_dir(workdir, config.phase),
@@ -268,7 +268,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
     workdir_lib.write_text_atomic(workdir_lib.config_path(workdir, config.phase),
                                   config.to_json_best_effort(indent=2))
   writer = writer_lib.create_writer(run.out_dir, just_logging=not primary)
-  parameter_overview.log_parameter_overview(state.params, msg=f'trainable parameters ({config.phase})')
+  _write_parameter_table(run, state.params, primary)
   writer.write_hparams({k: v for k, v in traverse_util.flatten_dict(config.to_dict(), sep='.').items()
                         if isinstance(v, (int, float, str, bool))})
   timing = timing_lib.StepTimer(workdir_lib.timing_path(workdir, config.phase), steps_per_epoch,
@@ -329,6 +329,17 @@ def _initial_state(run, manager, stage1, tx, rng_init):
   elif stage1 is not None:
     logging.info('phase-1 parameters %s restored from step %d and frozen', list(stage1[0]), stage1[1])
   return start_step, state, first, batches
+
+
+def _write_parameter_table(run, params, primary: bool) -> None:
+  """The parameter table (clu's: every array's shape, size and statistics) goes to
+  <phase>/parameters.txt, and the log gets one line with the count and where the table is."""
+  from clu import parameter_overview
+  path = workdir_lib.join(run.out_dir, 'parameters.txt')
+  if primary:
+    workdir_lib.write_text_atomic(path, parameter_overview.get_parameter_overview(params) + '\n')
+  logging.info('%s: %s trainable parameters (table: %s)', run.config.phase,
+               f'{parameter_overview.count_parameters(params):,}', path)
 
 
 def _actions(run, manager, writer, timing, rng_sample) -> list[loop_lib.Action]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import randomize
-from vaeglow_jax.models import conv
+from vaeglow_jax.layers import conv
 from vaeglow_jax.flows import StepOptions
 from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
 

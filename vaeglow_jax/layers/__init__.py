@@ -1,0 +1,2 @@
+"""Building blocks below the flows and the models: the convolutions (`conv`). Imports nothing
+else from the package."""
