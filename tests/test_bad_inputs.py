@@ -103,11 +103,15 @@ def test_an_unknown_preset_is_the_config_files_own_line():
                                    "preset 'test'; use 'default' or 'quick'.")
 
 
-def test_the_evaluation_batch_hint_names_the_evaluation_key():
+def test_the_evaluation_batch_hint_names_the_evaluation_key(tmp_path):
   with pytest.raises(sharding.BatchSizeError, match=r'set --config\.eval\.batch_size to a multiple of 2'):
     sharding.check_batch_size(7, types.SimpleNamespace(size=2), 'eval.batch_size')
-  source = open(os.path.join(ROOT, 'vaeglow_jax', 'evaluation', 'evaluator.py')).read()
-  assert "check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')" in source
+  # evaluate's own checks, before it reads anything: the hint names eval.batch_size.
+  from vaeglow_jax.evaluation import evaluator
+  config = train_config('glow', steps=4, num_devices=2)
+  config.eval.batch_size = 7
+  with pytest.raises(sharding.BatchSizeError, match=r'set --config\.eval\.batch_size to a multiple'):
+    evaluator.evaluate(config, str(tmp_path / 'run'), log=lambda *_: None)
 
 
 def test_a_user_error_is_printed_once():
@@ -125,6 +129,8 @@ def test_a_report_without_fid_says_nothing_about_fid():
            'iw_samples': 4, 'num_fid_samples': 100}]
   table = report.markdown_table(rows)
   assert 'None' not in table and 'FID from' not in table
+  row = next(line for line in table.splitlines() if '`w`' in line)  # the row is there, whole
+  assert '| 5.000 |' in row and '| 4.900 (K=4) |' in row
 
 
 def test_resuming_past_the_end_is_refused_and_a_finished_run_keeps_its_record(phase1):
