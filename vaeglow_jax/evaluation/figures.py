@@ -66,7 +66,8 @@ def reconstructions(phase, variables, images: np.ndarray, batch: int, out_dir: s
   """Test images through the phase's encoder and back (Phase.reconstruct), for phases with an
   encoder. images: (n, H, W, C) 8-bit levels / 255 in [0, 1]. Writes reconstructions.png: in
   blocks of 8 columns, a row of inputs, a row of their decoder means and, with a Glow layer, a
-  row of the Glow layer's outputs (`shown` images). -> ({'rms_decoder_mean', 'rms_x' (with a
+  row of the Glow layer's outputs (`shown` images, evenly spaced over the n: a folder sorted by
+  class shows every class). -> ({'rms_decoder_mean', 'rms_x' (with a
   Glow layer): the RMS
   per-pixel error against the inputs over all n, in [0, 1] pixel units; 'num_images': n,
   'figure': the file name}, the figure's uint8 grid), or ({}, None) without an encoder."""
@@ -76,7 +77,8 @@ def reconstructions(phase, variables, images: np.ndarray, batch: int, out_dir: s
   codes = images_lib.to_uint8(images)
   keys = ('decoder_mean', 'x') if phase.spec.use_glow else ('decoder_mean',)
   sq = {key: 0.0 for key in keys}
-  kept = {key: [] for key in keys}  # the first `shown` reconstructions
+  shown_at = np.unique(np.linspace(0, len(images) - 1, min(shown, len(images))).round().astype(int))
+  kept = {key: [] for key in keys}  # the reconstructions of images[shown_at]
   for i in range(0, len(codes), batch):
     chunk = codes[i:i + batch]
     n = len(chunk)
@@ -84,14 +86,14 @@ def reconstructions(phase, variables, images: np.ndarray, batch: int, out_dir: s
     out = jax.device_get(fn(variables, losses.dequantize(padded, None, phase.n_bits)))
     for key in sq:
       sq[key] += float(np.sum(np.square(out[key][:n] - images[i:i + n])))
-      if i < shown:
-        kept[key].append(out[key][:n])
-  first = {key: np.concatenate(parts)[:shown] for key, parts in kept.items()}
+      chosen = shown_at[(shown_at >= i) & (shown_at < i + n)] - i
+      kept[key].append(out[key][chosen])
+  first = {key: np.concatenate(parts) for key, parts in kept.items()}
   metrics = {f'rms_{key}': float(np.sqrt(total / images.size)) for key, total in sq.items()}
   rows = []
-  shown = min(shown, len(images))
-  for start in range(0, shown, 8):
-    rows += [images[start:start + 8]] + [first[k][start:start + 8] for k in keys]
+  inputs = images[shown_at]
+  for start in range(0, len(shown_at), 8):
+    rows += [inputs[start:start + 8]] + [first[k][start:start + 8] for k in keys]
   grid = images_lib.grid(np.concatenate(rows), 8)
   workdir_lib.write_png(workdir_lib.join(out_dir, 'reconstructions.png'), grid)
   return {**metrics, 'num_images': int(len(images)), 'figure': 'reconstructions.png'}, grid
