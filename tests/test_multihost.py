@@ -143,6 +143,12 @@ def test_a_killed_process_ends_the_other_in_bounded_time_and_an_immediate_rerun_
   assert 'rerun the same commands' in errors[0] and 'Traceback' not in out
   assert waited < 10 + 10, waited  # the heartbeat timeout, and the watchdog's polling
   assert workdir_lib.finished_steps(workdir_lib.checkpoints_dir(str(workdir), 'vae')) == [2, 4]
+  # Process 0 uploaded its events and removed their local folder before it exited (abort hooks).
+  assert [p.name for p in temp.iterdir() if p.name.startswith('vaeglow_')] == []
+  # ... and the events up to the last checkpoint (step 4) are in the work directory.
+  scalars = figures.read_scalars(workdir_lib.join(str(workdir), 'vae'))
+  logged = [step for step, _ in scalars['train/loss']]
+  assert logged[:4] == [1, 2, 3, 4], logged
 
   started = time.monotonic()
   outs = finish([_launch(workdir, 2, *args, *process_flags(port, i), env_extra=env,

@@ -339,7 +339,7 @@ def _write_parameter_table(run, params, primary: bool) -> None:
   if primary:
     workdir_lib.write_text_atomic(path, parameter_overview.get_parameter_overview(params) + '\n')
   logging.info('%s: %s trainable parameters (table: %s)', run.config.phase,
-               f'{parameter_overview.count_parameters(params):,}', path)
+               f'{int(parameter_overview.count_parameters(params)):,}', path)
 
 
 def _actions(run, manager, writer, timing, rng_sample) -> list[loop_lib.Action]:
