@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 
+from vaeglow_jax import phases
 from vaeglow_jax import workdir as workdir_lib
 
 CHAINS = ('vae', 'prior', 'glow', 'glow+prior')
@@ -21,6 +22,12 @@ CHAIN_LABELS = {'vae': 'decoder means, own prior', 'prior': 'decoder means, post
                 'glow': 'Glow layer, own prior', 'glow+prior': 'Glow layer, post-hoc flow prior'}
 PRIOR_LABELS = {'standard': 'N(0, I)', 'flow': 'joint flow'}
 TEMPERATURES = ('0', '0.25', '0.5', '0.75')
+
+
+def samples_depend_on_t(chain: str) -> bool:
+  """Whether a chain's samples go through a Glow layer (and so depend on the temperature): its
+  phase's spec says so ('glow+prior': the phase before '+')."""
+  return phases.get_spec(chain.split('+')[0]).use_glow
 
 
 def load(results_dir: str) -> dict:
@@ -103,7 +110,7 @@ def chains_table(runs: dict) -> str:
       n = sum(chain in m for m in runs[cell].values())
       if not n:
         continue
-      glow = chain.startswith('glow')
+      glow = samples_depend_on_t(chain)
       row = [cell[0], PRIOR_LABELS.get(cell[1], cell[1]), CHAIN_LABELS[chain], str(n),
              _fmt(_cell_stat(runs, cell, chain, 'bpd'), 3), _fmt(_cell_stat(runs, cell, chain, 'rms'), 3)]
       for s in sp:
@@ -167,9 +174,9 @@ def contrasts(runs: dict) -> list[dict]:
 
   for prior in ('standard', 'flow'):
     for chain in CHAINS:
-      temps = ('0', '0.5') if chain.startswith('glow') else ('0.5',)
+      temps = ('0', '0.5') if samples_depend_on_t(chain) else ('0.5',)
       for t in temps:
-        at = f' T={t}' if chain.startswith('glow') else ''
+        at = f' T={t}' if samples_depend_on_t(chain) else ''
         for s in sp:
           add('diagonal variance beats gamma (FID)',
               f'{PRIOR_LABELS[prior]} prior, {CHAIN_LABELS[chain]}{at}',
@@ -217,7 +224,7 @@ def ranked_chains(runs: dict, space: str) -> list[tuple[tuple, str, str, tuple]]
   out = []
   for cell in runs:
     for chain in CHAINS:
-      for t in (TEMPERATURES if chain.startswith('glow') else ('0.5',)):
+      for t in (TEMPERATURES if samples_depend_on_t(chain) else ('0.5',)):
         stat = _cell_stat(runs, cell, chain, 'fid', space, t)
         if stat is not None:
           out.append((cell, chain, t, stat))
@@ -372,7 +379,7 @@ def budget_values_table(base: dict, larger: dict, seed: int = 0) -> str:
     for chain in CHAINS:
       if chain not in metrics:
         continue
-      glow = chain.startswith('glow')
+      glow = samples_depend_on_t(chain)
       quantities = [('bpd (IW)', 'bpd', '', '0.5', 3), ('RMS(x - g_mu)', 'rms', '', '0.5', 3)]
       quantities += [(f'FID {s} T={t}' if glow else f'FID {s}', 'fid', s, t, 1)
                      for s in sp for t in (TEMPERATURES if glow else ('0.5',))]
