@@ -59,9 +59,9 @@ def test_wheel_contains_and_imports_every_module(wheel, tmp_path):
     entry_points = archive.read(info).decode()
     assert any(f.endswith('.dist-info/licenses/LICENSE') or f.endswith('.dist-info/LICENSE')
                for f in archive.namelist())
-  for script, target in (('vaeglow-train', 'experiments.train:run'),
-                         ('vaeglow-evaluate', 'experiments.evaluate:run'),
-                         ('vaeglow-sample', 'experiments.sample:run')):
+  for script, target in (('vaeglow-train', 'vaeglow_jax.commands:train'),
+                         ('vaeglow-evaluate', 'vaeglow_jax.commands:evaluate'),
+                         ('vaeglow-sample', 'vaeglow_jax.commands:sample')):
     assert f'{script} = {target}' in entry_points
 
   # Install the wheel alone (--no-deps) into an empty folder and import every module from it,
@@ -183,7 +183,7 @@ def _fresh_venv(tmp_path):
 @pytest.mark.slow
 def test_the_train_extra_trains_evaluates_and_samples_through_the_console_scripts(wheel, tmp_path):
   """`pip install 'vaeglow-jax[train]'` into a fresh venv, then the console scripts on the tiny
-  config, from a folder that has an `experiments/` package of its own (a user's project)."""
+  config, from a user's project with an `experiments/` package of its own on PYTHONPATH."""
   venv = _fresh_venv(tmp_path)
   python = str(venv / 'bin' / 'python')
   install = subprocess.run([sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
@@ -197,11 +197,13 @@ def test_the_train_extra_trains_evaluates_and_samples_through_the_console_script
   assert '\ntensorflow==' not in '\n' + freeze  # the CPU build, not the full one
   project = tmp_path / 'project'
   (project / 'experiments').mkdir(parents=True)
-  (project / 'experiments' / '__init__.py').write_text('')  # the user's own package
+  # The user's own package of that name, on PYTHONPATH: it must not hide the commands'.
+  (project / 'experiments' / '__init__.py').write_text('')
+  (project / 'experiments' / 'train.py').write_text('raise SystemExit("the user\'s experiments.train")\n')
   config = tmp_path / 'tiny.py'
   shutil.copy(os.path.join(ROOT, 'tests', 'configs', 'tiny.py'), config)
   env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
-  env['JAX_PLATFORMS'] = 'cpu'
+  env.update(JAX_PLATFORMS='cpu', PYTHONPATH=str(project))
   bin_dir = venv / 'bin'
   run_dir = str(tmp_path / 'run')
 
