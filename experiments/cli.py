@@ -15,8 +15,9 @@ VERBOSE = flags.DEFINE_bool('verbose', False, 'Show stack traces and library INF
 SHOW_CONFIG = flags.DEFINE_bool('show_config', False, 'Print every config key with its value (the '
                                 'config file, then any --config.KEY=VALUE) and exit.')
 
-# Read before anything imports jax (which sets it to 1): a level the user chose is kept.
-_USER_TF_LOG_LEVEL = 'TF_CPP_MIN_LOG_LEVEL' in os.environ
+# A level the user chose is kept. Importing jax sets it to 1 when unset (the console scripts import
+# jax before this module), so 1 counts as unset: a user's own 1 is the same as no choice.
+_USER_TF_LOG_LEVEL = os.environ.get('TF_CPP_MIN_LOG_LEVEL', '1') != '1'
 
 # The config files: --config=NAME[:PRESET] names one of them, from a clone or an install.
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs')
