@@ -150,3 +150,13 @@ def test_across_cells_the_welch_test_agrees_with_scipys(results):
   assert row.endswith('| holds |' if welch.pvalue < 0.05 and mean < 0 else
                       '| reversed |' if welch.pvalue < 0.05 else '| undecided |')
   assert 'post-hoc flow prior beats N(0, I)' not in table  # within one cell: paired elsewhere
+
+
+def test_folders_of_other_seeds_merge_and_a_seed_in_two_is_refused(results, tmp_path):
+  import shutil
+  more = tmp_path / 'more'
+  shutil.copytree(os.path.join(results, 'gamma_flow', 'seed2'), more / 'gamma_flow' / 'seed3')
+  runs = factorial.load(f'{results},{more}')
+  assert sorted(runs[('gamma', 'flow')]) == [0, 1, 2, 3] and sorted(runs[('gamma', 'standard')]) == [0, 1, 2]
+  with pytest.raises(ValueError, match=r"\('gamma', 'flow'\) seeds \[3\] are in two"):
+    factorial.load(f'{results},{more},{more}')

@@ -15,6 +15,7 @@ import re
 import numpy as np
 
 from vaeglow_jax import phases
+from vaeglow_jax.errors import UserError
 from vaeglow_jax import workdir as workdir_lib
 
 CHAINS = ('vae', 'prior', 'glow', 'glow+prior')
@@ -24,6 +25,10 @@ PRIOR_LABELS = {'standard': 'N(0, I)', 'flow': 'joint flow'}
 TEMPERATURES = ('0', '0.25', '0.5', '0.75')
 
 
+class FactorialError(UserError, ValueError):
+  """Result folders that cannot be read as one factorial; the message says which."""
+
+
 def samples_depend_on_t(chain: str) -> bool:
   """Whether a chain's samples go through a Glow layer (and so depend on the temperature): its
   phase's spec says so ('glow+prior': the phase before '+')."""
@@ -31,7 +36,18 @@ def samples_depend_on_t(chain: str) -> bool:
 
 
 def load(results_dir: str) -> dict:
-  """{(variance, prior): {seed: metrics}} from RESULTS/<variance>_<prior>/seed<S>/metrics.json."""
+  """{(variance, prior): {seed: metrics}} from RESULTS/<variance>_<prior>/seed<S>/metrics.json;
+  several folders, comma-separated, are merged (seeds run in another round, kept apart until
+  every cell has them). A seed of a cell in two folders is an error."""
+  if ',' in results_dir:
+    merged = {}
+    for folder in results_dir.split(','):
+      for cell, seeds in load(folder).items():
+        if set(seeds) & set(merged.get(cell, {})):
+          raise FactorialError(f'{cell} seeds {sorted(set(seeds) & set(merged[cell]))} are in two of '
+                           f'the folders {results_dir}; give each seed once.')
+        merged.setdefault(cell, {}).update(seeds)
+    return merged
   runs = {}
   for cell in workdir_lib.list_dir(results_dir):
     for seed in workdir_lib.list_dir(workdir_lib.join(results_dir, cell)):
