@@ -135,8 +135,8 @@ def test_across_cells_the_welch_test_agrees_with_scipys(results):
   from scipy import stats
   runs = factorial.load(str(results))
   runs[('diagonal', 'flow')][3] = runs[('diagonal', 'flow')][0]  # a fourth seed, one cell only
-  a, b = (('diagonal', 'flow'), 'vae', 'fid', 'a'), (('gamma', 'standard'), 'prior', 'fid', 'a')
-  mean, se, df = factorial.unpaired(runs, a, b)
+  a, b = (('diagonal', 'flow'), 'vae', 'fid'), (('gamma', 'standard'), 'prior', 'fid')
+  mean, se, df = factorial.unpaired(runs, a, b, 'a')
   values = [[factorial.value(m, key[1], 'fid', 'a') for m in runs[key[0]].values()] for key in (a, b)]
   assert (len(values[0]), len(values[1])) == (4, 3)
   welch = stats.ttest_ind(values[0], values[1], equal_var=False)

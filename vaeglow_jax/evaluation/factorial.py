@@ -324,15 +324,13 @@ def _at(runs, seed: int, key: tuple, space: str):
   return value(metrics, chain, quantity, space if quantity != 'bpd' else '', *(t or ['0.5']))
 
 
-def unpaired(runs, a: tuple, b: tuple) -> tuple[float, float, float] | None:
+def unpaired(runs, a: tuple, b: tuple, space: str = '') -> tuple[float, float, float] | None:
   """(mean(a) - mean(b), its SE, Welch's degrees of freedom) over every seed of each key (as in
-  BUDGET_COMPARISONS): for two cells, which share no VAE, so no pairing by seed applies. None
-  with fewer than two seeds on either side."""
+  BUDGET_COMPARISONS) in `space`: for two cells, which share no VAE, so no pairing by seed
+  applies. None with fewer than two seeds on either side."""
   values = []
   for key in (a, b):
-    cell = key[0]
-    space = key[3] if len(key) > 3 else ''
-    found = [_at(runs, seed, key[:3] + tuple(key[4:]), space) for seed in sorted(runs.get(cell, {}))]
+    found = [_at(runs, seed, key, space) for seed in sorted(runs.get(key[0], {}))]
     values.append([v for v in found if v is not None])
   if min(len(v) for v in values) < 2:
     return None
@@ -352,8 +350,7 @@ def unpaired_table(runs: dict) -> str:
     if a[0] == b[0]:
       continue  # within one cell: paired, in the contrasts table
     for space in (spaces(runs) if a[2] != 'bpd' else ['']):
-      key = lambda k: (k[0], k[1], k[2], space) + tuple(k[3:])  # noqa: E731
-      stat = unpaired(runs, key(a), key(b))
+      stat = unpaired(runs, a, b, space)
       if stat is None:
         continue
       mean, se, df = stat
