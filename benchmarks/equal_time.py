@@ -12,9 +12,13 @@ from __future__ import annotations
 from absl import app, flags
 
 from benchmarks import harness
+from experiments import recipes
+from vaeglow_jax import data as data_lib
 
-_VAE_STEPS = flags.DEFINE_integer('vae_steps', 1200, 'phase-1 steps of the full model')
-_GLOW_STEPS = flags.DEFINE_integer('glow_steps', 500, 'phase-2 steps of the full model')
+_VAE_STEPS = flags.DEFINE_integer('vae_steps', recipes.DEMO_VAE_STEPS,
+                                  'phase-1 steps of the full model')
+_GLOW_STEPS = flags.DEFINE_integer('glow_steps', recipes.DEMO_GLOW_STEPS,
+                                   'phase-2 steps of the full model')
 _ROUNDS = flags.DEFINE_integer('rounds', 4, 'alternation rounds')
 _STEPS = flags.DEFINE_integer('steps', 5, 'timed steps per model and round')
 _OUT = flags.DEFINE_string('out', '', 'also write the JSON here')
@@ -24,11 +28,12 @@ _PRESET = flags.DEFINE_string('preset', 'quick', "fashion_mnist preset ('test': 
 def main(argv):
   del argv
   config = harness.model_config('fashion_mnist', _PRESET.value)
-  benches = {p: harness.StepBench(config, p, (28, 28, 1), config.batch_size)
+  shape = data_lib.image_shape(config.data)
+  benches = {p: harness.StepBench(config, p, shape, config.batch_size)
              for p in ('vae', 'glow', 'glow_baseline')}
   additive = config.copy_and_resolve_references()
   additive.model.baseline.coupling = 'additive'
-  benches['glow_baseline_additive'] = harness.StepBench(additive, 'glow_baseline', (28, 28, 1),
+  benches['glow_baseline_additive'] = harness.StepBench(additive, 'glow_baseline', shape,
                                                         config.batch_size)
   for bench in benches.values():
     bench.step_seconds(1, warmup=2)

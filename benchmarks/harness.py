@@ -26,17 +26,13 @@ from vaeglow_jax.training import train as train_lib
 def model_config(dataset: str, preset: str):
   """The experiments config of a dataset at a preset ('quick', 'default'), or 'test': the tests'
   tiny config (tests/configs/tiny.py), for smoke runs."""
+  import importlib
   from tests.configs import tiny
+  if dataset not in data_lib.DATASETS:  # the library's datasets; each has experiments/configs/<name>.py
+    raise ValueError(f'no benchmark config for {dataset!r}; choose one of {list(data_lib.DATASETS)}')
   if preset == 'test' and dataset == 'fashion_mnist':
     return tiny.get_config()
-  if dataset == 'fashion_mnist':
-    from experiments.configs import fashion_mnist as module
-  elif dataset == 'cifar10':
-    from experiments.configs import cifar10 as module
-  elif dataset == 'celeba':
-    from experiments.configs import celeba as module
-  else:
-    raise ValueError(f'no benchmark config for {dataset!r}')
+  module = importlib.import_module(f'experiments.configs.{dataset}')
   if preset == 'test' and dataset == 'cifar10':
     config = module.get_config('quick')
     tiny_config = tiny.get_config()

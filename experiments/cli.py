@@ -114,7 +114,7 @@ def fail(message: str, code: int = EXIT_BAD_INPUT):
 
 # Flags and config keys that name a file or folder: a leading '~' is the user's home, as a shell
 # would have expanded it (it does not after '--flag='), never a folder named '~'.
-PATH_FLAGS = ('workdir', 'out')
+PATH_FLAGS = ('workdir', 'out', 'root', 'features', 'features2')
 PATH_KEYS = ('stage1_workdir', 'data.data_dir', 'data.cache_dir', 'eval.feature_extractor_dir',
              'eval.feature_extractor_dir_2', 'eval.inception_weights')
 

@@ -25,12 +25,12 @@ def measure(workdir: str, classify, test_x, batch: int = 250) -> dict:
   from vaeglow_jax import environment
   environment.configure()
   import numpy as np
-  from experiments.configs import from_workdir
-  from vaeglow_jax import data as data_lib, phases, workdir as workdir_lib
+  from vaeglow_jax import data as data_lib, phases
+  from vaeglow_jax.config import history
   from vaeglow_jax.evaluation import evaluator as evaluation
   from vaeglow_jax.evaluation.metrics import pixel_errors
   from vaeglow_jax.models.model import VAEGlow
-  config = workdir_lib.trained_config(workdir, 'vae', from_workdir.get_config())
+  config = history.trained_config(workdir, 'vae')
   phase = phases.build(config, data_lib.image_shape(config.data))
   variables, _ = evaluation.load_variables(config, workdir, phase)
 
@@ -57,13 +57,13 @@ def measure(workdir: str, classify, test_x, batch: int = 250) -> dict:
 
 def main(argv):
   import numpy as np
-  from experiments.configs import from_workdir
   from vaeglow_jax import data as data_lib, workdir as workdir_lib
+  from vaeglow_jax.config import history
   from vaeglow_jax.evaluation.metrics import feature_extractor
   workdirs = argv[1:]
   if not workdirs:
     raise app.UsageError('give at least one work directory with a trained vae phase.')
-  config = workdir_lib.trained_config(workdirs[0], 'vae', from_workdir.get_config())
+  config = history.trained_config(workdirs[0], 'vae')
   classify, _ = feature_extractor.load_classifier(_FEATURES.value, config.data)
   images, _ = data_lib.labeled_arrays(config.data, 'test', _NUM_TEST.value)
   test_x = images.astype(np.float32) / 255.0

@@ -32,12 +32,12 @@ flags.mark_flags_as_required(['workdir'])
 def evaluation_config(launch):
   """`launch` (--config and its overrides) when --config was given, else the trained config
   plus the overrides."""
-  from vaeglow_jax import workdir
+  from vaeglow_jax.config import history
   if flags.FLAGS['config'].present:
     return launch
   overrides = cli.overrides(flags.FLAGS['config'])
-  trained = workdir.trained_config(_WORKDIR.value, launch.phase, launch)
-  return workdir.with_overrides(trained, overrides)
+  trained = history.trained_config(_WORKDIR.value, launch.phase, launch)
+  return history.with_overrides(trained, overrides)
 
 
 def main(argv):

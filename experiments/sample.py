@@ -39,19 +39,20 @@ class SampleError(UserError, ValueError):
 
 
 def sample_config(launch):
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.config import history
   overrides = cli.overrides(flags.FLAGS['config'])
   if 'phase' not in overrides:
     from vaeglow_jax.evaluation import trained_run
     overrides['phase'] = trained_run.last_trained_phase(_WORKDIR.value)
-  trained = workdir_lib.trained_config(_WORKDIR.value, overrides['phase'], launch)
-  return workdir_lib.with_overrides(trained, overrides)
+  trained = history.trained_config(_WORKDIR.value, overrides['phase'], launch)
+  return history.with_overrides(trained, overrides)
 
 
 def main(argv):
   del argv
   import jax
-  from vaeglow_jax import config_checks, distributed, phases, sharding
+  from vaeglow_jax import distributed, phases, sharding
+  from vaeglow_jax.config import checks as config_checks
   from vaeglow_jax.evaluation import evaluator as evaluation
   from vaeglow_jax.evaluation import sampling
   from vaeglow_jax import images as images_lib
@@ -69,8 +70,8 @@ def main(argv):
     image_shape = config_checks.validate_config(config)
     mesh = sharding.make_mesh(config.num_devices or None)
     sharding.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
-    evaluation._checkpoints_dir(config, _WORKDIR.value)
-    evaluation._check_prior_phase(config, _WORKDIR.value)
+    evaluation.checkpoints_dir_of(config, _WORKDIR.value)
+    evaluation.check_prior_phase(config, _WORKDIR.value)
     out = _OUT.value or workdir_lib.join(_WORKDIR.value, evaluation.result_name(config),
                                          f'samples_T{temperature:g}')
     if workdir_lib.exists(out) and not workdir_lib.is_dir(out):

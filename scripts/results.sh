@@ -20,8 +20,7 @@ if [[ $stage == train || $stage == all ]]; then
   train --workdir=$root/vae_gamma --config.phase=second_stage "${gamma_std[@]}"
   train --workdir=$root/vae_gamma --config.phase=prior "${gamma_flow[@]}"
   # Full model: VAE + flow prior (diagonal variance), then the Glow layer on the frozen VAE.
-  train --workdir=$root/full --config.phase=vae
-  train --workdir=$root/full --config.phase=glow --config.num_train_steps=500
+  $py -m experiments.pipeline demo --root=$root/full  # experiments/recipes.py's budget
   # Standalone multi-scale Glow for the full model's training time: the number of baseline
   # steps that take as long as 1,200 + 500 full-model steps, timed side by side (wall-clock
   # budgets, --config.max_train_seconds, are unfair on a loaded machine).

@@ -14,6 +14,8 @@ from ml_collections import config_flags
 
 from experiments import cli
 from tests.helpers import snapshot, train_config
+from vaeglow_jax.config import history
+from vaeglow_jax.config import resume
 from vaeglow_jax import sharding
 from vaeglow_jax.evaluation import report
 from vaeglow_jax.training import trainer
@@ -49,7 +51,7 @@ def test_resuming_with_another_model_names_the_key_and_never_advises_deleting(ph
                      r'model\.latent_dim=8 \(trained with 4\)')
   assert 'delete' not in message and 'new --workdir' in message
   # Options that only change how a step is computed may change on resume.
-  assert trainer.config_differences(
+  assert resume.config_differences(
       train_config('vae', **{'model.prior.unroll': 1}),
       workdir_lib.saved_config(phase1, 'vae'), {'vae', 'prior'}) == []
 
@@ -62,7 +64,7 @@ def test_phase2_with_another_phase1_model_is_refused(phase1):
 def test_a_post_hoc_prior_may_change_the_prior_but_not_the_decoder(phase1):
   """The 'prior' phase trains a fresh prior: its kind may differ from phase 1's."""
   config = train_config('prior', num_devices=1, **{'model.prior.kind': 'standard'})
-  assert trainer.config_differences(config, workdir_lib.saved_config(phase1, 'vae'), {'vae'}) == []
+  assert resume.config_differences(config, workdir_lib.saved_config(phase1, 'vae'), {'vae'}) == []
 
 
 def test_stage1_workdir_that_is_a_phase_folder_names_its_parent(phase1, tmp_path):
@@ -85,7 +87,7 @@ def test_a_damaged_config_json_is_one_line(phase1, tmp_path, edit, match):
   with open(path, 'w') as f:
     f.write(edit(text))
   with pytest.raises(WorkdirError, match=match):
-    workdir_lib.trained_config(workdir, 'vae', train_config())
+    history.trained_config(workdir, 'vae', train_config())
 
 
 def test_config_json_is_written_whole(tmp_path):

@@ -19,7 +19,7 @@ from tests.helpers import (assert_trees_equal, latest_state, once_per_session,
 from tests.xla_env import xla_flags
 from vaeglow_jax import sharding
 from vaeglow_jax import checkpoints
-from vaeglow_jax import config_checks
+from vaeglow_jax.config import checks as config_checks
 from vaeglow_jax import phases, reliability
 from vaeglow_jax.training import trainer
 from vaeglow_jax.training import train as train_lib
@@ -132,7 +132,7 @@ def test_phase1_checkpoint_of_another_architecture_names_the_parameter(phase1_wo
   before = snapshot(phase1_workdir)
   with tfds.testing.mock_data(num_examples=16):
     # With phase 1's config.json: the differing key, before any checkpoint is read.
-    with pytest.raises(trainer.TrainingError, match=r'model\.latent_dim=6 \(trained with 4\)'):
+    with pytest.raises(config_checks.ConfigError, match=r'model\.latent_dim=6 \(trained with 4\)'):
       trainer.train_and_evaluate(train_config('glow', **{'model.latent_dim': 6}), str(phase1_workdir))
     # Without it (a checkpoint copied on its own): the parameter whose shape differs.
     copy = tmp_path / 'copy'

@@ -4,7 +4,7 @@ Layers, imports only downward:
 - `models` (and `flows` beside it): the Linen modules and pure losses. Needs only jax, flax,
   optax and numpy; `import vaeglow_jax` loads nothing else.
 - shared: `phases` (the phase table), `workdir` (every path and file of a work directory, local
-  or gs://), `checkpoints`, `images`, `sharding`, `distributed`, `data`, `config_checks`,
+  or gs://), `checkpoints`, `images`, `sharding`, `distributed`, `data`, `config` (the schema, checks and history),
   `reliability`, `errors`.
 - `training` (train step, loop, trainer) and `evaluation` (bounds, sampling, scores, figures,
   calibration, reports, metrics/); evaluation imports nothing from training. Both use

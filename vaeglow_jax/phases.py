@@ -21,22 +21,13 @@ import math
 import jax
 import jax.numpy as jnp
 
+from vaeglow_jax.config import adaptors
 from vaeglow_jax.models import losses
 from vaeglow_jax.models import model as model_lib
-from vaeglow_jax.flows import StepOptions
 from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
 from vaeglow_jax.models.model import VAEGlow
 from vaeglow_jax.models.prior import FlowPrior, SecondStageVAE, StandardPrior
 from vaeglow_jax.models.vae import Decoder, Encoder, floor_log_std, raw_for_log_std
-
-GAMMA_UPDATES = ('optimal', 'gradient')
-
-
-def gamma_config(model_config) -> dict:
-  """model.gamma as a dict {'update', 'init', 'learning_rate'}. A config saved before it existed
-  gets its keys in workdir.trained_config, like every other key added since."""
-  return dict(model_config.gamma)
-
 
 # The model families a phase trains (which Phase class builds it).
 VAE_MODEL, LATENT_MODEL, PIXEL_FLOW = 'vae_model', 'latent_model', 'pixel_flow'
@@ -113,13 +104,6 @@ def build_chain(config, prior_config, image_shape) -> 'Phase':
   return cls(chain, image_shape)
 
 
-def step_options(flow_config) -> StepOptions:
-  """The StepOptions of config.model.glow or .baseline; a key that a config saved by an older
-  version lacks takes StepOptions' default. ValueError names a bad value."""
-  return StepOptions(**{f.name: flow_config[f.name] for f in dataclasses.fields(StepOptions)
-                        if f.name in flow_config})
-
-
 def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
   m = model_config
   prior = (FlowPrior(num_layers=m.prior.num_layers, hidden=m.prior.hidden,
@@ -130,7 +114,7 @@ def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
   glow = None
   if with_glow:
     glow = GlowLayer(depth=m.glow.depth, num_squeezes=m.glow.num_squeezes,
-                     step=step_options(m.glow), identity_init=m.glow.identity_init,
+                     step=adaptors.step_options(m.glow), identity_init=m.glow.identity_init,
                      mixing=m.glow.mixing, remat=m.glow.remat,
                      unroll=m.glow.unroll)
   return VAEGlow(
@@ -139,7 +123,7 @@ def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
       decoder=Decoder(image_shape, num_scales=m.num_scales, base_channels=m.base_channels,
                       blocks_per_scale=m.blocks_per_scale, norm=m.norm, variance=m.variance,
                       fixed_log_std=m.fixed_log_std, min_log_std=m.min_log_std,
-                      log_gamma_init=gamma_config(m)['init'], conv_impl=m.conv_impl),
+                      log_gamma_init=adaptors.gamma_config(m)['init'], conv_impl=m.conv_impl),
       prior=prior, glow=glow)
 
 
@@ -220,7 +204,7 @@ class VAEPhase(Phase):
   def __init__(self, config, image_shape):
     super().__init__(config, image_shape)
     self.vae = build_vae(config.model, image_shape, self.spec.use_glow)
-    self.gamma = gamma_config(config.model)
+    self.gamma = adaptors.gamma_config(config.model)
     self.temperature_matters = self.spec.use_glow
 
   def init(self, rng, x):
@@ -386,7 +370,7 @@ class GlowBaselinePhase(Phase):
   def __init__(self, config, image_shape):
     super().__init__(config, image_shape)
     b = config.model.baseline
-    self.baseline = MultiScaleGlow(levels=b.levels, depth=b.depth, step=step_options(b),
+    self.baseline = MultiScaleGlow(levels=b.levels, depth=b.depth, step=adaptors.step_options(b),
                                    remat=b.remat, unroll=b.unroll)
 
   def _apply(self, variables, *args, method):

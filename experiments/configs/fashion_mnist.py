@@ -16,6 +16,7 @@ def get_config(preset: str = 'default'):
   c.data.name = 'fashion_mnist'
   c.model.num_scales = 3
   c.model.glow.num_squeezes = 1
+  c.model.baseline.levels = 2     # 28 x 28: three halvings do not divide it
   if preset in ('quick', 'smoke'):
     apply_cpu_quick(c)
     # scripts/demo.sh runs 1,200 phase-1 steps and 500 phase-2 steps (1.4 + 0.6 epochs; step
@@ -30,7 +31,6 @@ def get_config(preset: str = 'default'):
     # Glow-layer width 128: the best test bpd and T=0 FID of the issue-12 ablation at 500 steps
     # (results/fashion_mnist/glow_layer_ablation/ablation.md); 256 was no better, 32 worse.
     c.model.glow.hidden = 128
-    c.model.baseline.levels = 2
   if preset == 'smoke':
     # A first try (README, Quick start): the quick model, 60 steps a phase, a small evaluation;
     # both phases, evaluate and sample took 3.4 min on 2 busy CPU cores, mostly compilation.

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.configs import tiny
+from vaeglow_jax.config import history
 from vaeglow_jax import phases
 from vaeglow_jax.evaluation import evaluator as evaluation
 from vaeglow_jax.training import trainer
@@ -67,8 +68,7 @@ def chain_workdir(tmp_path_factory, tiny_run):
 
 
 def _evaluate(workdir, phase, prior_phase='', **overrides):
-  from vaeglow_jax import workdir as workdir_lib
-  config = workdir_lib.trained_config(workdir, phase, _config(phase))
+  config = history.trained_config(workdir, phase, _config(phase))
   config.eval.prior_phase = prior_phase
   config.eval.temperatures = (0.5,)
   config.update_from_flattened_dict(overrides)
@@ -131,4 +131,4 @@ def test_a_chain_refuses_priors_trained_on_another_phase1(chain_workdir):
   bad = _config('glow_baseline')
   bad.eval.prior_phase = 'prior'
   with pytest.raises(evaluation.EvaluationError, match='a chain is a VAE phase'):
-    evaluation._check_prior_phase(bad, workdir)
+    evaluation.check_prior_phase(bad, workdir)

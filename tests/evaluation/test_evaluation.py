@@ -16,13 +16,14 @@ from experiments.configs import from_workdir
 from tests.configs import tiny
 from tests.helpers import finish, free_port, launch, process_flags, snapshot, workdir_files
 from tests.xla_env import xla_flags
+from vaeglow_jax.config import checks as config_checks
+from vaeglow_jax.config import history
 from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax.training.loop import TrainingError
 from vaeglow_jax import phases
 from vaeglow_jax.evaluation import evaluator as evaluation
 from vaeglow_jax.models import losses
 from vaeglow_jax.evaluation import report
-from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation.metrics import feature_extractor, inception
 from vaeglow_jax.reliability import WorkdirError
 
@@ -232,7 +233,7 @@ def test_evaluate_rejects_bad_input_and_writes_nothing(trained, tmp_path):
        'no feature extractor in'),
       ({'eval.inception_weights': str(tmp_path / 'missing.npz')}, inception.InceptionWeightsError,
        'not found'),
-      ({'eval.iw_samples': 0}, evaluation.EvaluationError, 'iw_samples must be positive'),
+      ({'eval.iw_samples': 0}, config_checks.ConfigError, 'iw_samples must be positive'),
       ({'eval.temperatures': (0.5, -1.0)}, evaluation.EvaluationError, 'temperatures must be finite and >= 0'),
       ({'phase': 'second_stage'}, WorkdirError, 'no trained phase'),
   ]
@@ -330,9 +331,9 @@ def test_evaluate_with_two_processes_gives_the_metrics_of_one(trained, tmp_path)
 
   # The reference in this process, which has the 4 devices of the two: the config that
   # experiments.evaluate builds from the work directory and the overrides in `args`.
-  saved = workdir_lib.trained_config(runs['one'], 'glow', from_workdir.get_config())
+  saved = history.trained_config(runs['one'], 'glow', from_workdir.get_config())
   evaluation.evaluate(
-      workdir_lib.with_overrides(saved, {'phase': 'glow', 'num_devices': 4,
+      history.with_overrides(saved, {'phase': 'glow', 'num_devices': 4,
                                            'eval.feature_extractor_dir': fe_dir,
                                            'eval.temperatures': (0.0, 0.5)}),
       runs['one'], log=lambda *_: None)

@@ -97,7 +97,7 @@ def test_transposed_conv_module_has_nn_conv_transpose_parameters_and_outputs():
                theirs.init(jax.random.PRNGKey(1), x))
   np.testing.assert_allclose(ours.apply(params, x), theirs.apply(params, x), rtol=1e-5, atol=1e-5)
   # 'xla' is bit for bit what runs trained before model.conv_impl existed computed
-  # (workdir.LEGACY_VALUES rebuilds them with it).
+  # (history.LEGACY_VALUES rebuilds them with it).
   np.testing.assert_array_equal(conv.ConvTranspose(6, impl='xla').apply(params, x),
                                 theirs.apply(params, x))
   assert conv.ConvTranspose(6, impl='auto').apply(params, x).shape == (2, 6, 8, 6)

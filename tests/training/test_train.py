@@ -10,13 +10,13 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tests.helpers import assert_trees_equal, latest_state, train_config
+from vaeglow_jax.config import history as config_history
 from vaeglow_jax import sharding
 from vaeglow_jax import checkpoints
 from vaeglow_jax import phases
 from vaeglow_jax.evaluation import evaluator as evaluation
 from vaeglow_jax.evaluation import report
 from vaeglow_jax.training import trainer
-from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.training import train as train_lib
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def test_a_new_phase_is_one_table_entry(tmp_path, monkeypatch):
   assert step == 4 and set(saved['params']) == {'prior', 'glow'}
   assert_trees_equal(saved['frozen'], {k: stage1['params'][k] for k in ('encoder', 'decoder')})
   assert os.path.exists(os.path.join(workdir, 'prior_glow', 'samples', 'step_4.png'))
-  config = workdir_lib.trained_config(workdir, 'prior_glow', train_config('prior_glow'))
+  config = config_history.trained_config(workdir, 'prior_glow', train_config('prior_glow'))
   config.update_from_flattened_dict({'eval.iw_samples': 2, 'eval.max_test_examples': 8,
                                      'eval.num_fid_samples': 4, 'eval.temperatures': (0.5,)})
   with tfds.testing.mock_data(num_examples=16):

@@ -30,7 +30,8 @@ from vaeglow_jax import images as images_lib
 from vaeglow_jax.models import losses
 from vaeglow_jax import phases
 from vaeglow_jax import reliability
-from vaeglow_jax import config_checks
+from vaeglow_jax.config import checks as config_checks
+from vaeglow_jax.config import history
 from vaeglow_jax import timing as timing_lib
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation.metrics import feature_extractor as fe_lib
@@ -70,7 +71,7 @@ def check_config_matches(config, workdir: str) -> None:
                               '(evaluate with the training config).')
 
 
-def _checkpoints_dir(config, workdir: str) -> str:
+def checkpoints_dir_of(config, workdir: str) -> str:
   """config.phase's checkpoints directory; raises unless it holds a checkpoint (no collective)."""
   directory = workdir_lib.checkpoints_dir(workdir, config.phase)
   if not workdir_lib.has_checkpoint(directory):
@@ -80,7 +81,7 @@ def _checkpoints_dir(config, workdir: str) -> str:
 
 def load_variables(config, workdir: str, phase: phases.Phase):
   """The latest checkpoint's variables of config.phase, checked against the model. -> (variables, step)."""
-  return checkpoints.load_checked(_checkpoints_dir(config, workdir), abstract_variables(phase),
+  return checkpoints.load_checked(checkpoints_dir_of(config, workdir), abstract_variables(phase),
                                   f'the checkpoint of phase {config.phase!r}',
                                   f'train phase {config.phase!r} first.')
 
@@ -104,7 +105,7 @@ def result_name(config) -> str:
   return f'{config.phase}+{prior_phase}' if prior_phase else config.phase
 
 
-def _check_prior_phase(config, workdir: str) -> None:
+def check_prior_phase(config, workdir: str) -> None:
   """eval.prior_phase names a trained phase whose prior config.phase's model can sample from."""
   prior_phase = config.eval.get('prior_phase', '')
   if not prior_phase:
@@ -123,7 +124,7 @@ def load_chain(config, workdir: str, variables, image_shape):
   """config.phase's variables with the latent prior of eval.prior_phase (same work directory)
   put in -> (the chain's Phase, its variables, the prior checkpoint's step). Both phases must
   hold the same phase-1 encoder and decoder (bitwise), else one EvaluationError."""
-  prior_config = workdir_lib.trained_config(workdir, config.eval.prior_phase, config)
+  prior_config = history.trained_config(workdir, config.eval.prior_phase, config)
   prior_model = phases.build(prior_config, image_shape)
   prior_variables, prior_step = load_variables(prior_config, workdir, prior_model)
   for key in ('encoder', 'decoder'):
@@ -339,17 +340,6 @@ def timing_metrics(config, workdir) -> dict:
 
 # The whole evaluation ------------------------------------------------------------
 
-def _check_eval_config(e) -> None:
-  if not all(0 <= float(t) < float('inf') for t in e.temperatures):  # NaN fails too
-    raise EvaluationError(f'eval.temperatures must be finite and >= 0, got '
-                          f'{[float(t) for t in e.temperatures]}.')
-  for key in ('batch_size', 'iw_samples', 'num_fid_samples'):
-    if e[key] <= 0:
-      raise EvaluationError(f'eval.{key} must be positive, got {e[key]}.')
-  if e.num_fid_samples < 2:
-    raise EvaluationError('eval.num_fid_samples must be at least 2.')
-
-
 def evaluate(config, workdir: str, log=print) -> dict:
   """Evaluates the latest checkpoint of config.phase in workdir; returns its metrics.
 
@@ -407,12 +397,12 @@ def _checks_on_every_process(config, workdir: str):
   that fails on one process ends them all."""
   def checks():
     image_shape = config_checks.validate_config(config)
-    _check_eval_config(config.eval)
+    config_checks.check_eval(config.eval)
     mesh = sharding.make_mesh(config.num_devices or None)
     sharding.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
     check_config_matches(config, workdir)
-    _checkpoints_dir(config, workdir)  # not the Orbax manager: a collective
-    _check_prior_phase(config, workdir)
+    checkpoints_dir_of(config, workdir)  # not the Orbax manager: a collective
+    check_prior_phase(config, workdir)
     reliability.check_writable(workdir)
     return image_shape, mesh
   return distributed.check_together(f'vaeglow_eval_{config.phase}_checks', checks,
@@ -538,7 +528,7 @@ def _describe(scores: dict) -> str:
 def write_metrics(workdir: str, phase_name: str, metrics: dict) -> str:
   """Merges {phase: metrics} into workdir/eval/metrics.json atomically; returns its path."""
   path = workdir_lib.metrics_path(workdir)
-  everything = workdir_lib.read_json(path, default={})
+  everything = workdir_lib.read_metrics(workdir)
   everything[phase_name] = metrics
   workdir_lib.write_json_atomic(path, everything, indent=2)
   return path

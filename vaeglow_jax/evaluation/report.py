@@ -11,8 +11,8 @@ def load_rows(workdirs: list[str]) -> list[dict]:
   rows = []
   for workdir in workdirs:
     path = workdir_lib.metrics_path(workdir)
-    everything = workdir_lib.read_json(path)
-    if everything is None:
+    everything = workdir_lib.read_metrics(workdir)
+    if not everything:
       raise FileNotFoundError(f'{path} not found: run python -m experiments.evaluate on {workdir} '
                               'first.')
     order = list(phases.SPECS)  # a chain ('glow+prior') after the phases

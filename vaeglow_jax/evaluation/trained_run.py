@@ -18,12 +18,12 @@ import dataclasses
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from vaeglow_jax import config as config_lib
-from vaeglow_jax import config_checks, phases, sharding
+from vaeglow_jax import phases, sharding
+from vaeglow_jax.config import checks as config_checks
+from vaeglow_jax.config import history
 from vaeglow_jax import images as images_lib
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation import evaluator, sampling
@@ -130,8 +130,7 @@ class TrainedRun:
     from vaeglow_jax.models.model import VAEGlow
     if not isinstance(self.phase, phases.VAEPhase):
       raise TypeError(f'{name} needs a VAE phase; {self.phase.name!r} has no encoder or decoder')
-    vae, data, replicated = self.phase.vae, NamedSharding(self.mesh, P('data')), \
-        NamedSharding(self.mesh, P())
+    vae, data = self.phase.vae, NamedSharding(self.mesh, P('data'))
     vae_variables = self.phase._vae_variables  # pylint: disable=protected-access
 
     def encode(variables, codes):
@@ -157,8 +156,7 @@ def load(workdir: str, phase: str | None = None, prior_phase: str = '',
   num_devices: how many devices to spread batches over (0: all)."""
   phase = phase or last_trained_phase(workdir)
   overrides = {'phase': phase, 'eval.prior_phase': prior_phase, 'num_devices': num_devices}
-  config = workdir_lib.with_overrides(
-      workdir_lib.trained_config(workdir, phase, config_lib.defaults()), overrides)
+  config = history.with_overrides(history.trained_config(workdir, phase), overrides)
   image_shape = config_checks.validate_config(config)
   mesh = sharding.make_mesh(config.num_devices or None)
   built = phases.build(config, image_shape)

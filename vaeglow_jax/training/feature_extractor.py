@@ -12,11 +12,11 @@ import optax
 from vaeglow_jax import checkpoints
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
-from vaeglow_jax import errors
 from vaeglow_jax import reliability
 from vaeglow_jax import sharding
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.models import classifier as classifier_lib
+from vaeglow_jax.config import checks as config_checks
 from vaeglow_jax.training import loop as loop_lib
 from vaeglow_jax.training import train as train_lib
 
@@ -36,12 +36,7 @@ def train(config, workdir: str, log=print) -> dict:
   collectively and process 0 writes the info file.
   """
   fe = config.feature_extractor
-  for key in ('num_steps', 'batch_size', 'learning_rate'):
-    if fe[key] <= 0:
-      raise errors.FeatureExtractorError(f'feature_extractor.{key} must be positive, got {fe[key]}.')
-  if fe.get('arch', 'strided') not in classifier_lib.ARCHS:
-    raise errors.FeatureExtractorError(
-        f'feature_extractor.arch must be one of {", ".join(classifier_lib.ARCHS)}, got {fe.arch!r}.')
+  config_checks.check_feature_extractor(fe)
   reliability.check_writable(workdir)
   train_x, train_y = data_lib.labeled_arrays(config.data, 'train', fe.max_train_examples or None)
   test_x, test_y = data_lib.labeled_arrays(config.data, 'test')

@@ -1,8 +1,8 @@
-"""The config schema's defaults: every key a run has, with its default value and what it means.
+"""The schema: every key a run's config has, with its default value and what it means.
 
 Presets (`experiments/configs/*.py`) are small deltas on `defaults()`; a trained run's config
-(`workdir.trained_config`) is rebuilt on top of it, so the library can load a run without the
-experiment modules (`vaeglow_jax.load`).
+(`config.history.trained_config`) is rebuilt on top of it, so the library can load a run
+without the experiment modules (`vaeglow_jax.load`).
 """
 
 import ml_collections

@@ -1,5 +1,6 @@
 """Config values checked before anything runs: one line naming every bad value, and the image
-shape the data gives, checked against the model (shared by training, evaluation and sampling)."""
+shape the data gives, checked against the model. `validate_config` serves training, evaluation
+and sampling; `check_eval` the eval group; `check_feature_extractor` the FID classifier's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import math
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import flows
 from vaeglow_jax import phases
+from vaeglow_jax.config import adaptors
+from vaeglow_jax.models import classifier as classifier_lib
 from vaeglow_jax.errors import UserError
 
 
@@ -53,9 +56,9 @@ def validate_config(config) -> tuple[int, int, int]:
   if config.model.glow.mixing not in flows.MIXINGS:
     problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
                     f'got {config.model.glow.mixing!r}')
-  gamma = phases.gamma_config(config.model)
-  if gamma['update'] not in phases.GAMMA_UPDATES:
-    problems.append(f"model.gamma.update must be one of {phases.GAMMA_UPDATES}, "
+  gamma = adaptors.gamma_config(config.model)
+  if gamma['update'] not in adaptors.GAMMA_UPDATES:
+    problems.append(f"model.gamma.update must be one of {adaptors.GAMMA_UPDATES}, "
                     f"got {gamma['update']!r}")
   if gamma['learning_rate'] < 0:
     problems.append(f"model.gamma.learning_rate must be >= 0 (0: the shared schedule), "
@@ -84,3 +87,29 @@ def _check_shapes(config, shape) -> None:
     if height % factor or width % factor:
       raise ConfigError(f'image shape {shape} does not fit model.baseline.levels={base.levels}: '
                           f'H and W must be divisible by {factor} (use fewer levels or data.resize).')
+
+
+def check_eval(eval_config) -> None:
+  """The eval group's values (experiments.evaluate, experiments.sample)."""
+  e = eval_config
+  problems = []
+  if not all(0 <= float(t) < float('inf') for t in e.temperatures):  # NaN fails too
+    problems.append(f'eval.temperatures must be finite and >= 0, got '
+                    f'{[float(t) for t in e.temperatures]}')
+  problems += [f'eval.{key} must be positive, got {e[key]}'
+               for key in ('batch_size', 'iw_samples', 'num_fid_samples') if e[key] <= 0]
+  if e.num_fid_samples == 1:
+    problems.append('eval.num_fid_samples must be at least 2 (a covariance needs two)')
+  if problems:
+    raise ConfigError('; '.join(problems) + '.')
+
+
+def check_feature_extractor(fe_config) -> None:
+  """The feature_extractor group's values (experiments.train_feature_extractor)."""
+  problems = [f'feature_extractor.{key} must be positive, got {fe_config[key]}'
+              for key in ('num_steps', 'batch_size', 'learning_rate') if not fe_config[key] > 0]
+  if fe_config.get('arch', 'strided') not in classifier_lib.ARCHS:
+    problems.append(f'feature_extractor.arch must be one of {", ".join(classifier_lib.ARCHS)}, '
+                    f'got {fe_config.arch!r}')
+  if problems:
+    raise ConfigError('; '.join(problems) + '.')

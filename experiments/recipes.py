@@ -1,0 +1,177 @@
+"""The pipelines, declared once as data: which phases are trained in which order, at which
+budget, and how each result is evaluated. `experiments.pipeline` runs a recipe and skips every
+stage already done; the shell scripts in scripts/ are one-line calls of it.
+
+A recipe is a list of stages. Each stage is one command with its flags, and knows when it is
+done (a train stage: its checkpoint at the last step; an evaluation: its metrics.json entry; a
+feature extractor: its info file; a copy: never, it is cheap and refreshes the results folder).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from experiments.stages import Stage
+
+# The budgets (steps of batch 64) every script, benchmark and document takes from here.
+DEMO_CONFIG = 'experiments/configs/fashion_mnist.py:quick'
+DEMO_VAE_STEPS = 1200      # the README demo and the main table: 1.4 epochs of phase 1
+DEMO_GLOW_STEPS = 500      # then 0.6 epochs of the Glow layer on the frozen VAE
+FACTORIAL_VAE_STEPS = 600  # the round-3 factorial: half the demo's phase 1 (and post-hoc prior)
+FACTORIAL_GLOW_STEPS = 250
+BUDGET_VAE_STEPS = 2400    # the budget direction: 4x the factorial's phase 1
+BUDGET_GLOW_STEPS = 2000   # and 8x its Glow layer
+FACTORIAL_CELLS = ('gamma_standard', 'gamma_flow', 'diagonal_standard', 'diagonal_flow')
+BUDGET_CELLS = ('gamma_standard', 'diagonal_flow')  # the best chain's cell and the paper's
+
+# The evaluation bundles, each written once.
+FACTORIAL_EVAL = {'eval.iw_samples': 4, 'eval.max_test_examples': 2000,
+                  'eval.num_fid_samples': 2000, 'eval.temperatures': (0.0, 0.25, 0.5, 0.75)}
+SEEDS_EVAL = {'eval.iw_samples': 4, 'eval.max_test_examples': 2000,
+              'eval.num_fid_samples': 2000, 'eval.temperatures': (0.0, 0.5, 1.0)}
+# The CPU levers of issue 32 switched off: runs comparable with those trained before them.
+LEVERS_OFF = {'model.conv_impl': 'xla', 'cpu_devices': 1}
+
+# The chains a factorial cell is evaluated as: (phase, prior phase).
+FACTORIAL_CHAINS = (('vae', ''), ('prior', ''), ('glow', ''), ('glow', 'prior'))
+FACTORIAL_FIGURES = tuple(f'{chain}/{figure}' for chain in ('vae', 'prior', 'glow', 'glow+prior')
+                          for figure in ('samples_T0.png', 'samples_T0.5.png',
+                                         'decoder_mean_vs_glow.png'))
+
+
+def config_flags(overrides: dict) -> tuple[str, ...]:
+  """{'eval.iw_samples': 4} -> ('--config.eval.iw_samples=4',); tuples as '(0.0,0.5)'."""
+  def text(value):
+    if isinstance(value, tuple):
+      return '(' + ','.join(str(v) for v in value) + (',)' if len(value) == 1 else ')')
+    return str(value)
+  return tuple(f'--config.{key}={text(value)}' for key, value in overrides.items())
+
+
+def train(workdir: str, config: str, phase: str, steps: int, overrides: dict,
+          label: str = '') -> Stage:
+  flags = (f'--config={config}', f'--workdir={workdir}', f'--config.phase={phase}',
+           *config_flags(overrides), f'--config.num_train_steps={steps}')
+  return Stage('train', workdir, flags, phase=phase, steps=steps, label=label or phase)
+
+
+def evaluate(workdir: str, phase: str, prior_phase: str, overrides: dict, label: str = '') -> Stage:
+  flags = (f'--workdir={workdir}', f'--config.phase={phase}',
+           f'--config.eval.prior_phase={prior_phase}', *config_flags(overrides))
+  stage = Stage('evaluate', workdir, flags, phase=phase, prior_phase=prior_phase)
+  return dataclasses.replace(stage, label=label or f'eval {stage.result_key}')
+
+
+def features(workdir: str, config: str, overrides: dict, label: str) -> Stage:
+  flags = (f'--config={config}', f'--workdir={workdir}', *config_flags(overrides))
+  return Stage('features', workdir, flags, label=label)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """Where a recipe runs and what it adds to every command (the pipeline's flags).
+
+  train_overrides / eval_overrides: appended to every train / evaluate command (e.g. LEVERS_OFF,
+  or a tiny evaluation for a rehearsal); vae_steps / glow_steps: 0 takes the recipe's budget."""
+  root: str
+  out: str = ''
+  config: str = DEMO_CONFIG
+  seeds: tuple[int, ...] = ()
+  cells: tuple[str, ...] = ()
+  features: str = 'workdirs/feature_extractor/fashion_mnist'
+  features2: str = 'workdirs/feature_extractor/fashion_mnist_pooled'
+  vae_steps: int = 0
+  glow_steps: int = 0
+  train_overrides: tuple[tuple[str, object], ...] = ()
+  eval_overrides: tuple[tuple[str, object], ...] = ()
+
+
+def demo(s: Settings) -> list[Stage]:
+  """The README demo: phase 1 (VAE + flow prior), then the Glow layer on the frozen VAE."""
+  extra = dict(s.train_overrides)
+  return [train(s.root, s.config, 'vae', s.vae_steps or DEMO_VAE_STEPS, extra),
+          train(s.root, s.config, 'glow', s.glow_steps or DEMO_GLOW_STEPS, extra)]
+
+
+def _feature_stages(s: Settings) -> list[Stage]:
+  return [features(s.features, s.config, {}, 'features'),
+          features(s.features2, s.config, {'feature_extractor.arch': 'pooled',
+                                           'feature_extractor.seed': 1}, 'features2')]
+
+
+def factorial(s: Settings) -> list[Stage]:
+  """Decoder variance {gamma, diagonal} x phase-1 prior {N(0, I) 'standard', joint 'flow'} x
+  seeds. Per cell and seed: phase 1, a post-hoc flow prior on the frozen VAE (as many steps), a
+  Glow layer; each evaluated as FACTORIAL_CHAINS in two feature spaces, then copied to
+  OUT/<cell>/seed<S>/."""
+  vae_steps = s.vae_steps or FACTORIAL_VAE_STEPS
+  glow_steps = s.glow_steps or FACTORIAL_GLOW_STEPS
+  stages = _feature_stages(s)
+  evaluation = {**FACTORIAL_EVAL, 'eval.feature_extractor_dir': s.features,
+                'eval.feature_extractor_dir_2': s.features2, **dict(s.eval_overrides)}
+  for seed in s.seeds or (0, 1):
+    for cell in s.cells or FACTORIAL_CELLS:
+      variance, prior = cell.split('_')
+      run = f'{cell}/seed{seed}'
+      workdir = f'{s.root}/{run}'
+      model = {'seed': seed, 'model.variance': variance}
+      extra = dict(s.train_overrides)
+      stages += [
+          train(workdir, s.config, 'vae', vae_steps,
+                {**model, 'model.prior.kind': prior, **extra}, f'{run} vae'),
+          train(workdir, s.config, 'prior', vae_steps,
+                {**model, 'model.prior.kind': 'flow', **extra}, f'{run} prior'),
+          train(workdir, s.config, 'glow', glow_steps,
+                {**model, 'model.prior.kind': prior, **extra}, f'{run} glow')]
+      stages += [evaluate(workdir, phase, prior_phase, evaluation,
+                          f'{workdir} eval {phase}{"+" + prior_phase if prior_phase else ""}')
+                 for phase, prior_phase in FACTORIAL_CHAINS]
+      if s.out:
+        stages.append(Stage('copy', workdir, label=f'{run} copy', copy_to=f'{s.out}/{run}',
+                            copy_phases=('vae', 'prior', 'glow'),
+                            copy_figures=FACTORIAL_FIGURES))
+  return stages
+
+
+def budget(s: Settings) -> list[Stage]:
+  """The budget direction (issue 46): the factorial's two cells at 4x its phase 1 and 8x its
+  Glow layer, with the CPU levers off as seed 0 was trained."""
+  return factorial(dataclasses.replace(
+      s, cells=s.cells or BUDGET_CELLS, vae_steps=s.vae_steps or BUDGET_VAE_STEPS,
+      glow_steps=s.glow_steps or BUDGET_GLOW_STEPS,
+      train_overrides=tuple({**LEVERS_OFF, **dict(s.train_overrides)}.items())))
+
+
+def glow_layer_seeds(s: Settings) -> list[Stage]:
+  """The issue-12 criterion over phase-1 seeds: the demo's two phases per seed, then the Glow
+  layer evaluated (SEEDS_EVAL) and copied to OUT/seed<S>/."""
+  stages = _feature_stages(s)[:1]
+  evaluation = {**SEEDS_EVAL, 'eval.feature_extractor_dir': s.features, **dict(s.eval_overrides)}
+  for seed in s.seeds or (0, 1, 2):
+    workdir = f'{s.root}/seed{seed}'
+    extra = {'seed': seed, **dict(s.train_overrides)}
+    stages += [train(workdir, s.config, 'vae', s.vae_steps or DEMO_VAE_STEPS, extra,
+                     f'seed{seed} vae'),
+               train(workdir, s.config, 'glow', s.glow_steps or DEMO_GLOW_STEPS, extra,
+                     f'seed{seed} glow'),
+               evaluate(workdir, 'glow', '', evaluation, f'seed{seed} eval glow')]
+    if s.out:
+      stages.append(Stage('copy', workdir, label=f'seed{seed} copy', copy_to=f'{s.out}/seed{seed}',
+                          copy_phases=('glow',), copy_layout='flat', copy_figures=tuple(
+                              f'glow/{f}' for f in ('decoder_mean_vs_glow.png', 'samples_T0.png',
+                                                    'samples_T0.5.png'))))
+  if s.out:
+    runs = [f'{s.root}/seed{seed}' for seed in s.seeds or (0, 1, 2)]
+    stages.append(Stage('report', s.root, ('--ablation', *runs, f'--out={s.out}/table.md'),
+                        label='table'))
+  return stages
+
+
+RECIPES = {'demo': demo, 'factorial': factorial, 'budget': budget,
+           'glow_layer_seeds': glow_layer_seeds}
+# Where each recipe runs and writes by default (flags override).
+DEFAULT_ROOTS = {'demo': ('workdirs/fashion_mnist_quick', ''),
+                 'factorial': ('workdirs/factorial', 'results/fashion_mnist/factorial'),
+                 'budget': ('workdirs/budget', 'results/fashion_mnist/budget'),
+                 'glow_layer_seeds': ('workdirs/glow_layer_seeds',
+                                      'results/fashion_mnist/glow_layer_seeds')}

@@ -1,0 +1,45 @@
+"""Every bad value of a group named on one line, before anything runs."""
+
+import pytest
+
+from vaeglow_jax.config import checks, schema
+
+
+def test_every_bad_eval_value_is_named_in_one_line():
+  e = schema.defaults().eval
+  checks.check_eval(e)  # the defaults pass
+  e.iw_samples, e.batch_size, e.temperatures = 0, -1, (0.5, float('nan'))
+  with pytest.raises(checks.ConfigError) as error:
+    checks.check_eval(e)
+  message = str(error.value)
+  assert '\n' not in message
+  for part in ('eval.iw_samples must be positive, got 0', 'eval.batch_size must be positive, got -1',
+               'eval.temperatures must be finite and >= 0, got [0.5, nan]'):
+    assert part in message, message
+  e = schema.defaults().eval
+  e.num_fid_samples = 1
+  with pytest.raises(checks.ConfigError, match='num_fid_samples must be at least 2'):
+    checks.check_eval(e)
+
+
+def test_every_bad_feature_extractor_value_is_named_in_one_line():
+  fe = schema.defaults().feature_extractor
+  checks.check_feature_extractor(fe)
+  fe.learning_rate, fe.arch = float('nan'), 'resnet'
+  with pytest.raises(checks.ConfigError) as error:
+    checks.check_feature_extractor(fe)
+  assert str(error.value) == ("feature_extractor.learning_rate must be positive, got nan; "
+                              "feature_extractor.arch must be one of strided, pooled, got 'resnet'.")
+
+
+@pytest.mark.parametrize('name', ['fashion_mnist', 'fashion_mnist:quick', 'fashion_mnist:smoke',
+                                  'cifar10', 'celeba', 'mnist'])
+def test_every_preset_passes_the_checks_in_every_phase(name):
+  import importlib
+  from vaeglow_jax import data as data_lib, phases
+  module, _, preset = name.partition(':')
+  config = importlib.import_module(f'experiments.configs.{module}').get_config(
+      *([preset] if preset else []))
+  for phase in phases.PHASES:
+    config.phase = phase
+    assert checks.validate_config(config) == data_lib.image_shape(config.data)

@@ -1,0 +1,172 @@
+"""experiments.recipes and experiments.pipeline: the recipes run the commands the shell scripts
+ran, a rerun skips what is done, and a failed stage stops the recipe where a rerun picks it up."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from experiments import recipes, stages
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK = 'experiments/configs/fashion_mnist.py:quick'
+
+
+def _flags(stage):
+  return sorted(stage.flags)
+
+
+def test_the_demo_is_the_two_commands_demo_sh_ran():
+  plan = recipes.demo(recipes.Settings(root='w'))
+  # scripts/demo.sh before the recipes (be3f886), one command per phase:
+  old = [f'--config={QUICK} --workdir=w --config.phase=vae --config.num_train_steps=1200',
+         f'--config={QUICK} --workdir=w --config.phase=glow --config.num_train_steps=500']
+  assert [s.kind for s in plan] == ['train', 'train']
+  assert [_flags(s) for s in plan] == [sorted(c.split()) for c in old]
+  assert [(s.phase, s.steps) for s in plan] == [('vae', 1200), ('glow', 500)]
+
+
+def test_a_factorial_cell_is_the_commands_factorial_sh_ran():
+  settings = recipes.Settings(root='r', out='o', seeds=(3,), cells=('gamma_flow',),
+                              features='fe', features2='fe2',
+                              train_overrides=tuple(recipes.LEVERS_OFF.items()))
+  plan = recipes.factorial(settings)
+  levers = '--config.model.conv_impl=xla --config.cpu_devices=1'
+  model = '--config.seed=3 --config.model.variance=gamma'
+  evaluation = ('--config.eval.feature_extractor_dir=fe --config.eval.feature_extractor_dir_2=fe2 '
+                '--config.eval.iw_samples=4 --config.eval.max_test_examples=2000 '
+                '--config.eval.num_fid_samples=2000 --config.eval.temperatures=(0.0,0.25,0.5,0.75)')
+  # What scripts/factorial.sh 3 ran for this cell at be3f886 (TRAIN_ARGS = the levers off).
+  old = [
+      ('features', f'--config={QUICK} --workdir=fe'),
+      ('features', f'--config={QUICK} --workdir=fe2 --config.feature_extractor.arch=pooled '
+                   '--config.feature_extractor.seed=1'),
+      ('train', f'--config={QUICK} --workdir=r/gamma_flow/seed3 --config.phase=vae {model} '
+                f'--config.num_train_steps=600 --config.model.prior.kind=flow {levers}'),
+      ('train', f'--config={QUICK} --workdir=r/gamma_flow/seed3 --config.phase=prior {model} '
+                f'--config.num_train_steps=600 --config.model.prior.kind=flow {levers}'),
+      ('train', f'--config={QUICK} --workdir=r/gamma_flow/seed3 --config.phase=glow {model} '
+                '--config.model.prior.kind=flow --config.num_train_steps=250 '
+                f'{levers}'),
+      ('evaluate', f'--workdir=r/gamma_flow/seed3 --config.phase=vae --config.eval.prior_phase= {evaluation}'),
+      ('evaluate', f'--workdir=r/gamma_flow/seed3 --config.phase=prior --config.eval.prior_phase= {evaluation}'),
+      ('evaluate', f'--workdir=r/gamma_flow/seed3 --config.phase=glow --config.eval.prior_phase= {evaluation}'),
+      ('evaluate', f'--workdir=r/gamma_flow/seed3 --config.phase=glow --config.eval.prior_phase=prior {evaluation}'),
+  ]
+  assert [(s.kind, _flags(s)) for s in plan[:-1]] == [(k, sorted(c.split())) for k, c in old]
+  copy = plan[-1]
+  assert (copy.kind, copy.copy_to, copy.copy_phases) == ('copy', 'o/gamma_flow/seed3',
+                                                         ('vae', 'prior', 'glow'))
+  assert len(copy.copy_figures) == 12 and 'glow+prior/samples_T0.5.png' in copy.copy_figures
+  # runs.tsv labels, as factorial.sh wrote them.
+  assert [s.label for s in plan[2:6]] == ['gamma_flow/seed3 vae', 'gamma_flow/seed3 prior',
+                                            'gamma_flow/seed3 glow', 'r/gamma_flow/seed3 eval vae']
+
+
+def test_the_budget_recipe_is_the_factorial_at_its_budget_with_the_levers_off():
+  plan = recipes.budget(recipes.Settings(root='b', seeds=(1,)))
+  trains = [s for s in plan if s.kind == 'train']
+  assert [(s.workdir, s.phase, s.steps) for s in trains] == [
+      (f'b/{cell}/seed1', phase, steps) for cell in ('gamma_standard', 'diagonal_flow')
+      for phase, steps in (('vae', 2400), ('prior', 2400), ('glow', 2000))]
+  assert all({'--config.model.conv_impl=xla', '--config.cpu_devices=1'} <= set(s.flags)
+             for s in trains)
+
+
+def _finish_training(workdir, phase, step):
+  os.makedirs(os.path.join(workdir, phase, 'checkpoints', str(step)))
+
+
+def test_a_rerun_runs_only_what_is_not_done_and_a_failure_stops_the_recipe(tmp_path):
+  root = str(tmp_path / 'runs')
+  settings = recipes.Settings(root=root, out=str(tmp_path / 'out'), seeds=(0,),
+                              cells=('gamma_standard',), features=str(tmp_path / 'fe'),
+                              features2=str(tmp_path / 'fe2'))
+  plan = recipes.factorial(settings)
+  workdir = f'{root}/gamma_standard/seed0'
+  for features in ('fe', 'fe2'):
+    os.makedirs(tmp_path / features)
+    (tmp_path / features / 'feature_extractor.json').write_text('{}')
+  _finish_training(workdir, 'vae', 600)
+  _finish_training(workdir, 'prior', 400)  # interrupted at step 400: not done
+  os.makedirs(os.path.join(workdir, 'eval'))
+  with open(os.path.join(workdir, 'eval', 'metrics.json'), 'w') as f:
+    json.dump({'vae': {}}, f)
+  ran = []
+
+  def runner(argv):  # fails at the Glow layer's evaluation
+    ran.append(argv)
+    return 3 if 'experiments.evaluate' in argv and '--config.phase=glow' in argv else 0
+  assert stages.run(plan, settings.out, runner, log=lambda *a: None) == 3
+  assert [(a[2], next(f for f in a if f.startswith('--config.phase='))) for a in ran] == [
+      ('experiments.train', '--config.phase=prior'), ('experiments.train', '--config.phase=glow'),
+      ('experiments.evaluate', '--config.phase=prior'),
+      ('experiments.evaluate', '--config.phase=glow')]
+  assert all(a[:2] == [sys.executable, '-m'] for a in ran)
+  # The stages that ran and succeeded are in runs.tsv; the failed one is not.
+  lines = (tmp_path / 'out' / 'runs.tsv').read_text().splitlines()
+  assert [line.split('\t')[0] for line in lines] == [
+      'gamma_standard/seed0 prior', 'gamma_standard/seed0 glow', f'{workdir} eval prior']
+  assert not (tmp_path / 'out' / 'gamma_standard').exists()  # not copied: the cell is unfinished
+
+
+def test_copy_writes_metrics_configs_and_the_figures_that_exist(tmp_path):
+  workdir = tmp_path / 'run'
+  for phase in ('vae', 'glow'):
+    os.makedirs(workdir / phase)
+    (workdir / phase / 'config.json').write_text(phase)
+  os.makedirs(workdir / 'eval' / 'glow')
+  (workdir / 'eval' / 'metrics.json').write_text('{"glow": {}}')
+  (workdir / 'eval' / 'glow' / 'samples_T0.png').write_bytes(b'png')
+  figures = ('glow/samples_T0.png', 'vae/samples_T0.png')  # the second was never written
+  prefixed = stages.Stage('copy', str(workdir), copy_to=str(tmp_path / 'a'),
+                           copy_phases=('vae', 'glow'), copy_figures=figures)
+  assert sorted(os.path.basename(p) for p in stages.copy_run(prefixed)) == [
+      'config_glow.json', 'config_vae.json', 'glow_samples_T0.png', 'metrics.json']
+  assert (tmp_path / 'a' / 'config_vae.json').read_text() == 'vae'
+  stages.copy_run(stages.Stage('copy', str(workdir), copy_to=str(tmp_path / 'b'),
+                                  copy_phases=('glow',), copy_figures=figures, copy_layout='flat'))
+  assert sorted(os.listdir(tmp_path / 'b')) == ['config.json', 'metrics.json', 'samples_T0.png']
+  (workdir / 'eval' / 'metrics.json').unlink()  # an unevaluated run is an error, not a silent skip
+  with pytest.raises(FileNotFoundError):
+    stages.copy_run(prefixed)
+
+
+def _pipeline(*args, cwd=ROOT):
+  return subprocess.run([sys.executable, '-m', 'experiments.pipeline', *args], cwd=cwd,
+                        capture_output=True, text=True, timeout=120)
+
+
+def test_the_command_lists_stages_and_refuses_bad_input_in_one_line(tmp_path):
+  listing = _pipeline('demo', f'--root={tmp_path}', '--list')
+  assert listing.returncode == 0, listing.stderr[-2000:]
+  assert listing.stdout.split('\n')[:2] == ['  1 to do vae', '  2 to do glow']
+  for args, message in [(('nonsense',), 'give one recipe: demo, factorial, budget'),
+                        (('factorial', '--seeds=a'), '--seeds must be integers, got a'),
+                        (('factorial', '--cells=gamma_normal'), '--cells: unknown gamma_normal'),
+                        (('demo', '--train_arg=xla'), "--train_arg: 'xla' is not KEY=VALUE")]:
+    result = _pipeline(*args, f'--root={tmp_path}', '--list')
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f'error: {message}'), result.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_recipe_trains_both_phases_and_a_rerun_does_nothing(tmp_path):
+  args = ('demo', f'--root={tmp_path}', '--train_config=tests/configs/tiny.py', '--vae_steps=2',
+          '--glow_steps=2')
+  first = _pipeline(*args)
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert '== 1/2: vae ==' in first.stdout and '== 2/2: glow ==' in first.stdout
+  assert sorted(os.listdir(tmp_path / 'glow' / 'checkpoints')) == ['2']
+  again = _pipeline(*args)
+  assert again.returncode == 0 and '==' not in again.stdout, again.stdout
+
+
+def test_the_demo_benchmark_times_the_demo_recipe():
+  """benchmarks/demo_time.py runs by path in older commits, so it states the budget itself."""
+  from benchmarks import demo_time
+  assert demo_time.CONFIG == recipes.DEMO_CONFIG
+  assert demo_time.PHASE_STEPS == tuple((s.phase, s.steps)
+                                        for s in recipes.demo(recipes.Settings(root='w')))
