@@ -76,6 +76,61 @@ def test_the_layer_check_sees_an_upward_import():
       'models'}  # what flows/coupling.py imported before: flows -> models, refused
 
 
+
+def import_graph() -> dict[str, set[str]]:
+  """{module: the library modules it imports} (package __init__s as the package's name; an
+  imported name counts as the module that defines it), function-level imports included."""
+  modules = {}
+  for path in sorted(LIBRARY.rglob('*.py')):
+    parts = ('vaeglow_jax',) + path.relative_to(LIBRARY).with_suffix('').parts
+    modules['.'.join(parts[:-1] if parts[-1] == '__init__' else parts)] = path
+
+  def module_of(name):
+    while name not in modules and '.' in name:
+      name = name.rsplit('.', 1)[0]
+    return name
+  return {m: {module_of(t) for t in imported_modules(p.read_text())} - {m}
+          for m, p in modules.items()}
+
+
+def import_loops(graph: dict[str, set[str]]) -> list[list[str]]:
+  """The strongly connected components of more than one module: each holds an import loop."""
+  order, low, stack, loops = {}, {}, [], []
+
+  def visit(node):
+    order[node] = low[node] = len(order)
+    stack.append(node)
+    for target in sorted(graph.get(node, ())):
+      if target not in order:
+        visit(target)
+        low[node] = min(low[node], low[target])
+      elif target in stack:
+        low[node] = min(low[node], order[target])
+    if low[node] == order[node]:
+      component = []
+      while not component or component[-1] != node:
+        component.append(stack.pop())
+      if len(component) > 1:
+        loops.append(sorted(component))
+  for node in sorted(graph):
+    if node not in order:
+      visit(node)
+  return loops
+
+
+def test_no_module_of_the_library_imports_itself_through_others():
+  assert import_loops(import_graph()) == []
+
+
+def test_the_loop_check_sees_a_loop():
+  # Round 3's loop: workdir and reliability imported each other (for WorkdirError).
+  graph = import_graph()
+  assert 'vaeglow_jax.storage' in graph['vaeglow_jax.workdir']
+  graph['vaeglow_jax.storage'] = graph['vaeglow_jax.storage'] | {'vaeglow_jax.reliability'}
+  assert any({'vaeglow_jax.reliability', 'vaeglow_jax.storage'} <= set(loop)
+             for loop in import_loops(graph))
+  assert import_loops({'a': {'b'}, 'b': {'c'}, 'c': {'a'}, 'd': {'a'}}) == [['a', 'b', 'c']]
+
 def test_the_short_model_paths_are_the_model_modules():
   import vaeglow_jax
   from vaeglow_jax.models import glow, losses

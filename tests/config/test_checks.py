@@ -43,3 +43,13 @@ def test_every_preset_passes_the_checks_in_every_phase(name):
   for phase in phases.PHASES:
     config.phase = phase
     assert checks.validate_config(config) == data_lib.image_shape(config.data)
+
+
+def test_a_flow_step_naming_an_unknown_layer_is_refused_with_the_known_ones():
+  from experiments.configs import fashion_mnist
+  config = fashion_mnist.get_config('quick')
+  config.phase = 'glow'
+  config.model.glow.layers = ('actnorm', 'invconv1x1', 'coupling')
+  with pytest.raises(checks.ConfigError, match=r"model\.glow\.layers: unknown 'invconv1x1'; "
+                                               r"choose from actnorm, invconv, coupling\.$"):
+    checks.validate_config(config)

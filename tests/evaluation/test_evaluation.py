@@ -207,8 +207,8 @@ def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):
   assert recomputed == pytest.approx(metrics['fid_fashion_mnist'], rel=1e-6)
   layer = metrics['glow_layer']
   assert set(layer['x_tilde']['fashion_mnist']) == {'0', '0.25', '0.5', '0.75', '1'}
-  assert set(layer['x_tilde']['fashion_mnist']['0.5']) == set(scores.SCORE_NAMES)
-  assert set(layer['decoder_mean']['fashion_mnist']) == set(scores.SCORE_NAMES)
+  assert set(layer['x_tilde']['fashion_mnist']['0.5']) == set(scores.score_names())
+  assert set(layer['decoder_mean']['fashion_mnist']) == set(scores.score_names())
   effect = layer['effect']
   assert effect['0']['change_over_noise'] is None and effect['0']['rms_x_tilde_minus_mean'] == 0
   assert effect['1']['rms_x_tilde_minus_mean'] > effect['0.25']['rms_x_tilde_minus_mean'] > 0

@@ -1,5 +1,6 @@
 """Flow blocks: invertibility, log-determinants against jax.jacrev, init behaviour."""
 
+import flax.linen as nn
 import jax
 import jax.extend.core
 import jax.numpy as jnp
@@ -190,7 +191,8 @@ def test_flow_steps_unrolled_and_rolled_share_parameters_and_outputs():
 
 def test_step_options_are_one_frozen_keyword_only_object_that_names_a_bad_value():
   assert StepOptions() == StepOptions(hidden=512, coupling='additive', mask='channel', lu=True,
-                                      conv_impl='auto', net_dtype='float32')
+                                      conv_impl='auto', net_dtype='float32',
+                                      layers=('actnorm', 'invconv', 'coupling'))
   with pytest.raises(TypeError):
     StepOptions(8)  # keyword-only: a positional width would be ambiguous
   with pytest.raises(ValueError, match=r"coupling must be one of \('additive', 'affine'\), got 'ad'"):
@@ -240,3 +242,37 @@ def test_the_default_unroll_follows_the_backend(monkeypatch, backend, want):
   # An explicit unroll wins on every backend.
   assert _scan_unrolls(lambda v: FlowSteps(depth=3, options=_step(), unroll=2).apply(v, x),
                        flow_variables) == [2]
+
+
+class _ChannelReverse(nn.Module):
+  """A flow layer the library does not have: reverses the channels (log-det 0)."""
+
+  @nn.compact
+  def __call__(self, x, reverse=False):
+    return x[..., ::-1], jnp.zeros((x.shape[0],), x.dtype)
+
+
+def test_a_flow_layer_is_one_module_and_a_name_in_the_steps_list(monkeypatch):
+  """The worked example of issue 43: a new layer is its module plus one registry entry; a step
+  then lists it by name (model.glow.layers in the config), and the flow checks hold."""
+  from vaeglow_jax.flows import registry
+  default = FlowStep(options=_step()).init(KEY, _images())
+  # The default list keeps the parameter keys every trained checkpoint has.
+  assert set(default['params']) == {'actnorm', 'invconv', 'coupling'}
+  monkeypatch.setitem(registry.LAYERS, 'channel_reverse',
+                      lambda options, identity_init, name: _ChannelReverse(name=name))
+  options = StepOptions(hidden=8, layers=('actnorm', 'channel_reverse', 'invconv', 'coupling',
+                                          'actnorm'))
+  step = FlowStep(options=options)
+  x = _images()
+  variables = randomize(step.init(KEY, x))
+  assert set(variables['params']) == {'actnorm', 'invconv', 'coupling', 'actnorm_2'}
+  inverse, logdet_rel, reverse_abs = check_flow(step, variables, x, logdet_examples=2)
+  assert inverse < 1e-4 and logdet_rel < 1e-5 and reverse_abs < 1e-4
+  # The layer is really applied: without it (same parameters) the map differs.
+  plain = FlowStep(options=StepOptions(hidden=8, layers=('actnorm', 'invconv', 'coupling',
+                                                         'actnorm')))
+  assert not np.allclose(step.apply(variables, x)[0], plain.apply(variables, x)[0], atol=1e-3)
+  with pytest.raises(ValueError, match="layers: unknown 'shuffle'; choose from actnorm, invconv, "
+                                       "coupling, channel_reverse"):
+    FlowStep(options=StepOptions(layers=('shuffle',))).init(KEY, x)

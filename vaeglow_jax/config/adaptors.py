@@ -18,5 +18,8 @@ def gamma_config(model_config) -> dict:
 def step_options(flow_config) -> StepOptions:
   """The StepOptions of config.model.glow or .baseline; a key that a config saved by an older
   version lacks takes StepOptions' default. ValueError names a bad value."""
-  return StepOptions(**{f.name: flow_config[f.name] for f in dataclasses.fields(StepOptions)
-                        if f.name in flow_config})
+  values = {f.name: flow_config[f.name] for f in dataclasses.fields(StepOptions)
+            if f.name in flow_config}
+  if 'layers' in values:  # a tuple: the options are a (hashable) attribute of Linen modules
+    values['layers'] = tuple(values['layers'])
+  return StepOptions(**values)

@@ -8,6 +8,7 @@ import math
 
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import flows
+from vaeglow_jax.flows import registry
 from vaeglow_jax import phases
 from vaeglow_jax.config import adaptors
 from vaeglow_jax.models import classifier as classifier_lib
@@ -53,6 +54,7 @@ def validate_config(config) -> tuple[int, int, int]:
     problems.append(f"nonfinite must be 'skip' or 'stop', got {config.nonfinite!r}")
   for name in phases.FLOW_GROUPS:  # coupling, mask, conv_impl, net_dtype
     problems += [f'model.{name}.{p}' for p in flows.options.problems(config.model[name].to_dict())]
+    problems += [f'model.{name}.{p}' for p in registry.problems(config.model[name].layers)]
   if config.model.glow.mixing not in flows.MIXINGS:
     problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
                     f'got {config.model.glow.mixing!r}')

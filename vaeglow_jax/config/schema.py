@@ -94,14 +94,16 @@ def defaults() -> ml_collections.ConfigDict:
   # net_dtype: 'bfloat16' runs coupling nets in bf16 (GPU/TPU); log-dets stay float32.
   # identity_init: the Glow layer starts as f = identity (phase 2 starts at the phase-1 bound);
   # False gives Glow's data-dependent ActNorm and random rotations.
+  # layers: what one flow step applies, in order (vaeglow_jax.flows.registry.LAYERS).
+  flow_step = ('actnorm', 'invconv', 'coupling')
   m.glow = ml_collections.ConfigDict(dict(depth=32, hidden=256, num_squeezes=0, coupling='additive',
                                           mask='channel', lu=True, remat=False, identity_init=True,
                                           unroll=0, conv_impl='auto',
-                                          net_dtype='float32', mixing='shuffle'))
+                                          net_dtype='float32', mixing='shuffle', layers=flow_step))
   m.second_stage = ml_collections.ConfigDict(dict(width=1024, depth=3))
   m.baseline = ml_collections.ConfigDict(dict(levels=3, depth=32, hidden=512, coupling='affine',
                                               lu=True, remat=False, unroll=0, conv_impl='auto',
-                                              net_dtype='float32'))
+                                              net_dtype='float32', layers=flow_step))
 
   # The offline FID feature space (experiments.train_feature_extractor).
   c.feature_extractor = ml_collections.ConfigDict(dict(

@@ -309,11 +309,6 @@ def feature_spaces(config) -> tuple[dict, dict]:
   return spaces, absent
 
 
-def score_key(score: str, space: str) -> str:
-  """metrics.json key of one score in one feature space: 'fid_fashion_mnist', 'kid_se_inception'."""
-  return f'{score}_{space}'
-
-
 # Timing -------------------------------------------------------------------------
 
 def timing_metrics(config, workdir) -> dict:
@@ -510,13 +505,13 @@ def _score_metrics(config, spaces, by_temperature, sweep) -> dict:
   several were sampled, and each feature space's facts (its classifier's accuracy, ...)."""
   out = {}
   for name, (_, info) in spaces.items():
-    for score in scores_lib.SCORE_NAMES:
-      key = score_key(score, name)
+    for score in scores_lib.score_names():
+      key = scores_lib.score_key(score, name)
       out[key] = by_temperature[name][f'{config.sampling.temperature:g}'][score]
       if len(sweep) > 1:
         out[f'{key}_by_temperature'] = {t: v[score] for t, v in by_temperature[name].items()}
     for key, value in info.items():
-      out[f'{score_key("fid", name)}_{key}'] = value
+      out[f'{scores_lib.score_key("fid", name)}_{key}'] = value
   return out
 
 

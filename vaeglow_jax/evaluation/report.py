@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vaeglow_jax import phases
 from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.evaluation.metrics import scores as scores_lib
 
 
 def load_rows(workdirs: list[str]) -> list[dict]:
@@ -57,6 +58,11 @@ def _duration(seconds):
   return f'{seconds / 60:.1f} min'
 
 
+def _other_scores() -> list:
+  """The scores shown beside FID, one column each (metrics.scores.SCORES)."""
+  return [score for name, score in scores_lib.SCORES.items() if name != 'fid']
+
+
 def markdown_table(rows: list[dict]) -> str:
   """Columns: model, test bpd (ELBO), IW bpd, one FID column per feature space, s/epoch, training time."""
   spaces = sorted({k for r in rows for k in r if k.startswith('fid_') and isinstance(r[k], float)
@@ -65,7 +71,7 @@ def markdown_table(rows: list[dict]) -> str:
   for s in spaces:
     accuracies = sorted({r.get(f'{s}_classifier_test_accuracy') for r in rows} - {None})
     acc = f"; classifier acc {', '.join(f'{a:.3f}' for a in accuracies)}" if accuracies else ''
-    header += [f'FID ({s[4:]}{acc})', f'KID ({s[4:]})', f'precision / recall ({s[4:]})']
+    header += [f'FID ({s[4:]}{acc})'] + [score.column.format(space=s[4:]) for score in _other_scores()]
   header += ['s/epoch', 'training time']
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   footnotes = []
@@ -87,10 +93,9 @@ def markdown_table(rows: list[dict]) -> str:
       if value is not None and r.get('temperature') is not None and r.get(f'{s}_by_temperature'):
         cell += f" (T={r['temperature']:g})"
       cells.append(cell)
-      kid, kid_se = r.get(f'kid_{s[4:]}'), r.get(f'kid_se_{s[4:]}')
-      cells.append('n/a' if kid is None else f'{kid:.4g} +- {kid_se:.2g}')
-      precision, recall = r.get(f'precision_{s[4:]}'), r.get(f'recall_{s[4:]}')
-      cells.append('n/a' if precision is None else f'{precision:.3f} / {recall:.3f}')
+      for score in _other_scores():
+        values = {key: r.get(scores_lib.score_key(key, s[4:])) for key in score.keys}
+        cells.append('n/a' if None in values.values() else score.cell(values))
     per_epoch = r.get('seconds_per_epoch')
     if 'seconds_per_epoch_mean_of_phases' in r:
       per_epoch = r['seconds_per_epoch_mean_of_phases']  # the paper's Table 4 for two phases
@@ -106,10 +111,10 @@ def markdown_table(rows: list[dict]) -> str:
   for samples, reference in sorted(counts, key=str):
     if samples and reference:  # a run without a feature space has no FID to describe
       footnotes.append(f'FID from {samples} samples against {reference} held-out test images.')
-  if any(f'kid_{s[4:]}' in r for r in rows for s in spaces):
-    footnotes.append('KID: unbiased squared MMD (cubic kernel) +- its jackknife standard error; '
-                     'precision / recall: k-NN manifolds (k=3, Kynkaanniemi et al. 2019), same features '
-                     'and samples as the FID.')
+  shown = [score.footnote for score in _other_scores() if any(
+      scores_lib.score_key(score.keys[0], s[4:]) in r for r in rows for s in spaces)]
+  if shown:
+    footnotes.append('; '.join(shown) + ', same features and samples as the FID.')
   footnotes.append('s/epoch: steady-state median step time x steps per epoch (compilation excluded); '
                    'for a two-phase model the mean of its two phases (the paper\'s Table 4). '
                    'Training time: wall time of all phases the model needs, compilation included.')

@@ -34,6 +34,7 @@ class StepOptions:
     parameters are the same for every choice).
   net_dtype: the coupling nets' compute dtype; 'bfloat16' keeps parameters, shifts, scales
     and log-determinants float32 (flows.CouplingNet).
+  layers: what one step applies, in order: names of flows.registry.LAYERS.
   """
   hidden: int = 512
   coupling: str = 'additive'
@@ -41,6 +42,7 @@ class StepOptions:
   lu: bool = True
   conv_impl: str = 'auto'
   net_dtype: str = 'float32'
+  layers: tuple[str, ...] = ('actnorm', 'invconv', 'coupling')
 
   def __post_init__(self):
     bad = problems(dataclasses.asdict(self))

@@ -7,14 +7,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaeglow_jax.flows.actnorm import ActNorm
-from vaeglow_jax.flows.coupling import Coupling
-from vaeglow_jax.flows.invconv import InvConv1x1
+from vaeglow_jax.flows import registry
 from vaeglow_jax.flows.options import StepOptions
 
 
 class FlowStep(nn.Module, kw_only=True):
-  """actnorm -> invertible 1x1 conv -> coupling; reverse runs the exact inverse.
+  """options.layers in order (Glow's actnorm -> invertible 1x1 conv -> coupling by default,
+  built by flows.registry); reverse runs the exact inverse.
 
   `options` say what the step is built of (StepOptions). `identity_init=True` starts the
   whole step as the identity map (ActNorm without data-dependent init, 1x1 conv = I;
@@ -28,9 +27,10 @@ class FlowStep(nn.Module, kw_only=True):
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
-    layers = [ActNorm(data_init=not self.identity_init, name='actnorm'),
-              InvConv1x1(lu=self.options.lu, identity_init=self.identity_init, name='invconv'),
-              Coupling(options=self.options, name='coupling')]
+    bad = registry.problems(self.options.layers)
+    if bad:
+      raise ValueError('; '.join(bad))
+    layers = registry.build(self.options.layers, self.options, self.identity_init)
     total = jnp.zeros((x.shape[0],), x.dtype)
     for layer in (reversed(layers) if reverse else layers):
       x, logdet = layer(x, reverse)

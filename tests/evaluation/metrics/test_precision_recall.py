@@ -54,7 +54,7 @@ def test_scores_against_a_reference_are_consistent_with_each_metric():
   real, fake = rng.normal(size=(200, 5)), rng.normal(size=(150, 5)) + 0.5
   ref = scores.reference(real)
   out = scores.score(ref, fake)
-  assert set(out) == set(scores.SCORE_NAMES)
+  assert set(out) == set(scores.score_names())
   from vaeglow_jax.evaluation.metrics import fid, kid
   assert out['fid'] == pytest.approx(fid.fid_from_features(fake, real), rel=1e-12)
   assert (out['kid'], out['kid_se']) == pytest.approx(kid.kid(fake, real), rel=1e-12)
