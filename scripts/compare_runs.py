@@ -1,7 +1,11 @@
 """The comparison of scripts/compare_commits.sh: bitwise-equal checkpoints, equal metrics.json."""
-import json, os, sys
+import os, sys
 import numpy as np
 import orbax.checkpoint as ocp
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
+from vaeglow_jax import workdir as workdir_lib  # noqa: E402
+
 out = sys.argv[1]  # the folder scripts/compare_commits.sh made
 def leaves(tree, prefix=''):
   if isinstance(tree, dict):
@@ -36,8 +40,7 @@ for phase in ('vae', 'glow'):
   failures += [] if same else [phase]
 metrics = {}
 for side in ('old', 'new'):
-  with open(os.path.join(out, f'eval_by_{side}', 'eval', 'metrics.json')) as f:
-    metrics[side] = json.load(f)['glow']
+  metrics[side] = workdir_lib.read_metrics(os.path.join(out, f'eval_by_{side}'))['glow']
 timing = {'seconds_per_epoch', 'training_seconds', 'median_step_seconds', 'seconds_per_epoch_phase1',
           'total_training_seconds', 'seconds_per_epoch_mean_of_phases', 'eval_seconds'}
 text = {'notes'}  # messages for the reader (they name files, which may move): shown, not compared
