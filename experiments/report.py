@@ -21,6 +21,8 @@ _BUDGET = flags.DEFINE_string('budget', '', 'With --factorial: a folder of the s
                               'larger training budget; print, for --seed, each comparison at both '
                               'budgets and whether its sign is kept.')
 _SEED = flags.DEFINE_integer('seed', 0, 'The seed --budget compares.')
+_SEEDS = flags.DEFINE_list('seeds', [], 'With --factorial: only these seeds (e.g. 0,1,2: the table '
+                           'of an earlier round); default: every seed found.')
 _CALIBRATION = flags.DEFINE_string('calibration', '', 'A fid_calibration.json '
                                    '(experiments.fid_calibration): print its table per feature '
                                    'space instead.')
@@ -85,6 +87,14 @@ def _budget(base_dir, larger_dir, seed):
 def _factorial(results_dir):
   from vaeglow_jax.evaluation import factorial
   runs = factorial.load(results_dir)
+  if _SEEDS.value:
+    try:
+      wanted = {int(seed) for seed in _SEEDS.value}
+    except ValueError:
+      cli.fail(f'--seeds must be integers, got {",".join(_SEEDS.value)}.')
+    runs = {cell: {seed: m for seed, m in seeds.items() if seed in wanted}
+            for cell, seeds in runs.items()}
+    runs = {cell: seeds for cell, seeds in runs.items() if seeds}
   if not runs:
     print(f'error: no <variance>_<prior>/seed<S>/metrics.json under {results_dir}; run '
           'scripts/factorial.sh first.', file=sys.stderr)
