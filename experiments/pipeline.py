@@ -5,6 +5,7 @@ r"""Runs a recipe of experiments.recipes, skipping every stage already done.
       [--root=...] [--out=...] [--train_arg=model.conv_impl=xla --train_arg=cpu_devices=1]
   python -m experiments.pipeline budget --seeds=1,2
   python -m experiments.pipeline glow_layer_seeds --seeds=0,1,2
+  python -m experiments.pipeline ablation --stage1=workdirs/results/full [--variants=base,width32]
   python -m experiments.pipeline factorial --seeds=0 --list   # the stages, done or to do
 
 Each stage is a command (experiments.train, .evaluate, .train_feature_extractor, .report) in its
@@ -44,6 +45,10 @@ _TRAIN_ARGS = flags.DEFINE_multi_string('train_arg', [], 'KEY=VALUE: a config ov
                                         'train stage (repeat it; e.g. model.conv_impl=xla).')
 _EVAL_ARGS = flags.DEFINE_multi_string('eval_arg', [], 'KEY=VALUE: a config override for every '
                                        'evaluation (repeat it; e.g. eval.max_test_examples=32).')
+_STAGE1 = flags.DEFINE_string('stage1', '', 'ablation: the phase-1 work directory the variants '
+                              'build on.')
+_VARIANTS = flags.DEFINE_list('variants', [], 'ablation: the variants (default: all of '
+                              'experiments.recipes.ABLATION).')
 _LIST = flags.DEFINE_bool('list', False, 'Print the stages, each done or to do, and run nothing.')
 
 
@@ -72,12 +77,18 @@ def settings(name: str) -> recipes.Settings:
   if unknown:
     cli.fail(f'--cells: unknown {", ".join(unknown)}; choose from '
              f'{", ".join(recipes.FACTORIAL_CELLS)}.')
+  unknown = [v for v in _VARIANTS.value if v not in recipes.ABLATION]
+  if unknown:
+    cli.fail(f'--variants: unknown {", ".join(unknown)}; choose from {", ".join(recipes.ABLATION)}.')
+  if name == 'ablation' and not _STAGE1.value:
+    cli.fail('the ablation needs --stage1=DIR, the phase-1 work directory its variants build on.')
   return recipes.Settings(
       root=_ROOT.value or root, out=out if _OUT.value is None else _OUT.value,
       config=_CONFIG.value, seeds=seeds, cells=cells, features=_FEATURES.value,
       features2=_FEATURES2.value, vae_steps=_VAE_STEPS.value, glow_steps=_GLOW_STEPS.value,
       train_overrides=_overrides(_TRAIN_ARGS.value, 'train_arg'),
-      eval_overrides=_overrides(_EVAL_ARGS.value, 'eval_arg'))
+      eval_overrides=_overrides(_EVAL_ARGS.value, 'eval_arg'), stage1=_STAGE1.value,
+      variants=tuple(_VARIANTS.value))
 
 
 def main(argv):

@@ -75,6 +75,26 @@ def test_the_budget_recipe_is_the_factorial_at_its_budget_with_the_levers_off():
              for s in trains)
 
 
+
+def test_the_ablation_is_the_commands_ablation_sh_ran():
+  plan = recipes.ablation(recipes.Settings(root='o', stage1='p1', features='fe',
+                                           variants=('base', 'steps2000', 'lr2e-3')))
+  evaluation = ('--config.phase=glow --config.eval.prior_phase= --config.eval.feature_extractor_dir=fe '
+                '--config.eval.iw_samples=4 --config.eval.max_test_examples=2000 '
+                '--config.eval.num_fid_samples=2000 --config.eval.temperatures=(0.0,0.5,1.0)')
+  train = (f'--config={QUICK} --config.phase=glow --config.stage1_workdir=p1 '
+           '--config.num_train_steps={}')
+  # What scripts/ablation.sh p1 o base steps2000 lr2e-3 ran at be3f886 (a later
+  # --config.num_train_steps won; the same value once here).
+  old = [('train', train.format(500) + ' --workdir=o/base'),
+         ('evaluate', f'--workdir=o/base {evaluation}'),
+         ('train', train.format(2000) + ' --workdir=o/steps2000 --config.lr_halve_every_epochs=4'),
+         ('evaluate', f'--workdir=o/steps2000 {evaluation}'),
+         ('train', train.format(500) + ' --workdir=o/lr2e-3 --config.learning_rate=0.002'),
+         ('evaluate', f'--workdir=o/lr2e-3 {evaluation}')]
+  assert [(s.kind, _flags(s)) for s in plan] == [(k, sorted(c.split())) for k, c in old]
+  assert list(recipes.ABLATION)[:3] == ['base', 'mixing_none', 'mixing_reverse']
+
 def _finish_training(workdir, phase, step):
   os.makedirs(os.path.join(workdir, phase, 'checkpoints', str(step)))
 
