@@ -112,9 +112,10 @@ if [[ $stage == budget || $stage == all ]]; then
     mkdir -p $root/budget16
     cp -r $root/budget/gamma_standard $root/budget/diagonal_flow $root/budget16/
     for cell in gamma_standard diagonal_flow; do  # the 8x Glow layer's entries are not 16x's
-      $py -c "import json,shutil,sys; p=sys.argv[1]; m=json.load(open(p+'/metrics.json'))
-for k in ('glow','glow+prior'): m.pop(k,None); shutil.rmtree(p+'/'+k,ignore_errors=True)
-json.dump(m,open(p+'/metrics.json','w'),indent=1)" $root/budget16/$cell/seed0/eval
+      $py -c "import shutil, sys; from vaeglow_jax import workdir as w; run = sys.argv[1]
+metrics = w.read_metrics(run)
+for key in ('glow', 'glow+prior'): metrics.pop(key, None); shutil.rmtree(w.eval_dir(run, key), ignore_errors=True)
+w.write_json_atomic(w.metrics_path(run), metrics, indent=2)" $root/budget16/$cell/seed0
     done
   fi
   for cell in gamma_standard diagonal_flow; do
