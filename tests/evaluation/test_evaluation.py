@@ -234,7 +234,7 @@ def test_evaluate_rejects_bad_input_and_writes_nothing(trained, tmp_path):
       ({'eval.inception_weights': str(tmp_path / 'missing.npz')}, inception.InceptionWeightsError,
        'not found'),
       ({'eval.iw_samples': 0}, config_checks.ConfigError, 'iw_samples must be positive'),
-      ({'eval.temperatures': (0.5, -1.0)}, evaluation.EvaluationError, 'temperatures must be finite and >= 0'),
+      ({'eval.temperatures': (0.5, -1.0)}, config_checks.ConfigError, 'temperatures must be finite and >= 0'),
       ({'phase': 'second_stage'}, WorkdirError, 'no trained phase'),
   ]
   for overrides, error, message in cases:
