@@ -36,6 +36,7 @@ from vaeglow_jax import timing as timing_lib
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation.metrics import feature_extractor as fe_lib
 from vaeglow_jax.evaluation.metrics import inception
+from vaeglow_jax.evaluation.metrics import keys
 from vaeglow_jax.evaluation.metrics import scores as scores_lib
 from vaeglow_jax.evaluation.metrics import sharpness
 
@@ -183,9 +184,10 @@ def test_bounds(phase, variables, config, mesh, rng, log=print) -> dict:
   bpd_iw = float(np.mean(phase.bits_per_dim(-iw)))
   out = {'num_test_examples': int(elbo.size)}
   if phase.exact_density:
-    out['test_bpd_exact'] = bpd_elbo
+    out[keys.TEST_BPD_EXACT] = bpd_elbo
   else:
-    out.update(test_bpd_elbo=bpd_elbo, test_bpd_iw=bpd_iw, iw_samples=int(num_samples))
+    out.update({keys.TEST_BPD_ELBO: bpd_elbo, keys.TEST_BPD_IW: bpd_iw,
+                keys.IW_SAMPLES: int(num_samples)})
   return out
 
 
@@ -298,13 +300,13 @@ def feature_spaces(config) -> tuple[dict, dict]:
   name = config.data.name
   if e.feature_extractor_dir:
     fn, info = fe_lib.load(e.feature_extractor_dir, config.data)
-    spaces[name] = (fn, {'classifier_test_accuracy': info['test_accuracy']})
+    spaces[name] = (fn, {keys.CLASSIFIER_TEST_ACCURACY: info['test_accuracy']})
   else:
     absent[f'fid_{name}'] = ('no feature extractor given (--config.eval.feature_extractor_dir=DIR); '
                              'train one with python -m experiments.train_feature_extractor')
   if e.get('feature_extractor_dir_2'):  # a second classifier: does a verdict hold in both spaces?
     fn, info = fe_lib.load(e.feature_extractor_dir_2, config.data)
-    spaces[f'{name}_2'] = (fn, {'classifier_test_accuracy': info['test_accuracy'],
+    spaces[f'{name}_2'] = (fn, {keys.CLASSIFIER_TEST_ACCURACY: info['test_accuracy'],
                                 'classifier_arch': info.get('arch', 'strided')})
   return spaces, absent
 
@@ -422,8 +424,8 @@ def _temperature_sweep(config, phase, metrics: dict, notes: dict) -> list[float]
   sweep = temperatures if phase.temperature_matters else [float(config.sampling.temperature)]
   if config.sampling.temperature not in sweep:
     sweep.append(float(config.sampling.temperature))
-  metrics['temperature'] = float(config.sampling.temperature)
-  metrics['num_fid_samples'] = int(config.eval.num_fid_samples)
+  metrics[keys.TEMPERATURE] = float(config.sampling.temperature)
+  metrics[keys.NUM_FID_SAMPLES] = int(config.eval.num_fid_samples)
   if not phase.temperature_matters:
     notes['temperature_sweep'] = 'samples of this model do not depend on the temperature'
   return sweep
@@ -436,7 +438,7 @@ def _scores_by_temperature(phase, variables, config, spaces, reference, sweep, r
   -> (space -> 'T' -> scores, the Glow-layer measures, the exported file names)."""
   e = config.eval
   if spaces:
-    metrics['num_fid_reference_images'] = int(len(reference))
+    metrics[keys.NUM_FID_REFERENCE_IMAGES] = int(len(reference))
     references = {name: scores_lib.reference(features(fn, reference, e.batch_size))
                   for name, (fn, _) in spaces.items()}
   by_temperature = {name: {} for name in spaces}
@@ -476,7 +478,7 @@ def _residual_metrics(phase, variables, config, reference, glow_layer, rng) -> d
   if glow_layer['effect']:
     glow_layer['residual'] = glow_layer_residuals(
         phase, variables, reference, jax.random.fold_in(rng, 3), config.eval.batch_size)
-    return {'glow_layer': glow_layer}
+    return {keys.GLOW_LAYER: glow_layer}
   if reference is not None and hasattr(phase, 'base_residuals'):
     residual = glow_layer_residuals(phase, variables, reference, jax.random.fold_in(rng, 3),
                                     config.eval.batch_size)
@@ -497,7 +499,7 @@ def _reconstruction_metrics(phase, variables, config, reference, out_dir: str) -
     writer = metric_writer.create_writer(out_dir, just_logging=False)
     writer.write_images(0, {'reconstructions': grid[None]})
     writer.close()
-  return {'reconstruction': result}
+  return {keys.RECONSTRUCTION: result}
 
 
 def _score_metrics(config, spaces, by_temperature, sweep) -> dict:
@@ -506,12 +508,12 @@ def _score_metrics(config, spaces, by_temperature, sweep) -> dict:
   out = {}
   for name, (_, info) in spaces.items():
     for score in scores_lib.score_names():
-      key = scores_lib.score_key(score, name)
+      key = keys.score_key(score, name)
       out[key] = by_temperature[name][f'{config.sampling.temperature:g}'][score]
       if len(sweep) > 1:
-        out[f'{key}_by_temperature'] = {t: v[score] for t, v in by_temperature[name].items()}
+        out[keys.by_temperature(key)] = {t: v[score] for t, v in by_temperature[name].items()}
     for key, value in info.items():
-      out[f'{scores_lib.score_key("fid", name)}_{key}'] = value
+      out[keys.space_fact(name, key)] = value
   return out
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from vaeglow_jax import phases
 from vaeglow_jax.errors import UserError
 from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.evaluation.metrics import keys
 
 CHAINS = ('vae', 'prior', 'glow', 'glow+prior')
 CHAIN_LABELS = {'vae': 'decoder means, own prior', 'prior': 'decoder means, post-hoc flow prior',
@@ -63,9 +64,8 @@ def spaces(runs: dict) -> list[str]:
   found = None
   for seeds in runs.values():
     for metrics in seeds.values():
-      keys = {k[4:] for m in metrics.values() for k in m
-              if k.startswith('fid_') and isinstance(m[k], float) and not k.endswith('accuracy')}
-      found = keys if found is None else found & keys
+      scored = set().union(*(keys.feature_spaces(m) for m in metrics.values()))
+      found = scored if found is None else found & scored
   return sorted(found or ())
 
 
@@ -77,17 +77,17 @@ def value(metrics: dict, chain: str, quantity: str, space: str = '', t: str = '0
   if m is None:
     return None
   if quantity == 'bpd':
-    return m.get('test_bpd_iw')
+    return m.get(keys.TEST_BPD_IW)
   if quantity == 'rms':
     return m.get('rms_x_minus_decoder_mean',
-                 m.get('glow_layer', {}).get('residual', {}).get('rms_x_minus_mean'))
-  layer = m.get('glow_layer', {})
+                 m.get(keys.GLOW_LAYER, {}).get('residual', {}).get('rms_x_minus_mean'))
+  layer = m.get(keys.GLOW_LAYER, {})
   if quantity == 'fid_x_tilde':
     return layer.get('x_tilde', {}).get(space, {}).get(t, {}).get('fid')
   if quantity == 'fid_means':
     return layer.get('decoder_mean', {}).get(space, {}).get('fid')
-  sweep = m.get(f'{quantity}_{space}_by_temperature')
-  return sweep.get(t) if sweep else m.get(f'{quantity}_{space}')
+  sweep = m.get(keys.by_temperature(keys.score_key(quantity, space)))
+  return sweep.get(t) if sweep else m.get(keys.score_key(quantity, space))
 
 
 def mean_se(values) -> tuple[float, float, int] | None:

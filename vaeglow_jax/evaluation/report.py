@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vaeglow_jax import phases
 from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.evaluation.metrics import keys
 from vaeglow_jax.evaluation.metrics import scores as scores_lib
 
 
@@ -65,13 +66,13 @@ def _other_scores() -> list:
 
 def markdown_table(rows: list[dict]) -> str:
   """Columns: model, test bpd (ELBO), IW bpd, one FID column per feature space, s/epoch, training time."""
-  spaces = sorted({k for r in rows for k in r if k.startswith('fid_') and isinstance(r[k], float)
-                   and not k.endswith('_accuracy')})
+  spaces = sorted(set().union(*(keys.feature_spaces(r) for r in rows)))
   header = ['model', 'workdir', 'test bpd (ELBO)', 'test bpd (IW)']
   for s in spaces:
-    accuracies = sorted({r.get(f'{s}_classifier_test_accuracy') for r in rows} - {None})
+    accuracies = sorted({r.get(keys.space_fact(s, keys.CLASSIFIER_TEST_ACCURACY)) for r in rows}
+                        - {None})
     acc = f"; classifier acc {', '.join(f'{a:.3f}' for a in accuracies)}" if accuracies else ''
-    header += [f'FID ({s[4:]}{acc})'] + [score.column.format(space=s[4:]) for score in _other_scores()]
+    header += [f'FID ({s}{acc})'] + [score.column.format(space=s) for score in _other_scores()]
   header += ['s/epoch', 'training time']
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   footnotes = []
@@ -81,20 +82,21 @@ def markdown_table(rows: list[dict]) -> str:
                                                     ('second_stage_gamma_z', 'gamma_z')) if key in r]
     if stds:
       label += f" [{', '.join(stds)}]"
-    if 'test_bpd_exact' in r:
-      elbo = iw = f"{_fmt(r['test_bpd_exact'], 3)} (exact)"
+    if keys.TEST_BPD_EXACT in r:
+      elbo = iw = f"{_fmt(r[keys.TEST_BPD_EXACT], 3)} (exact)"
     else:
-      elbo = _fmt(r.get('test_bpd_elbo'), 3)
-      iw = f"{_fmt(r.get('test_bpd_iw'), 3)} (K={r.get('iw_samples')})"
+      elbo = _fmt(r.get(keys.TEST_BPD_ELBO), 3)
+      iw = f"{_fmt(r.get(keys.TEST_BPD_IW), 3)} (K={r.get(keys.IW_SAMPLES)})"
     cells = [label, f"`{r['workdir']}` ({r['phase']})", elbo, iw]
     for s in spaces:
-      value = r.get(s)
+      fid = keys.score_key('fid', s)
+      value = r.get(fid)
       cell = _fmt(value)
-      if value is not None and r.get('temperature') is not None and r.get(f'{s}_by_temperature'):
-        cell += f" (T={r['temperature']:g})"
+      if value is not None and r.get(keys.TEMPERATURE) is not None and r.get(keys.by_temperature(fid)):
+        cell += f" (T={r[keys.TEMPERATURE]:g})"
       cells.append(cell)
       for score in _other_scores():
-        values = {key: r.get(scores_lib.score_key(key, s[4:])) for key in score.keys}
+        values = {key: r.get(keys.score_key(key, s)) for key in score.keys}
         cells.append('n/a' if None in values.values() else score.cell(values))
     per_epoch = r.get('seconds_per_epoch')
     if 'seconds_per_epoch_mean_of_phases' in r:
@@ -102,17 +104,17 @@ def markdown_table(rows: list[dict]) -> str:
     cells += [_fmt(per_epoch, 1), _duration(r.get('total_training_seconds'))]
     lines.append('| ' + ' | '.join(cells) + ' |')
   for s in spaces:
-    accuracies = {r.get(f'{s}_classifier_test_accuracy') for r in rows} - {None}
+    accuracies = {r.get(keys.space_fact(s, keys.CLASSIFIER_TEST_ACCURACY)) for r in rows} - {None}
     if accuracies:
-      footnotes.append(f'FID ({s[4:]}): features of a classifier with test accuracy '
+      footnotes.append(f'FID ({s}): features of a classifier with test accuracy '
                        + ', '.join(f'{a:.4f}' for a in sorted(accuracies))
                        + ' (experiments.train_feature_extractor); comparable within this table only.')
-  counts = {(r.get('num_fid_samples'), r.get('num_fid_reference_images')) for r in rows}
+  counts = {(r.get(keys.NUM_FID_SAMPLES), r.get(keys.NUM_FID_REFERENCE_IMAGES)) for r in rows}
   for samples, reference in sorted(counts, key=str):
     if samples and reference:  # a run without a feature space has no FID to describe
       footnotes.append(f'FID from {samples} samples against {reference} held-out test images.')
   shown = [score.footnote for score in _other_scores() if any(
-      scores_lib.score_key(score.keys[0], s[4:]) in r for r in rows for s in spaces)]
+      keys.score_key(score.keys[0], s) in r for r in rows for s in spaces)]
   if shown:
     footnotes.append('; '.join(shown) + ', same features and samples as the FID.')
   footnotes.append('s/epoch: steady-state median step time x steps per epoch (compilation excluded); '
@@ -125,14 +127,14 @@ def temperature_table(rows: list[dict]) -> str:
   """FID against temperature for the models whose samples depend on it."""
   lines = []
   for r in rows:
-    for key, sweep in r.items():
-      if key.startswith('fid_') and key.endswith('_by_temperature') and isinstance(sweep, dict):
+    for space in keys.feature_spaces(r):
+      sweep = r.get(keys.by_temperature(keys.score_key('fid', space)))
+      if isinstance(sweep, dict):
         if not lines:
           temps = sorted(sweep, key=float)
           lines = ['| model | feature space | ' + ' | '.join(f'T={t}' for t in temps) + ' |',
                    '|' + '---|' * (len(temps) + 2)]
         label = _label(r)
-        space = key[len('fid_'):-len('_by_temperature')]
         lines.append(f'| {label} | {space} | '
                      + ' | '.join(_fmt(sweep[t]) for t in sorted(sweep, key=float)) + ' |')
   return '\n'.join(lines) + ('\n' if lines else '')
@@ -144,7 +146,7 @@ def glow_layer_table(rows: list[dict]) -> str:
   moves a sample relative to the decoder noise; Laplacian energy relative to the test images."""
   lines = []
   for r in rows:
-    layer = r.get('glow_layer')
+    layer = r.get(keys.GLOW_LAYER)
     if not layer:
       continue
     if not lines:
@@ -156,7 +158,8 @@ def glow_layer_table(rows: list[dict]) -> str:
       for t in sorted(by_t, key=float):
         effect = layer['effect'][t]
         ratio = effect['change_over_noise']
-        x_fid = r.get(f'fid_{space}_by_temperature', {}).get(t, r.get(f'fid_{space}'))
+        fid = keys.score_key('fid', space)
+        x_fid = r.get(keys.by_temperature(fid), {}).get(t, r.get(fid))
         lines.append(
             f"| {label} | {space} | {t} | {_fmt(x_fid)} | {_fmt(by_t[t]['fid'])} "
             f"| {_fmt(layer['decoder_mean'][space]['fid'])} | {_fmt(ratio)} "
@@ -182,14 +185,13 @@ def ablation_table(rows: list[dict], temperature: str = '0.5') -> str:
   whether the samples beat both (the issue-12 criterion, by FID)."""
   lines = []
   for r in rows:
-    layer = r.get('glow_layer')
+    layer = r.get(keys.GLOW_LAYER)
     spec = phases.SPECS.get(r['phase'])
     if not (spec and spec.use_glow and spec.stage1) or not layer:
       continue
     space = next(iter(layer['x_tilde']))
-    fids = r.get(f'fid_{space}_by_temperature', {})
-    kids = r.get(f'kid_{space}_by_temperature', {})
-    kid_ses = r.get(f'kid_se_{space}_by_temperature', {})
+    fids, kids, kid_ses = (r.get(keys.by_temperature(keys.score_key(score, space)), {})
+                           for score in ('fid', 'kid', 'kid_se'))
     if not lines:
       temps = sorted(fids, key=float)
       lines = ['| run | recipe | steps | training time | test bpd ELBO / IW | '
@@ -209,7 +211,7 @@ def ablation_table(rows: list[dict], temperature: str = '0.5') -> str:
     lines.append(
         f"| `{workdir_lib.basename(r['workdir'])}` | {_glow_recipe(r['workdir'], r['phase'])} "
         f"| {r.get('checkpoint_step')} | {_duration(r.get('training_seconds'))} "
-        f"| {_fmt(r.get('test_bpd_elbo'), 3)} / {_fmt(r.get('test_bpd_iw'), 3)} "
+        f"| {_fmt(r.get(keys.TEST_BPD_ELBO), 3)} / {_fmt(r.get(keys.TEST_BPD_IW), 3)} "
         f"| {' / '.join(_fmt(fids[t], 1) for t in sorted(fids, key=float))} "
         f"| {_fmt(tilde_fid, 1)} | {_fmt(mean['fid'], 1)} | {kid} "
         f"| {mean['kid']:.1f} +- {mean['kid_se']:.1f} | {removed} | {'yes' if beats else 'no'} |")

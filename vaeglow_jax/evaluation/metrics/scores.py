@@ -42,7 +42,8 @@ def reference(features: np.ndarray) -> Reference:
 class Score:
   """One sample-quality score in a feature space.
 
-  keys: its numbers' names; metrics.json holds each per space as score_key(key, space).
+  keys: its numbers' names; metrics.json holds each per space as
+    metrics.keys.score_key(key, space).
   compute(reference, features (m, d)) -> {key: value}.
   column: its header in evaluation.report's table ('{space}' is filled in); cell({key: value})
   its entry there; footnote: what the table says it is.
@@ -85,11 +86,6 @@ def score_names() -> tuple[str, ...]:
   """Every number a feature space gets, in order: ('fid', 'kid', 'kid_se', 'precision', 'recall')
   with the scores registered today."""
   return tuple(key for s in SCORES.values() for key in s.keys)
-
-
-def score_key(key: str, space: str) -> str:
-  """metrics.json key of one score in one feature space: 'fid_fashion_mnist', 'kid_se_inception'."""
-  return f'{key}_{space}'
 
 
 def score(ref: Reference, features: np.ndarray) -> dict[str, float]:
