@@ -201,10 +201,53 @@ def ablation(s: Settings) -> list[Stage]:
   return stages
 
 
-RECIPES = {'demo': demo, 'factorial': factorial, 'budget': budget,
+def main_table(s: Settings) -> list[Stage]:
+  """RESULTS.md's main table: a scalar-variance VAE with its two post-hoc priors (the two-stage
+  VAE's second stage, a flow prior), the full model (the demo), and the multi-scale Glow (affine,
+  and additive as in the paper) for the full model's training time (benchmarks.equal_time: the
+  baseline steps that take as long as DEMO_VAE_STEPS + DEMO_GLOW_STEPS full-model steps, timed
+  side by side); every run evaluated on the whole test split (IW K=16) and the table written to
+  OUT/table.md with each run's figures in OUT/<run>/."""
+  root, extra = s.root, dict(s.train_overrides)
+  gamma = {'model.variance': 'gamma'}
+  budget = f'{root}/equal_time.json'
+  baseline = {'checkpoint_every_steps': 1000, 'sample_every_steps': 1000, **extra}
+  stages = _feature_stages(s)[:1] + [
+      train(f'{root}/vae_gamma', s.config, 'vae', DEMO_VAE_STEPS,
+            {**gamma, 'model.prior.kind': 'standard', **extra}, 'vae_gamma vae'),
+      train(f'{root}/vae_gamma', s.config, 'second_stage', DEMO_VAE_STEPS,
+            {**gamma, 'model.prior.kind': 'standard', **extra}, 'vae_gamma second_stage'),
+      train(f'{root}/vae_gamma', s.config, 'prior', DEMO_VAE_STEPS,
+            {**gamma, 'model.prior.kind': 'flow', **extra}, 'vae_gamma prior'),
+      *[dataclasses.replace(stage, label=f'full {stage.label}')
+        for stage in demo(dataclasses.replace(s, root=f'{root}/full'))],
+      Stage('run', root, (f'--out={budget}',), module='benchmarks.equal_time', creates=budget,
+            label='equal-time budget')]
+  for name, coupling, key in (('glow_baseline', {}, 'baseline_steps'),
+                              ('glow_baseline_additive',
+                               {'model.baseline.coupling': 'additive'}, 'baseline_steps_additive')):
+    stage = train(f'{root}/{name}', s.config, 'glow_baseline', 0, {**coupling, **baseline}, name)
+    stages.append(dataclasses.replace(stage, flags=stage.flags[:-1],  # its steps: from the budget
+                                      steps_from=f'{budget}:{key}'))
+  evaluation = {'eval.feature_extractor_dir': s.features, 'eval.iw_samples': 16,
+                **dict(s.eval_overrides)}
+  runs = {'vae_gamma': ('vae', 'prior', 'second_stage'), 'full': ('vae', 'glow'),
+          'glow_baseline': ('glow_baseline',), 'glow_baseline_additive': ('glow_baseline',)}
+  stages += [evaluate(f'{root}/{run}', phase, '', evaluation, f'{run} eval {phase}')
+             for run, phases in runs.items() for phase in phases]
+  if s.out:
+    stages.append(Stage('report', root, (*(f'{root}/{run}' for run in runs),
+                                         f'--out={s.out}/table.md'), label='table'))
+    stages += [Stage('copy', f'{root}/{run}', label=f'{run} copy', copy_to=f'{s.out}/{run}',
+                     copy_figures=('*/*.png',), copy_layout='folders') for run in runs]
+  return stages
+
+
+RECIPES = {'main_table': main_table, 'demo': demo, 'factorial': factorial, 'budget': budget,
            'glow_layer_seeds': glow_layer_seeds, 'ablation': ablation}
 # Where each recipe runs and writes by default (flags override).
-DEFAULT_ROOTS = {'demo': ('workdirs/fashion_mnist_quick', ''),
+DEFAULT_ROOTS = {'main_table': ('workdirs/results', 'results/fashion_mnist'),
+                 'demo': ('workdirs/fashion_mnist_quick', ''),
                  'factorial': ('workdirs/factorial', 'results/fashion_mnist/factorial'),
                  'budget': ('workdirs/budget', 'results/fashion_mnist/budget'),
                  'glow_layer_seeds': ('workdirs/glow_layer_seeds',

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -37,7 +38,13 @@ class Stage:
   copy_to: str = ''                  # 'copy': the results folder
   copy_phases: tuple[str, ...] = ()  # 'copy': phases whose config.json is copied
   copy_figures: tuple[str, ...] = ()  # 'copy': eval/<chain>/<figure> files (skipped if absent)
-  copy_layout: str = 'prefixed'      # 'copy': OUT/<chain>_<figure> ('prefixed') or OUT/<figure>
+  copy_layout: str = 'prefixed'      # 'copy': OUT/<chain>_<figure> ('prefixed'), OUT/<chain>/<figure>
+                                     # ('folders') or OUT/<figure> ('flat')
+  # 'train': the last step read from a JSON file another stage writes, as 'PATH:KEY' (the Glow
+  # baselines' equal-time budget); `steps` is then unused.
+  steps_from: str = ''
+  module: str = ''                   # 'run': the module run with `flags` (e.g. a benchmark)
+  creates: str = ''                  # 'run': the file it writes; the stage is done once it exists
 
   @property
   def result_key(self) -> str:
@@ -50,14 +57,29 @@ def is_done(stage: Stage) -> bool:
   cheap and refresh what they write)."""
   from vaeglow_jax import workdir as workdir_lib
   if stage.kind == 'train':
-    return stage.steps in workdir_lib.finished_steps(
+    steps = last_step(stage)
+    return steps is not None and steps in workdir_lib.finished_steps(
         workdir_lib.checkpoints_dir(stage.workdir, stage.phase))
   if stage.kind == 'evaluate':
     return stage.result_key in workdir_lib.read_metrics(stage.workdir)
   if stage.kind == 'features':
     return workdir_lib.is_file(workdir_lib.join(stage.workdir,
                                                 workdir_lib.FEATURE_EXTRACTOR_INFO))
+  if stage.kind == 'run':
+    return os.path.exists(stage.creates)
   return False
+
+
+def last_step(stage: Stage) -> int | None:
+  """A train stage's last step: `steps`, or the value in its steps_from file (None while the
+  stage that writes it has not run)."""
+  if not stage.steps_from:
+    return stage.steps
+  path, _, key = stage.steps_from.rpartition(':')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return int(json.load(f)[key])
 
 
 COMMANDS = {'train': 'experiments.train', 'evaluate': 'experiments.evaluate',
@@ -65,8 +87,11 @@ COMMANDS = {'train': 'experiments.train', 'evaluate': 'experiments.evaluate',
 
 
 def command(stage: Stage) -> list[str]:
-  """The command line of a train, evaluate, features or report stage."""
-  return [sys.executable, '-m', COMMANDS[stage.kind], *stage.flags]
+  """The command line of a train, evaluate, features, report or run stage."""
+  flags = list(stage.flags)
+  if stage.kind == 'train' and stage.steps_from:
+    flags.append(f'--config.num_train_steps={last_step(stage)}')
+  return [sys.executable, '-m', stage.module or COMMANDS[stage.kind], *flags]
 
 
 def copy_run(stage: Stage) -> list[str]:
@@ -84,9 +109,11 @@ def copy_run(stage: Stage) -> list[str]:
   for figure in stage.copy_figures:
     for path in sorted(glob.glob(os.path.join(stage.workdir, 'eval', figure))):
       chain = os.path.basename(os.path.dirname(path))
-      name = (f'{chain}_{os.path.basename(path)}' if stage.copy_layout == 'prefixed'
-              else os.path.basename(path))
+      name = {'prefixed': f'{chain}_{os.path.basename(path)}',
+              'folders': os.path.join(chain, os.path.basename(path))}.get(
+                  stage.copy_layout, os.path.basename(path))
       written.append(os.path.join(out, name))
+      os.makedirs(os.path.dirname(written[-1]), exist_ok=True)
       shutil.copyfile(path, written[-1])
   return written
 

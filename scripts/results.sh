@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces RESULTS.md: the Fashion-MNIST comparison at the CPU 'quick' budget.
-# Usage: bash scripts/results.sh [train|features|calibrate|evaluate|ablate|factorial|budget|report|all]   (default: all)
+# Usage: bash scripts/results.sh [main|calibrate|ablate|factorial|budget|all]   (default: all)
+# The main table is experiments/recipes.py's 'main_table' (train, features, evaluate, report are
+# names of it, as in earlier rounds); a rerun skips every stage already done.
 # Budget: every VAE phase 1 = 1,200 steps of batch 64 (1.4 epochs); post-hoc priors 1,200 steps;
 # Glow layer 500 steps; the Glow baseline gets the full model's training time (benchmarks.equal_time).
 set -euo pipefail
@@ -10,33 +12,10 @@ stage=${1:-all}
 py=.venv/bin/python
 root=workdirs/results
 cfg=experiments/configs/fashion_mnist.py:quick
-train() { $py -m experiments.train --config=$cfg "$@"; }
-gamma_std=(--config.model.variance=gamma --config.model.prior.kind=standard)
-gamma_flow=(--config.model.variance=gamma --config.model.prior.kind=flow)
-
-if [[ $stage == train || $stage == all ]]; then
-  # VAE, learned gamma, N(0, I) prior; then two post-hoc priors on that frozen VAE.
-  train --workdir=$root/vae_gamma --config.phase=vae "${gamma_std[@]}"
-  train --workdir=$root/vae_gamma --config.phase=second_stage "${gamma_std[@]}"
-  train --workdir=$root/vae_gamma --config.phase=prior "${gamma_flow[@]}"
-  # Full model: VAE + flow prior (diagonal variance), then the Glow layer on the frozen VAE.
-  $py -m experiments.pipeline demo --root=$root/full  # experiments/recipes.py's budget
-  # Standalone multi-scale Glow for the full model's training time: the number of baseline
-  # steps that take as long as 1,200 + 500 full-model steps, timed side by side (wall-clock
-  # budgets, --config.max_train_seconds, are unfair on a loaded machine).
-  $py -m benchmarks.equal_time --out=$root/equal_time.json
-  steps() { $py -c "import json; print(json.load(open('$root/equal_time.json'))['$1'])"; }
-  train --workdir=$root/glow_baseline --config.phase=glow_baseline --config.num_train_steps="$(steps baseline_steps)" \
-      --config.checkpoint_every_steps=1000 --config.sample_every_steps=1000
-  # The paper's Glow baseline used additive coupling; the same time budget for it.
-  train --workdir=$root/glow_baseline_additive --config.phase=glow_baseline \
-      --config.model.baseline.coupling=additive --config.num_train_steps="$(steps baseline_steps_additive)" \
-      --config.checkpoint_every_steps=1000 --config.sample_every_steps=1000
-fi
-
 features=workdirs/feature_extractor/fashion_mnist
-if [[ $stage == features || $stage == all ]]; then
-  $py -m experiments.train_feature_extractor --config=$cfg --workdir=$features
+
+if [[ $stage =~ ^(main|train|features|evaluate|report|all)$ ]]; then
+  $py -m experiments.pipeline main_table --root=$root --eval_arg=eval.iw_samples=${IW_SAMPLES:-16}
 fi
 
 # What the feature space rewards and punishes (floor, blur, noise, dropped classes).
@@ -47,16 +26,7 @@ if [[ $stage == calibrate || $stage == all ]]; then
 fi
 
 # Evaluation reads each phase's training config from its work directory.
-evaluate() { $py -m experiments.evaluate --config.eval.feature_extractor_dir=$features \
-    --config.eval.iw_samples=$iw "$@"; }
-iw=${IW_SAMPLES:-16}
-if [[ $stage == evaluate || $stage == all ]]; then
-  for phase in vae prior second_stage; do evaluate --workdir=$root/vae_gamma --config.phase=$phase; done
-  evaluate --workdir=$root/full --config.phase=vae
-  evaluate --workdir=$root/full --config.phase=glow
-  evaluate --workdir=$root/glow_baseline --config.phase=glow_baseline
-  evaluate --workdir=$root/glow_baseline_additive --config.phase=glow_baseline
-fi
+evaluate() { $py -m experiments.evaluate --config.eval.feature_extractor_dir=$features "$@"; }
 
 # The Glow-layer ablation on the full model's frozen phase-1 VAE (scripts/ablation.sh); its
 # table, and each run's metrics, config and sample figures, copied out of the work directories.
@@ -130,14 +100,4 @@ w.write_json_atomic(w.metrics_path(run), metrics, indent=2)" $root/budget16/$cel
   # How the Glow layer gains bits/dim (issue 46, item 6): seeds 1-2 of both cells.
   $py -m experiments.glow_mechanism $root/budget/gamma_standard/seed{1,2} $root/budget/diagonal_flow/seed{1,2} \
       --out=results/fashion_mnist/budget/mechanism.md
-fi
-
-if [[ $stage == report || $stage == all ]]; then
-  $py -m experiments.report $root/vae_gamma $root/full $root/glow_baseline $root/glow_baseline_additive \
-      --out=$root/table.md
-  # The figures RESULTS.md links, copied out of the (ignored) work directories.
-  for run in vae_gamma full glow_baseline glow_baseline_additive; do
-    copy_run $root/$run results/fashion_mnist/$run folders "" "*/*.png"
-  done
-  cp $root/table.md results/fashion_mnist/table.md
 fi

@@ -95,6 +95,52 @@ def test_the_ablation_is_the_commands_ablation_sh_ran():
   assert [(s.kind, _flags(s)) for s in plan] == [(k, sorted(c.split())) for k, c in old]
   assert list(recipes.ABLATION)[:3] == ['base', 'mixing_none', 'mixing_reverse']
 
+
+def test_the_main_table_is_the_commands_results_sh_ran_with_the_baselines_budget_from_its_benchmark(
+    tmp_path):
+  root = str(tmp_path)
+  plan = recipes.main_table(recipes.Settings(root=root, out='res', features='fe'))
+  by_label = {s.label: s for s in plan}
+  gamma = '--config.model.variance=gamma'
+  # scripts/results.sh train and evaluate at be3f886 (the quick preset's 1,200 steps implied).
+  old_train = {
+      'vae_gamma vae': f'--workdir={root}/vae_gamma --config.phase=vae {gamma} '
+                       '--config.model.prior.kind=standard',
+      'vae_gamma second_stage': f'--workdir={root}/vae_gamma --config.phase=second_stage {gamma} '
+                                '--config.model.prior.kind=standard',
+      'vae_gamma prior': f'--workdir={root}/vae_gamma --config.phase=prior {gamma} '
+                         '--config.model.prior.kind=flow',
+      'full vae': f'--workdir={root}/full --config.phase=vae',
+      'full glow': f'--workdir={root}/full --config.phase=glow --config.num_train_steps=500'}
+  for label, flags in old_train.items():
+    want = {f'--config={QUICK}', *flags.split()}
+    got = set(by_label[label].flags) - {'--config.num_train_steps=1200'}
+    assert got == want, label
+  budget = by_label['equal-time budget']
+  assert stages.command(budget)[1:] == ['-m', 'benchmarks.equal_time',
+                                        f'--out={root}/equal_time.json']
+  baseline = by_label['glow_baseline_additive']
+  assert not stages.is_done(budget) and not stages.is_done(baseline)  # no budget yet
+  (tmp_path / 'equal_time.json').write_text('{"baseline_steps": 3011, "baseline_steps_additive": 4077}')
+  assert stages.is_done(budget)
+  assert stages.command(baseline)[3:] == [
+      f'--config={QUICK}', f'--workdir={root}/glow_baseline_additive', '--config.phase=glow_baseline',
+      '--config.model.baseline.coupling=additive', '--config.checkpoint_every_steps=1000',
+      '--config.sample_every_steps=1000', '--config.num_train_steps=4077']
+  _finish_training(f'{root}/glow_baseline_additive', 'glow_baseline', 4077)
+  assert stages.is_done(baseline)
+  evaluations = [s for s in plan if s.kind == 'evaluate']
+  assert [(s.workdir[len(root) + 1:], s.phase) for s in evaluations] == [
+      ('vae_gamma', 'vae'), ('vae_gamma', 'prior'), ('vae_gamma', 'second_stage'), ('full', 'vae'),
+      ('full', 'glow'), ('glow_baseline', 'glow_baseline'), ('glow_baseline_additive', 'glow_baseline')]
+  assert all({'--config.eval.feature_extractor_dir=fe', '--config.eval.iw_samples=16'} <= set(s.flags)
+             for s in evaluations)
+  report = by_label['table']
+  assert report.flags[-1] == '--out=res/table.md' and len(report.flags) == 5
+  copies = [s for s in plan if s.kind == 'copy']
+  assert [(s.copy_to, s.copy_figures, s.copy_layout) for s in copies][0] == (
+      'res/vae_gamma', ('*/*.png',), 'folders')
+
 def _finish_training(workdir, phase, step):
   os.makedirs(os.path.join(workdir, phase, 'checkpoints', str(step)))
 
@@ -146,6 +192,10 @@ def test_copy_writes_metrics_configs_and_the_figures_that_exist(tmp_path):
   assert sorted(os.path.basename(p) for p in stages.copy_run(prefixed)) == [
       'config_glow.json', 'config_vae.json', 'glow_samples_T0.png', 'metrics.json']
   assert (tmp_path / 'a' / 'config_vae.json').read_text() == 'vae'
+  folders = stages.Stage('copy', str(workdir), copy_to=str(tmp_path / 'c'), copy_figures=('*/*.png',),
+                         copy_layout='folders')
+  assert sorted(os.path.relpath(p, tmp_path / 'c') for p in stages.copy_run(folders)) == [
+      'glow/samples_T0.png', 'metrics.json']
   stages.copy_run(stages.Stage('copy', str(workdir), copy_to=str(tmp_path / 'b'),
                                   copy_phases=('glow',), copy_figures=figures, copy_layout='flat'))
   assert sorted(os.listdir(tmp_path / 'b')) == ['config.json', 'metrics.json', 'samples_T0.png']
@@ -163,7 +213,7 @@ def test_the_command_lists_stages_and_refuses_bad_input_in_one_line(tmp_path):
   listing = _pipeline('demo', f'--root={tmp_path}', '--list')
   assert listing.returncode == 0, listing.stderr[-2000:]
   assert listing.stdout.split('\n')[:2] == ['  1 to do vae', '  2 to do glow']
-  for args, message in [(('nonsense',), 'give one recipe: demo, factorial, budget'),
+  for args, message in [(('nonsense',), 'give one recipe: main_table, demo, factorial, budget'),
                         (('factorial', '--seeds=a'), '--seeds must be integers, got a'),
                         (('factorial', '--cells=gamma_normal'), '--cells: unknown gamma_normal'),
                         (('demo', '--train_arg=xla'), "--train_arg: 'xla' is not KEY=VALUE")]:
