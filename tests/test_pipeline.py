@@ -141,6 +141,24 @@ def test_the_main_table_is_the_commands_results_sh_ran_with_the_baselines_budget
   assert [(s.copy_to, s.copy_figures, s.copy_layout) for s in copies][0] == (
       'res/vae_gamma', ('*/*.png',), 'folders')
 
+
+def test_the_glow_layer_seeds_are_the_commands_glow_layer_seeds_sh_ran():
+  plan = recipes.glow_layer_seeds(recipes.Settings(root='g', out='o', features='fe', seeds=(1,)))
+  evaluation = ('--workdir=g/seed1 --config.phase=glow --config.eval.prior_phase= '
+                '--config.eval.feature_extractor_dir=fe --config.eval.iw_samples=4 '
+                '--config.eval.max_test_examples=2000 --config.eval.num_fid_samples=2000 '
+                '--config.eval.temperatures=(0.0,0.5,1.0)')
+  old = [('features', f'--config={QUICK} --workdir=fe'),
+         ('train', f'--config={QUICK} --workdir=g/seed1 --config.seed=1 --config.phase=vae '
+                   '--config.num_train_steps=1200'),
+         ('train', f'--config={QUICK} --workdir=g/seed1 --config.seed=1 --config.phase=glow '
+                   '--config.num_train_steps=500'),
+         ('evaluate', evaluation)]
+  assert [(s.kind, _flags(s)) for s in plan[:4]] == [(k, sorted(c.split())) for k, c in old]
+  copy, table = plan[4:]
+  assert (copy.copy_to, copy.copy_layout, copy.copy_phases) == ('o/seed1', 'flat', ('glow',))
+  assert table.kind == 'report' and table.flags == ('--ablation', 'g/seed1', '--out=o/table.md')
+
 def _finish_training(workdir, phase, step):
   os.makedirs(os.path.join(workdir, phase, 'checkpoints', str(step)))
 
