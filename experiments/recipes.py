@@ -188,7 +188,8 @@ ABLATION = {
 
 def ablation(s: Settings) -> list[Stage]:
   """Each variant's Glow layer trained into ROOT/<variant> on the frozen phase 1 of s.stage1,
-  then evaluated (SEEDS_EVAL: 2,000 test images, IW K=4; 2,000 samples at T = 0, 0.5, 1)."""
+  then evaluated (SEEDS_EVAL: 2,000 test images, IW K=4; 2,000 samples at T = 0, 0.5, 1); with an
+  OUT folder, the table (OUT/ablation.md) and each variant's metrics, config and figures."""
   evaluation = {**SEEDS_EVAL, 'eval.feature_extractor_dir': s.features, **dict(s.eval_overrides)}
   stages = []
   for name in s.variants or tuple(ABLATION):
@@ -198,6 +199,14 @@ def ablation(s: Settings) -> list[Stage]:
     stages += [train(workdir, s.config, 'glow', steps,
                      {'stage1_workdir': s.stage1, **delta, **dict(s.train_overrides)}, f'{name} glow'),
                evaluate(workdir, 'glow', '', evaluation, f'{name} eval glow')]
+  if s.out:
+    names = s.variants or tuple(ABLATION)
+    stages.append(Stage('report', s.root, ('--ablation', *(f'{s.root}/{n}' for n in names),
+                                           f'--out={s.out}/ablation.md'), label='table'))
+    stages += [Stage('copy', f'{s.root}/{name}', label=f'{name} copy', copy_to=f'{s.out}/{name}',
+                     copy_phases=('glow',), copy_layout='flat',
+                     copy_figures=('glow/decoder_mean_vs_glow.png', 'glow/samples_T0.5.png'))
+               for name in names]
   return stages
 
 

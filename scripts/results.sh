@@ -31,14 +31,8 @@ evaluate() { $py -m experiments.evaluate --config.eval.feature_extractor_dir=$fe
 # The Glow-layer ablation on the full model's frozen phase-1 VAE (scripts/ablation.sh); its
 # table, and each run's metrics, config and sample figures, copied out of the work directories.
 if [[ $stage == ablate || $stage == all ]]; then
-  FEATURES=$features bash scripts/ablation.sh $root/full $root/ablation
-  read -r -a variants <<< "$(bash scripts/ablation.sh --list)"
-  out=results/fashion_mnist/glow_layer_ablation
-  mkdir -p $out
-  $py -m experiments.report --ablation "${variants[@]/#/$root/ablation/}" --out=$out/ablation.md
-  for run in "${variants[@]}"; do
-    copy_run $root/ablation/$run $out/$run flat glow "glow/decoder_mean_vs_glow.png glow/samples_T0.5.png"
-  done
+  $py -m experiments.pipeline ablation --stage1=$root/full --root=$root/ablation \
+      --out=results/fashion_mnist/glow_layer_ablation --features=$features
 fi
 
 # The round-3 factorial (scripts/factorial.sh: variance x phase-1 prior x seeds 0, 1, four chains

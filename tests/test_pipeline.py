@@ -94,6 +94,13 @@ def test_the_ablation_is_the_commands_ablation_sh_ran():
          ('evaluate', f'--workdir=o/lr2e-3 {evaluation}')]
   assert [(s.kind, _flags(s)) for s in plan] == [(k, sorted(c.split())) for k, c in old]
   assert list(recipes.ABLATION)[:3] == ['base', 'mixing_none', 'mixing_reverse']
+  # With an OUT folder, results.sh's ablate stage at be3f886: the table, then each run copied.
+  plan = recipes.ablation(recipes.Settings(root='o', out='res', stage1='p1', variants=('base', 'affine')))
+  table, *copies = plan[4:]
+  assert table.flags == ('--ablation', 'o/base', 'o/affine', '--out=res/ablation.md')
+  assert [(c.workdir, c.copy_to, c.copy_phases, c.copy_layout, c.copy_figures) for c in copies] == [
+      (f'o/{n}', f'res/{n}', ('glow',), 'flat',
+       ('glow/decoder_mean_vs_glow.png', 'glow/samples_T0.5.png')) for n in ('base', 'affine')]
 
 
 def test_the_main_table_is_the_commands_results_sh_ran_with_the_baselines_budget_from_its_benchmark(
