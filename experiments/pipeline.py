@@ -19,6 +19,8 @@ exit status (the recipe stops there; rerun to continue).
 from __future__ import annotations
 
 import ast
+import os
+import sys
 
 from absl import flags
 
@@ -98,8 +100,12 @@ def main(argv):
   config = settings(argv[1])
   stages = recipes.RECIPES[argv[1]](config)
   if _LIST.value:
-    for number, stage in enumerate(stages, 1):
-      print(f'{number:3d} {"done " if stages_lib.is_done(stage) else "to do"} {stage.label}')
+    try:
+      for number, stage in enumerate(stages, 1):
+        print(f'{number:3d} {"done " if stages_lib.is_done(stage) else "to do"} {stage.label}',
+              flush=True)
+    except BrokenPipeError:  # `... --list | head`: the reader has what it wanted
+      os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return
   status = stages_lib.run(stages, config.out)
   if status:

@@ -238,6 +238,11 @@ def test_the_command_lists_stages_and_refuses_bad_input_in_one_line(tmp_path):
   listing = _pipeline('demo', f'--root={tmp_path}', '--list')
   assert listing.returncode == 0, listing.stderr[-2000:]
   assert listing.stdout.split('\n')[:2] == ['  1 to do vae', '  2 to do glow']
+  # Piped into a reader that stops early: no trace.
+  head = subprocess.run(f'{sys.executable} -m experiments.pipeline factorial --root={tmp_path} '
+                        '--seeds=0,1,2,3 --list | head -1', shell=True, cwd=ROOT,
+                        capture_output=True, text=True, timeout=120)
+  assert head.stdout == '  1 to do features\n' and 'Traceback' not in head.stderr, head.stderr
   for args, message in [(('nonsense',), 'give one recipe: main_table, demo, factorial, budget'),
                         (('factorial', '--seeds=a'), '--seeds must be integers, got a'),
                         (('factorial', '--cells=gamma_normal'), '--cells: unknown gamma_normal'),
