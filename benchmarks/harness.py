@@ -24,18 +24,18 @@ from vaeglow_jax.training import train as train_lib
 
 
 def model_config(dataset: str, preset: str):
-  """The experiments config of a dataset at a preset ('quick', 'default'), or 'test': the tests'
-  tiny config (tests/configs/tiny.py), for smoke runs."""
+  """The experiments config of a dataset at a preset ('quick', 'default'), or 'test': the tiny
+  preset (fashion_mnist:tiny, the tests' config) for smoke runs."""
   import importlib
-  from tests.configs import tiny
   if dataset not in data_lib.DATASETS:  # the library's datasets; each has experiments/configs/<name>.py
     raise ValueError(f'no benchmark config for {dataset!r}; choose one of {list(data_lib.DATASETS)}')
+  from experiments.configs import fashion_mnist
   if preset == 'test' and dataset == 'fashion_mnist':
-    return tiny.get_config()
+    return fashion_mnist.get_config('tiny')
   module = importlib.import_module(f'experiments.configs.{dataset}')
   if preset == 'test' and dataset == 'cifar10':
     config = module.get_config('quick')
-    tiny_config = tiny.get_config()
+    tiny_config = fashion_mnist.get_config('tiny')
     config.model = tiny_config.model
     config.model.glow.num_squeezes = 0
     config.data.resize = tiny_config.data.resize  # 8x8, as the tests' config

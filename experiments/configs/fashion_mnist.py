@@ -2,7 +2,8 @@
 
 Presets: 'default' = the paper's hyperparameters; 'quick' = the CPU demo
 (both phases in well under 20 minutes on 2 cores); 'smoke' = the quick model for 60 steps a phase
-and a small evaluation (a first try, a few minutes). The tests' tiny config is tests/configs/tiny.py.
+and a small evaluation (a first try, a few minutes); 'tiny' = 8x8 images and models a few hundred
+parameters wide, for tests, script rehearsals and benchmark smoke runs (seconds per phase).
 Glow-layer coupling width: the paper does not state it; 256 here, half of
 Glow's 512, since the layer only sharpens a VAE that already models the data.
 One squeeze makes the 1-channel image 14x14x4 so channel couplings apply.
@@ -17,7 +18,7 @@ def get_config(preset: str = 'default'):
   c.model.num_scales = 3
   c.model.glow.num_squeezes = 1
   c.model.baseline.levels = 2     # 28 x 28: three halvings do not divide it
-  if preset in ('quick', 'smoke'):
+  if preset in ('quick', 'smoke', 'tiny'):
     apply_cpu_quick(c)
     # scripts/demo.sh runs 1,200 phase-1 steps and 500 phase-2 steps (1.4 + 0.6 epochs; step
     # times in BENCHMARKS.md).
@@ -41,6 +42,38 @@ def get_config(preset: str = 'default'):
     c.eval.update(max_test_examples=512, iw_samples=4, num_fid_samples=512,
                   temperatures=(0.0, 0.5), num_grid_samples=16, num_interpolations=4,
                   interpolation_steps=6)
+  elif preset == 'tiny':
+    _shrink_to_tiny(c)
   elif preset not in ('default', 'quick'):
-    raise ValueError(f"unknown preset {preset!r}; use 'default', 'quick' or 'smoke'.")
+    raise ValueError(f"unknown preset {preset!r}; use 'default', 'quick', 'smoke' or 'tiny'.")
   return c
+
+
+def _shrink_to_tiny(c) -> None:
+  """The quick preset shrunk to 8x8 images and tiny models: a test compiles and trains in seconds."""
+  c.batch_size = 8
+  c.num_train_steps = 6
+  c.checkpoint_every_steps = 3
+  c.log_every_steps = 2
+  c.sample_every_steps = 6
+  c.num_samples = 4
+  c.data.resize = 8
+  c.data.shuffle_buffer = 64
+  c.model.num_scales = 2
+  c.model.latent_dim = 4
+  c.model.min_log_std = -5.0  # the tiny models' numerics as before the quick floor moved to -7
+  c.model.base_channels = 8
+  c.model.fc_dim = 16
+  c.model.prior.num_layers = 2
+  c.model.prior.hidden = 16
+  c.model.glow.depth = 2
+  c.model.glow.hidden = 8
+  c.model.second_stage.width = 16
+  c.model.baseline.depth = 2
+  c.model.baseline.hidden = 8
+  c.feature_extractor.update(widths=(8, 16), feature_dim=16, num_steps=20, batch_size=32,
+                             max_train_examples=256)
+  c.eval.update(batch_size=8, max_test_examples=32, iw_samples=4, num_fid_samples=24,
+                num_grid_samples=4, num_interpolations=2, interpolation_steps=3)
+  c.calibration.update(num_images=48, blur_sigmas=(1.0, 2.0), noise_stds=(0.05, 0.2),
+                       keep_classes=(10, 2), sample_counts=(16,))

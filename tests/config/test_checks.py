@@ -33,7 +33,7 @@ def test_every_bad_feature_extractor_value_is_named_in_one_line():
 
 
 @pytest.mark.parametrize('name', ['fashion_mnist', 'fashion_mnist:quick', 'fashion_mnist:smoke',
-                                  'cifar10', 'celeba', 'mnist'])
+                                  'fashion_mnist:tiny', 'cifar10', 'celeba', 'mnist'])
 def test_every_preset_passes_the_checks_in_every_phase(name):
   import importlib
   from vaeglow_jax import data as data_lib, phases
