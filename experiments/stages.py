@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import glob
-import json
+import fnmatch
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -48,8 +46,9 @@ class Stage:
 
   @property
   def result_key(self) -> str:
-    """An evaluation's metrics.json key (evaluator.result_name)."""
-    return self.phase + (f'+{self.prior_phase}' if self.prior_phase else '')
+    """An evaluation's metrics.json key (as evaluator.result_name gives it)."""
+    from vaeglow_jax.evaluation.metrics import keys
+    return keys.result_key(self.phase, self.prior_phase)
 
 
 def is_done(stage: Stage) -> bool:
@@ -66,20 +65,19 @@ def is_done(stage: Stage) -> bool:
     return workdir_lib.is_file(workdir_lib.join(stage.workdir,
                                                 workdir_lib.FEATURE_EXTRACTOR_INFO))
   if stage.kind == 'run':
-    return os.path.exists(stage.creates)
+    return workdir_lib.is_file(stage.creates)
   return False
 
 
 def last_step(stage: Stage) -> int | None:
   """A train stage's last step: `steps`, or the value in its steps_from file (None while the
   stage that writes it has not run)."""
+  from vaeglow_jax import workdir as workdir_lib
   if not stage.steps_from:
     return stage.steps
   path, _, key = stage.steps_from.rpartition(':')
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return int(json.load(f)[key])
+  values = workdir_lib.read_json(path)
+  return None if values is None else int(values[key])
 
 
 COMMANDS = {'train': 'experiments.train', 'evaluate': 'experiments.evaluate',
@@ -94,27 +92,38 @@ def command(stage: Stage) -> list[str]:
   return [sys.executable, '-m', stage.module or COMMANDS[stage.kind], *flags]
 
 
+def _figures(workdir: str, pattern: str):
+  """(chain, file name, path) of the files eval/<chain>/<file> of `workdir` that match the
+  'CHAIN/FILE' pattern (fnmatch: '*' allowed in either part), sorted."""
+  from vaeglow_jax import workdir as workdir_lib
+  chain_pattern, file_pattern = pattern.split('/')
+  evaluated = workdir_lib.join(workdir, 'eval')
+  for chain in fnmatch.filter(workdir_lib.list_dir(evaluated), chain_pattern):
+    folder = workdir_lib.join(evaluated, chain)
+    for name in fnmatch.filter(workdir_lib.list_dir(folder), file_pattern):
+      yield chain, name, workdir_lib.join(folder, name)
+
+
 def copy_run(stage: Stage) -> list[str]:
   """A run's eval/metrics.json, its phases' config.json (config_<phase>.json when several) and
-  the figures that exist, into stage.copy_to; returns the paths written. (Local folders: the
-  results folder is committed.)"""
+  the figures that exist, into stage.copy_to; returns the paths written. The run is read
+  through the work-directory module (local or gs://); the results folder is local (committed)."""
+  from vaeglow_jax import workdir as workdir_lib
   out = stage.copy_to
-  os.makedirs(out, exist_ok=True)
-  written = [os.path.join(out, 'metrics.json')]
-  shutil.copyfile(os.path.join(stage.workdir, 'eval', 'metrics.json'), written[0])
-  for phase in stage.copy_phases:
-    name = 'config.json' if len(stage.copy_phases) == 1 else f'config_{phase}.json'
-    written.append(os.path.join(out, name))
-    shutil.copyfile(os.path.join(stage.workdir, phase, 'config.json'), written[-1])
+  sources = [(workdir_lib.metrics_path(stage.workdir), 'metrics.json')]
+  sources += [(workdir_lib.config_path(stage.workdir, phase),
+               'config.json' if len(stage.copy_phases) == 1 else f'config_{phase}.json')
+              for phase in stage.copy_phases]
   for figure in stage.copy_figures:
-    for path in sorted(glob.glob(os.path.join(stage.workdir, 'eval', figure))):
-      chain = os.path.basename(os.path.dirname(path))
-      name = {'prefixed': f'{chain}_{os.path.basename(path)}',
-              'folders': os.path.join(chain, os.path.basename(path))}.get(
-                  stage.copy_layout, os.path.basename(path))
-      written.append(os.path.join(out, name))
-      os.makedirs(os.path.dirname(written[-1]), exist_ok=True)
-      shutil.copyfile(path, written[-1])
+    sources += [(path, {'prefixed': f'{chain}_{name}', 'folders': os.path.join(chain, name)}.get(
+        stage.copy_layout, name)) for chain, name, path in _figures(stage.workdir, figure)]
+  written = []
+  for source, name in sources:
+    data = workdir_lib.read_bytes(source)  # before anything is written: a missing file writes nothing
+    written.append(os.path.join(out, name))
+    os.makedirs(os.path.dirname(written[-1]), exist_ok=True)
+    with open(written[-1], 'wb') as f:
+      f.write(data)
   return written
 
 

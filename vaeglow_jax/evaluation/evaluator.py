@@ -102,8 +102,7 @@ def fit_to_model(phase: phases.Phase, variables, where: str):
 def result_name(config) -> str:
   """The metrics.json key and eval/ folder of an evaluation: the phase, or 'PHASE+PRIOR' when it
   samples from another phase's latent prior (eval.prior_phase)."""
-  prior_phase = config.eval.get('prior_phase', '')
-  return f'{config.phase}+{prior_phase}' if prior_phase else config.phase
+  return keys.result_key(config.phase, config.eval.get('prior_phase', ''))
 
 
 def check_prior_phase(config, workdir: str) -> None:

@@ -20,6 +20,12 @@ RECONSTRUCTION = 'reconstruction'
 CLASSIFIER_TEST_ACCURACY = 'classifier_test_accuracy'  # a feature space's classifier
 
 
+def result_key(phase: str, prior_phase: str = '') -> str:
+  """metrics.json's top-level key (and eval/ folder) of one evaluation: the phase, or
+  'PHASE+PRIOR' for a chain sampled from another phase's latent prior."""
+  return f'{phase}+{prior_phase}' if prior_phase else phase
+
+
 def score_key(score: str, space: str) -> str:
   """One score in one feature space: 'fid_fashion_mnist', 'kid_se_inception'."""
   return f'{score}_{space}'
