@@ -1,6 +1,8 @@
-r"""Checks that every decimal number in RESULTS.md is in the results it cites.
+r"""Checks that every decimal number in RESULTS.md is in the results it cites, and that every
+results folder it cites says where it comes from.
 
-  python -m experiments.check_results [--results_md=RESULTS.md] [--results_dir=results]
+  python -m experiments.check_results [--results_md=RESULTS.md] [--results_dir=results] \
+      [--script=scripts/results.sh]
 
 A number written with d decimals passes when some number in a file under results/ (every JSON
 leaf; every number of the Markdown and TSV tables) or in BENCHMARKS.md (the timings it cites)
@@ -8,13 +10,19 @@ rounds to it at d decimals (sign ignored),
 or when it is listed in DERIVED below with how it follows from numbers that are. Numbers
 without decimals (step counts, seeds) are not checked. This catches a RESULTS.md that went
 stale against a regenerated results file (round 4 found the calibration table so); it cannot
-tell two equal numbers of different runs apart. Exit 1 with the numbers not found.
+tell two equal numbers of different runs apart.
+
+Provenance: every path under results/ that RESULTS.md names must lie in a folder of its table
+"Where each result comes from" (| folder | commit | command |, folders relative to results/), whose
+commit is one of this repository's and whose `results.sh STAGE` commands name stages that
+scripts/results.sh has; and each folder of the table must exist. Exit 1 with what is missing.
 """
 
 import glob
 import json
 import os
 import re
+import subprocess
 import sys
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -72,6 +80,78 @@ def missing(results_md_text: str, results_numbers: set[float]) -> list[str]:
   return out
 
 
+PROVENANCE_HEADING = '## Where each result comes from'
+_RESULTS_PATH = re.compile(r'results/[\w./+*<>-]+')
+_ROW = re.compile(r'^\|\s*`([^`]+)`\s*\|\s*([0-9a-f]{7,40})\b[^|]*\|(.*)\|\s*$')
+_STAGE = re.compile(r'results\.sh (\w+)')
+
+
+def cited_folders(text: str) -> set[str]:
+  """The results/... paths the text names, each cut before its first pattern part ('*', '<run>');
+  paths that are only a pattern under a dataset's folder (results/fashion_mnist/*/x) are left out."""
+  out = set()
+  for path in _RESULTS_PATH.findall(text):
+    parts = []
+    for part in path.rstrip('.').split('/'):
+      if '*' in part or '<' in part:
+        break
+      parts.append(part)
+    if len([p for p in parts if p]) >= 3:
+      out.add('/'.join(p for p in parts if p))
+  return out
+
+
+def provenance_rows(text: str) -> list[tuple[str, str, str]]:
+  """(folder under results/, commit, command) of each row of the provenance table."""
+  if PROVENANCE_HEADING not in text:
+    return []
+  section = text.split(PROVENANCE_HEADING, 1)[1].split('\n## ', 1)[0]
+  rows = []
+  for line in section.splitlines():
+    match = _ROW.match(line)
+    if match:
+      rows.append((match.group(1).strip('/'), match.group(2), match.group(3).strip()))
+  return rows
+
+
+def _known_commit(commit: str, repo: str) -> bool | None:
+  """Whether `commit` is in the git repository at `repo`; None where there is no git history."""
+  try:
+    result = subprocess.run(['git', '-C', repo, 'cat-file', '-e', f'{commit}^{{commit}}'],
+                            capture_output=True, timeout=30, check=False)
+  except (OSError, subprocess.TimeoutExpired):
+    return None
+  if result.returncode and b'not a git repository' in result.stderr:
+    return None
+  return result.returncode == 0
+
+
+def provenance_problems(text: str, results_dir: str, script_text: str, repo: str = '.') -> list[str]:
+  """What RESULTS.md's provenance table leaves out or gets wrong (empty: nothing)."""
+  rows = provenance_rows(text)
+  if not rows:
+    return [f'no table under "{PROVENANCE_HEADING}"']
+  folders = {folder for folder, _, _ in rows}
+  problems = []
+  for cited in sorted(cited_folders(text)):
+    relative = cited.split('/', 1)[1]
+    if not any(relative == f or relative.startswith(f + '/') for f in folders):
+      problems.append(f'{cited}: in no row of the provenance table')
+  # The stages results.sh takes: `$stage == NAME` and the names of `$stage =~ ^(A|B)$`.
+  stages = set(re.findall(r'\$stage == (\w+)', script_text))
+  for names in re.findall(r'\$stage =~ \^\(([\w|]+)\)\$', script_text):
+    stages.update(names.split('|'))
+  for folder, commit, command in rows:
+    if not os.path.exists(os.path.join(results_dir, folder)):
+      problems.append(f'{folder}: a provenance row, but no such file or folder under {results_dir}/')
+    if _known_commit(commit, repo) is False:
+      problems.append(f'{folder}: commit {commit} is not in this repository')
+    for stage in _STAGE.findall(command):
+      if stage not in stages:
+        problems.append(f'{folder}: scripts/results.sh has no stage {stage!r}')
+  return problems
+
+
 def main(argv: list[str]) -> int:
   args = dict(a.lstrip('-').split('=', 1) for a in argv[1:])
   with open(args.get('results_md', 'RESULTS.md')) as f:
@@ -79,11 +159,19 @@ def main(argv: list[str]) -> int:
   # BENCHMARKS.md: the timings RESULTS.md cites (the speed claims).
   not_found = missing(text, numbers_in_results(args.get('results_dir', 'results'),
                                                (args.get('benchmarks_md', 'BENCHMARKS.md'),)))
+  with open(args.get('script', 'scripts/results.sh')) as f:
+    script_text = f.read()
+  problems = provenance_problems(text, args.get('results_dir', 'results'), script_text)
   if not_found:
     print(f'{len(not_found)} number(s) of RESULTS.md not in results/: {", ".join(not_found)}')
+  for problem in problems:
+    print(f'provenance: {problem}')
+  if not_found or problems:
     return 1
   print(f'every decimal number of RESULTS.md ({len(set(_NUMBER.findall(text)))}) is in results/ '
-        f'or listed as derived ({len(DERIVED)})')
+        f'or listed as derived ({len(DERIVED)}); every results folder it cites '
+        f'({len(cited_folders(text))} paths) is in its provenance table '
+        f'({len(provenance_rows(text))} rows)')
   return 0
 
 

@@ -3,7 +3,8 @@ r"""Runs a recipe of experiments.recipes, skipping every stage already done.
   python -m experiments.pipeline demo [--root=workdirs/fashion_mnist_quick]
   python -m experiments.pipeline factorial --seeds=3,4 [--cells=gamma_standard] \
       [--root=...] [--out=...] [--train_arg=model.conv_impl=xla --train_arg=cpu_devices=1]
-  python -m experiments.pipeline budget --seeds=1,2
+  python -m experiments.pipeline budget --seeds=0,1,2
+  python -m experiments.pipeline budget16 [--stage1=workdirs/budget]   # the budget runs, longer
   python -m experiments.pipeline glow_layer_seeds --seeds=0,1,2
   python -m experiments.pipeline ablation --stage1=workdirs/results/full [--variants=base,width32]
   python -m experiments.pipeline factorial --seeds=0 --list   # the stages, done or to do
@@ -48,7 +49,8 @@ _TRAIN_ARGS = flags.DEFINE_multi_string('train_arg', [], 'KEY=VALUE: a config ov
 _EVAL_ARGS = flags.DEFINE_multi_string('eval_arg', [], 'KEY=VALUE: a config override for every '
                                        'evaluation (repeat it; e.g. eval.max_test_examples=32).')
 _STAGE1 = flags.DEFINE_string('stage1', '', 'ablation: the phase-1 work directory the variants '
-                              'build on.')
+                              'build on; budget16: the budget recipe\'s root it continues '
+                              '(default: workdirs/budget).')
 _VARIANTS = flags.DEFINE_list('variants', [], 'ablation: the variants (default: all of '
                               'experiments.recipes.ABLATION).')
 _LIST = flags.DEFINE_bool('list', False, 'Print the stages, each done or to do, and run nothing.')

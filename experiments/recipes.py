@@ -21,6 +21,7 @@ FACTORIAL_VAE_STEPS = 600  # the round-3 factorial: half the demo's phase 1 (and
 FACTORIAL_GLOW_STEPS = 250
 BUDGET_VAE_STEPS = 2400    # the budget direction: 4x the factorial's phase 1
 BUDGET_GLOW_STEPS = 2000   # and 8x its Glow layer
+BUDGET16_GLOW_STEPS = 4000  # then 16x, resumed from the 8x runs
 FACTORIAL_CELLS = ('gamma_standard', 'gamma_flow', 'diagonal_standard', 'diagonal_flow')
 BUDGET_CELLS = ('gamma_standard', 'diagonal_flow')  # the best chain's cell and the paper's
 
@@ -144,6 +145,22 @@ def budget(s: Settings) -> list[Stage]:
       train_overrides=tuple({**LEVERS_OFF, **dict(s.train_overrides)}.items())))
 
 
+def budget16(s: Settings) -> list[Stage]:
+  """The budget recipe's runs (s.stage1: its root) carried on to 16x the factorial's Glow-layer
+  steps: each cell and seed (default seed 0) forked into ROOT/<cell>/seed<S> without its Glow-layer
+  evaluations, then the budget recipe's stages there with BUDGET16_GLOW_STEPS. Phase 1 and the
+  post-hoc prior are done in the fork; the Glow layer resumes from its 2,000-step checkpoint,
+  which is the run trained to 4,000 from the start (the learning rate halves per epoch)."""
+  source = s.stage1 or DEFAULT_ROOTS['budget'][0]
+  seeds = s.seeds or (0,)
+  plan = budget(dataclasses.replace(s, seeds=seeds, glow_steps=s.glow_steps or BUDGET16_GLOW_STEPS))
+  forks = [Stage('fork', f'{s.root}/{cell}/seed{seed}', label=f'{cell}/seed{seed} fork',
+                 fork_from=f'{source}/{cell}/seed{seed}', fork_drop=('glow', 'glow+prior'))
+           for seed in seeds for cell in s.cells or BUDGET_CELLS]
+  features = [stage for stage in plan if stage.kind == 'features']
+  return features + forks + [stage for stage in plan if stage.kind != 'features']
+
+
 def glow_layer_seeds(s: Settings) -> list[Stage]:
   """The issue-12 criterion over phase-1 seeds: the demo's two phases per seed, then the Glow
   layer evaluated (SEEDS_EVAL) and copied to OUT/seed<S>/."""
@@ -253,12 +270,13 @@ def main_table(s: Settings) -> list[Stage]:
 
 
 RECIPES = {'main_table': main_table, 'demo': demo, 'factorial': factorial, 'budget': budget,
-           'glow_layer_seeds': glow_layer_seeds, 'ablation': ablation}
+           'budget16': budget16, 'glow_layer_seeds': glow_layer_seeds, 'ablation': ablation}
 # Where each recipe runs and writes by default (flags override).
-DEFAULT_ROOTS = {'main_table': ('workdirs/results', 'results/fashion_mnist'),
+DEFAULT_ROOTS = {'main_table': ('workdirs/results', 'results/fashion_mnist/main_table_today'),
                  'demo': ('workdirs/fashion_mnist_quick', ''),
                  'factorial': ('workdirs/factorial', 'results/fashion_mnist/factorial'),
                  'budget': ('workdirs/budget', 'results/fashion_mnist/budget'),
+                 'budget16': ('workdirs/budget16', 'results/fashion_mnist/budget16'),
                  'glow_layer_seeds': ('workdirs/glow_layer_seeds',
                                       'results/fashion_mnist/glow_layer_seeds'),
                  'ablation': ('workdirs/results/ablation', '')}

@@ -1,7 +1,8 @@
 """A stage of a recipe (experiments.recipes), whether it is done, and running a list of them.
 
 `run` runs each stage that is not done, in order, each command in its own process; a copy stage
-copies a run's results into a (local, committed) results folder.
+copies a run's results into a (local, committed) results folder, and a fork stage copies a
+trained work directory to train it further elsewhere.
 """
 
 from __future__ import annotations
@@ -14,13 +15,25 @@ import subprocess
 import sys
 import time
 
+from vaeglow_jax import errors
+
+# A fork stage's work directory: FORK_DONE (written last) records what it was copied from; FORK_PARTIAL
+# (written first) marks a copy in progress, which a rerun may replace.
+FORK_DONE = 'forked_from.json'
+FORK_PARTIAL = 'forking_from.json'
+
+
+class StageError(errors.UserError, RuntimeError):
+  """A stage cannot run as asked (e.g. a fork onto a work directory that is not its own)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
   """One command of a recipe.
 
   kind: 'train' (experiments.train), 'evaluate', 'features' (experiments.train_feature_extractor),
-    'copy' (a run's metrics, configs and figures into a results folder) or 'report'.
+    'copy' (a run's metrics, configs and figures into a results folder), 'report', 'run' (a
+    module that creates one file) or 'fork' (a copy of the work directory `fork_from`).
   workdir: the work directory it reads or writes.
   flags: its command-line flags, '--config.KEY=VALUE' and the like, in order.
   phase, steps: a train stage's phase and last step; an evaluation's phase (and prior_phase).
@@ -43,6 +56,10 @@ class Stage:
   steps_from: str = ''
   module: str = ''                   # 'run': the module run with `flags` (e.g. a benchmark)
   creates: str = ''                  # 'run': the file it writes; the stage is done once it exists
+  # 'fork': the trained work directory copied to `workdir`, and the metrics.json entries (with
+  # their eval/<entry>/ folders) left out, which the further training will replace.
+  fork_from: str = ''
+  fork_drop: tuple[str, ...] = ()
 
   @property
   def result_key(self) -> str:
@@ -66,6 +83,9 @@ def is_done(stage: Stage) -> bool:
                                                 workdir_lib.FEATURE_EXTRACTOR_INFO))
   if stage.kind == 'run':
     return workdir_lib.is_file(stage.creates)
+  if stage.kind == 'fork':
+    done = workdir_lib.read_json(workdir_lib.join(stage.workdir, FORK_DONE))
+    return done is not None and done.get('source') == stage.fork_from
   return False
 
 
@@ -127,6 +147,36 @@ def copy_run(stage: Stage) -> list[str]:
   return written
 
 
+def fork_run(stage: Stage) -> list[str]:
+  """Copies the work directory stage.fork_from (every phase's checkpoints, configs and logs, and
+  its evaluations but stage.fork_drop's) to stage.workdir, where a longer training resumes from
+  its checkpoints; returns the relative paths copied. Either may be local or gs://. A work
+  directory already there is refused unless it is this fork, interrupted (then copied again)."""
+  from vaeglow_jax import workdir as workdir_lib
+  target, source = stage.workdir, stage.fork_from
+  if not workdir_lib.is_dir(source):
+    raise StageError(f'fork: {source} is no work directory; train it first (the recipe that '
+                     'writes it), or give the right root.')
+  partial = workdir_lib.join(target, FORK_PARTIAL)
+  in_progress = workdir_lib.read_json(partial)
+  if workdir_lib.exists(target) and workdir_lib.list_dir(target) and (
+      in_progress is None or in_progress.get('source') != source):
+    raise StageError(f'fork: {target} exists and is not a copy of {source}; remove it or choose '
+                     'another root (nothing was written).')
+  workdir_lib.write_json_atomic(partial, {'source': source})
+  copied = workdir_lib.copy_tree(source, target)
+  metrics = workdir_lib.read_metrics(target)
+  for key in stage.fork_drop:
+    metrics.pop(key, None)
+    workdir_lib.remove_tree(workdir_lib.eval_dir(target, key))
+  if metrics:
+    workdir_lib.write_json_atomic(workdir_lib.metrics_path(target), metrics, indent=2)
+  workdir_lib.write_json_atomic(workdir_lib.join(target, FORK_DONE),
+                                {'source': source, 'dropped': list(stage.fork_drop)})
+  workdir_lib.remove_tree(partial)
+  return copied
+
+
 def run(stages: list[Stage], out: str = '', runner=subprocess.call, log=print) -> int:
   """Runs each stage that is not done, in order; returns 0, or the first failed stage's exit
   status. `runner` takes a command line and returns its exit status."""
@@ -136,8 +186,8 @@ def run(stages: list[Stage], out: str = '', runner=subprocess.call, log=print) -
     log(f'== {number}/{len(stages)}: {stage.label} ==')
     sys.stdout.flush()  # before the stage's own output
     start = time.time()
-    if stage.kind == 'copy':
-      copy_run(stage)
+    if stage.kind in ('copy', 'fork'):
+      (copy_run if stage.kind == 'copy' else fork_run)(stage)
       continue
     status = runner(command(stage))
     if status:

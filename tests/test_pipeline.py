@@ -1,6 +1,7 @@
 """experiments.recipes and experiments.pipeline: the recipes run the commands the shell scripts
 ran, a rerun skips what is done, and a failed stage stops the recipe where a rerun picks it up."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -74,6 +75,82 @@ def test_the_budget_recipe_is_the_factorial_at_its_budget_with_the_levers_off():
   assert all({'--config.model.conv_impl=xla', '--config.cpu_devices=1'} <= set(s.flags)
              for s in trains)
 
+
+
+def test_budget16_forks_the_8x_runs_then_runs_what_results_sh_ran_there_with_the_levers_off():
+  plan = recipes.budget16(recipes.Settings(root='r16', stage1='r8', features='fe'))
+  forks = [s for s in plan if s.kind == 'fork']
+  assert [(s.workdir, s.fork_from, s.fork_drop) for s in forks] == [
+      (f'r16/{cell}/seed0', f'r8/{cell}/seed0', ('glow', 'glow+prior'))
+      for cell in ('gamma_standard', 'diagonal_flow')]
+  kinds = [s.kind for s in plan]
+  assert kinds.index('train') > max(i for i, k in enumerate(kinds) if k == 'fork')
+  # results.sh's budget stage at 7e37620, after copying the 8x work directories: per cell
+  # `CELLS=$cell VAE_STEPS=2400 GLOW_STEPS=4000 ROOT=r16 bash scripts/factorial.sh 0`, i.e. the
+  # factorial recipe of that cell; the recipe adds the levers off (seed 0 predates them).
+  old = [s for cell in ('gamma_standard', 'diagonal_flow') for s in recipes.factorial(
+      recipes.Settings(root='r16', seeds=(0,), cells=(cell,), vae_steps=2400, glow_steps=4000,
+                       features='fe'))]
+  old = old[:2] + [s for s in old[2:] if s.kind != 'features']  # factorial.sh ran them per cell
+  levers = ('--config.model.conv_impl=xla', '--config.cpu_devices=1')
+  assert [(s.kind, s.label, s.steps, sorted(s.flags)) for s in plan if s.kind != 'fork'] == [
+      (s.kind, s.label, s.steps, sorted(s.flags + (levers if s.kind == 'train' else ())))
+      for s in old]
+  assert {s.steps for s in plan if s.kind == 'train' and s.phase == 'glow'} == {4000}
+
+
+def _trained_run(root):
+  """A work directory with two trained phases, each evaluated, as bytes that name their path."""
+  files = ['vae/config.json', 'vae/checkpoints/2400/state', 'glow/config.json',
+           'glow/checkpoints/2000/state', 'eval/vae/samples_T0.png', 'eval/glow/samples_T0.png',
+           'eval/glow+prior/samples_T0.png']
+  for name in files:
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    (root / name).write_text(name)
+  (root / 'eval' / 'metrics.json').write_text(json.dumps(
+      {'vae': {'bpd': 5.0}, 'glow': {'bpd': 4.9}, 'glow+prior': {'bpd': 4.8}}))
+  return root
+
+
+def _files(root):
+  return {os.path.relpath(os.path.join(d, f), root): open(os.path.join(d, f)).read()
+          for d, _, names in os.walk(root) for f in names}
+
+
+def test_a_fork_copies_a_run_but_the_dropped_evaluations_once_and_refuses_a_foreign_folder(
+    tmp_path):
+  source = _trained_run(tmp_path / 'r8')
+  before = _files(source)
+  fork = stages.Stage('fork', str(tmp_path / 'r16'), label='fork', fork_from=str(source),
+                      fork_drop=('glow', 'glow+prior'))
+  assert not stages.is_done(fork)
+  assert stages.run([fork], runner=None, log=lambda *a: None) == 0  # runs no command
+  copied = _files(tmp_path / 'r16')
+  assert json.loads(copied.pop('eval/metrics.json')) == {'vae': {'bpd': 5.0}}
+  assert json.loads(copied.pop(stages.FORK_DONE)) == {'source': str(source),
+                                                      'dropped': ['glow', 'glow+prior']}
+  assert copied == {k: v for k, v in before.items()  # checkpoints and configs, byte for byte
+                    if k != 'eval/metrics.json' and not k.startswith('eval/glow')}
+  assert _files(source) == before  # the source is read only
+  assert stages.is_done(fork)
+  (tmp_path / 'r16' / 'glow' / 'checkpoints' / '4000').mkdir()  # trained on: a rerun keeps it
+  assert stages.run([fork], runner=None, log=lambda *a: None) == 0
+  assert (tmp_path / 'r16' / 'glow' / 'checkpoints' / '4000').is_dir()
+  # A fork interrupted mid-copy is copied again; a folder that is no fork of it is refused as is.
+  interrupted = tmp_path / 'interrupted'
+  (interrupted / 'vae').mkdir(parents=True)
+  (interrupted / stages.FORK_PARTIAL).write_text(json.dumps({'source': str(source)}))
+  stages.fork_run(dataclasses.replace(fork, workdir=str(interrupted)))
+  assert not (interrupted / stages.FORK_PARTIAL).exists()
+  assert (interrupted / 'glow' / 'checkpoints' / '2000' / 'state').is_file()
+  foreign = tmp_path / 'foreign'
+  foreign.mkdir()
+  (foreign / 'notes.txt').write_text('mine')
+  with pytest.raises(stages.StageError, match='exists and is not a copy of'):
+    stages.fork_run(dataclasses.replace(fork, workdir=str(foreign)))
+  assert _files(foreign) == {'notes.txt': 'mine'}
+  with pytest.raises(stages.StageError, match='is no work directory'):
+    stages.fork_run(dataclasses.replace(fork, fork_from=str(tmp_path / 'missing')))
 
 
 def test_the_ablation_is_the_commands_ablation_sh_ran():
@@ -253,15 +330,31 @@ def test_the_command_lists_stages_and_refuses_bad_input_in_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_demo_recipe_trains_both_phases_and_a_rerun_does_nothing(tmp_path):
-  args = ('demo', f'--root={tmp_path}', '--train_config=tests/configs/tiny.py', '--vae_steps=2',
+def test_the_demo_recipe_trains_both_phases_a_rerun_does_nothing_and_a_fork_trains_on(tmp_path):
+  demo = tmp_path / 'demo'
+  args = ('demo', f'--root={demo}', '--train_config=tests/configs/tiny.py', '--vae_steps=2',
           '--glow_steps=2')
   first = _pipeline(*args)
   assert first.returncode == 0, first.stderr[-3000:]
   assert '== 1/2: vae ==' in first.stdout and '== 2/2: glow ==' in first.stdout
-  assert sorted(os.listdir(tmp_path / 'glow' / 'checkpoints')) == ['2']
+  assert sorted(os.listdir(demo / 'glow' / 'checkpoints')) == ['2']
   again = _pipeline(*args)
   assert again.returncode == 0 and '==' not in again.stdout, again.stdout
+  # budget16's way: a fork of the run whose Glow layer resumes from its checkpoint to more steps.
+  longer = tmp_path / 'longer'
+  plan = [stages.Stage('fork', str(longer), label='fork', fork_from=str(demo), fork_drop=('glow',)),
+          recipes.train(str(longer), 'tests/configs/tiny.py', 'glow', 4, {})]
+  logs = []
+
+  def runner(argv):
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    logs.append(result.stderr)
+    return result.returncode
+  assert stages.run(plan, runner=runner, log=lambda *a: None) == 0, logs[-1][-3000:]
+  assert 'resumed glow from step 2' in logs[0]  # from the copied checkpoint, not from step 0
+  assert '4' in os.listdir(longer / 'glow' / 'checkpoints')
+  assert sorted(os.listdir(demo / 'glow' / 'checkpoints')) == ['2']  # the source is untouched
+  assert json.loads((longer / 'glow' / 'config.json').read_text())['num_train_steps'] == 4
 
 
 def test_the_demo_benchmark_times_the_demo_recipe():
