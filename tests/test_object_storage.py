@@ -246,3 +246,27 @@ def test_events_on_a_bucket_upload_only_what_is_new_and_a_killed_runs_events_are
   writer_lib.create_writer(killed, just_logging=False).close()
   assert [s for s, _ in figures.read_scalars(killed)['loss']] == [1, 2]
   assert list(temp.iterdir()) == []
+
+
+def test_a_recipe_forks_a_run_on_a_bucket_and_copies_its_results_out(gcs, tmp_path):
+  """experiments.stages' fork and copy stages read and write work directories through the
+  work-directory module, so a recipe's runs may live in a bucket."""
+  from experiments import stages
+  bucket = gcs.make_bucket('recipes')
+  source, fork_dir = f'{bucket}/budget/run', f'{bucket}/budget16/run'
+  workdir_lib.write_bytes_atomic(f'{source}/glow/checkpoints/2000/state', b'weights')
+  workdir_lib.write_json_atomic(f'{source}/glow/config.json', {'num_train_steps': 2000})
+  workdir_lib.write_json_atomic(f'{source}/eval/metrics.json', {'vae': {'bpd': 5.0},
+                                                                'glow': {'bpd': 4.9}})
+  workdir_lib.write_bytes_atomic(f'{source}/eval/glow/samples_T0.png', b'png')
+  fork = stages.Stage('fork', fork_dir, fork_from=source, fork_drop=('glow',))
+  assert stages.run([fork], runner=None, log=lambda *a: None) == 0 and stages.is_done(fork)
+  assert workdir_lib.read_bytes(f'{fork_dir}/glow/checkpoints/2000/state') == b'weights'
+  assert workdir_lib.read_metrics(fork_dir) == {'vae': {'bpd': 5.0}}
+  assert not workdir_lib.exists(f'{fork_dir}/eval/glow')
+  assert workdir_lib.read_metrics(source) == {'vae': {'bpd': 5.0}, 'glow': {'bpd': 4.9}}
+  copy = stages.Stage('copy', source, copy_to=str(tmp_path / 'out'), copy_phases=('glow',),
+                      copy_figures=('glow/*.png',), copy_layout='flat')
+  assert sorted(os.path.basename(p) for p in stages.copy_run(copy)) == [
+      'config.json', 'metrics.json', 'samples_T0.png']
+  assert (tmp_path / 'out' / 'samples_T0.png').read_bytes() == b'png'
