@@ -278,5 +278,5 @@ DEFAULT_ROOTS = {'main_table': ('workdirs/results', 'results/fashion_mnist/main_
                  'budget': ('workdirs/budget', 'results/fashion_mnist/budget'),
                  'budget16': ('workdirs/budget16', 'results/fashion_mnist/budget16'),
                  'glow_layer_seeds': ('workdirs/glow_layer_seeds',
-                                      'results/fashion_mnist/glow_layer_seeds'),
+                                      'results/fashion_mnist/glow_layer_seeds_today'),
                  'ablation': ('workdirs/results/ablation', '')}
