@@ -169,7 +169,7 @@ def fork_run(stage: Stage) -> list[str]:
   for key in stage.fork_drop:
     metrics.pop(key, None)
     workdir_lib.remove_tree(workdir_lib.eval_dir(target, key))
-  if metrics:
+  if workdir_lib.is_file(workdir_lib.metrics_path(target)):  # rewritten even when now empty
     workdir_lib.write_json_atomic(workdir_lib.metrics_path(target), metrics, indent=2)
   workdir_lib.write_json_atomic(workdir_lib.join(target, FORK_DONE),
                                 {'source': source, 'dropped': list(stage.fork_drop)})

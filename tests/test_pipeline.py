@@ -151,6 +151,11 @@ def test_a_fork_copies_a_run_but_the_dropped_evaluations_once_and_refuses_a_fore
   assert _files(foreign) == {'notes.txt': 'mine'}
   with pytest.raises(stages.StageError, match='is no work directory'):
     stages.fork_run(dataclasses.replace(fork, fork_from=str(tmp_path / 'missing')))
+  # Every evaluation dropped: metrics.json is left empty, not the source's.
+  everything = dataclasses.replace(fork, workdir=str(tmp_path / 'bare'),
+                                   fork_drop=('vae', 'glow', 'glow+prior'))
+  stages.fork_run(everything)
+  assert json.loads((tmp_path / 'bare' / 'eval' / 'metrics.json').read_text()) == {}
 
 
 def test_the_ablation_is_the_commands_ablation_sh_ran():
