@@ -159,7 +159,7 @@ def fork_run(stage: Stage) -> list[str]:
                      'writes it), or give the right root.')
   partial = workdir_lib.join(target, FORK_PARTIAL)
   in_progress = workdir_lib.read_json(partial)
-  if workdir_lib.exists(target) and workdir_lib.list_dir(target) and (
+  if workdir_lib.list_dir(target) and (  # [] for a folder that is not there
       in_progress is None or in_progress.get('source') != source):
     raise StageError(f'fork: {target} exists and is not a copy of {source}; remove it or choose '
                      'another root (nothing was written).')
