@@ -7,6 +7,7 @@ row per evaluated phase. Prints the table; with --out also writes it to that fil
 With --ablation: one line per Glow-layer run instead (scripts/ablation.sh).
 """
 
+import os
 import sys
 
 from absl import flags
@@ -78,10 +79,12 @@ def _budget(base_dir, larger_dir, seed):
     print(f'error: no <variance>_<prior>/seed{seed}/metrics.json under {larger_dir}.',
           file=sys.stderr)
     raise SystemExit(2)
-  return (f'Seed {seed}: each comparison at the factorial\'s budget ({base_dir}) and at the larger '
-          f'one ({larger_dir}); negative favours the claim:\n\n'
-          + factorial.budget_table(base, larger, seed)
-          + '\nThe runs themselves:\n\n' + factorial.budget_values_table(base, larger, seed))
+  # Columns named by folder: the smaller budget is not always the factorial's (budget16 vs budget).
+  labels = tuple(f'at {os.path.basename(os.path.normpath(d))}/' for d in (base_dir, larger_dir))
+  return (f'Seed {seed}: each comparison at the budget of {base_dir} and at the larger one of '
+          f'{larger_dir}; negative favours the claim:\n\n'
+          + factorial.budget_table(base, larger, seed, labels)
+          + '\nThe runs themselves:\n\n' + factorial.budget_values_table(base, larger, seed, labels))
 
 
 def _factorial(results_dir):

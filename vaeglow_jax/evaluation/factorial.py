@@ -363,11 +363,13 @@ def unpaired_table(runs: dict) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def budget_table(base: dict, larger: dict, seed: int = 0) -> str:
-  """Each BUDGET_COMPARISONS difference a - b for one seed, at the factorial's budget (`base`)
-  and at a larger one (`larger`, the same layout), per feature space (bits/dim once), and
-  whether its sign is kept. Rows whose runs are missing on either side are left out."""
-  lines = ['| claim | space | factorial budget | larger budget | sign |', '|---|---|---|---|---|']
+def budget_table(base: dict, larger: dict, seed: int = 0,
+                 labels: tuple = ('factorial budget', 'larger budget')) -> str:
+  """Each BUDGET_COMPARISONS difference a - b for one seed, at a smaller budget (`base`, by
+  default the factorial's) and at a larger one (`larger`, the same layout), per feature space
+  (bits/dim once), and whether its sign is kept. `labels` head the two budgets' columns. Rows
+  whose runs are missing on either side are left out."""
+  lines = [f'| claim | space | {labels[0]} | {labels[1]} | sign |', '|---|---|---|---|---|']
   for claim, a, b in BUDGET_COMPARISONS:
     for space in (spaces(larger) if a[2] != 'bpd' else ['-']):
       diffs = []
@@ -382,11 +384,13 @@ def budget_table(base: dict, larger: dict, seed: int = 0) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def budget_values_table(base: dict, larger: dict, seed: int = 0) -> str:
+def budget_values_table(base: dict, larger: dict, seed: int = 0,
+                        labels: tuple = ('factorial budget', 'larger budget')) -> str:
   """The runs of `larger` for one seed beside the same cells and chains of `base`: bits/dim,
-  RMS(x - g_mu), and FID in each space (at each T for Glow-layer chains)."""
+  RMS(x - g_mu), and FID in each space (at each T for Glow-layer chains). `labels` as in
+  budget_table."""
   sp = spaces(larger)
-  lines = ['| cell | chain | quantity | factorial budget | larger budget |', '|---|---|---|---|---|']
+  lines = [f'| cell | chain | quantity | {labels[0]} | {labels[1]} |', '|---|---|---|---|---|']
   for cell in sorted(larger):
     metrics = larger[cell].get(seed, {})
     for chain in CHAINS:
