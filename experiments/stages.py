@@ -164,17 +164,22 @@ def fork_run(stage: Stage) -> list[str]:
     raise StageError(f'fork: {target} exists and is not a copy of {source}; remove it or choose '
                      'another root (nothing was written).')
   workdir_lib.write_json_atomic(partial, {'source': source})
-  copied = workdir_lib.copy_tree(source, target)
+  # The dropped evaluations' folders are not copied at all (eval_dir of '' is 'eval/<key>').
+  copied = workdir_lib.copy_tree(
+      source, target, skip=tuple(workdir_lib.eval_dir('', key) for key in stage.fork_drop))
   metrics = workdir_lib.read_metrics(target)
   for key in stage.fork_drop:
     metrics.pop(key, None)
-    workdir_lib.remove_tree(workdir_lib.eval_dir(target, key))
   if workdir_lib.is_file(workdir_lib.metrics_path(target)):  # rewritten even when now empty
     workdir_lib.write_json_atomic(workdir_lib.metrics_path(target), metrics, indent=2)
   workdir_lib.write_json_atomic(workdir_lib.join(target, FORK_DONE),
                                 {'source': source, 'dropped': list(stage.fork_drop)})
   workdir_lib.remove_tree(partial)
   return copied
+
+
+# The kinds this process does itself, no command run.
+IN_PROCESS = {'copy': copy_run, 'fork': fork_run}
 
 
 def run(stages: list[Stage], out: str = '', runner=subprocess.call, log=print) -> int:
@@ -186,8 +191,8 @@ def run(stages: list[Stage], out: str = '', runner=subprocess.call, log=print) -
     log(f'== {number}/{len(stages)}: {stage.label} ==')
     sys.stdout.flush()  # before the stage's own output
     start = time.time()
-    if stage.kind in ('copy', 'fork'):
-      (copy_run if stage.kind == 'copy' else fork_run)(stage)
+    if stage.kind in IN_PROCESS:
+      IN_PROCESS[stage.kind](stage)
       continue
     status = runner(command(stage))
     if status:

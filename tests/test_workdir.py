@@ -47,6 +47,17 @@ def test_atomic_writes_leave_only_the_target_and_round_trip(tmp_path):
   assert image.shape == (3, 4) and (image == 7).all()
 
 
+def test_copy_tree_copies_every_file_but_the_skipped_folders(tmp_path):
+  for name in ('x.bin', 'eval/glow/a.png', 'eval/glow+prior/b.png', 'eval/metrics.json'):
+    (tmp_path / 'src' / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / 'src' / name).write_text(name)
+  copied = workdir.copy_tree(tmp_path / 'src', tmp_path / 'dst', skip=('eval/glow',))
+  # 'eval/glow' skips that folder only, not its name's prefix ('eval/glow+prior').
+  assert copied == ['eval/glow+prior/b.png', 'eval/metrics.json', 'x.bin']
+  assert not (tmp_path / 'dst' / 'eval' / 'glow').exists()
+  assert all((tmp_path / 'dst' / name).read_text() == name for name in copied)
+
+
 def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
   path = str(tmp_path / 'config.json')
   workdir.write_text_atomic(path, 'old')

@@ -93,12 +93,13 @@ def remove_tree(path: PathLike) -> None:
     target.unlink()
 
 
-def copy_tree(source: PathLike, destination: PathLike) -> list[str]:
+def copy_tree(source: PathLike, destination: PathLike, skip: tuple[str, ...] = ()) -> list[str]:
   """Copies the files under `source` to the same relative paths under `destination` (either may
-  be local or a URL), each written whole; files already there are overwritten. -> the relative
-  paths copied."""
+  be local or a URL), each written whole; files already there are overwritten. `skip`: folders,
+  relative to `source`, whose files are not copied. -> the relative paths copied."""
   root = epath.Path(source)
-  names = [name for name, _, _ in _listing(source)]
+  names = [name for name, _, _ in _listing(source)
+           if not any(name.startswith(folder.rstrip('/') + '/') for folder in skip)]
   for name in names:
     write_bytes_atomic(join(destination, name), root.joinpath(name).read_bytes())
   return names

@@ -363,8 +363,11 @@ def unpaired_table(runs: dict) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def budget_table(base: dict, larger: dict, seed: int = 0,
-                 labels: tuple = ('factorial budget', 'larger budget')) -> str:
+# The two budgets' column heads by default: the factorial's against a larger one.
+BUDGET_LABELS = ('factorial budget', 'larger budget')
+
+
+def budget_table(base: dict, larger: dict, seed: int = 0, labels: tuple = BUDGET_LABELS) -> str:
   """Each BUDGET_COMPARISONS difference a - b for one seed, at a smaller budget (`base`, by
   default the factorial's) and at a larger one (`larger`, the same layout), per feature space
   (bits/dim once), and whether its sign is kept. `labels` head the two budgets' columns. Rows
@@ -385,7 +388,7 @@ def budget_table(base: dict, larger: dict, seed: int = 0,
 
 
 def budget_values_table(base: dict, larger: dict, seed: int = 0,
-                        labels: tuple = ('factorial budget', 'larger budget')) -> str:
+                        labels: tuple = BUDGET_LABELS) -> str:
   """The runs of `larger` for one seed beside the same cells and chains of `base`: bits/dim,
   RMS(x - g_mu), and FID in each space (at each T for Glow-layer chains). `labels` as in
   budget_table."""
