@@ -269,8 +269,75 @@ def main_table(s: Settings) -> list[Stage]:
   return stages
 
 
+# The paper's Table 1 over seeds: latent priors for one scalar-gamma VAE per seed, at the
+# factorial's budget. Each run's folder under OUT, and the chain of each table row.
+TABLE1_SEEDS = (0, 1, 2, 3, 4)
+TABLE1_ROWS = (  # (results folder, phase evaluated, row label)
+    ('posthoc', 'vae', 'N(0, I)'),
+    ('posthoc', 'second_stage', 'second-stage VAE (Dai & Wipf)'),
+    ('posthoc', 'prior', 'post-hoc RealNVP prior'),
+    ('maf_prior', 'prior', 'post-hoc MAF prior'),
+    ('joint_flow', 'vae', 'VAE trained with a RealNVP prior'),
+    ('joint_maf', 'vae', 'VAE trained with a MAF prior'))
+
+
+def table1(s: Settings) -> list[Stage]:
+  """The paper's Table 1 (a flow prior against the second-stage VAE, scalar-gamma decoder) over
+  seeds (default 0-4), with both flow priors, at the factorial's budget and levers off. Per
+  seed: the factorial's gamma N(0, I) VAE and its post-hoc RealNVP prior, and its gamma VAE
+  trained with a RealNVP prior (the same stages in the same work directories under s.stage1,
+  default the factorial's root, so runs the factorial made are reused); then the second-stage
+  VAE on that N(0, I) VAE, a post-hoc MAF prior on it (ROOT/maf_prior/seed<S>), and a VAE
+  trained with a MAF prior (ROOT/joint_maf/seed<S>). Every prior gets the VAE's steps. Each is
+  evaluated as the factorial evaluates (decoder means, 2,000 samples, two feature spaces) and
+  copied to OUT/<folder>/seed<S>/ (TABLE1_ROWS); then OUT/table.md."""
+  steps = s.vae_steps or FACTORIAL_VAE_STEPS
+  factorial_root = s.stage1 or DEFAULT_ROOTS['factorial'][0]
+  seeds = s.seeds or TABLE1_SEEDS
+  extra = {**LEVERS_OFF, **dict(s.train_overrides)}
+  shared = factorial(dataclasses.replace(s, root=factorial_root, out='', seeds=seeds,
+                                         cells=('gamma_standard', 'gamma_flow'),
+                                         train_overrides=tuple(extra.items())))
+  wanted = {('gamma_standard', 'vae'), ('gamma_standard', 'prior'), ('gamma_flow', 'vae')}
+  stages = [stage for stage in shared if stage.kind == 'features']
+  evaluation = {**FACTORIAL_EVAL, 'eval.feature_extractor_dir': s.features,
+                'eval.feature_extractor_dir_2': s.features2, **dict(s.eval_overrides)}
+  for seed in seeds:
+    vae = f'{factorial_root}/gamma_standard/seed{seed}'
+    workdirs = {'posthoc': vae, 'joint_flow': f'{factorial_root}/gamma_flow/seed{seed}',
+                'maf_prior': f'{s.root}/maf_prior/seed{seed}',
+                'joint_maf': f'{s.root}/joint_maf/seed{seed}'}
+    mine = [stage for stage in shared if stage.kind in ('train', 'evaluate') and not stage.prior_phase
+            and stage.workdir.endswith(f'/seed{seed}')
+            and (stage.workdir.split('/')[-2], stage.phase) in wanted]
+    model = {'seed': seed, 'model.variance': 'gamma'}
+    mine += [
+        train(vae, s.config, 'second_stage', steps,
+              {**model, 'model.prior.kind': 'standard', **extra}, f'seed{seed} second_stage'),
+        train(workdirs['maf_prior'], s.config, 'prior', steps,
+              {**model, 'model.prior.kind': 'maf', 'stage1_workdir': vae, **extra},
+              f'seed{seed} maf_prior'),
+        train(workdirs['joint_maf'], s.config, 'vae', steps,
+              {**model, 'model.prior.kind': 'maf', **extra}, f'seed{seed} joint_maf')]
+    mine += [evaluate(workdirs[folder], phase, '', evaluation, f'seed{seed} eval {folder} {phase}')
+             for folder, phase, _ in TABLE1_ROWS
+             if (folder, phase) not in (('posthoc', 'vae'), ('posthoc', 'prior'), ('joint_flow', 'vae'))]
+    stages += mine
+    if s.out:
+      for folder in dict.fromkeys(f for f, _, _ in TABLE1_ROWS):
+        phases = tuple(p for f, p, _ in TABLE1_ROWS if f == folder)
+        stages.append(Stage('copy', workdirs[folder], label=f'seed{seed} copy {folder}',
+                            copy_to=f'{s.out}/{folder}/seed{seed}', copy_phases=phases,
+                            copy_figures=tuple(f'{p}/samples_T0.5.png' for p in phases)))
+  if s.out:
+    stages.append(Stage('report', s.root, (f'--table1={s.out}', f'--out={s.out}/table.md'),
+                        label='table'))
+  return stages
+
+
 RECIPES = {'main_table': main_table, 'demo': demo, 'factorial': factorial, 'budget': budget,
-           'budget16': budget16, 'glow_layer_seeds': glow_layer_seeds, 'ablation': ablation}
+           'budget16': budget16, 'glow_layer_seeds': glow_layer_seeds, 'ablation': ablation,
+           'table1': table1}
 # Where each recipe runs and writes by default (flags override).
 DEFAULT_ROOTS = {'main_table': ('workdirs/results', 'results/fashion_mnist/main_table_today'),
                  'demo': ('workdirs/fashion_mnist_quick', ''),
@@ -279,4 +346,5 @@ DEFAULT_ROOTS = {'main_table': ('workdirs/results', 'results/fashion_mnist/main_
                  'budget16': ('workdirs/budget16', 'results/fashion_mnist/budget16'),
                  'glow_layer_seeds': ('workdirs/glow_layer_seeds',
                                       'results/fashion_mnist/glow_layer_seeds_today'),
-                 'ablation': ('workdirs/results/ablation', '')}
+                 'ablation': ('workdirs/results/ablation', ''),
+                 'table1': ('workdirs/table1', 'results/fashion_mnist/table1')}

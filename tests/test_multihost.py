@@ -276,3 +276,24 @@ def test_a_barrier_timeout_names_the_process_that_did_not_arrive(tmp_path):
   outs = finish([launch(['tests.barrier_probe', str(port), str(i), '2', '0', '30'],
                         tmp_path / f'ok{i}.log', 1) for i in range(2)], timeout=120)
   assert all('passed' in out.splitlines() for out in outs)
+
+
+@pytest.mark.slow
+def test_a_maf_prior_trains_on_two_processes_like_one_process(tmp_path):
+  """The MAF prior (model.prior.kind='maf') trained jointly with the VAE by 2 processes x 2
+  devices gives the losses and parameters of 1 process x 4 devices."""
+  maf = '--config.model.prior.kind=maf'
+  with tfds.testing.mock_data(num_examples=mock_train.NUM_EXAMPLES):
+    trainer.train_and_evaluate(cli_config([*ARGS, SMALL_LR, maf]), str(tmp_path / 'one'))
+  finish(_two_processes(tmp_path / 'two', SMALL_LR, maf))
+  one = figures.read_scalars(str(tmp_path / 'one' / 'vae'))['train/loss']
+  two = figures.read_scalars(str(tmp_path / 'two' / 'vae'))['train/loss']
+  assert [s for s, _ in one] == [s for s, _ in two] == list(range(1, STEPS + 1))
+  scale = max(abs(v) for _, v in one)
+  np.testing.assert_allclose([v for _, v in two], [v for _, v in one], rtol=1e-5, atol=1e-6 * scale)
+  _, state_one = latest_state(str(tmp_path / 'one'), 'vae')
+  _, state_two = latest_state(str(tmp_path / 'two'), 'vae')
+  assert 'made' in state_one['params']['prior']['layers']['maf']
+  jax.tree_util.tree_map(
+      lambda a, b: np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6),
+      state_one['params'], state_two['params'])

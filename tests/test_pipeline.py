@@ -77,6 +77,43 @@ def test_the_budget_recipe_is_the_factorial_at_its_budget_with_the_levers_off():
 
 
 
+def test_table1_reuses_the_factorials_gamma_runs_and_adds_its_priors_at_the_same_budget():
+  settings = recipes.Settings(root='t', out='o', seeds=(2,), stage1='f', features='fe',
+                              features2='fe2')
+  plan = recipes.table1(settings)
+  factorial = recipes.factorial(dataclasses.replace(
+      settings, root='f', out='', cells=('gamma_standard', 'gamma_flow'),
+      train_overrides=tuple(recipes.LEVERS_OFF.items())))
+  # The factorial's own stages for the runs Table 1 shares with it, unchanged (so done ones are
+  # skipped), and none of its Glow-layer stages.
+  shared = [s for s in plan if s.workdir.startswith('f/') and s.kind in ('train', 'evaluate')
+            and s.label.startswith(('gamma_', 'f/'))]
+  assert all(s in factorial for s in shared)
+  assert sorted((s.workdir, s.kind, s.phase) for s in shared) == sorted([
+      ('f/gamma_standard/seed2', 'train', 'vae'), ('f/gamma_standard/seed2', 'train', 'prior'),
+      ('f/gamma_standard/seed2', 'evaluate', 'vae'), ('f/gamma_standard/seed2', 'evaluate', 'prior'),
+      ('f/gamma_flow/seed2', 'train', 'vae'), ('f/gamma_flow/seed2', 'evaluate', 'vae')])
+  new = {(s.workdir, s.phase): s for s in plan if s.kind == 'train' and s not in shared}
+  assert set(new) == {('f/gamma_standard/seed2', 'second_stage'), ('t/maf_prior/seed2', 'prior'),
+                      ('t/joint_maf/seed2', 'vae')}
+  for stage in new.values():
+    assert stage.steps == recipes.FACTORIAL_VAE_STEPS
+    assert {'--config.seed=2', '--config.model.variance=gamma', '--config.model.conv_impl=xla',
+            '--config.cpu_devices=1'} <= set(stage.flags)
+  assert {'--config.model.prior.kind=maf', '--config.stage1_workdir=f/gamma_standard/seed2'} <= set(
+      new[('t/maf_prior/seed2', 'prior')].flags)
+  assert '--config.model.prior.kind=maf' in new[('t/joint_maf/seed2', 'vae')].flags
+  # Every row of the table is evaluated as the factorial evaluates, and copied under its folder.
+  evaluated = {(s.workdir, s.phase) for s in plan if s.kind == 'evaluate'}
+  assert len(evaluated) == len(recipes.TABLE1_ROWS) == 6
+  assert all('--config.eval.num_fid_samples=2000' in s.flags for s in plan if s.kind == 'evaluate')
+  copies = {s.copy_to: s.copy_phases for s in plan if s.kind == 'copy'}
+  assert copies == {'o/posthoc/seed2': ('vae', 'second_stage', 'prior'),
+                    'o/maf_prior/seed2': ('prior',), 'o/joint_flow/seed2': ('vae',),
+                    'o/joint_maf/seed2': ('vae',)}
+  assert plan[-1].kind == 'report' and '--table1=o' in plan[-1].flags
+
+
 def test_budget16_forks_the_8x_runs_then_runs_what_results_sh_ran_there_with_the_levers_off():
   plan = recipes.budget16(recipes.Settings(root='r16', stage1='r8', features='fe'))
   forks = [s for s in plan if s.kind == 'fork']

@@ -26,7 +26,7 @@ from vaeglow_jax.models import losses
 from vaeglow_jax.models import model as model_lib
 from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
 from vaeglow_jax.models.model import VAEGlow
-from vaeglow_jax.models.prior import FlowPrior, SecondStageVAE, StandardPrior
+from vaeglow_jax.models.prior import SecondStageVAE, build_prior
 from vaeglow_jax.models.vae import Decoder, Encoder, floor_log_std, raw_for_log_std
 
 # The model families a phase trains (which Phase class builds it).
@@ -106,11 +106,7 @@ def build_chain(config, prior_config, image_shape) -> 'Phase':
 
 def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
   m = model_config
-  prior = (FlowPrior(num_layers=m.prior.num_layers, hidden=m.prior.hidden,
-                     num_hidden=m.prior.num_hidden, unroll=m.prior.unroll)
-           if m.prior.kind == 'flow' else StandardPrior())
-  if m.prior.kind not in ('flow', 'standard'):
-    raise ValueError(f"model.prior.kind must be 'flow' or 'standard', got {m.prior.kind!r}.")
+  prior = build_prior(m.prior)
   glow = None
   if with_glow:
     glow = GlowLayer(depth=m.glow.depth, num_squeezes=m.glow.num_squeezes,

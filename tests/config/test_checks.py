@@ -53,3 +53,12 @@ def test_a_flow_step_naming_an_unknown_layer_is_refused_with_the_known_ones():
   with pytest.raises(checks.ConfigError, match=r"model\.glow\.layers: unknown 'invconv1x1'; "
                                                r"choose from actnorm, invconv, coupling\.$"):
     checks.validate_config(config)
+
+
+def test_an_unknown_prior_kind_is_one_line_before_anything_runs():
+  from tests.configs import tiny
+  config = tiny.get_config()
+  config.model.prior.kind = 'maff'
+  with pytest.raises(checks.ConfigError, match=r"model.prior.kind must be one of \['standard', "
+                     r"'flow', 'maf'\], got 'maff'"):
+    checks.validate_config(config)

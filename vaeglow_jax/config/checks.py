@@ -12,6 +12,7 @@ from vaeglow_jax.flows import registry
 from vaeglow_jax import phases
 from vaeglow_jax.config import adaptors
 from vaeglow_jax.models import classifier as classifier_lib
+from vaeglow_jax.models import prior as prior_lib
 from vaeglow_jax.errors import UserError
 
 
@@ -58,6 +59,9 @@ def validate_config(config) -> tuple[int, int, int]:
   if config.model.glow.mixing not in flows.MIXINGS:
     problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
                     f'got {config.model.glow.mixing!r}')
+  if config.model.prior.kind not in prior_lib.PRIOR_KINDS:
+    problems.append(f'model.prior.kind must be one of {list(prior_lib.PRIOR_KINDS)}, '
+                    f'got {config.model.prior.kind!r}')
   gamma = adaptors.gamma_config(config.model)
   if gamma['update'] not in adaptors.GAMMA_UPDATES:
     problems.append(f"model.gamma.update must be one of {adaptors.GAMMA_UPDATES}, "

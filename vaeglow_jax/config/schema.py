@@ -85,8 +85,11 @@ def defaults() -> ml_collections.ConfigDict:
   # squared error (the sigma-VAE); 'gradient' learns it by Adam from `init`, at its own constant
   # `learning_rate` when > 0 (0: the shared schedule, which moves it ~lr per step: too slow).
   m.gamma = ml_collections.ConfigDict(dict(update='optimal', init=0.0, learning_rate=0.0))
-  # unroll: flow steps unrolled per loop iteration; 0 = by backend (flows.default_unroll: all on
-  # CPU, 1 on GPU/TPU, 1 with remat); 1 compiles fastest. Parameters are the same either way.
+  # The latent prior (models.prior.PRIOR_KINDS): 'flow' = RealNVP couplings, 'maf' = masked
+  # autoregressive layers (MADE conditioners), each with num_hidden dense layers of width hidden;
+  # 'standard' = N(0, I). unroll: flow steps unrolled per loop iteration; 0 = by backend
+  # (flows.default_unroll: all on CPU, 1 on GPU/TPU, 1 with remat); 1 compiles fastest.
+  # Parameters are the same either way.
   m.prior = ml_collections.ConfigDict(dict(kind='flow', num_layers=16, hidden=1024, num_hidden=2,
                                            unroll=0))
   # conv_impl: how coupling-net convolutions are computed (vaeglow_jax.conv): 'auto' picks

@@ -1,10 +1,12 @@
-"""Latent priors p(z): N(0, I), a RealNVP-style flow, and the second-stage VAE."""
+"""Latent priors p(z): N(0, I), a RealNVP-style flow, a masked autoregressive flow (MAF), and
+the second-stage VAE. `build_prior` makes the one `model.prior.kind` names."""
 
 from __future__ import annotations
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from vaeglow_jax.flows.step import default_unroll
 from vaeglow_jax.models import losses
@@ -103,6 +105,125 @@ class FlowPrior(nn.Module):
     return z
 
 
+# Masked autoregressive flow ------------------------------------------------------------------
+
+def made_masks(dim: int, hidden: int, num_hidden: int) -> tuple[np.ndarray, ...]:
+  """The 0/1 masks of a MADE (Germain et al. 2015) on `dim` inputs in their natural order.
+
+  Input i has degree i + 1; hidden unit k of every hidden layer has degree k mod (dim - 1) + 1
+  (1 when dim = 1), so each degree below dim is used; a hidden unit of degree d sees the inputs
+  of degree <= d, and output j (two per input: shift and log-scale, columns j and dim + j)
+  sees only the units of degree < j + 1. Output j thus depends on inputs 0..j-1 alone.
+  Returns num_hidden + 1 masks of shapes (dim, hidden), (hidden, hidden)..., (hidden, 2 dim).
+  """
+  input_degree = np.arange(1, dim + 1)
+  hidden_degree = np.arange(hidden) % max(dim - 1, 1) + 1
+  masks, previous = [], input_degree
+  for _ in range(num_hidden):
+    masks.append((hidden_degree[None, :] >= previous[:, None]).astype(np.float32))
+    previous = hidden_degree
+  output_degree = np.concatenate([input_degree, input_degree])
+  masks.append((output_degree[None, :] > previous[:, None]).astype(np.float32))
+  return tuple(masks)
+
+
+def made_apply(params: dict, masks: tuple, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """The MADE conditioner as a pure function: (batch, dim) -> (shift, log_scale), each
+  (batch, dim), with log_scale bounded to (-2, 2) by 2 tanh(./2). params['dense_<i>'] and
+  params['out'] hold 'kernel' (in, out) and 'bias' (out,); masks from `made_masks`."""
+  h = z
+  for i, mask in enumerate(masks[:-1]):
+    layer = params[f'dense_{i}']
+    h = nn.relu(h @ (layer['kernel'] * mask) + layer['bias'])
+  out = h @ (params['out']['kernel'] * masks[-1]) + params['out']['bias']
+  dim = z.shape[-1]
+  return out[:, :dim], 2.0 * jnp.tanh(out[:, dim:] / 2.0)
+
+
+class MADE(nn.Module):
+  """The parameters of a MADE conditioner: `num_hidden` masked dense layers of width `hidden`
+  (LeCun-normal kernels, zero biases) and a zero-initialised output layer, so the flow layer
+  it conditions starts as the identity. __call__(dim) returns them as a dict for `made_apply`
+  (a pure function, so the sequential inverse can run it inside `jax.lax.fori_loop`)."""
+  hidden: int
+  num_hidden: int
+
+  @nn.compact
+  def __call__(self, dim: int) -> dict:
+    widths = [dim] + [self.hidden] * self.num_hidden + [2 * dim]
+    params = {}
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+      name = 'out' if i == self.num_hidden else f'dense_{i}'
+      kernel_init = nn.initializers.zeros if name == 'out' else nn.initializers.lecun_normal()
+      params[name] = {'kernel': self.param(f'{name}_kernel', kernel_init, (fan_in, fan_out)),
+                      'bias': self.param(f'{name}_bias', nn.initializers.zeros, (fan_out,))}
+    return params
+
+
+class AutoregressiveLayer(nn.Module):
+  """One MAF layer (Papamakarios et al. 2017), then a reversal of the coordinates.
+
+  Density direction, one pass: u_i = (z_i - shift_i(z_<i)) exp(-log_scale_i(z_<i)), log-det
+  -sum_i log_scale_i. Inverse (sampling): z_i = u_i exp(log_scale_i) + shift_i, which needs
+  z_<i first: `dim` passes of the conditioner in a `jax.lax.fori_loop` (after pass k the first
+  k coordinates are exact). The reversal makes the next layer's order the opposite one.
+  """
+  hidden: int = 1024
+  num_hidden: int = 2
+
+  @nn.compact
+  def __call__(self, z: jax.Array, reverse: bool = False):
+    dim = z.shape[-1]
+    masks = made_masks(dim, self.hidden, self.num_hidden)
+    params = MADE(self.hidden, self.num_hidden, name='made')(dim)
+    if not reverse:
+      shift, log_scale = made_apply(params, masks, z)
+      u = (z - shift) * jnp.exp(-log_scale)
+      return u[:, ::-1], -jnp.sum(log_scale, axis=-1)
+    u = z[:, ::-1]
+
+    def solve_one_more(_, x):
+      shift, log_scale = made_apply(params, masks, x)
+      return u * jnp.exp(log_scale) + shift
+
+    x = jax.lax.fori_loop(0, dim, solve_one_more, u)
+    _, log_scale = made_apply(params, masks, x)
+    return x, jnp.sum(log_scale, axis=-1)
+
+
+class _MAFScanBody(nn.Module):
+  hidden: int
+  num_hidden: int
+  reverse: bool
+
+  @nn.compact
+  def __call__(self, carry, _):
+    z, logdet = carry
+    y, layer_logdet = AutoregressiveLayer(self.hidden, self.num_hidden, name='maf')(z, self.reverse)
+    return (y, logdet + layer_logdet), None
+
+
+class MAFPrior(FlowPrior):
+  """p(z) = N(h(z); 0, I) |det dh/dz| with h a stack of masked autoregressive layers (MAF).
+
+  Same interface and config keys as FlowPrior (`num_layers`, and each MADE conditioner's
+  `num_hidden` layers of width `hidden`). log_prob takes one pass per layer; sample takes
+  latent_dim sequential passes per layer (a `jax.lax` loop: one compile whatever the
+  dimension). MAF rather than IAF: the prior is trained on the density of encoder samples at
+  every step, and sampled only for images, so the one-pass direction is the density's.
+  Input (batch, latent_dim), latent_dim >= 1.
+  """
+
+  @nn.compact
+  def __call__(self, z: jax.Array, reverse: bool = False):
+    stack = nn.scan(_MAFScanBody, variable_axes={'params': 0}, split_rngs={'params': True},
+                    length=self.num_layers, reverse=reverse,
+                    unroll=self.unroll or default_unroll(self.num_layers))
+    (u, logdet), _ = stack(self.hidden, self.num_hidden, reverse, name='layers')(
+        (z, jnp.zeros((z.shape[0],), z.dtype)), None)
+    return u, logdet
+
+
 class _DenseStack(nn.Module):
   width: int
   depth: int
@@ -179,3 +300,19 @@ class SecondStageVAE(nn.Module):
   def sample(self, noise_u: jax.Array, noise_z: jax.Array, temperature: float = 1.0):
     """z = f2(T * noise_u) + gamma_z * noise_z; both noises (batch, latent_dim)."""
     return self.decode(temperature * noise_u) + jnp.exp(self.floored_log_gamma()) * noise_z
+
+
+# model.prior.kind -> the prior's class; 'flow' is the RealNVP-style coupling flow.
+PRIOR_KINDS = {'standard': StandardPrior, 'flow': FlowPrior, 'maf': MAFPrior}
+
+
+def build_prior(prior_config) -> nn.Module:
+  """The latent prior of a `model.prior` config group (kind, num_layers, hidden, num_hidden,
+  unroll). ValueError names an unknown kind."""
+  kind = prior_config['kind']
+  if kind not in PRIOR_KINDS:
+    raise ValueError(f'model.prior.kind must be one of {list(PRIOR_KINDS)}, got {kind!r}.')
+  if kind == 'standard':
+    return StandardPrior()
+  return PRIOR_KINDS[kind](num_layers=prior_config['num_layers'], hidden=prior_config['hidden'],
+                           num_hidden=prior_config['num_hidden'], unroll=prior_config['unroll'])
