@@ -27,6 +27,9 @@ _SEEDS = flags.DEFINE_list('seeds', [], 'With --factorial: only these seeds (e.g
 _CALIBRATION = flags.DEFINE_string('calibration', '', 'A fid_calibration.json '
                                    '(experiments.fid_calibration): print its table per feature '
                                    'space instead.')
+_TABLE1 = flags.DEFINE_string('table1', '', 'The results folder of the table1 recipe '
+                              '(<folder>/seed<S>/metrics.json): print the paper\'s Table 1 over '
+                              'seeds with its Holm-adjusted verdicts instead.')
 _ABLATION = flags.DEFINE_bool('ablation', False, 'Glow-layer runs on one phase-1 VAE: print one '
                               'line per run (recipe, bounds, FID of x, x_tilde and decoder mean).')
 
@@ -41,6 +44,13 @@ def main(argv):
       cli.fail(f'no calibration at {_CALIBRATION.value}; run experiments.fid_calibration first.')
     return _write(''.join(f'{space}:\n\n' + calibration.markdown_table(result, space)
                           for space in result['spaces']))
+  if _TABLE1.value:
+    from experiments import table1
+    runs = table1.load(_TABLE1.value)
+    if not runs:
+      cli.fail(f'no <folder>/seed<S>/metrics.json of the table1 recipe under {_TABLE1.value}; '
+               'run python -m experiments.pipeline table1 first.')
+    return _write(table1.markdown(runs))
   if _FACTORIAL.value and _BUDGET.value:
     return _write(_budget(_FACTORIAL.value, _BUDGET.value, _SEED.value))
   if _FACTORIAL.value:

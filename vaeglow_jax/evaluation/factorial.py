@@ -18,6 +18,7 @@ from vaeglow_jax import phases
 from vaeglow_jax.errors import UserError
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation.metrics import keys
+from vaeglow_jax.evaluation.stats import mean_se, t_critical  # noqa: F401 (also used as factorial.*)
 
 CHAINS = ('vae', 'prior', 'glow', 'glow+prior')
 CHAIN_LABELS = {'vae': 'decoder means, own prior', 'prior': 'decoder means, post-hoc flow prior',
@@ -90,16 +91,6 @@ def value(metrics: dict, chain: str, quantity: str, space: str = '', t: str = '0
   return sweep.get(t) if sweep else m.get(keys.score_key(quantity, space))
 
 
-def mean_se(values) -> tuple[float, float, int] | None:
-  """(mean, standard error, n) of the non-None values; SE is nan for n = 1."""
-  values = [v for v in values if v is not None]
-  if not values:
-    return None
-  n = len(values)
-  se = float(np.std(values, ddof=1) / math.sqrt(n)) if n > 1 else float('nan')
-  return float(np.mean(values)), se, n
-
-
 def _fmt(stat, digits=1):
   if stat is None:
     return 'n/a'
@@ -151,14 +142,6 @@ def paired(runs, a: tuple, b: tuple) -> tuple[float, float, int] | None:
     if va is not None and vb is not None:
       diffs.append(va - vb)
   return mean_se(diffs)
-
-
-def t_critical(n: int, confidence: float = 0.95) -> float:
-  """The two-sided Student t quantile for the mean of n paired differences (n - 1 degrees of
-  freedom): 12.71 for 2 seeds, 4.30 for 3, 2.78 for 5. With three seeds, 2 SE (the rule before
-  round 4) is a 82% interval: each contrast had an 18% chance of a false verdict."""
-  from scipy import stats  # a dependency of jax
-  return float(stats.t.ppf(0.5 + confidence / 2, n - 1))
 
 
 def verdict(stat, lower_is_claimed: bool = True) -> str:
