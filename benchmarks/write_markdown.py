@@ -265,6 +265,30 @@ def _phase_profile_section() -> list[str]:
   return lines
 
 
+def _prior_speed_section() -> list[str]:
+  """benchmarks.prior_speed: MAF against RealNVP priors, density and sampling."""
+  result = _load('prior_speed')
+  if not result:
+    return []
+  prior = result['prior']
+  lines = ['## Latent priors: MAF against RealNVP (`benchmarks.prior_speed`)', '',
+           f"{result['num']:,} latents a call; the priors of '{result['preset']}' "
+           f"({prior['num_layers']} layers, conditioners of {prior['num_hidden']} hidden layers "
+           f"of width {prior['hidden']}); median of {result['rounds']} alternating rounds on "
+           f"{result['machine']['device_kind']} ({result['machine']['backend']}). MAF sampling "
+           'takes latent_dim sequential passes per layer (a jax.lax loop).', '',
+           '| latent dim | prior | op | compile s | median ms | MAF / RealNVP |', '|---|---|---|---|---|---|']
+  rows = {(r['latent_dim'], r['kind'], r['op']): r for r in result['results']}
+  for (dim, kind, op), r in rows.items():
+    base = rows.get((dim, 'flow', op))
+    ratio = (f"{r['median_seconds'] / base['median_seconds']:.1f}x"
+             if kind == 'maf' and base else '-')
+    name = {'flow': 'RealNVP', 'maf': 'MAF'}.get(kind, kind)
+    lines.append(f"| {dim} | {name} | {op} | {_g(r['compile_seconds'], 2)} | "
+                 f"{_g(r['median_seconds'] * 1000, 1)} | {ratio} |")
+  return lines + ['']
+
+
 def main(argv):
   del argv
   lines = ['# Benchmarks', '',
@@ -273,7 +297,7 @@ def main(argv):
            'one run. Commands: `python -m benchmarks.<name> --out=' + _RESULTS.value + '/<name>.json`.',
            '']
   lines += (_demo_section() + _phase_profile_section() + _conv_transpose_section()
-            + _compile_time_section())
+            + _compile_time_section() + _prior_speed_section())
   lines += _peer_section('peer', 'Peer: multi-scale Glow against normflows (PyTorch)')
   lines += _peer_section('peer_bf16', 'Peer in bfloat16 mixed precision (`benchmarks.peer --bf16`)',
                          'Both sides in bfloat16 mixed precision: our coupling nets with '

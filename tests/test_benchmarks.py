@@ -254,3 +254,17 @@ def test_conv_transpose_benchmark_times_both_forms_of_the_same_function():
   rows = conv_transpose.rows([(2, 3, 2)], batch=2, repeats=1)
   assert rows[0]['gradient_ms']['xla'] > 0 and rows[0]['gradient_ms']['subpixel'] > 0
   assert rows[0]['max_abs_difference'] < 1e-5
+
+
+def test_prior_speed_times_both_priors_density_and_sampling(tmp_path):
+  result = subprocess.run([sys.executable, '-m', 'benchmarks.prior_speed', '--preset=fashion_mnist:test',
+                           '--dims=3', '--num=64', '--rounds=2', f'--out={tmp_path}/prior_speed.json'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env=ENV)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(tmp_path / 'prior_speed.json') as f:
+    rows = json.load(f)['results']
+  assert {(r['kind'], r['op']) for r in rows} == {(k, op) for k in ('flow', 'maf')
+                                                 for op in ('density', 'sampling')}
+  assert all(r['median_seconds'] > 0 and r['compile_seconds'] > 0 and len(r['all_seconds']) == 2
+             for r in rows)
+  _assert_markdown_renders(tmp_path, ['## Latent priors: MAF against RealNVP'])
