@@ -196,10 +196,10 @@ ABLATION = {
     'width256': {'model.glow.hidden': 256},
     'affine': {'model.glow.coupling': 'affine'},
     'lr2e-3': {'learning_rate': 2e-3},
-    # The budget curve halves the learning rate every 4 epochs, not every epoch (the preset's):
-    # 8,000 steps are 9.3 epochs, and halving every epoch would leave 1e-6 for the last ones.
-    'steps2000': {'num_train_steps': 2000, 'lr_halve_every_epochs': 4},
-    'steps8000': {'num_train_steps': 8000, 'lr_halve_every_epochs': 4},
+    # The budget curve halves the learning rate every 4 epochs (3,436 steps), not every epoch (the
+    # preset's): 8,000 steps are 9.3 epochs, and halving every epoch would leave 1e-6 for the last.
+    'steps2000': {'num_train_steps': 2000, 'lr_halve_every_steps': 4 * 859},
+    'steps8000': {'num_train_steps': 8000, 'lr_halve_every_steps': 4 * 859},
 }
 
 

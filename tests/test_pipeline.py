@@ -205,10 +205,11 @@ def test_the_ablation_is_the_commands_ablation_sh_ran():
   train = (f'--config={QUICK} --config.phase=glow --config.stage1_workdir=p1 '
            '--config.num_train_steps={}')
   # What scripts/ablation.sh p1 o base steps2000 lr2e-3 ran at be3f886 (a later
-  # --config.num_train_steps won; the same value once here).
+  # --config.num_train_steps won; the same value once here), with its 4-epoch halving now
+  # counted in steps (4 x 859, the same schedule on Fashion-MNIST).
   old = [('train', train.format(500) + ' --workdir=o/base'),
          ('evaluate', f'--workdir=o/base {evaluation}'),
-         ('train', train.format(2000) + ' --workdir=o/steps2000 --config.lr_halve_every_epochs=4'),
+         ('train', train.format(2000) + ' --workdir=o/steps2000 --config.lr_halve_every_steps=3436'),
          ('evaluate', f'--workdir=o/steps2000 {evaluation}'),
          ('train', train.format(500) + ' --workdir=o/lr2e-3 --config.learning_rate=0.002'),
          ('evaluate', f'--workdir=o/lr2e-3 {evaluation}')]

@@ -29,6 +29,12 @@ def validate_config(config) -> tuple[int, int, int]:
     problems.append(f'data.n_bits must be in 1..8, got {config.data.n_bits}')
   if not 0 < config.learning_rate < math.inf:  # NaN fails this too
     problems.append(f'learning_rate must be positive, got {config.learning_rate}')
+  if config.lr_halve_every_steps < 0:
+    problems.append(f'lr_halve_every_steps must be >= 0 (0: lr_halve_every_epochs), got '
+                    f'{config.lr_halve_every_steps}')
+  if not 0 <= config.min_learning_rate <= config.learning_rate:
+    problems.append(f'min_learning_rate must be in [0, learning_rate={config.learning_rate}], '
+                    f'got {config.min_learning_rate}')
   if config.batch_size <= 0:
     problems.append(f'batch_size must be positive, got {config.batch_size}')
   if config.num_train_steps <= 0 and config.num_epochs <= 0:

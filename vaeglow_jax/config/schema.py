@@ -19,6 +19,10 @@ def defaults() -> ml_collections.ConfigDict:
   c.max_train_seconds = 0.0       # > 0: stop (with a final checkpoint) after this much training wall time
   c.learning_rate = 1e-4          # the paper: 1e-4 halved every 250 epochs
   c.lr_halve_every_epochs = 250
+  # > 0: halve every this many updates instead, whatever the dataset's epoch (a schedule that
+  # means the same on a folder of 300 images and on Fashion-MNIST, and for a run of any length).
+  c.lr_halve_every_steps = 0
+  c.min_learning_rate = 0.0       # the schedule's floor (0: none)
   c.warmup_steps = 0
   c.grad_clip_norm = 0.0          # 0 disables clipping
   c.checkpoint_every_steps = 1000

@@ -41,11 +41,21 @@ def split_variables(variables, trainable: tuple[str, ...]):
   return train, frozen, collections
 
 
+def halving_steps(config, steps_per_epoch: int) -> int:
+  """Updates between halvings of the learning rate: `lr_halve_every_steps` when > 0, else
+  `lr_halve_every_epochs` epochs of `steps_per_epoch` updates (at least 1)."""
+  if config.get('lr_halve_every_steps', 0) > 0:
+    return int(config.lr_halve_every_steps)
+  return max(1, int(config.lr_halve_every_epochs * steps_per_epoch))
+
+
 def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
   """The shared learning rate as a function of the update count: linear warm-up over
-  `warmup_steps`, then `learning_rate` halved every `lr_halve_every_epochs` (staircase)."""
-  halve_steps = max(1, int(config.lr_halve_every_epochs * steps_per_epoch))
-  schedule = optax.exponential_decay(config.learning_rate, halve_steps, 0.5, staircase=True)
+  `warmup_steps`, then `learning_rate` halved every `halving_steps` updates (staircase), never
+  below `min_learning_rate` (0: no floor)."""
+  floor = config.get('min_learning_rate', 0.0)
+  schedule = optax.exponential_decay(config.learning_rate, halving_steps(config, steps_per_epoch),
+                                     0.5, staircase=True, end_value=floor if floor > 0 else None)
   if config.warmup_steps > 0:
     warmup = optax.linear_schedule(0.0, config.learning_rate, config.warmup_steps)
     schedule = optax.join_schedules([warmup, schedule], [config.warmup_steps])
@@ -53,8 +63,9 @@ def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
 
 
 def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
-  """Adam; lr halved every `lr_halve_every_epochs` (the paper: 1e-4, every 250),
-  optional linear warm-up and global-norm clipping.
+  """Adam; lr halved every `lr_halve_every_epochs` (the paper: 1e-4, every 250) or
+  `lr_halve_every_steps`, floored at `min_learning_rate`; optional linear warm-up and
+  global-norm clipping.
 
   Scalar log-variances (parameters named 'log_gamma') follow `model.gamma`: with
   update='optimal' the optimizer leaves them alone (the train step sets them in closed
