@@ -114,6 +114,19 @@ def test_table1_reuses_the_factorials_gamma_runs_and_adds_its_priors_at_the_same
   assert plan[-1].kind == 'report' and '--table1=o' in plan[-1].flags
 
 
+def test_budget_x16_trains_both_cells_from_scratch_with_the_halving_scaled_to_the_run():
+  plan = recipes.budget_x16(recipes.Settings(root='x'))
+  trains = [s for s in plan if s.kind == 'train']
+  assert [(s.workdir, s.phase, s.steps) for s in trains] == [
+      (f'x/{cell}/seed{seed}', phase, steps) for seed in (0, 1)
+      for cell in ('gamma_standard', 'diagonal_flow')
+      for phase, steps in (('vae', 9600), ('prior', 9600), ('glow', 8000))]
+  assert all({'--config.model.conv_impl=xla', '--config.cpu_devices=1',
+              '--config.lr_halve_every_steps=3436'} <= set(s.flags) for s in trains)
+  # The same two halvings over each run as the 4x / 8x runs had at 859 steps.
+  assert 9600 // 3436 == 2400 // 859 == 2 and 8000 // 3436 == 2000 // 859 == 2
+
+
 def test_budget16_forks_the_8x_runs_then_runs_what_results_sh_ran_there_with_the_levers_off():
   plan = recipes.budget16(recipes.Settings(root='r16', stage1='r8', features='fe'))
   forks = [s for s in plan if s.kind == 'fork']
