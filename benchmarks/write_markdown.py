@@ -289,6 +289,27 @@ def _prior_speed_section() -> list[str]:
   return lines + ['']
 
 
+def _checkpoint_cost_section() -> list[str]:
+  """benchmarks.checkpoint_cost: the checksums' cost on a save and a restore."""
+  result = _load('checkpoint_cost')
+  if not result:
+    return []
+  lines = ['## Checkpoint checksums: what a save and a restore cost (`benchmarks.checkpoint_cost`)', '',
+           f"The '{result['preset']}' model's train state per phase, saved to and restored from "
+           f"local disk; median of {result['rounds']} alternating rounds on "
+           f"{result['machine']['device_kind']} ({result['machine']['backend']}). Checked: the "
+           'array fingerprints and file CRCs written with each save, both verified on restore.', '',
+           '| phase | state MiB | save ms Orbax / checked | restore ms Orbax / checked | '
+           'fingerprints ms | save + | restore + |', '|---|---|---|---|---|---|---|']
+  for r in result['results']:
+    m = r['median_seconds']
+    lines.append(f"| {r['phase']} | {_g(r['state_bytes'] / 2**20)} | {_g(m['save_orbax'] * 1000, 0)}"
+                 f" / {_g(m['save_checked'] * 1000, 0)} | {_g(m['restore_orbax'] * 1000, 0)} / "
+                 f"{_g(m['restore_checked'] * 1000, 0)} | {_g(m['fingerprints'] * 1000, 1)} | "
+                 f"{r['save_overhead']:+.0%} | {r['restore_overhead']:+.0%} |")
+  return lines + ['']
+
+
 def main(argv):
   del argv
   lines = ['# Benchmarks', '',
@@ -297,7 +318,7 @@ def main(argv):
            'one run. Commands: `python -m benchmarks.<name> --out=' + _RESULTS.value + '/<name>.json`.',
            '']
   lines += (_demo_section() + _phase_profile_section() + _conv_transpose_section()
-            + _compile_time_section() + _prior_speed_section())
+            + _compile_time_section() + _prior_speed_section() + _checkpoint_cost_section())
   lines += _peer_section('peer', 'Peer: multi-scale Glow against normflows (PyTorch)')
   lines += _peer_section('peer_bf16', 'Peer in bfloat16 mixed precision (`benchmarks.peer --bf16`)',
                          'Both sides in bfloat16 mixed precision: our coupling nets with '

@@ -104,11 +104,16 @@ def one_line(error: BaseException) -> str:
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT):
-  """Prints the one error line and exits. Library log records after it (e.g. asyncio reporting,
-  at shutdown, the writes a full disk refused) would bury it: logging ends here."""
+  """Prints the one error line and exits. What library threads print after it (asyncio's 'Event
+  loop is closed' tracebacks from Orbax's and TensorStore's threads at shutdown, after a full
+  disk or a damaged checkpoint) would bury it: logging ends here, and stderr is closed to them."""
   print(f'error: {message}', file=sys.stderr)
   sys.stderr.flush()
   std_logging.disable(std_logging.CRITICAL)
+  import threading
+  threading.excepthook = lambda args: None
+  sys.stderr = open(os.devnull, 'w')  # noqa: SIM115 - for the rest of this process's life
+  os.dup2(sys.stderr.fileno(), 2)
   sys.exit(code)
 
 

@@ -172,6 +172,19 @@ def fork_run(stage: Stage) -> list[str]:
     metrics.pop(key, None)
   if workdir_lib.is_file(workdir_lib.metrics_path(target)):  # rewritten even when now empty
     workdir_lib.write_json_atomic(workdir_lib.metrics_path(target), metrics, indent=2)
+  # The copy is verified before it is marked done: a bad transfer is never trained on.
+  from vaeglow_jax import checkpoints
+  for folder in checkpoints.checkpoint_dirs(target):
+    damaged = []
+    for step in workdir_lib.finished_steps(folder):  # the files against their saved CRCs
+      try:
+        checkpoints.check_files(folder, step, checkpoints.read_fingerprints(folder, step))
+      except checkpoints.DamagedCheckpoint:
+        damaged.append(step)
+    if damaged:
+      raise StageError(f'fork: the copy of {folder} has damaged checkpoint(s) {damaged} (their '
+                       'files or arrays differ from the fingerprints saved with them); check the '
+                       f'source with python -m experiments.verify --workdir={source}, then rerun.')
   workdir_lib.write_json_atomic(workdir_lib.join(target, FORK_DONE),
                                 {'source': source, 'dropped': list(stage.fork_drop)})
   workdir_lib.remove_tree(partial)

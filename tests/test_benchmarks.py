@@ -268,3 +268,15 @@ def test_prior_speed_times_both_priors_density_and_sampling(tmp_path):
   assert all(r['median_seconds'] > 0 and r['compile_seconds'] > 0 and len(r['all_seconds']) == 2
              for r in rows)
   _assert_markdown_renders(tmp_path, ['## Latent priors: MAF against RealNVP'])
+
+
+def test_checkpoint_cost_times_orbax_against_checked_saves_and_restores(tmp_path):
+  result = subprocess.run([sys.executable, '-m', 'benchmarks.checkpoint_cost', '--preset=fashion_mnist:test',
+                           '--phases=vae', '--rounds=2', f'--out={tmp_path}/checkpoint_cost.json'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env=ENV)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(tmp_path / 'checkpoint_cost.json') as f:
+    row = json.load(f)['results'][0]
+  assert row['phase'] == 'vae' and row['state_bytes'] > 0
+  assert all(len(v) == 2 and min(v) > 0 for v in row['all_seconds'].values())
+  _assert_markdown_renders(tmp_path, ['## Checkpoint checksums'])

@@ -297,3 +297,29 @@ def test_a_maf_prior_trains_on_two_processes_like_one_process(tmp_path):
   jax.tree_util.tree_map(
       lambda a, b: np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6),
       state_one['params'], state_two['params'])
+
+
+@pytest.mark.slow
+def test_two_processes_step_over_a_damaged_checkpoint_alike(tmp_path):
+  """A damaged step seen by both processes: process 0 moves it aside, both resume from the step
+  before it and finish; with nothing that verifies, both stop with the same line."""
+  workdir = tmp_path / 'run'
+  finish(_two_processes(workdir, '--config.num_train_steps=4', '--config.checkpoint_every_steps=2'))
+  metadata = workdir / 'vae' / 'checkpoints' / '4' / 'default' / '_METADATA'
+  data = bytearray(metadata.read_bytes())
+  data[len(data) // 2] ^= 0xFF
+  metadata.write_bytes(bytes(data))
+  outs = finish(_two_processes(workdir, '--config.num_train_steps=6',
+                               '--config.checkpoint_every_steps=2'))
+  for out in outs:
+    assert 'checkpoints/4 is damaged' in out and 'resumed vae from step 2' in out, out[-3000:]
+    assert 'Traceback' not in out
+  assert (workdir / 'vae' / 'damaged_checkpoints' / '4').is_dir()
+  assert workdir_lib.finished_steps(str(workdir / 'vae' / 'checkpoints')) == [2, 4, 6]
+  # Every step damaged: both stop, the same one line, nothing trained from scratch.
+  for step in (2, 4, 6):
+    (workdir / 'vae' / 'checkpoints' / str(step) / 'commit_success.txt').write_text('x')
+  outs = finish(_two_processes(workdir, '--config.num_train_steps=8'), returncode=2)
+  for out in outs:
+    errors = [line for line in out.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and 'verifies: step(s) 6, 4, 2 were damaged' in errors[0], out[-3000:]

@@ -61,7 +61,8 @@ def test_wheel_contains_and_imports_every_module(wheel, tmp_path):
                for f in archive.namelist())
   for script, target in (('vaeglow-train', 'vaeglow_jax.commands:train'),
                          ('vaeglow-evaluate', 'vaeglow_jax.commands:evaluate'),
-                         ('vaeglow-sample', 'vaeglow_jax.commands:sample')):
+                         ('vaeglow-sample', 'vaeglow_jax.commands:sample'),
+                         ('vaeglow-verify', 'vaeglow_jax.commands:verify')):
     assert f'{script} = {target}' in entry_points
 
   # Install the wheel alone (--no-deps) into an empty folder and import every module from it,

@@ -114,6 +114,21 @@ def test_table1_reuses_the_factorials_gamma_runs_and_adds_its_priors_at_the_same
   assert plan[-1].kind == 'report' and '--table1=o' in plan[-1].flags
 
 
+def test_table1_skips_the_seeds_whose_rows_are_all_in_the_results_folder(tmp_path):
+  out = tmp_path / 'o'
+  for folder, phase, _ in recipes.TABLE1_ROWS:  # seed 1 complete, seed 2 lacks one row
+    for seed in (1, 2):
+      path = out / folder / f'seed{seed}' / 'metrics.json'
+      path.parent.mkdir(parents=True, exist_ok=True)
+      metrics = json.loads(path.read_text()) if path.exists() else {}
+      if (seed, folder, phase) != (2, 'maf_prior', 'prior'):
+        metrics[phase] = {'fid_fashion_mnist': 1.0}
+      path.write_text(json.dumps(metrics))
+  plan = recipes.table1(recipes.Settings(root='t', out=str(out), seeds=(1, 2, 3), stage1='f'))
+  seeds = {s.workdir.rsplit('seed', 1)[1] for s in plan if s.kind in ('train', 'evaluate', 'copy')}
+  assert seeds == {'2', '3'}
+
+
 def test_budget_x16_trains_both_cells_from_scratch_with_the_halving_scaled_to_the_run():
   plan = recipes.budget_x16(recipes.Settings(root='x'))
   trains = [s for s in plan if s.kind == 'train']
@@ -420,3 +435,34 @@ def test_the_demo_benchmark_times_the_demo_recipe():
   assert demo_time.CONFIG == recipes.DEMO_CONFIG
   assert demo_time.PHASE_STEPS == tuple((s.phase, s.steps)
                                         for s in recipes.demo(recipes.Settings(root='w')))
+
+
+def test_a_fork_whose_copy_is_damaged_is_refused_and_not_marked_done(tmp_path, monkeypatch):
+  """The fork checks every copied checkpoint file against the CRCs saved with it."""
+  import tensorflow_datasets as tfds
+  from tests.helpers import train_config
+  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.training import trainer
+  source = tmp_path / 'source'
+  with tfds.testing.mock_data(num_examples=16):
+    trainer.train_and_evaluate(train_config('vae', steps=2, checkpoint_every_steps=2,
+                                            num_devices=1), str(source))
+  real_copy = workdir_lib.copy_tree
+
+  def bad_transfer(src, dst, skip=()):
+    names = real_copy(src, dst, skip)
+    path = os.path.join(dst, 'vae', 'checkpoints', '2', 'default', '_METADATA')
+    with open(path, 'r+b') as f:
+      f.seek(100)
+      f.write(b'\0\0\0')
+    return names
+
+  monkeypatch.setattr(workdir_lib, 'copy_tree', bad_transfer)
+  fork = stages.Stage('fork', str(tmp_path / 'copy'), label='fork', fork_from=str(source))
+  with pytest.raises(stages.StageError, match=r'copy of .*vae/checkpoints has damaged '
+                     r'checkpoint\(s\) \[2\]'):
+    stages.fork_run(fork)
+  assert not stages.is_done(fork)
+  monkeypatch.setattr(workdir_lib, 'copy_tree', real_copy)  # a good transfer goes through
+  stages.fork_run(fork)
+  assert stages.is_done(fork)

@@ -144,7 +144,8 @@ def test_phase1_checkpoint_of_another_architecture_names_the_parameter(phase1_wo
   assert snapshot(phase1_workdir) == before and not (phase1_workdir / 'glow').exists()
 
 
-def test_corrupted_checkpoint_is_a_clear_error(phase1_workdir, tmp_path):
+def test_a_damaged_only_checkpoint_stops_phase2_and_the_rerun_with_one_line_each(phase1_workdir,
+                                                                                 tmp_path):
   workdir = tmp_path / 'copy'
   shutil.copytree(phase1_workdir, workdir)
   step_dir = workdir / 'vae' / 'checkpoints' / '2'
@@ -154,10 +155,19 @@ def test_corrupted_checkpoint_is_a_clear_error(phase1_workdir, tmp_path):
         with open(os.path.join(root, name), 'r+b') as f:
           f.truncate(max(0, os.path.getsize(os.path.join(root, name)) // 3))
   with tfds.testing.mock_data(num_examples=16):
-    with pytest.raises(checkpoints.CheckpointError, match='cannot be read'):
-      trainer.train_and_evaluate(train_config('vae', steps=4), str(workdir))
-    with pytest.raises(checkpoints.CheckpointError, match='cannot be read'):
+    # Phase 2 refuses it, never falling back to another phase-1 step.
+    with pytest.raises(checkpoints.DamagedCheckpoint, match='is damaged.*never replaced by an '
+                       'older step'):
       trainer.train_and_evaluate(train_config('glow', steps=4), str(workdir))
+    with pytest.raises(trainer.TrainingError, match='is damaged.*move that step folder aside'):
+      trainer.train_and_evaluate(train_config('vae', steps=4, on_damaged_checkpoint='stop'),
+                                 str(workdir))
+    assert step_dir.is_dir()
+    # Falling back: moved aside (kept), and with nothing older that verifies, the run stops.
+    with pytest.raises(trainer.TrainingError, match=r'no checkpoint of .* verifies: step\(s\) 2 '
+                       r'were damaged and are kept in .*damaged_checkpoints'):
+      trainer.train_and_evaluate(train_config('vae', steps=4), str(workdir))
+  assert not step_dir.exists() and (workdir / 'vae' / 'damaged_checkpoints' / '2').is_dir()
 
 
 # Locks ------------------------------------------------------------------------------
@@ -385,9 +395,11 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.slow  # trains in subprocesses, on the real (offline) Fashion-MNIST
-def test_a_damaged_checkpoint_is_the_only_line_on_stderr(tmp_path):
-  """README: a damaged checkpoint step is one line. Nothing else reaches stderr before it: not
-  the mesh log line (logged after the restore) nor TensorFlow's import notices."""
+def test_a_damaged_checkpoint_is_one_line_stepped_over_or_stopped_at(tmp_path):
+  """A damaged step is one line on stderr, nothing else before it (not the mesh log line, logged
+  after the restore, nor TensorFlow's import notices, nor Orbax's threads' tracebacks): with
+  on_damaged_checkpoint='stop' an error (exit 2); by default a warning, the step moved aside and
+  the run resumed from the one before it."""
   run = [sys.executable, '-m', 'experiments.train', '--config=tests/configs/tiny.py',
          f'--workdir={tmp_path}', '--config.checkpoint_every_steps=2']
   env = {**os.environ, 'XLA_FLAGS': xla_flags(1)}
@@ -399,11 +411,17 @@ def test_a_damaged_checkpoint_is_the_only_line_on_stderr(tmp_path):
     for name in files:
       if name not in ('_CHECKPOINT_METADATA', 'commit_success.txt'):
         os.truncate(os.path.join(root, name), 10)
-  second = subprocess.run([*run, '--config.num_train_steps=8'], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-  assert second.returncode == 2
-  lines = second.stderr.splitlines()
+  stop = subprocess.run([*run, '--config.num_train_steps=8', '--config.on_damaged_checkpoint=stop'],
+                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+  assert stop.returncode == 2
+  lines = stop.stderr.splitlines()
   assert len(lines) == 1 and re.fullmatch(
-      rf'error: checkpoint {re.escape(str(step_dir))} cannot be read \(\w+\): it is damaged \(a '
-      r'save cut short\?\); move that step folder aside to resume from the previous checkpoint\.',
-      lines[0]), second.stderr
+      rf'error: checkpoint {re.escape(str(step_dir))} is damaged: .* differ from the checksums '
+      r'saved with it; move that step folder aside to resume from the checkpoint before it \(or '
+      r'set --config.on_damaged_checkpoint=fall_back to have the run do so\)\.', lines[0]), stop.stderr
+  again = subprocess.run([*run, '--config.num_train_steps=8'], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert 'Traceback' not in again.stderr and again.stderr.count('is damaged') == 1
+  assert 'moved it to' in again.stderr and (tmp_path / 'vae' / 'damaged_checkpoints' / '4').is_dir()
+  assert sorted(os.listdir(tmp_path / 'vae' / 'checkpoints')) == ['4', '6', '8', 'fingerprints']

@@ -11,7 +11,8 @@ Layers, imports only downward:
   TensorFlow datasets, clu and Orbax, and are imported by name.
 
 The model modules keep their short paths: `vaeglow_jax.losses`, `.glow`, `.vae`, `.prior`,
-`.model` and `.conv` are `vaeglow_jax.models.<name>` (the same module objects).
+`.model` and `.conv` are modules holding the public names of `vaeglow_jax.models.<name>`
+(`.layers.conv`), the same objects; `import vaeglow_jax.losses` works.
 
 Variables: `init` returns {'params': ..., 'constants': ...}; 'constants' holds the fixed
 channel permutations of the 1x1 convolutions (LU form), never trained, passed back to every
@@ -19,14 +20,12 @@ channel permutations of the 1x1 convolutions (LU form), never trained, passed ba
 `model.init(model, rng, x)` splits one key into both.
 """
 
-from vaeglow_jax import flows
-from vaeglow_jax.layers import conv
-from vaeglow_jax.models import glow, losses, model, prior, vae
+from vaeglow_jax import conv, flows, glow, losses, model, prior, vae
 from vaeglow_jax.flows import StepOptions
 from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
 from vaeglow_jax.models.model import (VAEGlow, elbo_terms, importance_weighted_log_likelihood,
                                       init, log_importance_weights, sample)
-from vaeglow_jax.models.prior import FlowPrior, SecondStageVAE, StandardPrior
+from vaeglow_jax.models.prior import FlowPrior, MAFPrior, SecondStageVAE, StandardPrior
 from vaeglow_jax.models.vae import Decoder, Encoder
 
 __version__ = '0.2.0'
@@ -40,7 +39,7 @@ def load(workdir: str, phase: str | None = None, prior_phase: str = '', num_devi
 
 
 __all__ = [
-    'Decoder', 'Encoder', 'FlowPrior', 'GlowLayer', 'MultiScaleGlow', 'SecondStageVAE',
+    'Decoder', 'Encoder', 'FlowPrior', 'GlowLayer', 'MAFPrior', 'MultiScaleGlow', 'SecondStageVAE',
     'StandardPrior', 'StepOptions', 'VAEGlow', 'elbo_terms', 'flows', 'glow',
     'importance_weighted_log_likelihood', 'init', 'load', 'log_importance_weights', 'losses',
     'model', 'prior', 'sample', 'vae', '__version__',

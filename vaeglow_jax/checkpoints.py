@@ -1,18 +1,32 @@
-"""Checkpoints: Orbax managers, saving, restoring, and one checked load.
+"""Checkpoints: Orbax managers, saving, restoring with verified fingerprints, and one checked load.
+
+Every save first writes a fingerprint of each array it holds (`fingerprints`: two position-
+weighted sums of its raw bits modulo 2^32, computed on device, the same however the array is
+sharded) to <checkpoints>/fingerprints/<step>.json, then the Orbax step folder, then adds the
+CRC-32 of every file of that folder. Every restore (`read`) checks the files first, then
+recomputes the arrays' fingerprints on what it read; any difference is a DamagedCheckpoint. A
+step saved before fingerprints existed loads with one warning line. Orbax's own checks do not
+cover the bytes: its chunks carry no checksums, and a flipped byte mostly decodes. The array
+fingerprints check what is loaded whatever the storage format; the file CRCs also catch damage
+to a file no restore happens to read today (metadata, another process's shards).
 
 `load_checked(directory, expected, where)` is the one way a checkpoint's parameters reach a
 model that did not write it (phase 2's hand-off from phase 1, evaluation, the feature
-extractor): the latest step, every expected leaf present with its shape, cast to the model's
-dtypes; a damaged or mismatched checkpoint is one CheckpointError naming the file and the fix.
+extractor): the latest step, verified, every expected leaf present with its shape, cast to the
+model's dtypes; a damaged or mismatched checkpoint is one CheckpointError naming the file and the
+fix. It never falls back to an older step: phase 2 was trained on one particular phase 1.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import sys
+import zlib
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from vaeglow_jax import reliability
@@ -24,7 +38,143 @@ class CheckpointError(UserError, RuntimeError):
   """A checkpoint is missing, damaged, or of another model; the message says what to do."""
 
 
+class DamagedCheckpoint(CheckpointError):
+  """A checkpoint that cannot be read, or whose arrays differ from their saved fingerprints."""
+
+
 TMP_MARKER = '.orbax-checkpoint-tmp'
+FINGERPRINTS = 'fingerprints'        # <checkpoints dir>/fingerprints/<step>.json
+DAMAGED = 'damaged_checkpoints'      # <phase dir>/damaged_checkpoints/<step>: moved aside, kept
+
+
+def leaf_name(path) -> str:
+  """'opt_state/1/0/mu/encoder/kernel': a pytree path as the same string for a TrainState and
+  for the nested dicts a raw restore gives (attribute, key and index entries alike)."""
+  parts = []
+  for entry in path:
+    for attribute in ('key', 'name', 'idx'):
+      if hasattr(entry, attribute):
+        parts.append(str(getattr(entry, attribute)))
+        break
+  return '/'.join(parts)
+
+
+def _leaf_fingerprint(a: jax.Array) -> jax.Array:
+  """(2,) uint32: sum_i bits_i * w_i mod 2^32 for two odd weight sequences w_i (2i + 1, and
+  an odd multiplicative hash of i), bits_i the raw bits of element i (widened to 32 bits; 64-bit
+  elements as two words). Any single changed element changes both sums (an odd weight is
+  invertible mod 2^32); integer sums do not depend on the summation order, so the value is the
+  same on any sharding and any number of processes."""
+  if a.dtype == jnp.bool_:
+    a = a.astype(jnp.uint8)
+  width = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint32}[a.dtype.itemsize]
+  bits = jax.lax.bitcast_convert_type(a, width).astype(jnp.uint32).reshape(-1)
+  index = jnp.arange(bits.size, dtype=jnp.uint32)
+  weights = (2 * index + 1, index * jnp.uint32(0x9E3779B1) | jnp.uint32(1))
+  return jnp.stack([jnp.sum(bits * w, dtype=jnp.uint32) for w in weights])
+
+
+_fingerprint_tree = jax.jit(lambda tree: jax.tree_util.tree_map(_leaf_fingerprint, tree))
+
+
+def fingerprints(tree) -> dict[str, dict]:
+  """{leaf name: {'shape', 'dtype', 'sum': [two uint32]}} of every array of `tree`. A collective
+  when the arrays span several processes: every process calls it and gets the same value."""
+  sums = _fingerprint_tree(tree)
+  out = {}
+  for (path, leaf), (_, value) in zip(jax.tree_util.tree_flatten_with_path(tree)[0],
+                                      jax.tree_util.tree_flatten_with_path(sums)[0]):
+    host = np.asarray(value.addressable_data(0)) if isinstance(value, jax.Array) else value
+    out[leaf_name(path)] = {'shape': list(np.shape(leaf)), 'dtype': str(np.dtype(leaf.dtype)),
+                            'sum': [int(v) for v in host]}
+  return out
+
+
+def fingerprints_path(directory: str, step: int) -> str:
+  return workdir_lib.join(directory, FINGERPRINTS, f'{int(step)}.json')
+
+
+def read_fingerprints(directory: str, step: int) -> dict | None:
+  """The saved fingerprints of `step`, or None for a step saved before they existed. A file that
+  is not valid JSON is a DamagedCheckpoint."""
+  try:
+    return workdir_lib.read_json(fingerprints_path(directory, step))
+  except workdir_lib.WorkdirError as e:
+    raise DamagedCheckpoint(f'checkpoint {workdir_lib.join(directory, str(step))}: its '
+                            f'fingerprints cannot be read ({e})') from e
+
+
+def differences(tree, expected: dict) -> list[str]:
+  """The leaf names whose shape, dtype or sums differ from `expected`, or that one side lacks."""
+  got = fingerprints(tree)
+  return sorted(name for name in set(got) | set(expected) if got.get(name) != expected.get(name))
+
+
+def file_checksums(step_dir: str) -> dict[str, int]:
+  """{relative path: CRC-32} of every file under a step folder."""
+  return {name: zlib.crc32(workdir_lib.read_bytes(workdir_lib.join(step_dir, name)))
+          for name in workdir_lib.list_files(step_dir)}
+
+
+def _damaged(where: str, names: list[str], what: str) -> DamagedCheckpoint:
+  more = f' and {len(names) - 3} more' if len(names) > 3 else ''
+  return DamagedCheckpoint(f'checkpoint {where} is damaged: {", ".join(names[:3])}{more} differ '
+                           f'from the {what} saved with it')
+
+
+def check_files(directory: str, step: int, saved: dict | None) -> None:
+  """Compares the step folder's files with the CRCs saved with it (`saved`: its fingerprints
+  file, or None). Read by process 0 alone, whose answer every process takes."""
+  from vaeglow_jax import distributed
+  where = workdir_lib.join(directory, str(step))
+  bad = []
+  if distributed.is_primary() and saved and 'files' in saved:
+    got = file_checksums(where)
+    bad = sorted(n for n in set(got) | set(saved['files']) if got.get(n) != saved['files'].get(n))
+  if distributed.agree(bool(bad)) if jax.process_count() > 1 else bad:
+    raise _damaged(where, bad or ['a file'], 'checksums')
+
+
+def verify(tree, directory: str, step: int, saved: dict | None) -> bool:
+  """Checks the arrays restored from `step` against its saved fingerprints (`saved`): raises
+  DamagedCheckpoint on any difference; False (and one warning line) when the step has none."""
+  where = workdir_lib.join(directory, str(step))
+  if saved is None:
+    logging.warning('checkpoint %s carries no checksums (saved before they existed): loaded '
+                    'unverified', where)
+    return False
+  bad = differences(tree, saved['arrays'])
+  if bad:
+    raise _damaged(where, bad, 'fingerprints')
+  return True
+
+
+def digest(directory: str, step: int) -> str | None:
+  """A short digest (16 hex digits of SHA-256) of `step`'s saved array fingerprints: one string
+  that names exactly what a result was computed from; None for a step saved without them."""
+  import hashlib
+  saved = read_fingerprints(directory, step)
+  if saved is None:
+    return None
+  text = json.dumps(saved['arrays'], sort_keys=True)
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def move_aside(directory: str, step: int) -> str:
+  """Moves step folder `step` (and its fingerprints) out of `directory` to
+  <phase dir>/damaged_checkpoints/<step>[.<n>], never deleting it; -> where it went."""
+  target = workdir_lib.join(workdir_lib.dirname(directory), DAMAGED, str(step))
+  n = 1
+  while workdir_lib.exists(target):
+    target = workdir_lib.join(workdir_lib.dirname(directory), DAMAGED, f'{step}.{n}')
+    n += 1
+  workdir_lib.move_tree(workdir_lib.join(directory, str(step)), target)
+  prints = fingerprints_path(directory, step)
+  if workdir_lib.is_file(prints):
+    workdir_lib.write_bytes_atomic(workdir_lib.join(target, 'fingerprints.json'),
+                                   workdir_lib.read_bytes(prints))
+    workdir_lib.remove_tree(prints)
+  return target
 
 
 def remove_temporaries(directory: str) -> None:
@@ -117,15 +267,30 @@ class _HeldOutput(logging.Filter):
     return None
 
 
-def save_checkpoint(manager, state) -> None:
-  """Saves `state` at its step and waits for the save to finish (a collective). A save that a
-  full or read-only storage stops leaves no temporary folder, prints nothing, and raises the
-  storage error (an OSError)."""
+def save_checkpoint(manager, state, step: int | None = None) -> None:
+  """Saves `state` at `step` (default: its own `step` field) with its fingerprints and waits for
+  the save to finish (a collective). A save that a full or read-only storage stops leaves no
+  temporary folder, prints nothing, and raises the storage error (an OSError)."""
   import orbax.checkpoint as ocp
+  from vaeglow_jax import distributed
+  directory = str(manager.directory)
+  step = int(state.step if step is None else step)
+  prints = fingerprints(state)  # a collective, before any file is written
   with _HeldOutput() as held:
     try:
-      manager.save(int(state.step), args=ocp.args.StandardSave(state), force=True)
+      if distributed.is_primary():  # first: a step folder never exists without its fingerprints
+        workdir_lib.write_json_atomic(fingerprints_path(directory, step), {'arrays': prints})
+      manager.save(step, args=ocp.args.StandardSave(state), force=True)
       manager.wait_until_finished()
+      if distributed.is_primary():
+        files = file_checksums(workdir_lib.join(directory, str(step)))
+        workdir_lib.write_json_atomic(fingerprints_path(directory, step),
+                                      {'arrays': prints, 'files': files})
+        # The fingerprints of steps Orbax has deleted (max_to_keep).
+        kept = {str(s) for s in workdir_lib.finished_steps(directory)} | {str(step)}
+        for name in workdir_lib.list_dir(workdir_lib.join(directory, FINGERPRINTS)):
+          if name.endswith('.json') and name[:-len('.json')] not in kept:
+            workdir_lib.remove_tree(workdir_lib.join(directory, FINGERPRINTS, name))
     except Exception as e:
       # The error that reaches this thread may have lost its cause (e.g. 'Event loop is
       # closed'): the records of Orbax's threads still hold it.
@@ -159,17 +324,31 @@ def restore_raw(manager, step: int | None = None):
 
 
 def read(manager, step: int, target=None):
-  """Restores step (into `target`'s structure and shardings, or raw), turning any Orbax or
-  TensorStore failure into a CheckpointError."""
-  try:
-    if target is None:
-      return restore_raw(manager, step)
-    return restore_checkpoint(manager, target, step)
-  except Exception as e:  # noqa: BLE001 - any read failure means a damaged checkpoint
-    path = workdir_lib.join(str(manager.directory), str(step))
-    raise CheckpointError(f'checkpoint {path} cannot be read ({type(e).__name__}): it is damaged (a '
-                          'save cut short?); move that step folder aside to resume from the '
-                          'previous checkpoint.') from e
+  """Restores step (into `target`'s structure and shardings, or raw) and verifies it against its
+  fingerprints; any Orbax or TensorStore failure, or a difference, is a DamagedCheckpoint (on
+  every process alike when several read it: they agree before comparing)."""
+  directory = str(manager.directory)
+  path = workdir_lib.join(directory, str(step))
+  saved = read_fingerprints(directory, step)
+  check_files(directory, step, saved)
+  error = None
+  with _HeldOutput() as held:
+    try:
+      restored = restore_raw(manager, step) if target is None else restore_checkpoint(
+          manager, target, step)
+    except Exception as e:  # noqa: BLE001 - any read failure means a damaged checkpoint
+      error = e
+      held.close(release=False)  # its threads' tracebacks: the one line below says it
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    failed = multihost_utils.process_allgather(np.bool_(error is not None))
+    if error is None and np.any(failed):
+      error = RuntimeError('another process could not read it')
+  if error is not None:
+    raise DamagedCheckpoint(f'checkpoint {path} cannot be read ({type(error).__name__}): it is '
+                            'damaged (a save cut short, or a bad copy)') from error
+  verify(restored, directory, step, saved)
+  return restored
 
 
 def load_checked(directory: str, expected, where: str, missing_hint: str):
@@ -186,7 +365,12 @@ def load_checked(directory: str, expected, where: str, missing_hint: str):
   step = manager.latest_step()
   if step is None:  # no step folder, or only ones Orbax does not recognise
     raise CheckpointError(f'no readable checkpoint in {directory}; {missing_hint}')
-  raw = read(manager, int(step))
+  try:
+    raw = read(manager, int(step))
+  except DamagedCheckpoint as e:
+    raise DamagedCheckpoint(f'{where}: {e}; it is never replaced by an older step (what was '
+                            'built on it would no longer match): restore it from a copy, or '
+                            'train that phase again.') from e
   if 'params' not in raw:  # a checkpoint of bare parameters (the feature extractor's)
     raw = {'params': raw}
   saved = {'params': {**raw.get('frozen', {}), **raw['params']}, **raw.get('collections', {})}
@@ -211,3 +395,44 @@ def fit(saved, expected, where: str):
 def _select(tree: dict, like: dict) -> dict:
   """tree restricted to the keys of `like`, recursively through dicts."""
   return {k: _select(tree[k], v) if isinstance(v, dict) else tree[k] for k, v in like.items()}
+
+
+def verify_directory(directory: str) -> list[tuple[int, str, str]]:
+  """Every finished step of a checkpoints folder, each read and checked against its
+  fingerprints: [(step, 'ok' | 'damaged' | 'no checksums', detail)], in step order."""
+  manager = checkpoint_manager(directory, 1, read_only=True)
+  out = []
+  for step in workdir_lib.finished_steps(directory):
+    try:
+      with _quiet_warnings():
+        verified = read(manager, step)
+      out.append((step, 'ok' if verified is not None and read_fingerprints(directory, step)
+                  else 'no checksums', ''))
+    except DamagedCheckpoint as e:
+      out.append((step, 'damaged', str(e)))
+  return out
+
+
+class _quiet_warnings:
+  """The 'carries no checksums' warning is the verify command's own column there."""
+
+  def __enter__(self):
+    self._level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)
+
+  def __exit__(self, *exc):
+    logging.getLogger().setLevel(self._level)
+    return False
+
+
+def checkpoint_dirs(workdir: str) -> list[str]:
+  """The checkpoints folders of a work directory: <phase>/checkpoints of each phase, and
+  checkpoints/ itself (a feature extractor's work directory)."""
+  found = []
+  if workdir_lib.is_dir(workdir_lib.join(workdir, 'checkpoints')):
+    found.append(workdir_lib.join(workdir, 'checkpoints'))
+  for name in sorted(workdir_lib.list_dir(workdir)):
+    candidate = workdir_lib.join(workdir, name, 'checkpoints')
+    if workdir_lib.is_dir(candidate):
+      found.append(candidate)
+  return found

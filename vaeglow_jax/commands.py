@@ -1,4 +1,4 @@
-"""The console scripts: `vaeglow-train`, `vaeglow-evaluate`, `vaeglow-sample`.
+"""The console scripts: `vaeglow-train`, `vaeglow-evaluate`, `vaeglow-sample`, `vaeglow-verify`.
 
 Each runs the command module of the `experiments` package installed beside this one, loaded from
 its own folder and registered as `experiments` before anything else imports that name: an
@@ -36,3 +36,4 @@ def _command(name: str):
 train = _command('train')
 evaluate = _command('evaluate')
 sample = _command('sample')
+verify = _command('verify')

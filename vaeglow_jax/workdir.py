@@ -105,6 +105,17 @@ def copy_tree(source: PathLike, destination: PathLike, skip: tuple[str, ...] = (
   return names
 
 
+def move_tree(source: PathLike, destination: PathLike) -> None:
+  """Moves folder `source` to `destination` (which must not exist): a rename on local disk; on
+  object storage a copy of every file, then the source deleted."""
+  if is_local(source) and is_local(destination):
+    os.makedirs(os.path.dirname(os.path.abspath(os.fspath(destination))), exist_ok=True)
+    os.rename(source, destination)
+    return
+  copy_tree(source, destination)
+  remove_tree(source)
+
+
 def move_files(source: PathLike, destination: PathLike, skip: tuple[str, ...] = ()) -> list[str]:
   """Moves each file of folder `source` (not recursive; names in `skip` stay) to the same name
   under `destination`: written whole there, then deleted here. Raises at the first failed write,
@@ -133,6 +144,11 @@ def local_copy(directory: PathLike, pattern: str = 'events.out.tfevents.*'):
       for path in source.glob(pattern):
         write_bytes_atomic(os.path.join(local, path.name), path.read_bytes())
     yield local
+
+
+def list_files(source: PathLike) -> list[str]:
+  """The relative paths of every file under the folder `source`, sorted."""
+  return [name for name, _, _ in _listing(source)]
 
 
 def _listing(source: PathLike) -> list[tuple[str, int, float]]:

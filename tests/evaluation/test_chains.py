@@ -151,6 +151,12 @@ def test_a_maf_prior_trains_post_hoc_with_early_stopping_and_serves_chains_and_l
   assert np.isfinite(prior_alone['test_bpd_iw'])
   vae_with_maf = _evaluate(workdir, 'vae', 'prior')
   np.testing.assert_allclose(vae_with_maf['test_bpd_iw'], prior_alone['test_bpd_iw'], rtol=1e-6)
+  # Each part of the chain is named by its step and the digest of its saved fingerprints.
+  from vaeglow_jax import checkpoints
+  prior_dir = os.path.join(workdir, 'prior', 'checkpoints')
+  assert vae_with_maf['prior_checkpoint_fingerprint'] == prior_alone['checkpoint_fingerprint'] == (
+      checkpoints.digest(prior_dir, vae_with_maf['prior_checkpoint_step']))
+  assert len(vae_with_maf['checkpoint_fingerprint']) == 16
   np.testing.assert_array_equal(_samples(workdir, 'vae+prior')['x'], _samples(workdir, 'prior')['x'])
   # The trained MAF is not the identity: its samples differ from the N(0, I) VAE's (same noise).
   assert not np.array_equal(_samples(workdir, 'prior')['x'], _evaluate_vae_samples(workdir))

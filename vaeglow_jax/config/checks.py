@@ -32,7 +32,8 @@ def validate_config(config) -> tuple[int, int, int]:
   if config.lr_halve_every_steps < 0:
     problems.append(f'lr_halve_every_steps must be >= 0 (0: lr_halve_every_epochs), got '
                     f'{config.lr_halve_every_steps}')
-  if not 0 <= config.min_learning_rate <= config.learning_rate:
+  if (0 < config.learning_rate < math.inf
+      and not 0 <= config.min_learning_rate <= config.learning_rate):
     problems.append(f'min_learning_rate must be in [0, learning_rate={config.learning_rate}], '
                     f'got {config.min_learning_rate}')
   if config.batch_size <= 0:
@@ -57,6 +58,9 @@ def validate_config(config) -> tuple[int, int, int]:
   if not 0 <= config.sampling.temperature < float('inf'):  # NaN fails too
     problems.append(f'sampling.temperature must be finite and >= 0, got '
                     f'{config.sampling.temperature}')
+  if config.on_damaged_checkpoint not in ('fall_back', 'stop'):
+    problems.append(f"on_damaged_checkpoint must be 'fall_back' or 'stop', got "
+                    f'{config.on_damaged_checkpoint!r}')
   if config.nonfinite not in ('skip', 'stop'):
     problems.append(f"nonfinite must be 'skip' or 'stop', got {config.nonfinite!r}")
   for name in phases.FLOW_GROUPS:  # coupling, mask, conv_impl, net_dtype

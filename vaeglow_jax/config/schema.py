@@ -34,6 +34,9 @@ def defaults() -> ml_collections.ConfigDict:
   c.eval_max_examples = 2000
   c.early_stopping_patience = 0   # evaluations without improvement before stopping (0: off)
   c.stage1_workdir = ''           # phase-1 workdir for the hand-off ('' = same workdir)
+  # A checkpoint that fails its fingerprints on resume: 'fall_back' moves it to
+  # <phase>/damaged_checkpoints/ (kept) and resumes from the one before; 'stop' ends the run.
+  c.on_damaged_checkpoint = 'fall_back'
   c.nonfinite = 'skip'            # non-finite loss/gradient: 'skip' the step or 'stop' at once
   c.max_consecutive_nonfinite = 10  # with 'skip': stop after this many in a row
   c.multihost = False             # True: start JAX's distributed runtime first (it detects the cluster)

@@ -410,10 +410,14 @@ def _model(config, workdir: str, image_shape):
   checkpoint, or the chain with eval.prior_phase's prior."""
   phase = phases.build(config, image_shape)
   variables, step = load_variables(config, workdir, phase)
-  metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name}
+  # Each part's step and fingerprint digest: exactly which checkpoints the numbers come from.
+  metrics = {'phase': config.phase, 'checkpoint_step': step, 'dataset': config.data.name,
+             'checkpoint_fingerprint': checkpoints.digest(checkpoints_dir_of(config, workdir), step)}
   if result_name(config) != config.phase:
     phase, variables, prior_step = load_chain(config, workdir, variables, image_shape)
-    metrics.update(prior_phase=config.eval.prior_phase, prior_checkpoint_step=prior_step)
+    prior_dir = workdir_lib.checkpoints_dir(workdir, config.eval.prior_phase)
+    metrics.update(prior_phase=config.eval.prior_phase, prior_checkpoint_step=prior_step,
+                   prior_checkpoint_fingerprint=checkpoints.digest(prior_dir, prior_step))
   return phase, variables, metrics
 
 

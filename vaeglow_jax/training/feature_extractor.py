@@ -54,11 +54,9 @@ def train(config, workdir: str, log=print) -> dict:
           'num_steps': fe.num_steps, 'batch_size': fe.batch_size,
           'test_accuracy': accuracy, 'num_test_examples': int(len(test_x))}
   manager = checkpoints.checkpoint_manager(workdir_lib.join(workdir, 'checkpoints'), 1)
-  import orbax.checkpoint as ocp
   if jax.process_count() > 1:  # Orbax saves global arrays: the parameters, replicated
     params = sharding.replicate(jax.device_get(params), sharding.make_mesh())
-  manager.save(fe.num_steps, args=ocp.args.StandardSave(params), force=True)
-  manager.wait_until_finished()
+  checkpoints.save_checkpoint(manager, params, step=fe.num_steps)
   if not distributed.is_primary():
     return info
   workdir_lib.write_json_atomic(workdir_lib.join(workdir, workdir_lib.FEATURE_EXTRACTOR_INFO),

@@ -172,7 +172,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
                                            config.keep_checkpoints)
   rng_init, rng_train, rng_sample = jax.random.split(jax.random.PRNGKey(config.seed), 3)
   tx = train_lib.make_optimizer(config, steps_per_epoch)
-  start_step, state, first, batches = _initial_state(run, manager, stage1, tx, rng_init)
+  start_step, state, first, batches, finite = _initial_state(run, manager, stage1, tx, rng_init)
   # Logged once the checkpoint is read, so a damaged one is the only line a run prints.
   logging.info('%s: %s', config.phase, sharding.describe_mesh(mesh, config.batch_size))
 
@@ -194,7 +194,12 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
 
   def last_checkpoint():
     last = manager.latest_step()
-    return workdir_lib.join(str(manager.directory), str(last)) if last is not None else 'none yet'
+    if last is None:
+      return 'none yet'
+    path = workdir_lib.join(str(manager.directory), str(last))
+    if last == start_step and not finite:  # the guard would otherwise call it "good"
+      return f'{path}, whose parameters were already non-finite when restored (none is good)'
+    return path
 
   train_loop = loop_lib.TrainLoop(
       loop_step, reset_sums, num_steps, config.log_every_steps,
@@ -220,18 +225,14 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
 
 
 def _initial_state(run, manager, stage1, tx, rng_init):
-  """-> (start step, replicated TrainState, first global batch (sharded), the batch stream).
+  """-> (start step, replicated TrainState, first global batch (sharded), the batch stream,
+  whether the restored parameters are all finite).
 
   Initialised on the first global batch (ActNorm's data-dependent init), the phase-1
-  parameters put in, then the latest checkpoint restored if there is one."""
+  parameters put in, then the newest checkpoint that verifies restored, if there is one."""
   config, mesh = run.config, run.mesh
-  start_step = manager.latest_step() or 0
-  batches = data_lib.train_iterator(config.data, config.batch_size, config.seed, start_step)
-  if start_step == 0:
-    first_local = next(batches)
-    batches = itertools.chain([first_local], batches)  # the first batch is also trained on
-  else:  # resuming: init only fixes the structure, the checkpoint supplies the values
-    first_local = next(data_lib.train_iterator(config.data, config.batch_size, config.seed, 0))
+  from_start = data_lib.train_iterator(config.data, config.batch_size, config.seed, 0)
+  first_local = next(from_start)
   first = sharding.shard_batch(first_local, mesh)
   init_fn = jax.jit(lambda r, b: run.phase.init(r, losses.dequantize(b, None, run.phase.n_bits)),
                     out_shardings=jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
@@ -239,12 +240,58 @@ def _initial_state(run, manager, stage1, tx, rng_init):
   if stage1 is not None:
     variables = {**variables, 'params': {**variables['params'], **stage1[0]}}
   state = sharding.replicate(train_lib.create_state(variables, run.phase.spec.trainable, tx), mesh)
+  start_step, state = _restore_newest_verified(run, manager, state)
+  finite = True
   if start_step:
-    state = checkpoints.read(manager, start_step, state)
     logging.info('resumed %s from step %d', config.phase, start_step)
-  elif stage1 is not None:
-    logging.info('phase-1 parameters %s restored from step %d and frozen', list(stage1[0]), stage1[1])
-  return start_step, state, first, batches
+    finite = bool(jax.jit(_all_finite)(state.variables()))
+    if not finite:
+      logging.warning('the parameters restored from step %d are non-finite: that checkpoint was '
+                      'saved from a diverged run', start_step)
+    batches = data_lib.train_iterator(config.data, config.batch_size, config.seed, start_step)
+  else:  # the first batch is also trained on
+    batches = itertools.chain([first_local], from_start)
+    if stage1 is not None:
+      logging.info('phase-1 parameters %s restored from step %d and frozen', list(stage1[0]),
+                   stage1[1])
+  return start_step, state, first, batches, finite
+
+
+def _all_finite(tree) -> jax.Array:
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
+            if jnp.issubdtype(x.dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def _restore_newest_verified(run, manager, state):
+  """-> (step, restored state), or (0, state) with no checkpoint. A damaged step is moved aside
+  (checkpoints.move_aside: kept, never deleted) with one warning line and the step before it is
+  tried, on every process alike; with on_damaged_checkpoint='stop' the first damaged one stops
+  the run instead. When no checkpoint verifies, the run stops: starting over would silently
+  throw the training away."""
+  directory = str(manager.directory)
+  moved = []
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      return step, checkpoints.read(manager, step, state)
+    except checkpoints.DamagedCheckpoint as e:
+      if run.config.on_damaged_checkpoint == 'stop':
+        raise TrainingError(f'{e}; move that step folder aside to resume from the checkpoint '
+                            'before it (or set --config.on_damaged_checkpoint=fall_back to have '
+                            'the run do so).') from None
+      where = workdir_lib.join(workdir_lib.dirname(directory), checkpoints.DAMAGED)
+      if distributed.is_primary():
+        where = checkpoints.move_aside(directory, step)
+      distributed.barrier(f'moved_aside_{step}')
+      manager.reload()
+      logging.warning('%s; moved it to %s and resuming from the checkpoint before it', e, where)
+      moved.append(step)
+  if moved:
+    raise TrainingError(
+        f'no checkpoint of {directory} verifies: step(s) {", ".join(map(str, moved))} were '
+        f'damaged and are kept in {workdir_lib.join(workdir_lib.dirname(directory), checkpoints.DAMAGED)}; '
+        'restore them from a copy, or remove the checkpoints folder to train this phase again.')
+  return 0, state
 
 
 def _write_parameter_table(run, params, primary: bool) -> None:
