@@ -98,3 +98,34 @@ def test_the_readme_example_and_the_example_script_run(tiny_run, tmp_path):
   assert 'glow at step' in result.stdout and out.is_file()
   from PIL import Image
   assert np.asarray(Image.open(out)).shape[:2] == (5 * 8, 8 * 8)  # 5 rows of 8 images of 8x8
+
+
+def test_later_calls_compile_nothing(run):
+  """Each method is compiled once per shape (and temperature): a second call of sample,
+  bits_per_dim, reconstruct, encode and decode with the same shapes traces and compiles nothing."""
+  images = _test_batch(run, 4)
+  calls = [lambda: run.sample(4, temperature=0.5, seed=3), lambda: run.bits_per_dim(images),
+           lambda: run.reconstruct(images), lambda: run.encode(images),
+           lambda: run.decode(np.zeros((4, run.config.model.latent_dim), np.float32))]
+  for call in calls:
+    call()  # the first call compiles
+  compiles = []
+  with jax.log_compiles(True):
+    logger = __import__('logging').getLogger('jax')
+    handler = __import__('logging').Handler()
+    handler.emit = lambda record: compiles.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+      for i, call in enumerate(calls):
+        call()
+        assert not [m for m in compiles if 'ompil' in m], (i, compiles)
+    finally:
+      logger.removeHandler(handler)
+  # The check itself sees a compile: a new temperature is a new program.
+  with jax.log_compiles(True):
+    logger.addHandler(handler)
+    try:
+      run.sample(4, temperature=0.25, seed=3)
+    finally:
+      logger.removeHandler(handler)
+  assert [m for m in compiles if 'ompil' in m]

@@ -20,16 +20,32 @@ from vaeglow_jax import timing
 from vaeglow_jax import images as images_lib
 
 
-def draw(phase, variables, rng, num: int, temperature: float, batch: int, mesh,
-         log=None) -> np.ndarray:
-  """(num, H, W, C) uint8 samples (the nearest 8-bit codes of the clipped [0, 1] images).
-  batch: images per chunk, a multiple of the mesh's device count. log(line): progress with an
-  ETA, about every 10 s (None: silent)."""
+def samplers(phase, temperature: float, batch: int, mesh):
+  """(noise_fn(rng) -> sample_noise of `batch`, decode(variables, *noise) -> images): the two
+  jitted functions `draw` runs, sharded over the mesh's 'data' axis."""
   data, replicated = NamedSharding(mesh, P('data')), NamedSharding(mesh, P())
   noise_fn = jax.jit(lambda r: phase.sample_noise(r, batch), out_shardings=data)
   decode = jax.jit(lambda v, z, x, e: phase.decode_parts(v, z, x, e, temperature)['x'],
                    in_shardings=(replicated, data, data, data), out_shardings=data)
-  variables = sharding.replicate(jax.device_get(variables), mesh)
+  return noise_fn, decode
+
+
+def draw(phase, variables, rng, num: int, temperature: float, batch: int, mesh,
+         log=None, cache: dict | None = None) -> np.ndarray:
+  """(num, H, W, C) uint8 samples (the nearest 8-bit codes of the clipped [0, 1] images).
+  batch: images per chunk, a multiple of the mesh's device count. log(line): progress with an
+  ETA, about every 10 s (None: silent). cache: a dict kept by the caller, where the jitted
+  functions are kept per (temperature, batch), so later calls compile nothing (`variables`
+  must then already be replicated over `mesh`)."""
+  key = ('draw', float(temperature), int(batch))
+  if cache is not None and key in cache:
+    noise_fn, decode = cache[key]
+  else:
+    noise_fn, decode = samplers(phase, temperature, batch, mesh)
+    if cache is not None:
+      cache[key] = noise_fn, decode
+  if cache is None:
+    variables = sharding.replicate(jax.device_get(variables), mesh)
   chunks = []
   start = last = time.time()
   for i in range(math.ceil(num / batch)):

@@ -7,7 +7,8 @@
 
 The model is the one the phase was trained with (DIR/<phase>/config.json); its latest checkpoint
 is loaded once, checked against the model, and replicated over a mesh of every device found.
-Every method is jitted (compiled at its first call per batch shape) and data parallel: a batch
+Every method is jitted once per run (compiled at its first call per batch shape and, for
+`sample`, temperature; later calls compile nothing) and data parallel: a batch
 is split over the devices, so its size must be a multiple of their number (`num_devices`).
 Images in and out are uint8 (n, H, W, C) in the data's 8-bit codes, as the datasets store them.
 """
@@ -80,7 +81,7 @@ class TrainedRun:
     --temperature=T --seed=seed` writes (T default: the run's sampling.temperature)."""
     t = self.config.sampling.temperature if temperature is None else temperature
     return sampling.draw(self.phase, self.variables, jax.random.PRNGKey(seed), num, float(t),
-                         self.config.eval.batch_size, self.mesh)
+                         self.config.eval.batch_size, self.mesh, cache=self._compiled)
 
   def encode(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (n, H, W, C) -> the posterior q(z|x): (mean, log_std), each (n, latent_dim),
@@ -113,7 +114,9 @@ class TrainedRun:
     else:
       rng = jax.random.PRNGKey(seed)
     k = 1 if self.phase.exact_density else self.config.eval.iw_samples
-    step = evaluator.make_bounds_step(self.phase, self.mesh, k)
+    if ('bounds', k) not in self._compiled:
+      self._compiled[('bounds', k)] = evaluator.make_bounds_step(self.phase, self.mesh, k)
+    step = self._compiled[('bounds', k)]
     elbo, iw = step(self.variables, self._batch(images), rng)
     to_bpd = lambda v: np.asarray(self.phase.bits_per_dim(-np.asarray(v)))  # noqa: E731
     if self.phase.exact_density:
