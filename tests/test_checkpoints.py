@@ -158,3 +158,43 @@ def test_the_rerun_steps_over_a_damaged_checkpoint_and_verify_reports_it(trained
   # The new step 6 was trained from step 3, and it verifies.
   assert [s for _, s, _ in checkpoints.verify_directory(str(copy / 'vae' / 'checkpoints'))] == [
       'ok'] * 3
+
+
+def test_the_verify_command_reports_each_checkpoint(trained, tmp_path):
+  import subprocess
+  import sys
+  copy = tmp_path / 'copy'
+  shutil.copytree(trained, copy)
+  data = copy / 'vae' / 'checkpoints' / '6' / 'default' / 'manifest.ocdbt'
+  data.write_bytes(_flip_middle(data.read_bytes()))
+  os.remove(copy / 'vae' / 'checkpoints' / 'fingerprints' / '3.json')  # as if saved before them
+  result = subprocess.run([sys.executable, '-m', 'experiments.verify', f'--workdir={copy}'],
+                          capture_output=True, text=True, timeout=300,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  assert result.returncode == 1, result.stderr[-2000:]
+  lines = result.stdout.strip().splitlines()
+  assert lines[0] == f'{copy}/vae/checkpoints/3: no checksums'
+  assert lines[1].startswith(f'{copy}/vae/checkpoints/6: damaged (checkpoint {copy}/vae/checkpoints/6 '
+                             'is damaged: default/manifest.ocdbt differ from the checksums')
+  assert lines[2].startswith('1 damaged checkpoint(s)')
+  assert 'Traceback' not in result.stderr
+
+
+def test_a_resume_from_nonfinite_parameters_is_named_not_good(trained, tmp_path):
+  """A checkpoint can verify and still hold NaN parameters (saved from a diverged run): the
+  non-finite guard must not call it the last good checkpoint."""
+  copy = tmp_path / 'copy'
+  shutil.copytree(trained, copy)
+  directory = str(copy / 'vae' / 'checkpoints')
+  manager = checkpoints.checkpoint_manager(directory, 3)
+  state = checkpoints.restore_raw(manager, 6)
+  state['params'] = jax.tree_util.tree_map(lambda a: np.full_like(a, np.nan), state['params'])
+  shutil.rmtree(os.path.join(directory, '6'))
+  os.remove(os.path.join(directory, 'fingerprints', '6.json'))
+  manager = checkpoints.checkpoint_manager(directory, 3)
+  checkpoints.save_checkpoint(manager, state, step=6)
+  with tfds.testing.mock_data(num_examples=16):
+    with pytest.raises(trainer.TrainingError, match=r'last good checkpoint: .*checkpoints/6, whose '
+                       r'parameters were already non-finite when restored \(none is good\)'):
+      trainer.train_and_evaluate(train_config('vae', steps=9, checkpoint_every_steps=3,
+                                              num_devices=1, nonfinite='stop'), str(copy))
