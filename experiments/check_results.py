@@ -34,6 +34,8 @@ DERIVED = {
     '13.8': 'glow_layer_seeds: 59.4 (decoder means) - 45.6 (x at T=0.5)',
     '14.5': 'glow_layer_seeds seed 0: 57.5 (decoder means) - 43.0 (x at T=0.5)',
     '18.5': 'glow_layer_ablation steps8000: 57.5 (decoder means) - 39.0 (x at T=0.5)',
+    '29.3': "Dai & Wipf's Fashion-MNIST FID of the two-stage VAE (shared/REFERENCE.md), for orientation",
+    '60.0': "Dai & Wipf's Fashion-MNIST FID of the VAE with a learned gamma (shared/REFERENCE.md)",
 }
 _NUMBER = re.compile(r'(?<![\w.])[+-]?\d+\.\d+(?![\w.])')
 

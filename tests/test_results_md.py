@@ -66,7 +66,9 @@ def test_the_factorial_and_budget_tables_are_what_the_report_writes_from_the_com
             (os.path.join(budget, 'table.md'), [f'--factorial={factorial}', f'--budget={budget}']),
             (os.path.join(budget, 'seeds.md'), [f'--factorial={budget}']),
             (os.path.join(budget16, 'table.md'), [f'--factorial={factorial}', f'--budget={budget16}']),
-            (os.path.join(budget16, 'from_8x.md'), [f'--factorial={budget}', f'--budget={budget16}'])]
+            (os.path.join(budget16, 'from_8x.md'), [f'--factorial={budget}', f'--budget={budget16}']),
+            (os.path.join(results, 'table1', 'table.md'),
+             [f'--table1={os.path.join(results, "table1")}'])]
   for number, (table, flags) in enumerate(tables):
     out = tmp_path / f'{number}.md'
     result = subprocess.run([sys.executable, '-m', 'experiments.report', *flags, f'--out={out}'],
