@@ -409,7 +409,7 @@ def test_the_demo_recipe_trains_both_phases_a_rerun_does_nothing_and_a_fork_trai
   first = _pipeline(*args)
   assert first.returncode == 0, first.stderr[-3000:]
   assert '== 1/2: vae ==' in first.stdout and '== 2/2: glow ==' in first.stdout
-  assert sorted(os.listdir(demo / 'glow' / 'checkpoints')) == ['2']
+  assert sorted(os.listdir(demo / 'glow' / 'checkpoints')) == ['2', 'fingerprints']
   again = _pipeline(*args)
   assert again.returncode == 0 and '==' not in again.stdout, again.stdout
   # budget16's way: a fork of the run whose Glow layer resumes from its checkpoint to more steps.
@@ -425,7 +425,7 @@ def test_the_demo_recipe_trains_both_phases_a_rerun_does_nothing_and_a_fork_trai
   assert stages.run(plan, runner=runner, log=lambda *a: None) == 0, logs[-1][-3000:]
   assert 'resumed glow from step 2' in logs[0]  # from the copied checkpoint, not from step 0
   assert '4' in os.listdir(longer / 'glow' / 'checkpoints')
-  assert sorted(os.listdir(demo / 'glow' / 'checkpoints')) == ['2']  # the source is untouched
+  assert sorted(os.listdir(demo / 'glow' / 'checkpoints')) == ['2', 'fingerprints']  # untouched
   assert json.loads((longer / 'glow' / 'config.json').read_text())['num_train_steps'] == 4
 
 

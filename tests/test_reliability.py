@@ -301,7 +301,9 @@ def test_a_signal_writes_one_final_checkpoint_then_one_line_and_the_rerun_resume
   stopped = int(re.search(rf'^error: stopped by {name} at step (\d+); last checkpoint: \S+/(\d+);',
                           errors[0]).group(1))
   checkpoints_dir = tmp_path / 'vae' / 'checkpoints'
-  assert sorted(os.listdir(checkpoints_dir)) == [str(stopped)]  # one, whole, at the stop step
+  # One, whole, at the stop step, with its fingerprints.
+  assert sorted(os.listdir(checkpoints_dir)) == [str(stopped), 'fingerprints']
+  assert os.listdir(checkpoints_dir / 'fingerprints') == [f'{stopped}.json']
   rerun = _cli(tmp_path, f'--config.num_train_steps={stopped + 2}')
   assert rerun.returncode == 0, rerun.stdout + rerun.stderr
   assert f'resumed vae from step {stopped}' in rerun.stderr
