@@ -58,14 +58,18 @@ class VectorCoupling(nn.Module):
 
 
 class _PriorScanBody(nn.Module):
+  """One layer of a flow prior under nn.scan: `layer` names its class in _PRIOR_LAYERS (and its
+  parameters' key)."""
   hidden: int
   num_hidden: int
   reverse: bool
+  layer: str = 'coupling'
 
   @nn.compact
   def __call__(self, carry, _):
     z, logdet = carry
-    y, layer_logdet = VectorCoupling(self.hidden, self.num_hidden, name='coupling')(z, self.reverse)
+    y, layer_logdet = _PRIOR_LAYERS[self.layer](self.hidden, self.num_hidden, name=self.layer)(
+        z, self.reverse)
     return (y, logdet + layer_logdet), None
 
 
@@ -83,14 +87,18 @@ class FlowPrior(nn.Module):
   num_hidden: int = 2
   unroll: int = 0  # layers unrolled per loop iteration; 0: flows.default_unroll (by backend)
 
+  layer = 'coupling'  # the kind of each layer (_PRIOR_LAYERS), and the least latent_dim it takes
+  min_latent_dim = 2
+
   @nn.compact
   def __call__(self, z: jax.Array, reverse: bool = False):
-    if z.shape[-1] < 2:
-      raise ValueError(f'FlowPrior needs latent_dim >= 2, got {z.shape[-1]}.')
+    if z.shape[-1] < self.min_latent_dim:
+      raise ValueError(f'{type(self).__name__} needs latent_dim >= {self.min_latent_dim}, got '
+                       f'{z.shape[-1]}.')
     stack = nn.scan(_PriorScanBody, variable_axes={'params': 0}, split_rngs={'params': True},
                     length=self.num_layers, reverse=reverse,
                     unroll=self.unroll or default_unroll(self.num_layers))
-    (u, logdet), _ = stack(self.hidden, self.num_hidden, reverse, name='layers')(
+    (u, logdet), _ = stack(self.hidden, self.num_hidden, reverse, self.layer, name='layers')(
         (z, jnp.zeros((z.shape[0],), z.dtype)), None)
     return u, logdet
 
@@ -191,18 +199,6 @@ class AutoregressiveLayer(nn.Module):
     return x, jnp.sum(log_scale, axis=-1)
 
 
-class _MAFScanBody(nn.Module):
-  hidden: int
-  num_hidden: int
-  reverse: bool
-
-  @nn.compact
-  def __call__(self, carry, _):
-    z, logdet = carry
-    y, layer_logdet = AutoregressiveLayer(self.hidden, self.num_hidden, name='maf')(z, self.reverse)
-    return (y, logdet + layer_logdet), None
-
-
 class MAFPrior(FlowPrior):
   """p(z) = N(h(z); 0, I) |det dh/dz| with h a stack of masked autoregressive layers (MAF).
 
@@ -213,15 +209,11 @@ class MAFPrior(FlowPrior):
   every step, and sampled only for images, so the one-pass direction is the density's.
   Input (batch, latent_dim), latent_dim >= 1.
   """
+  layer = 'maf'
+  min_latent_dim = 1
 
-  @nn.compact
-  def __call__(self, z: jax.Array, reverse: bool = False):
-    stack = nn.scan(_MAFScanBody, variable_axes={'params': 0}, split_rngs={'params': True},
-                    length=self.num_layers, reverse=reverse,
-                    unroll=self.unroll or default_unroll(self.num_layers))
-    (u, logdet), _ = stack(self.hidden, self.num_hidden, reverse, name='layers')(
-        (z, jnp.zeros((z.shape[0],), z.dtype)), None)
-    return u, logdet
+
+_PRIOR_LAYERS = {'coupling': VectorCoupling, 'maf': AutoregressiveLayer}
 
 
 class _DenseStack(nn.Module):
