@@ -6,7 +6,8 @@ each batch (a non-finite step that starts on one host). With VAEGLOW_TEST_SIGTER
 the process sends itself SIGTERM as the loop takes its k-th training batch (1-based), then
 waits 2 s: a preemption at a known point of the run, however slow or fast the machine.
 VAEGLOW_TEST_SIGINT_AT_BATCH=k does the same with SIGINT (a Ctrl-C), and
-VAEGLOW_TEST_SIGKILL_AT_BATCH=k kills the process there (a host lost mid-run)."""
+VAEGLOW_TEST_SIGKILL_AT_BATCH=k kills the process there (a host lost mid-run).
+VAEGLOW_TEST_DAMAGED_STEP=s makes process 1 alone read checkpoint s as damaged."""
 
 import os
 import runpy
@@ -42,7 +43,25 @@ def _signal_at_batch(k: int, signum: int):
   original, data.train_iterator = data.train_iterator, train_iterator
 
 
+def _damaged_on_this_process(step: int):
+  """This process alone reads checkpoint `step` as damaged (its copy of an array differs)."""
+  from vaeglow_jax import checkpoints
+  original = checkpoints.verify
+
+  def verify(tree, directory, at, saved):
+    if at == step:
+      raise checkpoints.DamagedCheckpoint(f'checkpoint {directory}/{at} is damaged: simulated on '
+                                          'this process only')
+    return original(tree, directory, at, saved)
+
+  checkpoints.verify = verify
+
+
 if __name__ == '__main__':
+  # VAEGLOW_TEST_DAMAGED_STEP=s: process 1 alone reads checkpoint s as damaged.
+  damaged = os.environ.get('VAEGLOW_TEST_DAMAGED_STEP')
+  if damaged and any(a == '--config.distributed.process_id=1' for a in sys.argv):
+    _damaged_on_this_process(int(damaged))
   for name, signum in (('SIGTERM', signal.SIGTERM), ('SIGINT', signal.SIGINT),
                        ('SIGKILL', signal.SIGKILL)):
     if os.environ.get(f'VAEGLOW_TEST_{name}_AT_BATCH'):

@@ -323,3 +323,20 @@ def test_two_processes_step_over_a_damaged_checkpoint_alike(tmp_path):
   for out in outs:
     errors = [line for line in out.splitlines() if line.startswith('error:')]
     assert len(errors) == 1 and 'verifies: step(s) 6, 4, 2 were damaged' in errors[0], out[-3000:]
+
+
+@pytest.mark.slow
+def test_a_checkpoint_one_process_reads_as_damaged_is_stepped_over_by_both(tmp_path):
+  """Process 1 alone finds step 4 damaged (its copy of the replicated state differs): both agree,
+  process 0 moves it aside, and both resume from step 2, the same step."""
+  workdir = tmp_path / 'run'
+  finish(_two_processes(workdir, '--config.num_train_steps=4', '--config.checkpoint_every_steps=2'))
+  outs = finish(_two_processes(workdir, '--config.num_train_steps=6',
+                               '--config.checkpoint_every_steps=2',
+                               env_extra_1={'VAEGLOW_TEST_DAMAGED_STEP': '4'}), timeout=600)
+  assert 'another process read arrays that differ' in outs[0], outs[0][-3000:]
+  assert 'simulated on this process only' in outs[1], outs[1][-3000:]
+  for out in outs:
+    assert 'resumed vae from step 2' in out and 'Traceback' not in out, out[-3000:]
+  assert (workdir / 'vae' / 'damaged_checkpoints' / '4').is_dir()
+  assert workdir_lib.finished_steps(str(workdir / 'vae' / 'checkpoints')) == [2, 4, 6]

@@ -347,7 +347,20 @@ def read(manager, step: int, target=None):
   if error is not None:
     raise DamagedCheckpoint(f'checkpoint {path} cannot be read ({type(error).__name__}): it is '
                             'damaged (a save cut short, or a bad copy)') from error
-  verify(restored, directory, step, saved)
+  # Each process checks the arrays it holds (a replicated array is one copy per process, each
+  # read from storage on its own): a difference any process finds is every process's verdict.
+  try:
+    verify(restored, directory, step, saved)
+    found = None
+  except DamagedCheckpoint as e:
+    found = e
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    if np.any(multihost_utils.process_allgather(np.bool_(found is not None))) and found is None:
+      found = DamagedCheckpoint(f'checkpoint {path} is damaged: another process read arrays that '
+                                'differ from the fingerprints saved with it')
+  if found is not None:
+    raise found
   return restored
 
 
