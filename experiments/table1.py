@@ -84,11 +84,7 @@ def contrasts(runs: dict) -> list[dict]:
 
 
 def _mean_se(values, digits):
-  stat = stats.mean_se(values)
-  if stat is None:
-    return 'n/a'
-  mean, se, _ = stat
-  return f'{mean:.{digits}f}' if se != se else f'{mean:.{digits}f} +- {se:.{digits}f}'
+  return stats.format_mean_se(stats.mean_se(values), digits)
 
 
 def table(runs: dict) -> str:

@@ -160,13 +160,19 @@ def digest(directory: str, step: int) -> str | None:
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def damaged_dir(directory: str) -> str:
+  """Where the damaged steps of the checkpoints folder `directory` are kept:
+  <phase dir>/damaged_checkpoints."""
+  return workdir_lib.join(workdir_lib.dirname(directory), DAMAGED)
+
+
 def move_aside(directory: str, step: int) -> str:
   """Moves step folder `step` (and its fingerprints) out of `directory` to
-  <phase dir>/damaged_checkpoints/<step>[.<n>], never deleting it; -> where it went."""
-  target = workdir_lib.join(workdir_lib.dirname(directory), DAMAGED, str(step))
+  damaged_dir(directory)/<step>[.<n>], never deleting it; -> where it went."""
+  target = workdir_lib.join(damaged_dir(directory), str(step))
   n = 1
   while workdir_lib.exists(target):
-    target = workdir_lib.join(workdir_lib.dirname(directory), DAMAGED, f'{step}.{n}')
+    target = workdir_lib.join(damaged_dir(directory), f'{step}.{n}')
     n += 1
   workdir_lib.move_tree(workdir_lib.join(directory, str(step)), target)
   prints = fingerprints_path(directory, step)
@@ -327,6 +333,7 @@ def read(manager, step: int, target=None):
   """Restores step (into `target`'s structure and shardings, or raw) and verifies it against its
   fingerprints; any Orbax or TensorStore failure, or a difference, is a DamagedCheckpoint (on
   every process alike when several read it: they agree before comparing)."""
+  from vaeglow_jax import distributed
   directory = str(manager.directory)
   path = workdir_lib.join(directory, str(step))
   saved = read_fingerprints(directory, step)
@@ -339,11 +346,8 @@ def read(manager, step: int, target=None):
     except Exception as e:  # noqa: BLE001 - any read failure means a damaged checkpoint
       error = e
       held.close(release=False)  # its threads' tracebacks: the one line below says it
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils
-    failed = multihost_utils.process_allgather(np.bool_(error is not None))
-    if error is None and np.any(failed):
-      error = RuntimeError('another process could not read it')
+  if distributed.any_process(error is not None) and error is None:
+    error = RuntimeError('another process could not read it')
   if error is not None:
     raise DamagedCheckpoint(f'checkpoint {path} cannot be read ({type(error).__name__}): it is '
                             'damaged (a save cut short, or a bad copy)') from error
@@ -354,11 +358,9 @@ def read(manager, step: int, target=None):
     found = None
   except DamagedCheckpoint as e:
     found = e
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils
-    if np.any(multihost_utils.process_allgather(np.bool_(found is not None))) and found is None:
-      found = DamagedCheckpoint(f'checkpoint {path} is damaged: another process read arrays that '
-                                'differ from the fingerprints saved with it')
+  if distributed.any_process(found is not None) and found is None:
+    found = DamagedCheckpoint(f'checkpoint {path} is damaged: another process read arrays that '
+                              'differ from the fingerprints saved with it')
   if found is not None:
     raise found
   return restored
@@ -418,9 +420,9 @@ def verify_directory(directory: str) -> list[tuple[int, str, str]]:
   for step in workdir_lib.finished_steps(directory):
     try:
       with _quiet_warnings():
-        verified = read(manager, step)
-      out.append((step, 'ok' if verified is not None and read_fingerprints(directory, step)
-                  else 'no checksums', ''))
+        read(manager, step)
+      has_checksums = read_fingerprints(directory, step) is not None
+      out.append((step, 'ok' if has_checksums else 'no checksums', ''))
     except DamagedCheckpoint as e:
       out.append((step, 'damaged', str(e)))
   return out

@@ -308,3 +308,12 @@ def agree(flag: bool) -> bool:
   clock could answer differently."""
   from jax.experimental import multihost_utils
   return bool(multihost_utils.broadcast_one_to_all(np.bool_(flag)))
+
+
+def any_process(flag: bool) -> bool:
+  """Whether `flag` holds on any process, on every process (a collective when there are several:
+  every process must call it at the same point); `flag` itself with one process."""
+  if jax.process_count() == 1:
+    return bool(flag)
+  from jax.experimental import multihost_utils
+  return bool(np.any(multihost_utils.process_allgather(np.bool_(flag))))

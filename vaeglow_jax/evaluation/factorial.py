@@ -18,6 +18,7 @@ from vaeglow_jax import phases
 from vaeglow_jax.errors import UserError
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation.metrics import keys
+from vaeglow_jax.evaluation.stats import format_mean_se as _fmt
 from vaeglow_jax.evaluation.stats import mean_se, t_critical  # noqa: F401 (also used as factorial.*)
 
 CHAINS = ('vae', 'prior', 'glow', 'glow+prior')
@@ -89,13 +90,6 @@ def value(metrics: dict, chain: str, quantity: str, space: str = '', t: str = '0
     return layer.get('decoder_mean', {}).get(space, {}).get('fid')
   sweep = m.get(keys.by_temperature(keys.score_key(quantity, space)))
   return sweep.get(t) if sweep else m.get(keys.score_key(quantity, space))
-
-
-def _fmt(stat, digits=1):
-  if stat is None:
-    return 'n/a'
-  mean, se, _ = stat
-  return f'{mean:.{digits}f}' if math.isnan(se) else f'{mean:.{digits}f} +- {se:.{digits}f}'
 
 
 def _cell_stat(runs, cell, chain, quantity, space='', t='0.5'):

@@ -27,6 +27,15 @@ def mean_se(values) -> tuple[float, float, int] | None:
   return float(np.mean(values)), se, n
 
 
+def format_mean_se(stat: tuple[float, float, int] | None, digits: int = 1) -> str:
+  """'12.3 +- 0.4' of a `mean_se` result at `digits` decimals; the mean alone when its SE is
+  nan (one value), 'n/a' for None."""
+  if stat is None:
+    return 'n/a'
+  mean, se, _ = stat
+  return f'{mean:.{digits}f}' if math.isnan(se) else f'{mean:.{digits}f} +- {se:.{digits}f}'
+
+
 def t_critical(n: int, confidence: float = 0.95) -> float:
   """The two-sided Student t quantile for the mean of n paired differences (n - 1 degrees of
   freedom): 12.71 for 2 seeds, 4.30 for 3, 2.78 for 5."""

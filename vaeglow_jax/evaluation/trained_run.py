@@ -114,20 +114,22 @@ class TrainedRun:
     else:
       rng = jax.random.PRNGKey(seed)
     k = 1 if self.phase.exact_density else self.config.eval.iw_samples
-    if ('bounds', k) not in self._compiled:
-      self._compiled[('bounds', k)] = evaluator.make_bounds_step(self.phase, self.mesh, k)
-    step = self._compiled[('bounds', k)]
+    step = self._cached(('bounds', k), lambda: evaluator.make_bounds_step(self.phase, self.mesh, k))
     elbo, iw = step(self.variables, self._batch(images), rng)
     to_bpd = lambda v: np.asarray(self.phase.bits_per_dim(-np.asarray(v)))  # noqa: E731
     if self.phase.exact_density:
       return {'exact': to_bpd(elbo)}
     return {'elbo': to_bpd(elbo), 'iw': to_bpd(iw)}
 
+  def _cached(self, key, make):
+    """The jitted function kept under `key`, made by make() at its first use."""
+    if key not in self._compiled:
+      self._compiled[key] = make()
+    return self._compiled[key]
+
   def _jitted(self, name: str):
     """The jitted `name` ('encode', 'decode' or 'reconstruct'), made at its first use."""
-    if name not in self._compiled:
-      self._compiled[name] = self._make(name)
-    return self._compiled[name]
+    return self._cached(name, lambda: self._make(name))
 
   def _make(self, name: str):
     from vaeglow_jax.models.model import VAEGlow

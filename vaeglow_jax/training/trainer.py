@@ -279,7 +279,7 @@ def _restore_newest_verified(run, manager, state):
         raise TrainingError(f'{e}; move that step folder aside to resume from the checkpoint '
                             'before it (or set --config.on_damaged_checkpoint=fall_back to have '
                             'the run do so).') from None
-      where = workdir_lib.join(workdir_lib.dirname(directory), checkpoints.DAMAGED)
+      where = checkpoints.damaged_dir(directory)
       if distributed.is_primary():
         where = checkpoints.move_aside(directory, step)
       distributed.barrier(f'moved_aside_{step}')
@@ -289,7 +289,7 @@ def _restore_newest_verified(run, manager, state):
   if moved:
     raise TrainingError(
         f'no checkpoint of {directory} verifies: step(s) {", ".join(map(str, moved))} were '
-        f'damaged and are kept in {workdir_lib.join(workdir_lib.dirname(directory), checkpoints.DAMAGED)}; '
+        f'damaged and are kept in {checkpoints.damaged_dir(directory)}; '
         'restore them from a copy, or remove the checkpoints folder to train this phase again.')
   return 0, state
 
