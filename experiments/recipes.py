@@ -320,7 +320,7 @@ def table1(s: Settings) -> list[Stage]:
   evaluation = {**FACTORIAL_EVAL, 'eval.feature_extractor_dir': s.features,
                 'eval.feature_extractor_dir_2': s.features2, **dict(s.eval_overrides)}
   for seed in seeds:
-    if s.out and _table1_seed_copied(s.out, seed):  # committed by an earlier session: done
+    if s.out and _table1_seed_copied(s.out, seed):  # its results are already committed: done
       continue
     vae = f'{factorial_root}/gamma_standard/seed{seed}'
     workdirs = {'posthoc': vae, 'joint_flow': f'{factorial_root}/gamma_flow/seed{seed}',
@@ -356,7 +356,7 @@ def table1(s: Settings) -> list[Stage]:
 
 def _table1_seed_copied(out: str, seed: int) -> bool:
   """Whether OUT holds every Table 1 row of `seed` (each folder's metrics.json with its phase):
-  the work directories may be gone (another machine, a later session), the results are not."""
+  the work directories may be gone (another machine, a cleaned disk), the results are not."""
   from vaeglow_jax import workdir as workdir_lib
   for folder, phase, _ in TABLE1_ROWS:
     metrics = workdir_lib.read_json(f'{out}/{folder}/seed{seed}/metrics.json') or {}

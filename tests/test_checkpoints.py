@@ -86,7 +86,7 @@ def test_a_step_without_fingerprints_loads_with_one_warning(tmp_path, caplog):
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-  """The issue's probe set-up: a tiny phase 1 with checkpoints at steps 3 and 6."""
+  """A tiny phase 1 with checkpoints at steps 3 and 6 (damaged below, file by file)."""
   workdir = tmp_path_factory.mktemp('trained') / 'run'
   with tfds.testing.mock_data(num_examples=16):
     trainer.train_and_evaluate(train_config('vae', steps=6, checkpoint_every_steps=3,
