@@ -200,6 +200,8 @@ def glow_layer_seeds(s: Settings) -> list[Stage]:
     runs = [f'{s.root}/seed{seed}' for seed in s.seeds or (0, 1, 2)]
     stages.append(Stage('report', s.root, ('--ablation', *runs, f'--out={s.out}/table.md'),
                         label='table'))
+    stages.append(Stage('report', s.root, (f'--criterion={s.out}', f'--out={s.out}/criterion.md'),
+                        label='criterion'))
   return stages
 
 

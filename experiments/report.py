@@ -30,6 +30,9 @@ _CALIBRATION = flags.DEFINE_string('calibration', '', 'A fid_calibration.json '
 _TABLE1 = flags.DEFINE_string('table1', '', 'The results folder of the table1 recipe '
                               '(<folder>/seed<S>/metrics.json): print the paper\'s Table 1 over '
                               'seeds with its Holm-adjusted verdicts instead.')
+_CRITERION = flags.DEFINE_string('criterion', '', 'A results folder of the glow_layer_seeds recipe '
+                                  '(<folder>/seed<S>/metrics.json): print the Glow-layer criterion '
+                                  'at T=0.5 over its seeds, paired t tests with Holm, instead.')
 _ABLATION = flags.DEFINE_bool('ablation', False, 'Glow-layer runs on one phase-1 VAE: print one '
                               'line per run (recipe, bounds, FID of x, x_tilde and decoder mean).')
 
@@ -51,10 +54,27 @@ def main(argv):
       cli.fail(f'no <folder>/seed<S>/metrics.json of the table1 recipe under {_TABLE1.value}; '
                'run python -m experiments.pipeline table1 first.')
     return _write(table1.markdown(runs))
+  if _CRITERION.value:
+    from experiments import glow_criterion
+    runs = glow_criterion.load(_CRITERION.value)
+    if not runs:
+      cli.fail(f'no <folder>/seed<S>/metrics.json with a glow phase under {_CRITERION.value}; run '
+               'python -m experiments.pipeline glow_layer_seeds first.')
+    return _write(glow_criterion.markdown(runs))
   if _FACTORIAL.value and _BUDGET.value:
-    return _write(_budget(_FACTORIAL.value, _BUDGET.value, _SEED.value))
+    from experiments import factorial
+    return _write(factorial.budget_report(_FACTORIAL.value, _BUDGET.value, _SEED.value))
   if _FACTORIAL.value:
-    return _write(_factorial(_FACTORIAL.value))
+    try:
+      seeds = {int(seed) for seed in _SEEDS.value} or None
+    except ValueError:
+      cli.fail(f'--seeds must be integers, got {",".join(_SEEDS.value)}.')
+    from experiments import factorial
+    text = factorial.report(_FACTORIAL.value, seeds)
+    if text is None:
+      cli.fail(f'no <variance>_<prior>/seed<S>/metrics.json under {_FACTORIAL.value}; run '
+               'python -m experiments.pipeline factorial first.')
+    return _write(text)
   workdirs = argv[1:]
   if not workdirs:
     print('error: give at least one work directory (evaluated with experiments.evaluate), or '
@@ -82,60 +102,6 @@ def _write(text):
     workdir_lib.write_text_atomic(_OUT.value, text)
 
 
-def _budget(base_dir, larger_dir, seed):
-  from vaeglow_jax.evaluation import factorial
-  base, larger = factorial.load(base_dir), factorial.load(larger_dir)
-  if not larger or not any(seed in seeds for seeds in larger.values()):
-    print(f'error: no <variance>_<prior>/seed{seed}/metrics.json under {larger_dir}.',
-          file=sys.stderr)
-    raise SystemExit(2)
-  # Columns named by folder: the smaller budget is not always the factorial's (budget16 vs budget).
-  labels = tuple(f'at {os.path.basename(os.path.normpath(d))}/' for d in (base_dir, larger_dir))
-  return (f'Seed {seed}: each comparison at the budget of {base_dir} and at the larger one of '
-          f'{larger_dir}; negative favours the claim:\n\n'
-          + factorial.budget_table(base, larger, seed, labels)
-          + '\nThe runs themselves:\n\n' + factorial.budget_values_table(base, larger, seed, labels))
-
-
-def _factorial(results_dir):
-  from vaeglow_jax.evaluation import factorial
-  runs = factorial.load(results_dir)
-  if _SEEDS.value:
-    try:
-      wanted = {int(seed) for seed in _SEEDS.value}
-    except ValueError:
-      cli.fail(f'--seeds must be integers, got {",".join(_SEEDS.value)}.')
-    runs = {cell: {seed: m for seed, m in seeds.items() if seed in wanted}
-            for cell, seeds in runs.items()}
-    runs = {cell: seeds for cell, seeds in runs.items() if seeds}
-  if not runs:
-    print(f'error: no <variance>_<prior>/seed<S>/metrics.json under {results_dir}; run '
-          'scripts/factorial.sh first.', file=sys.stderr)
-    raise SystemExit(2)
-  text = ('Chains, mean +- SE over seeds (FID at T = 0 / 0.25 / 0.5 / 0.75 for Glow-layer chains):\n\n'
-          + factorial.chains_table(runs)
-          + '\nClaims, summed over their paired contrasts (verdict per contrast: the 95% t interval '
-          'of the paired mean over seeds, n - 1 degrees of freedom, excludes 0; the seeds are the '
-          'only independent replicates: the chains of one cell share its VAE and random draws, and '
-          'both feature spaces score the same images):\n\n' + factorial.claims_table(runs)
-          + '\nPaired contrasts (same seed, one factor changed; negative favours the claim):\n\n'
-          + factorial.contrasts_table(runs)
-          + '\nAcross cells (they share no VAE: unpaired, all seeds of each, Welch t test; '
-          'negative favours the claim):\n\n' + factorial.unpaired_table(runs))
-  for space in factorial.spaces(runs):
-    best = factorial.best_chain(runs, space)
-    if best:
-      (variance, prior), chain, t, (mean, se, n) = best
-      text += (f'\nBest chain by FID in {space}: {variance} variance, {prior} phase-1 prior, '
-               f'{factorial.CHAIN_LABELS[chain]}, T={t}: {mean:.1f} (n={n}).\n')
-      against = factorial.best_against_runner_up(runs, space)
-      if against and against['effect']:
-        (r_variance, r_prior), r_chain, r_t, (r_mean, _, _) = against['runner_up']
-        d_mean, d_se, d_n = against['effect']
-        text += (f'Against its runner-up ({r_variance} variance, {r_prior} phase-1 prior, '
-                 f'{factorial.CHAIN_LABELS[r_chain]}, T={r_t}: {r_mean:.1f}), paired over '
-                 f'{d_n} seeds: {d_mean:+.1f} +- {d_se:.1f}, {against["verdict"]}.\n')
-  return text
 
 
 def _comparison(rows):

@@ -311,9 +311,11 @@ def test_the_glow_layer_seeds_are_the_commands_glow_layer_seeds_sh_ran():
                    '--config.num_train_steps=500'),
          ('evaluate', evaluation)]
   assert [(s.kind, _flags(s)) for s in plan[:4]] == [(k, sorted(c.split())) for k, c in old]
-  copy, table = plan[4:]
+  copy, table, criterion = plan[4:]
   assert (copy.copy_to, copy.copy_layout, copy.copy_phases) == ('o/seed1', 'flat', ('glow',))
   assert table.kind == 'report' and table.flags == ('--ablation', 'g/seed1', '--out=o/table.md')
+  assert criterion.kind == 'report' and criterion.flags == ('--criterion=o', '--out=o/criterion.md')
+
 
 def _finish_training(workdir, phase, step):
   os.makedirs(os.path.join(workdir, phase, 'checkpoints', str(step)))

@@ -49,30 +49,42 @@ def test_a_stale_number_is_found_and_rounding_is_to_the_digits_written():
   assert check_results.missing(text, numbers) == ['0.27', '29.71']
 
 
-def test_the_factorial_and_budget_tables_are_what_the_report_writes_from_the_committed_metrics(
-    tmp_path):
-  """results.sh's factorial and budget stages: the factorial's table.md over every seed and the
-  tables of earlier rounds (seeds 0-2, 0-3) that RESULTS.md quotes, and the budget direction's
-  tables, regenerate byte for byte from the runs' metrics (the report's commands as results.sh
-  runs them)."""
-  import subprocess
-  import sys
+def test_the_factorial_budget_table1_and_mechanism_tables_are_what_the_commands_write(monkeypatch):
+  """results.sh's factorial, budget and table1 stages: the factorial's table.md over every seed
+  and the tables of earlier rounds (seeds 0-2, 0-3) that RESULTS.md quotes, the budget
+  direction's tables, Table 1, the two mechanism tables and the Glow-layer criterion over seeds
+  regenerate byte for byte from the
+  runs' metrics (the functions behind experiments.report and experiments.glow_mechanism, in
+  this process)."""
+  from experiments import factorial as factorial_study, glow_criterion, mechanism as mechanism_study, table1
+  from vaeglow_jax import workdir as workdir_lib
+  monkeypatch.chdir(ROOT)  # the tables name their folders as results.sh gives them
   results = os.path.join('results', 'fashion_mnist')
-  factorial, budget, budget16 = (os.path.join(results, name)
-                                 for name in ('factorial', 'budget', 'budget16'))
-  tables = [(os.path.join(factorial, 'table.md'), [f'--factorial={factorial}']),
-            (os.path.join(factorial, 'table_seeds0-2.md'), [f'--factorial={factorial}', '--seeds=0,1,2']),
-            (os.path.join(factorial, 'table_seeds0-3.md'), [f'--factorial={factorial}', '--seeds=0,1,2,3']),
-            (os.path.join(budget, 'table.md'), [f'--factorial={factorial}', f'--budget={budget}']),
-            (os.path.join(budget, 'seeds.md'), [f'--factorial={budget}']),
-            (os.path.join(budget16, 'table.md'), [f'--factorial={factorial}', f'--budget={budget16}']),
-            (os.path.join(budget16, 'from_8x.md'), [f'--factorial={budget}', f'--budget={budget16}']),
-            (os.path.join(results, 'table1', 'table.md'),
-             [f'--table1={os.path.join(results, "table1")}'])]
-  for number, (table, flags) in enumerate(tables):
-    out = tmp_path / f'{number}.md'
-    result = subprocess.run([sys.executable, '-m', 'experiments.report', *flags, f'--out={out}'],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    with open(os.path.join(ROOT, table)) as f:
-      assert out.read_text() == f.read(), table
+  factorial, budget, budget16, t1 = (os.path.join(results, name)
+                                     for name in ('factorial', 'budget', 'budget16', 'table1'))
+  runs = [os.path.join(factorial, f'{v}_{p}', f'seed{s}') for v in ('gamma', 'diagonal')
+          for p in ('standard', 'flow') for s in range(5)]
+  runs_8x = [os.path.join(budget, cell, f'seed{s}') for cell in ('gamma_standard', 'diagonal_flow')
+             for s in range(3)]
+
+  def mechanism(folders):
+    return mechanism_study.markdown([mechanism_study.row_from_metrics(
+        f, workdir_lib.read_json(os.path.join(f, 'metrics.json'))) for f in folders])
+
+  tables = {os.path.join(factorial, 'table.md'): lambda: factorial_study.report(factorial),
+            os.path.join(factorial, 'table_seeds0-2.md'): lambda: factorial_study.report(factorial, {0, 1, 2}),
+            os.path.join(factorial, 'table_seeds0-3.md'): lambda: factorial_study.report(factorial, {0, 1, 2, 3}),
+            os.path.join(budget, 'table.md'): lambda: factorial_study.budget_report(factorial, budget, 0),
+            os.path.join(budget, 'seeds.md'): lambda: factorial_study.report(budget),
+            os.path.join(budget16, 'table.md'): lambda: factorial_study.budget_report(factorial, budget16, 0),
+            os.path.join(budget16, 'from_8x.md'): lambda: factorial_study.budget_report(budget, budget16, 0),
+            os.path.join(t1, 'table.md'): lambda: table1.markdown(table1.load(t1)),
+            os.path.join(factorial, 'mechanism.md'): lambda: mechanism(runs),
+            os.path.join(budget, 'mechanism.md'): lambda: mechanism(runs_8x)}
+  for seeds in ('glow_layer_seeds', 'glow_layer_seeds_today'):
+    folder = os.path.join(results, seeds)
+    tables[os.path.join(folder, 'criterion.md')] = (
+        lambda folder=folder: glow_criterion.markdown(glow_criterion.load(folder)))
+  for table, make in tables.items():
+    with open(table) as f:
+      assert make() == f.read(), table

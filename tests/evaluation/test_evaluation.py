@@ -134,12 +134,13 @@ def test_evaluate_writes_every_metric_and_figure(trained):
     assert recon[f'rms_{key}'] == pytest.approx(rms, abs=0.5 / 255)
   assert any('reconstructions' in tag for tag in _image_tags(os.path.join(workdir, 'eval', 'glow')))
   # The mechanism command measures what evaluate wrote, from the run alone.
-  from experiments import glow_mechanism
-  row = glow_mechanism.row(workdir, 'glow', 32)
+  from experiments import mechanism
+  row = mechanism.row(workdir, 'glow', 32)
   residual = metrics['glow_layer']['residual']
-  for key in ('residual_removed', 'gain_bpd_gaussian', 'gain_bpd_logdet'):
+  for key in ('residual_removed', 'gain_bpd_gaussian', 'gain_bpd_logdet', 'explained_bpd',
+              'best_rescale_bpd', 'residual_removed_rescaled'):
     assert row[key] == pytest.approx(residual[key], rel=1e-5, abs=1e-7), key
-  assert f"| {100 * row['residual_removed']:+.1f}% |" in glow_mechanism.markdown([row])
+  assert f"| {row['explained_bpd']:+.3f} |" in mechanism.markdown([row])
   for name in ('decoder_mean_vs_glow.png', 'interpolation.png', 'training_curves.png',
                'samples_T0.png', 'reconstructions.png', 'samples_T0.5.png', 'samples_T1.png'):
     assert os.path.isfile(os.path.join(figures, name)), name

@@ -26,6 +26,7 @@ from vaeglow_jax import checkpoints
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import distributed
 from vaeglow_jax.evaluation import figures
+from vaeglow_jax.evaluation import gain_decomposition
 from vaeglow_jax import images as images_lib
 from vaeglow_jax.models import losses
 from vaeglow_jax import phases
@@ -237,7 +238,8 @@ def glow_layer_residuals(phase, variables, images: np.ndarray, rng, batch: int) 
   RMS of x - g_mu(z) and of f(x) - g_mu(z) (pixel units, z ~ q(z|x)), the share of the squared
   residual that f removes, both residuals' mean square in decoder standard deviations
   (Phase.base_residuals; 1 for a calibrated decoder), and the layer's gain in log p(x|z) in
-  bits/dim split into the Gaussian term's and the log-determinant's (and the latter's share).
+  bits/dim split into the Gaussian term's and the log-determinant's (and the latter's share),
+  which a rescale moves at will, and into parts it cannot move (gain_decomposition.decompose).
   images: (n, H, W, C) in [0, 1]."""
   step = jax.jit(lambda v, b, r: phase.base_residuals(
       v, losses.dequantize(b, jax.random.fold_in(r, 1), phase.n_bits), r))
@@ -255,7 +257,9 @@ def glow_layer_residuals(phase, variables, images: np.ndarray, rng, batch: int) 
           'normalised_sq_x': mean['normalised_sq_x'],
           'normalised_sq_f_x': mean['normalised_sq_f_x'],
           'gain_bpd_gaussian': gaussian, 'gain_bpd_logdet': logdet,
-          'logdet_share_of_gain': logdet / (gaussian + logdet) if gaussian + logdet else None}
+          'logdet_share_of_gain': logdet / (gaussian + logdet) if gaussian + logdet else None,
+          **gain_decomposition.decompose(mean['normalised_sq_x'], mean['normalised_sq_f_x'],
+                                         mean['logdet_per_dim'])}
 
 
 def features(feature_fn, images: np.ndarray, batch: int) -> np.ndarray:

@@ -1,25 +1,30 @@
-"""The factorial's tables (scripts/factorial.sh): decoder variance x phase-1 prior x seeds, each
-VAE evaluated as four chains, summarised as means +- standard errors over seeds and as paired
-contrasts (same seed, one factor changed) with a verdict each.
+"""The factorial study's tables (recipe 'factorial'): decoder variance x phase-1 prior x seeds,
+each VAE evaluated as four chains, summarised as means +- SE over seeds and as contrasts with a
+verdict each. The study (its chains, claims and comparisons) lives here; the statistics are
+vaeglow_jax.evaluation.stats.
 
 Input: RESULTS/<variance>_<prior>/seed<S>/metrics.json, as experiments.evaluate wrote it for
 the chains 'vae' (decoder means, the VAE's own prior), 'prior' (decoder means, post-hoc flow
-prior), 'glow' (the Glow layer, own prior) and 'glow+prior' (the Glow layer, post-hoc prior).
+prior), 'glow' (the Glow layer, own prior) and 'glow+prior' (the Glow layer, post-hoc flow prior).
+
+The verdict rule: a seed is the replicate. Two chains of one cell share its VAE, so they are
+compared paired by seed; two cells share none, so they are compared by Welch's unpaired t test
+over all seeds of each. The tests of one claim in one feature space are a family, and Holm's
+adjustment keeps the chance of one or more false verdicts in each family at most 5%; a verdict
+is 'holds' or 'reversed' only when its adjusted p is below 0.05 (stats.decide).
 """
 
 from __future__ import annotations
 
-import math
 import re
 
-import numpy as np
-
 from vaeglow_jax import phases
-from vaeglow_jax.errors import UserError
 from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.errors import UserError
+from vaeglow_jax.evaluation import stats
 from vaeglow_jax.evaluation.metrics import keys
 from vaeglow_jax.evaluation.stats import format_mean_se as _fmt
-from vaeglow_jax.evaluation.stats import mean_se, t_critical  # noqa: F401 (also used as factorial.*)
+from vaeglow_jax.evaluation.stats import mean_se
 
 CHAINS = ('vae', 'prior', 'glow', 'glow+prior')
 CHAIN_LABELS = {'vae': 'decoder means, own prior', 'prior': 'decoder means, post-hoc flow prior',
@@ -125,45 +130,72 @@ def chains_table(runs: dict) -> str:
   return '\n'.join(lines) + '\n'
 
 
-def paired(runs, a: tuple, b: tuple) -> tuple[float, float, int] | None:
-  """Mean +- SE over seeds of value(a) - value(b), each a (cell, chain, quantity, space, t),
-  paired by seed (seeds present in both)."""
-  (cell_a, *ka), (cell_b, *kb) = a, b
-  seeds = sorted(set(runs.get(cell_a, {})) & set(runs.get(cell_b, {})))
-  diffs = []
-  for seed in seeds:
-    va, vb = value(runs[cell_a][seed], *ka), value(runs[cell_b][seed], *kb)
-    if va is not None and vb is not None:
-      diffs.append(va - vb)
-  return mean_se(diffs)
+def _seed_values(runs, key: tuple) -> dict:
+  """{seed: value} of key = (cell, chain, quantity, space, t) over the cell's seeds (None
+  values left out)."""
+  cell, *rest = key
+  found = {seed: value(m, *rest) for seed, m in runs.get(cell, {}).items()}
+  return {seed: v for seed, v in found.items() if v is not None}
 
 
-def verdict(stat, lower_is_claimed: bool = True) -> str:
-  """'holds' when the 95% t interval of the paired mean difference (n - 1 degrees of freedom)
-  excludes 0 on the claimed side, 'reversed' when it excludes it on the other, else 'undecided'
-  (also with one seed: no SE)."""
-  if stat is None:
-    return 'n/a'
-  mean, se, n = stat
-  if n < 2 or math.isnan(se):
-    return f'undecided (1 seed: {"claimed sign" if (mean < 0) == lower_is_claimed else "opposite sign"})'
-  if abs(mean) <= t_critical(n) * se:
-    return f'undecided (within the 95% t interval, {n} seeds)'
-  return 'holds' if (mean < 0) == lower_is_claimed else 'reversed'
+def compare(runs, a: tuple, b: tuple) -> tuple[str, stats.TestResult | None]:
+  """('paired' | 'Welch', the t test of value(a) - value(b)), each a (cell, chain, quantity,
+  space, t): paired by seed within one cell (its chains share a VAE), Welch's unpaired test over
+  every seed of each across cells (they share none). The test is None with fewer than two
+  seeds."""
+  values_a, values_b = _seed_values(runs, a), _seed_values(runs, b)
+  if a[0] == b[0]:
+    seeds = sorted(set(values_a) & set(values_b))
+    return 'paired', stats.paired_test([values_a[s] for s in seeds], [values_b[s] for s in seeds])
+  return 'Welch', stats.welch_test(list(values_a.values()), list(values_b.values()))
+
+
+def _effect_text(kind: str, test: stats.TestResult | None, digits: int = 3) -> str:
+  if test is None:
+    return 'n/a (fewer than 2 seeds)'
+  seeds = f'n={test.n[0]}' if kind == 'paired' else f'n={test.n[0]}+{test.n[1]}'
+  return f'{test.effect:+.{digits}f} +- {test.se:.{digits}f}, {seeds}'
+
+
+def adjust(rows: list[dict]) -> list[dict]:
+  """Each row {'claim', 'space', 'test', ...} gets 'adjusted_p' (Holm within its family, the
+  rows of one claim and feature space that have a test), 'verdict' (stats.decide on it) and
+  'unadjusted' (the verdict the test alone would give). Rows are changed in place and returned."""
+  families = {}
+  for row in rows:
+    if row['test'] is not None:
+      families.setdefault((row['claim'], row['space']), []).append(row)
+  for family in families.values():
+    for row, adjusted in zip(family, stats.holm([r['test'].p for r in family])):
+      row['adjusted_p'] = adjusted
+  for row in rows:
+    test = row['test']
+    if test is None:
+      row.update(adjusted_p=None, verdict='undecided (fewer than 2 seeds)',
+                 unadjusted='undecided (fewer than 2 seeds)')
+    else:
+      row['verdict'] = stats.decide(test.effect, row['adjusted_p'])
+      row['unadjusted'] = stats.decide(test.effect, test.p)
+  return rows
+
+
+def families(rows: list[dict]) -> int:
+  """How many families (claim, feature space) these rows' tests form."""
+  return len({(r['claim'], r['space']) for r in rows if r['test'] is not None})
 
 
 def contrasts(runs: dict) -> list[dict]:
-  """The paired contrasts behind the claims: each {'claim', 'comparison', 'space', 'effect',
-  'verdict'}; effect = mean +- SE of (claimed better) - (other), so negative favours the claim
-  for FID and bpd."""
+  """The contrasts behind the claims: each {'claim', 'comparison', 'space', 'kind' ('paired' or
+  'Welch'), 'test' (stats.TestResult or None), 'adjusted_p', 'verdict', 'unadjusted'}; the
+  effect is (claimed better) - (other), so negative favours the claim for FID and bpd."""
   sp = spaces(runs)
   rows = []
 
   def add(claim, comparison, a, b, space_label):
-    stat = paired(runs, a, b)
-    if stat is not None:
-      rows.append({'claim': claim, 'comparison': comparison, 'space': space_label,
-                   'effect': stat, 'verdict': verdict(stat)})
+    kind, test = compare(runs, a, b)
+    if _seed_values(runs, a) and _seed_values(runs, b):
+      rows.append({'claim': claim, 'comparison': comparison, 'space': space_label, 'kind': kind,
+                   'test': test})
 
   for prior in ('standard', 'flow'):
     for chain in CHAINS:
@@ -176,7 +208,8 @@ def contrasts(runs: dict) -> list[dict]:
               (('diagonal', prior), chain, 'fid', s, t), (('gamma', prior), chain, 'fid', s, t), s)
       if chain in ('vae', 'glow'):
         add('diagonal variance beats gamma (bpd)', f'{PRIOR_LABELS[prior]} prior, {CHAIN_LABELS[chain]}',
-            (('diagonal', prior), chain, 'bpd'), (('gamma', prior), chain, 'bpd'), '-')
+            (('diagonal', prior), chain, 'bpd', '', '0.5'),
+            (('gamma', prior), chain, 'bpd', '', '0.5'), '-')
   for cell in sorted(runs):
     name = f'{cell[0]} variance, {PRIOR_LABELS.get(cell[1], cell[1])} prior'
     for own, means in (('glow', 'vae'), ('glow+prior', 'prior')):
@@ -197,18 +230,24 @@ def contrasts(runs: dict) -> list[dict]:
       add('a joint flow prior beats N(0, I) in phase 1 (decoder means, own prior)', f'{variance} variance',
           ((variance, 'flow'), 'vae', 'fid', s, '0.5'), ((variance, 'standard'), 'vae', 'fid', s, '0.5'), s)
     add('a joint flow prior beats N(0, I) in phase 1 (bpd)', f'{variance} variance',
-        ((variance, 'flow'), 'vae', 'bpd'), ((variance, 'standard'), 'vae', 'bpd'), '-')
-  return rows
+        ((variance, 'flow'), 'vae', 'bpd', '', '0.5'), ((variance, 'standard'), 'vae', 'bpd', '', '0.5'),
+        '-')
+  return adjust(rows)
+
+
+def _p_text(p) -> str:
+  return 'n/a' if p is None else (f'{p:.3f}' if p >= 0.001 else '<0.001')
 
 
 def contrasts_table(runs: dict) -> str:
   rows = contrasts(runs)
-  lines = ['| claim | comparison (same seed, one thing changed) | feature space | effect (claimed - other) '
-           '+- SE, n seeds | verdict |', '|---|---|---|---|---|']
+  lines = ['| claim | comparison | feature space | test | effect (claimed - other) +- SE, seeds | '
+           'p | Holm p | verdict (Holm) | verdict alone |', '|---|---|---|---|---|---|---|---|---|']
   for r in rows:
-    mean, se, n = r['effect']
-    effect = f'{mean:+.3f}' + ('' if math.isnan(se) else f' +- {se:.3f}') + f', n={n}'
-    lines.append(f"| {r['claim']} | {r['comparison']} | {r['space']} | {effect} | {r['verdict']} |")
+    p = None if r['test'] is None else r['test'].p
+    lines.append(f"| {r['claim']} | {r['comparison']} | {r['space']} | {r['kind']} | "
+                 f"{_effect_text(r['kind'], r['test'])} | {_p_text(p)} | {_p_text(r['adjusted_p'])} | "
+                 f"{r['verdict']} | {r['unadjusted']} |")
   return '\n'.join(lines) + '\n'
 
 
@@ -242,25 +281,28 @@ def best_against_runner_up(runs: dict, space: str) -> dict | None:
   if not others:
     return None
   runner_up = others[0]
-  stat = paired(runs, (best[0], best[1], 'fid', space, best[2]),
-                (runner_up[0], runner_up[1], 'fid', space, runner_up[2]))
-  return {'best': best, 'runner_up': runner_up, 'effect': stat, 'verdict': verdict(stat)}
+  kind, test = compare(runs, (best[0], best[1], 'fid', space, best[2]),
+                       (runner_up[0], runner_up[1], 'fid', space, runner_up[2]))
+  verdict = 'undecided (fewer than 2 seeds)' if test is None else stats.decide(test.effect, test.p)
+  return {'best': best, 'runner_up': runner_up, 'kind': kind, 'test': test, 'verdict': verdict}
 
 
 def claims_table(runs: dict) -> str:
-  """One line per (claim, feature space): how many of its paired comparisons hold, are reversed
-  or are undecided, and the range of their mean effects (claimed - other)."""
+  """One line per family (claim, feature space): its tests, how many hold, are reversed or are
+  undecided after Holm's adjustment and by each test alone, and the range of their effects."""
   grouped = {}
   for r in contrasts(runs):
     grouped.setdefault((r['claim'], r['space']), []).append(r)
-  lines = ['| claim | feature space | comparisons | holds / reversed / undecided | effects (min .. max) |',
-           '|---|---|---|---|---|']
+  lines = ['| claim | feature space | tests | holds / reversed / undecided (Holm) | '
+           'the same, each test alone | effects (min .. max) |', '|---|---|---|---|---|---|']
   for (claim, space), rows in grouped.items():
-    verdicts = [r['verdict'].split(' ')[0] for r in rows]
-    effects = [r['effect'][0] for r in rows]
-    lines.append(f"| {claim} | {space} | {len(rows)} | {verdicts.count('holds')} / "
-                 f"{verdicts.count('reversed')} / {verdicts.count('undecided')} | "
-                 f'{min(effects):+.3f} .. {max(effects):+.3f} |')
+    def counts(key):
+      verdicts = [r[key].split(' ')[0] for r in rows]
+      return ' / '.join(str(verdicts.count(v)) for v in ('holds', 'reversed', 'undecided'))
+    effects = [r['test'].effect for r in rows if r['test'] is not None]
+    spread = f'{min(effects):+.3f} .. {max(effects):+.3f}' if effects else 'n/a'
+    lines.append(f"| {claim} | {space} | {len(rows)} | {counts('verdict')} | "
+                 f"{counts('unadjusted')} | {spread} |")
   return '\n'.join(lines) + '\n'
 
 
@@ -301,42 +343,42 @@ def _at(runs, seed: int, key: tuple, space: str):
   return value(metrics, chain, quantity, space if quantity != 'bpd' else '', *(t or ['0.5']))
 
 
-def unpaired(runs, a: tuple, b: tuple, space: str = '') -> tuple[float, float, float] | None:
-  """(mean(a) - mean(b), its SE, Welch's degrees of freedom) over every seed of each key (as in
-  BUDGET_COMPARISONS) in `space`: for two cells, which share no VAE, so no pairing by seed
-  applies. None with fewer than two seeds on either side."""
-  values = []
-  for key in (a, b):
-    found = [_at(runs, seed, key, space) for seed in sorted(runs.get(key[0], {}))]
-    values.append([v for v in found if v is not None])
-  if min(len(v) for v in values) < 2:
-    return None
-  variances = [np.var(v, ddof=1) / len(v) for v in values]
-  se = math.sqrt(sum(variances))
-  df = se ** 4 / sum(w ** 2 / (len(v) - 1) for w, v in zip(variances, values))
-  return float(np.mean(values[0]) - np.mean(values[1])), se, float(df)
-
-
-def unpaired_table(runs: dict) -> str:
-  """The BUDGET_COMPARISONS between two cells over all their seeds, Welch's t test (95%, two
-  sided): the budget direction at one budget with its replicate count."""
-  from scipy import stats  # a dependency of jax
-  lines = ['| claim | space | effect (a - b) +- SE | seeds (a, b) | Welch df | verdict |',
-           '|---|---|---|---|---|---|']
+def unpaired_rows(runs: dict) -> list[dict]:
+  """The BUDGET_COMPARISONS between two cells, Welch's test over all seeds of each in every
+  feature space (bits/dim once): one family, Holm-adjusted. Each row as in `contrasts`."""
+  rows = []
   for claim, a, b in BUDGET_COMPARISONS:
     if a[0] == b[0]:
       continue  # within one cell: paired, in the contrasts table
     for space in (spaces(runs) if a[2] != 'bpd' else ['']):
-      stat = unpaired(runs, a, b, space)
-      if stat is None:
-        continue
-      mean, se, df = stat
-      digits = 3 if a[2] == 'bpd' else 1
-      half = float(stats.t.ppf(0.975, df)) * se
-      verdict_text = 'undecided' if abs(mean) <= half else ('holds' if mean < 0 else 'reversed')
-      counts = tuple(len(runs.get(k[0], {})) for k in (a, b))
-      lines.append(f'| {claim} | {space or "-"} | {mean:+.{digits}f} +- {se:.{digits}f} | '
-                   f'{counts[0]}, {counts[1]} | {df:.1f} | {verdict_text} |')
+      key_a, key_b = (_key(k, space) for k in (a, b))
+      kind, test = compare(runs, key_a, key_b)
+      if test is not None:
+        rows.append({'claim': claim, 'comparison': claim, 'space': space or '-', 'kind': kind,
+                     'test': test, 'digits': 3 if a[2] == 'bpd' else 1})
+  holm = stats.holm([r['test'].p for r in rows])
+  for row, adjusted in zip(rows, holm):
+    row.update(adjusted_p=adjusted, verdict=stats.decide(row['test'].effect, adjusted),
+               unadjusted=stats.decide(row['test'].effect, row['test'].p))
+  return rows
+
+
+def _key(key: tuple, space: str) -> tuple:
+  """A BUDGET_COMPARISONS key (cell, chain, quantity[, t]) as (cell, chain, quantity, space, t)."""
+  cell, chain, quantity, *t = key
+  return (cell, chain, quantity, space if quantity != 'bpd' else '', *(t or ['0.5']))
+
+
+def unpaired_table(runs: dict) -> str:
+  """The BUDGET_COMPARISONS between two cells over all their seeds, Welch's t test (95%, two
+  sided), Holm-adjusted as one family: the budget direction at one budget."""
+  lines = ['| claim | space | effect (a - b) +- SE | seeds (a, b) | Welch df | p | Holm p | '
+           'verdict (Holm) |', '|---|---|---|---|---|---|---|---|']
+  for r in unpaired_rows(runs):
+    test, digits = r['test'], r['digits']
+    lines.append(f"| {r['claim']} | {r['space']} | {test.effect:+.{digits}f} +- {test.se:.{digits}f} | "
+                 f'{test.n[0]}, {test.n[1]} | {test.df:.1f} | {_p_text(test.p)} | '
+                 f"{_p_text(r['adjusted_p'])} | {r['verdict']} |")
   return '\n'.join(lines) + '\n'
 
 
@@ -387,3 +429,59 @@ def budget_values_table(base: dict, larger: dict, seed: int = 0,
         lines.append(f'| {cell[0]}, {PRIOR_LABELS.get(cell[1], cell[1])} | {CHAIN_LABELS[chain]} '
                      f'| {label} | {fmt(old)} | {fmt(new)} |')
   return '\n'.join(lines) + '\n'
+
+
+def budget_report(base_dir: str, larger_dir: str, seed: int) -> str:
+  """--factorial with --budget: each comparison of one seed at two budgets."""
+  base, larger = load(base_dir), load(larger_dir)
+  if not larger or not any(seed in seeds for seeds in larger.values()):
+    raise FactorialError(f'no <variance>_<prior>/seed{seed}/metrics.json under {larger_dir}.')
+  # Columns named by folder: the smaller budget is not always the factorial's (budget16 vs budget).
+  labels = tuple(f"at {d.rstrip('/').rsplit('/', 1)[-1]}/" for d in (base_dir, larger_dir))
+  return (f'Seed {seed}: each comparison at the budget of {base_dir} and at the larger one of '
+          f'{larger_dir}; negative favours the claim:\n\n'
+          + budget_table(base, larger, seed, labels)
+          + '\nThe runs themselves:\n\n' + budget_values_table(base, larger, seed, labels))
+
+
+def report(results_dir: str, seeds: set | None = None) -> str | None:
+  """experiments.report --factorial: the chains, claims and contrasts of a factorial's results
+  (only `seeds`, if given); None when the folder holds no runs."""
+  runs = load(results_dir)
+  if seeds:
+    runs = {cell: {seed: m for seed, m in found.items() if seed in seeds}
+            for cell, found in runs.items()}
+    runs = {cell: found for cell, found in runs.items() if found}
+  if not runs:
+    return None
+  rows = contrasts(runs)
+  text = ('Chains, mean +- SE over seeds (FID at T = 0 / 0.25 / 0.5 / 0.75 for Glow-layer chains):\n\n'
+          + chains_table(runs)
+          + '\nClaims, summed over their contrasts. The seeds are the only independent replicates '
+          '(the chains of one cell share its VAE and random draws, and both feature spaces score '
+          'the same images): chains of one cell are compared paired by seed, cells by Welch\'s t '
+          'test. The tests of one claim in one feature space are a family; Holm\'s adjustment keeps '
+          'the chance of one or more false verdicts in a family at most 5%, so over these '
+          f'{families(rows)} families at most {0.05 * families(rows):.1f} '
+          'families are expected to hold a false verdict. Each test alone, at 5%, would expect up '
+          f'to {0.05 * sum(r["test"] is not None for r in rows):.1f} false verdicts among its '
+          f'{sum(r["test"] is not None for r in rows)} tests:\n\n' + claims_table(runs)
+          + '\nContrasts (negative favours the claim):\n\n' + contrasts_table(runs)
+          + '\nAcross the two cells of the budget direction (Welch, all seeds of each; one family, '
+          'Holm-adjusted; negative favours the claim):\n\n' + unpaired_table(runs))
+  for space in spaces(runs):
+    best = best_chain(runs, space)
+    if best:
+      (variance, prior), chain, t, (mean, se, n) = best
+      text += (f'\nBest chain by mean FID in {space} (chosen by its mean, not by a test): '
+               f'{variance} variance, {prior} phase-1 prior, '
+               f'{CHAIN_LABELS[chain]}, T={t}: {mean:.1f} (n={n}).\n')
+      against = best_against_runner_up(runs, space)
+      if against and against['test']:
+        (r_variance, r_prior), r_chain, r_t, (r_mean, _, _) = against['runner_up']
+        test = against['test']
+        text += (f'Against its runner-up ({r_variance} variance, {r_prior} phase-1 prior, '
+                 f'{CHAIN_LABELS[r_chain]}, T={r_t}: {r_mean:.1f}), {against["kind"]}, '
+                 f'{_effect_text(against["kind"], test, 1)}: {against["verdict"]} '
+                 '(one test, not adjusted; the pair was picked by its means).\n')
+  return text
