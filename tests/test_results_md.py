@@ -1,23 +1,53 @@
-"""experiments.check_results: RESULTS.md's numbers are those of the files under results/."""
+"""experiments.check_results: every number of RESULTS.md and README.md is in the files its passage
+cites (planted stale numbers are caught), and the tables regenerate from the committed metrics."""
 
 import os
+
+import pytest
 
 from experiments import check_results
 from tests.helpers import ROOT
 
 
-def _numbers():
-  return check_results.numbers_in_results(os.path.join(ROOT, 'results'),
-                                          (os.path.join(ROOT, 'BENCHMARKS.md'),))
+def _read(name):
+  with open(os.path.join(ROOT, name)) as f:
+    return f.read()
 
 
-def test_every_number_of_results_md_is_in_the_results_it_cites_and_every_folder_has_its_source():
-  with open(os.path.join(ROOT, 'RESULTS.md')) as f:
-    text = f.read()
-  assert check_results.missing(text, _numbers()) == []
-  with open(os.path.join(ROOT, 'scripts', 'results.sh')) as f:
-    script = f.read()
-  assert check_results.provenance_problems(text, os.path.join(ROOT, 'results'), script, ROOT) == []
+def test_every_number_of_results_md_and_readme_is_in_its_passages_sources_and_every_folder_has_one():
+  assert check_results.unsourced(_read('RESULTS.md'), ROOT) == []
+  assert check_results.unsourced(_read('README.md'), ROOT, require_sources=True) == []
+  assert check_results.provenance_problems(_read('RESULTS.md'), os.path.join(ROOT, 'results'),
+                                           _read(os.path.join('scripts', 'results.sh')), ROOT) == []
+
+
+@pytest.mark.parametrize('document, stale, planted', [
+    ('RESULTS.md', '24.5 +- 1.9 (A)', '26.5 +- 1.9 (A)'),  # the best chain's FID
+    ('README.md', '| 11.2 +- 1.0 (3 seeds', '| 12.2 +- 1.0 (3 seeds'),  # the headline's
+    ('RESULTS.md', '+17.7 +- 1.5 (A)', '-17.7 +- 1.5 (A)'),  # a sign flipped
+])
+def test_a_planted_stale_number_is_caught(document, stale, planted):
+  text = _read(document)
+  assert text.count(stale) >= 1
+  found = check_results.unsourced(text.replace(stale, planted), ROOT,
+                                  require_sources=document == 'README.md')
+  assert [f for f in found if f.startswith(planted.split()[0].lstrip('| '))], found
+
+
+def test_a_number_is_checked_against_its_own_passages_sources_only(tmp_path):
+  (tmp_path / 'results' / 'a').mkdir(parents=True)
+  (tmp_path / 'results' / 'a' / 'metrics.json').write_text('{"fid": 29.61039, "gap": -17.7}')
+  (tmp_path / 'results' / 'b.md').write_text('| x | 41.26 | +3.0 |')
+  text = ('# A\n\nFID 29.6 and 29.61, gap -17.7 ([run](results/a/)).\n\n'
+          'Stale: 41.3 here, and -17.7 again.\n\n'  # no sources: the section's (results/a/)
+          '## C\n\n<!-- numbers: results/b.md -->\n\n| 41.3 | 3.0 | +3.0 | -3.0 | 29.6 |\n\n'
+          '## B\n\nFID 1.2 with T=0.5 and a blur sigma 0.5 px, 2.776 SE.\n')
+  found = check_results.unsourced(text, str(tmp_path))
+  # 41.3 is in b.md but not in section A's sources; -3.0 has the wrong sign; 29.6 is not in
+  # b.md (the table's sources); section B cites nothing, and T and sigma are settings.
+  assert [f.split(' ')[0] for f in found] == ['41.3', '-3.0', '29.6', '1.2']
+  # README's rule: only passages that cite sources themselves (the stale 41.3 goes unchecked).
+  assert check_results.unsourced(text, str(tmp_path), require_sources=True) == found[1:3]
 
 
 def test_a_cited_folder_without_a_source_and_a_wrong_row_are_found(tmp_path):
@@ -41,12 +71,6 @@ def test_a_cited_folder_without_a_source_and_a_wrong_row_are_found(tmp_path):
   assert not [p for p in problems if p.startswith('fashion_mnist/budget')]
   assert check_results.provenance_problems('no table', str(tmp_path), script) == [
       'no table under "## Where each result comes from"']
-
-
-def test_a_stale_number_is_found_and_rounding_is_to_the_digits_written():
-  numbers = {29.610392648567654, 0.2629004854492223, 17.7}
-  text = 'FID 29.61 (29.6, 30), floor 0.26 and 0.263; gap +17.7; 13.8 derived; stale 29.71, 0.27'
-  assert check_results.missing(text, numbers) == ['0.27', '29.71']
 
 
 def test_the_factorial_budget_table1_and_mechanism_tables_are_what_the_commands_write(monkeypatch):
