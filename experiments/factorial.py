@@ -485,3 +485,82 @@ def report(results_dir: str, seeds: set | None = None) -> str | None:
                  f'{_effect_text(against["kind"], test, 1)}: {against["verdict"]} '
                  '(one test, not adjusted; the pair was picked by its means).\n')
   return text
+
+
+# The budget question: "diagonal beats gamma" between the paper's chain and the best chain's cell,
+# at each budget, with the gap's trend across budgets.
+TREND_COMPARISONS = tuple(
+    (claim, a, b) for claim, a, b in BUDGET_COMPARISONS
+    if a[0] != b[0] and a[2] == 'fid' and b[1] in ('glow+prior', 'prior'))
+
+
+def trend_rows(budgets: list[tuple[str, dict]]) -> list[dict]:
+  """For each (label, runs) budget and each TREND_COMPARISONS claim in every feature space the
+  budgets share: Welch's test of a - b over all seeds of each cell. All rows are one family
+  (Holm), so the table's verdicts hold together. Each row {'budget', 'claim', 'space', 'test',
+  'adjusted_p', 'verdict'}."""
+  shared = set.intersection(*(set(spaces(runs)) for _, runs in budgets)) if budgets else set()
+  rows = []
+  for label, runs in budgets:
+    for claim, a, b in TREND_COMPARISONS:
+      for space in sorted(shared):
+        _, test = compare(runs, _key(a, space), _key(b, space))
+        rows.append({'budget': label, 'claim': claim, 'space': space, 'test': test})
+  tested = [r for r in rows if r['test'] is not None]
+  for row, adjusted in zip(tested, stats.holm([r['test'].p for r in tested])):
+    row.update(adjusted_p=adjusted, verdict=stats.decide(row['test'].effect, adjusted))
+  for row in rows:
+    row.setdefault('adjusted_p', None)
+    row.setdefault('verdict', 'undecided (fewer than 2 seeds a cell)')
+  return rows
+
+
+def trend_table(budgets: list[tuple[str, dict]]) -> str:
+  """trend_rows as Markdown: one line per comparison and space, one column per budget (the gap
+  a - b +- SE, seeds, Holm verdict; positive: gamma ahead)."""
+  rows = trend_rows(budgets)
+  labels = [label for label, _ in budgets]
+  lines = ['| claim (a - b; positive: gamma ahead) | space | ' + ' | '.join(labels) + ' |',
+           '|---|---|' + '---|' * len(labels)]
+  for claim, _, _ in TREND_COMPARISONS:
+    for space in sorted({r['space'] for r in rows}):
+      cells = []
+      for label in labels:
+        row = next(r for r in rows if (r['budget'], r['claim'], r['space']) == (label, claim, space))
+        test = row['test']
+        cells.append('n/a' if test is None else
+                     f"{test.effect:+.1f} +- {test.se:.1f} ({test.n[0]}+{test.n[1]} seeds, "
+                     f"Holm p {_p_text(row['adjusted_p'])}): {row['verdict']}")
+      lines.append(f'| {claim} | {space} | ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines) + '\n'
+
+
+def trend_figure(budgets: list[tuple[str, dict]], path: str) -> None:
+  """The gap (a - b, FID) +- one SE against the budget, one line per comparison and space, as a
+  PNG at `path` (through the work-directory module)."""
+  import io
+
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  rows = trend_rows(budgets)
+  labels = [label for label, _ in budgets]
+  fig, ax = plt.subplots(figsize=(7, 4))
+  for claim, _, _ in TREND_COMPARISONS:
+    for space in sorted({r['space'] for r in rows}):
+      points = [(i, r['test']) for i, label in enumerate(labels) for r in rows
+                if (r['budget'], r['claim'], r['space']) == (label, claim, space) and r['test']]
+      if points:
+        short = claim.split(': ')[0].replace('diagonal beats gamma (FID), ', '')
+        ax.errorbar([i for i, _ in points], [t.effect for _, t in points],
+                    yerr=[t.se for _, t in points], marker='o', capsize=3, label=f'{short}, {space}')
+  ax.axhline(0.0, color='grey', linewidth=0.8)
+  ax.set_xticks(range(len(labels)), labels)
+  ax.set_xlabel('phase-1 budget (x the factorial\'s steps)')
+  ax.set_ylabel('FID diagonal - gamma (+- SE)')
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format='png', dpi=100)
+  plt.close(fig)
+  workdir_lib.write_bytes_atomic(path, buffer.getvalue())

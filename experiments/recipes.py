@@ -170,12 +170,18 @@ def budget16(s: Settings) -> list[Stage]:
 def budget_x16(s: Settings) -> list[Stage]:
   """The budget recipe's cells (gamma N(0, I), diagonal joint flow) trained from scratch at 16x
   the factorial's phase-1 (and post-hoc prior) steps and 32x its Glow-layer steps, levers off,
-  the learning rate halved every X16_HALVE_EVERY_STEPS steps; seeds 0 and 1 by default."""
+  the learning rate halved every X16_HALVE_EVERY_STEPS steps; seeds 0 and 1 by default; then the
+  gap between the two cells at 1x / 4x / 16x (report --trend: OUT/trend.md and trend.png)."""
   extra = {**LEVERS_OFF, 'lr_halve_every_steps': X16_HALVE_EVERY_STEPS, **dict(s.train_overrides)}
-  return factorial(dataclasses.replace(
+  stages = factorial(dataclasses.replace(
       s, cells=s.cells or BUDGET_CELLS, seeds=s.seeds or (0, 1),
       vae_steps=s.vae_steps or X16_VAE_STEPS, glow_steps=s.glow_steps or X16_GLOW_STEPS,
       train_overrides=tuple(extra.items())))
+  if s.out:  # the gap's trend over the three budgets: a table and a plot
+    folders = ','.join((DEFAULT_ROOTS['factorial'][1], DEFAULT_ROOTS['budget'][1], s.out))
+    stages.append(Stage('report', s.root, (f'--trend={folders}', '--trend_labels=1x,4x,16x',
+                                           f'--out={s.out}/trend.md'), label='trend'))
+  return stages
 
 
 def glow_layer_seeds(s: Settings) -> list[Stage]:

@@ -33,6 +33,12 @@ _TABLE1 = flags.DEFINE_string('table1', '', 'The results folder of the table1 re
 _CRITERION = flags.DEFINE_string('criterion', '', 'A results folder of the glow_layer_seeds recipe '
                                   '(<folder>/seed<S>/metrics.json): print the Glow-layer criterion '
                                   'at T=0.5 over its seeds, paired t tests with Holm, instead.')
+_TREND = flags.DEFINE_list('trend', [], 'Results folders of the factorial layout at growing budgets '
+                           '(e.g. the factorial, budget and budget_x16 folders): print the gap '
+                           "between the paper's chain and the best chain's cell at each (Welch, Holm "
+                           'over the table) instead; with --out, also a plot (.png) beside it.')
+_TREND_LABELS = flags.DEFINE_list('trend_labels', [], "With --trend: each folder's column head "
+                                  '(default: the folder names).')
 _ABLATION = flags.DEFINE_bool('ablation', False, 'Glow-layer runs on one phase-1 VAE: print one '
                               'line per run (recipe, bounds, FID of x, x_tilde and decoder mean).')
 
@@ -61,6 +67,19 @@ def main(argv):
       cli.fail(f'no <folder>/seed<S>/metrics.json with a glow phase under {_CRITERION.value}; run '
                'python -m experiments.pipeline glow_layer_seeds first.')
     return _write(glow_criterion.markdown(runs))
+  if _TREND.value:
+    from experiments import factorial
+    labels = _TREND_LABELS.value or [d.rstrip('/').rsplit('/', 1)[-1] for d in _TREND.value]
+    if len(labels) != len(_TREND.value):
+      cli.fail(f'--trend_labels has {len(labels)} labels for {len(_TREND.value)} --trend folders; '
+               'give one per folder.')
+    budgets = [(label, factorial.load(d)) for label, d in zip(labels, _TREND.value)]
+    empty = [d for (_, runs), d in zip(budgets, _TREND.value) if not runs]
+    if empty:
+      cli.fail(f'no <variance>_<prior>/seed<S>/metrics.json under {", ".join(empty)}.')
+    if _OUT.value:
+      factorial.trend_figure(budgets, _OUT.value.rsplit('.', 1)[0] + '.png')
+    return _write(factorial.trend_table(budgets))
   if _FACTORIAL.value and _BUDGET.value:
     from experiments import factorial
     return _write(factorial.budget_report(_FACTORIAL.value, _BUDGET.value, _SEED.value))

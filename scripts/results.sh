@@ -102,3 +102,12 @@ if [[ $stage == table1 || $stage == all ]]; then
   $py -m experiments.pipeline table1 --root=workdirs/table1 --stage1=workdirs/factorial \
       --features=$features
 fi
+
+# The budget question at 16x (recipe 'budget_x16', about 6-9 CPU-hours here): gamma N(0, I) and
+# diagonal joint flow from scratch at 16x the factorial's phase-1 and 32x its Glow-layer steps,
+# the learning rate halved every 3,436 steps, seeds 0 and 1; then the gap between the two cells at
+# 1x / 4x / 16x (trend.md, trend.png). Resumable: a rerun skips every stage already done.
+if [[ $stage == budget_x16 || $stage == all ]]; then
+  $py -m experiments.pipeline budget_x16 --root=workdirs/budget_x16 \
+      --out=results/fashion_mnist/budget_x16 --features=$features
+fi

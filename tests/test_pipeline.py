@@ -140,6 +140,11 @@ def test_budget_x16_trains_both_cells_from_scratch_with_the_halving_scaled_to_th
               '--config.lr_halve_every_steps=3436'} <= set(s.flags) for s in trains)
   # The same two halvings over each run as the 4x / 8x runs had at 859 steps.
   assert 9600 // 3436 == 2400 // 859 == 2 and 8000 // 3436 == 2000 // 859 == 2
+  assert not [s for s in plan if s.label == 'trend']  # no results folder, no trend
+  trend = recipes.budget_x16(recipes.Settings(root='x', out='o'))[-1]
+  assert trend.kind == 'report' and trend.flags == (
+      '--trend=results/fashion_mnist/factorial,results/fashion_mnist/budget,o',
+      '--trend_labels=1x,4x,16x', '--out=o/trend.md')
 
 
 def test_budget16_forks_the_8x_runs_then_runs_what_results_sh_ran_there_with_the_levers_off():

@@ -195,3 +195,36 @@ def test_folders_of_other_seeds_merge_and_a_seed_in_two_is_refused(results, tmp_
   assert sorted(runs[('gamma', 'flow')]) == [0, 1, 2, 3] and sorted(runs[('gamma', 'standard')]) == [0, 1, 2]
   with pytest.raises(ValueError, match=r"\('gamma', 'flow'\) seeds \[3\] are in two"):
     factorial.load(f'{results},{more},{more}')
+
+
+def test_the_trend_tests_each_budget_by_welch_and_adjusts_over_the_whole_table(results, tmp_path):
+  """Two budgets of the same layout: the gap's test at each is Welch's over the two cells' seeds,
+  Holm over every row of the table; the figure is a PNG."""
+  from vaeglow_jax.evaluation import stats
+  base = factorial.load(results)
+  larger = {cell: {seed: json.loads(json.dumps(m)) for seed, m in found.items()}
+            for cell, found in base.items()}
+  for seed, metrics in larger[('gamma', 'standard')].items():  # gamma ahead by 10 more: +20
+    for chain in ('prior', 'glow+prior'):
+      for key, v in list(metrics[chain].items()):
+        if key.startswith('fid_') and isinstance(v, float):
+          metrics[chain][key] = v - 10.0
+        elif key.startswith('fid_') and isinstance(v, dict):
+          metrics[chain][key] = {t: x - 10.0 for t, x in v.items()}
+  rows = factorial.trend_rows([('1x', base), ('4x', larger)])
+  assert len(rows) == 2 * len(factorial.TREND_COMPARISONS) * 2  # budgets x claims x spaces
+  means = [r for r in rows if r['claim'].startswith('diagonal beats gamma (FID), flow priors')
+           and r['space'] == 'a']
+  values = {label: (factorial._seed_values(runs, (('diagonal', 'flow'), 'vae', 'fid', 'a', '0.5')),
+                    factorial._seed_values(runs, (('gamma', 'standard'), 'prior', 'fid', 'a', '0.5')))
+            for label, runs in (('1x', base), ('4x', larger))}
+  for row in means:
+    a, b = values[row['budget']]
+    expected = stats.welch_test(list(a.values()), list(b.values()))
+    assert row['test'] == expected
+  assert means[1]['test'].effect == pytest.approx(means[0]['test'].effect + 10.0)
+  assert [r['adjusted_p'] for r in rows] == pytest.approx(stats.holm([r['test'].p for r in rows]))
+  table = factorial.trend_table([('1x', base), ('4x', larger)])
+  assert table.splitlines()[0].endswith('| 1x | 4x |')
+  factorial.trend_figure([('1x', base), ('4x', larger)], str(tmp_path / 'trend.png'))
+  assert (tmp_path / 'trend.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
