@@ -1,67 +1,7 @@
-r"""Evaluates a trained phase: test bits/dim (ELBO and importance-weighted), FID with a
-temperature sweep, figures, seconds per epoch.
+"""python -m experiments.evaluate: the `vaeglow-evaluate` command (vaeglow_jax.cli.evaluate); its
+--help lists the flags."""
 
-  python -m experiments.evaluate --workdir=workdirs/fashion_mnist_quick --config.phase=glow \
-      --config.eval.feature_extractor_dir=workdirs/feature_extractor/fashion_mnist \
-      [--config.eval.inception_weights=inception_fid.npz] [--config.eval.KEY=VALUE ...]
-
-Without --config, the model and data are those the phase was trained with
-(WORKDIR/<phase>/config.json); only --config.phase, eval.*, sampling.*, num_devices,
-stage1_workdir, multihost and distributed.* may be set. With --config=FILE[:preset] (and
-overrides), the config must match the trained one in model.* and data.*. Writes
-WORKDIR/eval/metrics.json ({phase: metrics}) and figures under WORKDIR/eval/<phase>/.
-Exit codes: 0 done; 2 bad input (one line on stderr, nothing written).
-"""
-
-import json
-import os
-
-from absl import flags
-from ml_collections import config_flags
-
-from experiments import cli
-
-_FROM_WORKDIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'from_workdir.py')
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', _FROM_WORKDIR, 'Config file (path[:preset]); default: the one the phase was trained '
-    'with, from the work directory.', lock_config=True)
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Work directory of the trained model.')
-flags.mark_flags_as_required(['workdir'])
-
-
-def evaluation_config(launch):
-  """`launch` (--config and its overrides) when --config was given, else the trained config
-  plus the overrides."""
-  from vaeglow_jax.config import history
-  if flags.FLAGS['config'].present:
-    return launch
-  overrides = cli.overrides(flags.FLAGS['config'])
-  trained = history.trained_config(_WORKDIR.value, launch.phase, launch)
-  return history.with_overrides(trained, overrides)
-
-
-def main(argv):
-  del argv
-  from vaeglow_jax import distributed, workdir
-  from vaeglow_jax.evaluation import evaluator as evaluation
-  launch = cli.config(_CONFIG)  # holds multihost and distributed.*, never read from config.json
-  # Join the other processes first, so that an error reading the trained config on one host
-  # (a refused override, a work directory it cannot see) ends every process with its line.
-  distributed.initialize(launch)
-  config = distributed.check_together('vaeglow_eval_config', lambda: evaluation_config(launch))
-  metrics = evaluation.evaluate(config, _WORKDIR.value)
-  if not distributed.is_primary():  # process 0 wrote and reports the metrics
-    return
-  shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
-  print(json.dumps(shown, indent=1, sort_keys=True))
-  print(f'metrics: {workdir.metrics_path(_WORKDIR.value)}; figures: '
-        f'{workdir.eval_dir(_WORKDIR.value, evaluation.result_name(config))}/')
-
-
-def run():
-  """The `vaeglow-evaluate` console script."""
-  cli.run(main)
-
+from vaeglow_jax.cli.evaluate import main, run  # noqa: F401
 
 if __name__ == '__main__':
   run()

@@ -15,7 +15,7 @@ import os
 from absl import flags
 from ml_collections import config_flags
 
-from experiments import cli
+from vaeglow_jax.cli import common as cli
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Config: NAME[:PRESET] (e.g. fashion_mnist:quick) or a file path.',

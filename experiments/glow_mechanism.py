@@ -20,7 +20,7 @@ the Gaussian term and the log-determinant, which a rescale moves at will.
 
 from absl import flags
 
-from experiments import cli
+from vaeglow_jax.cli import common as cli
 from experiments import mechanism
 
 _PHASE = flags.DEFINE_string('phase', 'glow', 'The Glow-layer phase of each work directory.')

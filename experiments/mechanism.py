@@ -4,7 +4,7 @@ Columns: evaluation.gain_decomposition."""
 
 from __future__ import annotations
 
-from experiments import cli
+from vaeglow_jax.cli import common as cli
 
 COLUMNS = (  # (key, header, format)
     ('gain_bpd', 'gain G', '{:+.3f}'),

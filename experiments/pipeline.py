@@ -25,7 +25,7 @@ import sys
 
 from absl import flags
 
-from experiments import cli
+from vaeglow_jax.cli import common as cli
 from experiments import recipes
 from experiments import stages as stages_lib
 

@@ -12,7 +12,7 @@ import sys
 
 from absl import flags
 
-from experiments import cli
+from vaeglow_jax.cli import common as cli
 
 _OUT = flags.DEFINE_string('out', '', 'Also write the table to this Markdown file.')
 _FACTORIAL = flags.DEFINE_string('factorial', '', 'A folder of scripts/factorial.sh results '

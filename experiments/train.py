@@ -1,42 +1,7 @@
-r"""Trains one phase of the model.
+"""python -m experiments.train: the `vaeglow-train` command (vaeglow_jax.cli.train); its
+--help lists the flags."""
 
-  python -m experiments.train --config=fashion_mnist:quick \
-      --workdir=/tmp/fmnist [--config.phase=glow] [--config.KEY=VALUE ...] [--verbose]
-
-Exit codes: 0 done; 2 bad input (one line on stderr, work directory unchanged);
-143 stopped by SIGTERM, 130 by Ctrl-C, after writing a final checkpoint (rerun to resume); 130 also
-after a second Ctrl-C, which stops at once and keeps the checkpoints already saved.
-"""
-
-from absl import flags
-from ml_collections import config_flags
-
-from experiments import cli
-
-_CONFIG = config_flags.DEFINE_config_file(
-    'config', None, 'Config: NAME[:PRESET] (e.g. fashion_mnist:quick) or a file path.',
-    lock_config=True)
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, samples and metrics.')
-flags.mark_flags_as_required(['config', 'workdir'])
-
-
-def main(argv):
-  del argv
-  from vaeglow_jax import distributed
-  from vaeglow_jax.training import trainer
-  config = cli.config(_CONFIG)
-  distributed.use_cpu_cores(config)  # before the backends start
-  distributed.initialize(config)  # entry points start the runtime; the library never does
-  try:
-    trainer.train_and_evaluate(config, _WORKDIR.value)
-  except trainer.Preempted as e:
-    cli.fail(str(e), cli.EXIT_INTERRUPTED if e.by_ctrl_c else cli.EXIT_PREEMPTED)
-
-
-def run():
-  """The `vaeglow-train` console script."""
-  cli.run(main)
-
+from vaeglow_jax.cli.train import main, run  # noqa: F401
 
 if __name__ == '__main__':
   run()

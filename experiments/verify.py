@@ -1,46 +1,7 @@
-r"""Checks every checkpoint of a work directory (local or gs://) against the fingerprints saved
-with it, and prints one line each: ok, damaged (and why), or no checksums (saved before they
-existed).
+"""python -m experiments.verify: the `vaeglow-verify` command (vaeglow_jax.cli.verify); its
+--help lists the flags."""
 
-  python -m experiments.verify --workdir=DIR
-
-Exit codes: 0 every checkpoint ok or without checksums; 1 one or more damaged; 2 bad input.
-"""
-
-from absl import flags
-
-from experiments import cli
-
-_WORKDIR = flags.DEFINE_string('workdir', None, 'The work directory to check.')
-flags.mark_flags_as_required(['workdir'])
-
-
-def main(argv):
-  del argv
-  from vaeglow_jax import checkpoints
-  from vaeglow_jax import workdir as workdir_lib
-  workdir = cli.expand_home(_WORKDIR.value)
-  if not workdir_lib.is_dir(workdir):
-    cli.fail(f'--workdir={workdir} is not a folder; give a work directory of experiments.train.')
-  folders = checkpoints.checkpoint_dirs(workdir)
-  if not folders:
-    cli.fail(f'{workdir} holds no checkpoints folder (<phase>/checkpoints); give the work '
-             'directory a training wrote.')
-  damaged = 0
-  for folder in folders:
-    for step, status, detail in checkpoints.verify_directory(folder):
-      damaged += status == 'damaged'
-      print(f'{workdir_lib.join(folder, str(step))}: {status}' + (f' ({detail})' if detail else ''),
-            flush=True)
-  if damaged:
-    print(f'{damaged} damaged checkpoint(s): restore them from a copy; a training rerun moves '
-          'them aside and resumes from the newest one that verifies.', flush=True)
-    raise SystemExit(1)
-
-
-def run():
-  cli.run(main)
-
+from vaeglow_jax.cli.verify import main, run  # noqa: F401
 
 if __name__ == '__main__':
   run()

@@ -12,7 +12,7 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
-from experiments import cli
+from vaeglow_jax.cli import common as cli
 from tests.helpers import snapshot, train_config
 from vaeglow_jax.config import history
 from vaeglow_jax.config import resume
@@ -102,7 +102,13 @@ def test_an_unknown_preset_is_the_config_files_own_line():
   with pytest.raises(Exception) as e:  # noqa: B017 - whatever ml_collections raises
     flag_values(['x', '--config=experiments/configs/cifar10.py:test'])
   assert cli.one_line(e.value) == ("flag --config=experiments/configs/cifar10.py:test: unknown "
-                                   "preset 'test'; use 'default' or 'quick'.")
+                                   "preset 'test'; This config has: default, quick, e.g. "
+                                   "--config=fashion_mnist:quick.")
+  with pytest.raises(Exception) as e:  # noqa: B017
+    flag_values(['x', f'--config={cli.CONFIGS_DIR}/fashion_mnist.py:quik'])  # a name, resolved
+  assert cli.one_line(e.value) == ("flag --config=fashion_mnist:quik: unknown preset 'quik'; did "
+                                   "you mean 'quick'? This config has: default, quick, smoke, "
+                                   "tiny, e.g. --config=fashion_mnist:quick.")
 
 
 def test_the_evaluation_batch_hint_names_the_evaluation_key(tmp_path):

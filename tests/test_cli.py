@@ -1,4 +1,4 @@
-"""experiments/cli.py: user errors are one line and exit 2; anything else keeps its trace."""
+"""vaeglow_jax/cli/common.py: user errors are one line and exit 2; anything else keeps its trace."""
 
 import os
 import subprocess
@@ -10,7 +10,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _SCRIPT = '''
 import sys
-from experiments import cli
+from vaeglow_jax.cli import common as cli
 
 class BadInput(ValueError):
   pass
@@ -55,7 +55,7 @@ def test_builtin_exceptions_cannot_be_declared_user_errors():
 
 
 _DEFAULT_SCRIPT = '''
-from experiments import cli
+from vaeglow_jax.cli import common as cli
 from vaeglow_jax.data import DataError
 
 def main(argv):
@@ -108,7 +108,7 @@ def test_help_exits_0_with_the_commands_doc_its_flags_and_how_to_list_the_config
 
 
 def test_configs_by_name_and_show_config_prints_every_key():
-  from experiments import cli
+  from vaeglow_jax.cli import common as cli
   named = cli.resolve_config_names(['x', '--config=fashion_mnist:quick', '--config=a/b.py:q',
                                     '--config=nosuch'])
   assert named == ['x', f'--config={cli.CONFIGS_DIR}/fashion_mnist.py:quick', '--config=a/b.py:q',

@@ -1,4 +1,5 @@
-"""The built wheel holds every library module, and they import from it alone."""
+"""The built wheel holds every library module and no top-level `experiments`; they import from it
+alone, and the console scripts run with configs by name."""
 
 import os
 import pkgutil
@@ -30,7 +31,7 @@ def wheel(tmp_path_factory):
   source.mkdir()
   for name in ('setup.cfg', 'pyproject.toml', 'README.md', 'LICENSE'):
     shutil.copy(os.path.join(ROOT, name), source / name)
-  for package in ('vaeglow_jax', 'experiments'):
+  for package in ('vaeglow_jax',):
     shutil.copytree(os.path.join(ROOT, package), source / package,
                     ignore=shutil.ignore_patterns('__pycache__'))
   # No build isolation and no dependencies: nothing is downloaded.
@@ -52,17 +53,18 @@ def test_wheel_contains_and_imports_every_module(wheel, tmp_path):
   missing = [m for m in modules
              if f"{m.replace('.', '/')}.py" not in files and f"{m.replace('.', '/')}/__init__.py" not in files]
   assert not missing, f'modules missing from the wheel: {missing}'
-  assert not any(f.startswith(('tests/', 'benchmarks/')) for f in files)
-  assert {'vaeglow_jax/py.typed', 'experiments/sample.py', 'experiments/configs/fashion_mnist.py'} <= files
+  assert not any(f.startswith(('tests/', 'benchmarks/', 'experiments/')) for f in files)
+  assert {'vaeglow_jax/py.typed', 'vaeglow_jax/cli/sample.py', 'vaeglow_jax/presets/fashion_mnist.py'} <= files
   info = next(f for f in files if f.endswith('.dist-info/entry_points.txt'))
   with zipfile.ZipFile(wheels[0]) as archive:
     entry_points = archive.read(info).decode()
     assert any(f.endswith('.dist-info/licenses/LICENSE') or f.endswith('.dist-info/LICENSE')
                for f in archive.namelist())
-  for script, target in (('vaeglow-train', 'vaeglow_jax.commands:train'),
-                         ('vaeglow-evaluate', 'vaeglow_jax.commands:evaluate'),
-                         ('vaeglow-sample', 'vaeglow_jax.commands:sample'),
-                         ('vaeglow-verify', 'vaeglow_jax.commands:verify')):
+  for script, target in (('vaeglow-train', 'vaeglow_jax.cli.train:run'),
+                         ('vaeglow-evaluate', 'vaeglow_jax.cli.evaluate:run'),
+                         ('vaeglow-sample', 'vaeglow_jax.cli.sample:run'),
+                         ('vaeglow-verify', 'vaeglow_jax.cli.verify:run'),
+                         ('vaeglow-features', 'vaeglow_jax.cli.train_feature_extractor:run')):
     assert f'{script} = {target}' in entry_points
 
   # Install the wheel alone (--no-deps) into an empty folder and import every module from it,
@@ -184,7 +186,8 @@ def _fresh_venv(tmp_path):
 @pytest.mark.slow
 def test_the_train_extra_trains_evaluates_and_samples_through_the_console_scripts(wheel, tmp_path):
   """`pip install 'vaeglow-jax[train]'` into a fresh venv, then the console scripts on the tiny
-  config, from a user's project with an `experiments/` package of its own on PYTHONPATH."""
+  config and a config by name, from a user's project with an `experiments/` package of its own
+  on PYTHONPATH; nothing of ours is importable as `experiments`."""
   venv = _fresh_venv(tmp_path)
   python = str(venv / 'bin' / 'python')
   install = subprocess.run([sys.executable, '-m', 'pip', '--python', python, 'install', '-q',
@@ -214,7 +217,21 @@ def test_the_train_extra_trains_evaluates_and_samples_through_the_console_script
     assert result.returncode == 0, (command, result.stderr[-3000:])
     return result
 
-  assert 'Trains one phase of the model.' in run('vaeglow-train', '--help').stdout
+  usage = run('vaeglow-train', '--help').stdout
+  assert 'Trains one phase of the model.' in usage and 'vaeglow-train --config=' in usage
+  assert 'fashion_mnist: default, quick, smoke, tiny' in usage
+  shown = run('vaeglow-train', '--config=fashion_mnist:smoke', '--show_config').stdout
+  assert 'num_train_steps = 60' in shown
+  wrong = subprocess.run([str(bin_dir / 'vaeglow-train'), '--config=fashion_mnist:quik',
+                          f'--workdir={run_dir}'], cwd=project, env=env, capture_output=True,
+                         text=True, timeout=300)
+  assert wrong.returncode == 2 and wrong.stderr.strip().splitlines() == [
+      "error: flag --config=fashion_mnist:quik: unknown preset 'quik'; did you mean 'quick'? "
+      'This config has: default, quick, smoke, tiny, e.g. --config=fashion_mnist:quick.']
+  ours = subprocess.run([python, '-c', 'import importlib.util as u; print(u.find_spec("experiments"))'],
+                        cwd=tmp_path, env={**env, 'PYTHONPATH': ''}, capture_output=True, text=True,
+                        timeout=300)
+  assert ours.stdout.strip() == 'None', ours.stdout + ours.stderr  # no top-level package of ours
   for phase in ('vae', 'glow'):
     trained = run('vaeglow-train', f'--config={config}', f'--workdir={run_dir}',
                   f'--config.phase={phase}', '--config.num_devices=1', '--config.cpu_devices=1')

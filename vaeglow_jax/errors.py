@@ -1,6 +1,6 @@
 """The one base of every error a user can fix (bad input, a work directory that does not fit).
 
-Commands print a UserError as one line and exit 2 (`experiments.cli.run`); any other exception is
+Commands print a UserError as one line and exit 2 (`vaeglow_jax.cli.common.run`); any other exception is
 a bug and keeps its stack trace. Each module's own error class derives from it (and, for callers
 that catch them so, from ValueError or RuntimeError as before).
 """

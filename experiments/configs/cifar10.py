@@ -1,22 +1,4 @@
-"""CIFAR-10 (32x32x3), the paper's main benchmark; needs TFDS to download it once.
+"""--config=experiments/configs/cifar10.py[:PRESET]: the config
+vaeglow_jax.presets.cifar10."""
 
-'default' follows the paper: ResNet VAE depth 3, flow prior 16 x 2 x 1024,
-Glow layer K=32 at full resolution (3 channels, no squeeze), coupling width 512
-(Glow's CIFAR-10 width; the paper does not state its own), temperature 0.5.
-"""
-
-from experiments.configs.common import apply_cpu_quick, base_config
-
-
-def get_config(preset: str = 'default'):
-  c = base_config()
-  c.data.name = 'cifar10'
-  c.model.num_scales = 3
-  c.model.glow.hidden = 512
-  c.model.glow.num_squeezes = 0
-  if preset == 'quick':
-    apply_cpu_quick(c)
-    c.model.latent_dim = 32
-  elif preset != 'default':
-    raise ValueError(f"unknown preset {preset!r}; use 'default' or 'quick'.")
-  return c
+from vaeglow_jax.presets.cifar10 import get_config  # noqa: F401

@@ -1,12 +1,4 @@
-"""The default of `experiments.evaluate --config`: no config file given.
+"""--config=experiments/configs/from_workdir.py[:PRESET]: the config
+vaeglow_jax.presets.from_workdir."""
 
-Evaluation then reads the config the phase was trained with from WORKDIR/<phase>/config.json,
-on top of these base keys (for keys added since the run); only --config.phase, eval.*,
-sampling.*, num_devices and stage1_workdir may be overridden.
-"""
-
-from experiments.configs import common
-
-
-def get_config():
-  return common.base_config()
+from vaeglow_jax.presets.from_workdir import get_config  # noqa: F401

@@ -1,9 +1,4 @@
-"""MNIST (28x28x1); needs TFDS to download it once (internet)."""
+"""--config=experiments/configs/mnist.py[:PRESET]: the config
+vaeglow_jax.presets.mnist."""
 
-from experiments.configs import fashion_mnist
-
-
-def get_config(preset: str = 'default'):
-  c = fashion_mnist.get_config(preset)
-  c.data.name = 'mnist'
-  return c
+from vaeglow_jax.presets.mnist import get_config  # noqa: F401

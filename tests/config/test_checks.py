@@ -38,7 +38,7 @@ def test_every_preset_passes_the_checks_in_every_phase(name):
   import importlib
   from vaeglow_jax import data as data_lib, phases
   module, _, preset = name.partition(':')
-  config = importlib.import_module(f'experiments.configs.{module}').get_config(
+  config = importlib.import_module(f'vaeglow_jax.presets.{module}').get_config(
       *([preset] if preset else []))
   for phase in phases.PHASES:
     config.phase = phase
@@ -46,7 +46,7 @@ def test_every_preset_passes_the_checks_in_every_phase(name):
 
 
 def test_a_flow_step_naming_an_unknown_layer_is_refused_with_the_known_ones():
-  from experiments.configs import fashion_mnist
+  from vaeglow_jax.presets import fashion_mnist
   config = fashion_mnist.get_config('quick')
   config.phase = 'glow'
   config.model.glow.layers = ('actnorm', 'invconv1x1', 'coupling')

@@ -4,7 +4,7 @@ models a few hundred parameters wide, so that a test compiles and trains in seco
 Also a config file: --config=tests/configs/tiny.py (the CLI tests and the scripts' rehearsals use it).
 """
 
-from experiments.configs import fashion_mnist
+from vaeglow_jax.presets import fashion_mnist
 
 
 def get_config():

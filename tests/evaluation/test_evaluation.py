@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from experiments.configs import from_workdir
+from vaeglow_jax.presets import from_workdir
 from tests.configs import tiny
 from tests.helpers import finish, free_port, launch, process_flags, snapshot, workdir_files
 from tests.xla_env import xla_flags

@@ -71,7 +71,7 @@ def test_every_presets_variance_floor_lets_a_constant_pixel_reach_the_bin_optimu
   2.1 bits). Scored with the library's density and bits/dim on a fine grid over the bin."""
   import importlib
   from vaeglow_jax.models import losses
-  config = importlib.import_module(f'experiments.configs.{dataset}').get_config(preset)
+  config = importlib.import_module(f'vaeglow_jax.presets.{dataset}').get_config(preset)
   n_bits, width = config.data.n_bits, 2.0 ** -config.data.n_bits
   y = (jnp.arange(4096) + 0.5) / 4096 * width            # the bin, as one image per value
   raw = jnp.linspace(-12.0, -3.0, 901)                     # the decoder's raw log-std output

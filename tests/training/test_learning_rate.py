@@ -68,7 +68,7 @@ def test_learning_rate_is_a_tensorboard_scalar(tmp_path):
 def test_the_quick_presets_step_schedule_is_their_old_epoch_schedule_on_fashion_mnist():
   """859 updates = one epoch of 55,000 images at batch 64: the runs of RESULTS.md, trained when
   the preset halved every epoch, get the same schedule; a 300-image folder no longer collapses."""
-  from experiments.configs import fashion_mnist
+  from vaeglow_jax.presets import fashion_mnist
   for preset in ('quick', 'smoke'):
     config = fashion_mnist.get_config(preset)
     assert train_lib.halving_steps(config, 55_000 // 64) == 1 * (55_000 // 64)

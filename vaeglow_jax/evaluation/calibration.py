@@ -90,7 +90,7 @@ def calibrate(config, workdir: str, log=print) -> dict:
   spaces, absent = evaluation.feature_spaces(config)
   if not spaces:
     raise CalibrationError('no feature space to calibrate: pass --config.eval.feature_extractor_dir=DIR '
-                           '(python -m experiments.train_feature_extractor) and/or '
+                           '(train one with vaeglow-features) and/or '
                            '--config.eval.inception_weights=PATH.')
   reliability.check_writable(workdir)
   start = time.time()

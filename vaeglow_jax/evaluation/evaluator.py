@@ -306,7 +306,7 @@ def feature_spaces(config) -> tuple[dict, dict]:
     spaces[name] = (fn, {keys.CLASSIFIER_TEST_ACCURACY: info['test_accuracy']})
   else:
     absent[f'fid_{name}'] = ('no feature extractor given (--config.eval.feature_extractor_dir=DIR); '
-                             'train one with python -m experiments.train_feature_extractor')
+                             'train one with vaeglow-features')
   if e.get('feature_extractor_dir_2'):  # a second classifier: does a verdict hold in both spaces?
     fn, info = fe_lib.load(e.feature_extractor_dir_2, config.data)
     spaces[f'{name}_2'] = (fn, {keys.CLASSIFIER_TEST_ACCURACY: info['test_accuracy'],

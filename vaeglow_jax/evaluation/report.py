@@ -15,7 +15,7 @@ def load_rows(workdirs: list[str]) -> list[dict]:
     path = workdir_lib.metrics_path(workdir)
     everything = workdir_lib.read_metrics(workdir)
     if not everything:
-      raise FileNotFoundError(f'{path} not found: run python -m experiments.evaluate on {workdir} '
+      raise FileNotFoundError(f'{path} not found: run vaeglow-evaluate --workdir={workdir} '
                               'first.')
     order = list(phases.SPECS)  # a chain ('glow+prior') after the phases
     for phase in sorted(everything, key=lambda p: order.index(p) if p in order else len(order)):
@@ -108,7 +108,7 @@ def markdown_table(rows: list[dict]) -> str:
     if accuracies:
       footnotes.append(f'FID ({s}): features of a classifier with test accuracy '
                        + ', '.join(f'{a:.4f}' for a in sorted(accuracies))
-                       + ' (experiments.train_feature_extractor); comparable within this table only.')
+                       + ' (vaeglow-features); comparable within this table only.')
   counts = {(r.get(keys.NUM_FID_SAMPLES), r.get(keys.NUM_FID_REFERENCE_IMAGES)) for r in rows}
   for samples, reference in sorted(counts, key=str):
     if samples and reference:  # a run without a feature space has no FID to describe

@@ -45,7 +45,7 @@ def last_trained_phase(workdir: str) -> str:
       newest[phase] = workdir_lib.newest_checkpoint_time(directory)
   if not newest:
     raise LoadError(f'no trained phase in {workdir} (no DIR/<phase>/checkpoints/<step>); train '
-                    'one with python -m experiments.train, or pass the right work directory.')
+                    'one with vaeglow-train, or pass the right work directory.')
   return max(newest, key=newest.get)
 
 

@@ -45,8 +45,8 @@ def load_classifier(workdir: str, data_config=None):
   info = workdir_lib.read_json(workdir_lib.join(workdir, INFO_FILE))
   if info is None:
     raise FeatureExtractorError(
-        f'no feature extractor in {workdir!r}; train one with python -m '
-        f'experiments.train_feature_extractor --config=<dataset config> --workdir={workdir}.')
+        f'no feature extractor in {workdir!r}; train one with vaeglow-features '
+        f'--config=<dataset, e.g. fashion_mnist> --workdir={workdir}.')
   if data_config is not None:
     resize = int(data_config.get('resize') or 0)
     if (info['dataset'], info['resize']) != (data_config.name, resize):

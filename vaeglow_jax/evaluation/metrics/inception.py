@@ -252,7 +252,8 @@ def load_params(path: str):
   if not path or not os.path.isfile(path):
     raise InceptionWeightsError(
         f'FID weights file {path!r} not found; convert pytorch-fid\'s weights with '
-        'python -m experiments.convert_inception_weights (see vaeglow_jax/evaluation/metrics/inception.py).')
+        'python -m experiments.convert_inception_weights in a clone of vaeglow-jax (the weights '
+        'cannot be bundled), then pass its .npz.')
   try:
     with np.load(path) as f:
       arrays = {k: f[k] for k in f.files}

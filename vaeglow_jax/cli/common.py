@@ -20,7 +20,7 @@ SHOW_CONFIG = flags.DEFINE_bool('show_config', False, 'Print every config key wi
 _USER_TF_LOG_LEVEL = os.environ.get('TF_CPP_MIN_LOG_LEVEL', '1') != '1'
 
 # The config files: --config=NAME[:PRESET] names one of them, from a clone or an install.
-CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs')
+CONFIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'presets')
 _HELP_FLAGS = ('--help', '-h', '-?', '--helpshort', '--helpfull')
 
 # Exit codes: 2 = bad input (nothing changed), 143 = stopped by SIGTERM after a final checkpoint,
@@ -86,6 +86,8 @@ class _QuietLibraries:
 def one_line(error: BaseException) -> str:
   """A readable single line from an exception (ml_collections quotes and escapes its messages)."""
   text = str(error).replace('\\n', ' ').replace("\\'", "'").replace('\n', ' ').strip()
+  # A config given by name is named so again, not by the installed file's path.
+  text = re.sub(re.escape(CONFIGS_DIR + os.sep) + r'(\w+)\.py', r'\1', text)
   if len(text) > 1 and text[0] == text[-1] and text[0] in '\'"':  # only a pair of outer quotes
     text = text[1:-1].strip()
   match = re.search(r'^(flag --\w+=([^:\s]+):\w+): .*get_config\(\) takes 0 positional', text)
@@ -153,10 +155,17 @@ def config(config_flag):
 
 
 def config_names() -> list[str]:
-  """The names --config=NAME takes (the files in experiments/configs/ with a get_config)."""
+  """The names --config=NAME takes (the modules of vaeglow_jax/presets/ with a get_config)."""
   return sorted(name[:-3] for name in os.listdir(CONFIGS_DIR)
                 if name.endswith('.py') and name != 'from_workdir.py' and 'def get_config' in open(
                     os.path.join(CONFIGS_DIR, name)).read())
+
+
+def config_presets(name: str) -> tuple[str, ...]:
+  """The presets config `name` takes (its PRESETS, or those of the config it extends)."""
+  import importlib
+  module = importlib.import_module(f'vaeglow_jax.presets.{name}')
+  return getattr(module, 'PRESETS', None) or module.fashion_mnist.PRESETS
 
 
 def resolve_config_names(argv: list[str]) -> list[str]:
@@ -175,21 +184,24 @@ def usage(main) -> str:
   """--help's text: the command's docstring, its flags, and how to see the config keys."""
   module = sys.modules[main.__module__]
   names = ', '.join(config_names())
+  presets = '; '.join(f'{name}: {", ".join(config_presets(name))}' for name in config_names())
   return '\n'.join([
       (module.__doc__ or '').strip(), '',
       'Flags:', flags.FLAGS.module_help(module) or '  (none of its own)',
       '  --verbose: show stack traces and library INFO logs',
       '  --show_config: print every config key with its value, then exit', '',
-      f'Configs by name: --config=NAME[:PRESET], NAME one of {names} (presets: default, quick, '
-      'smoke; the files are in experiments/configs/); a file path works too.',
+      f'Configs by name: --config=NAME[:PRESET], NAME one of {names}; presets: {presets} '
+      '(vaeglow_jax/presets/); a config file path works too.',
       'Any config key can be set with --config.KEY=VALUE. To list them all with their values:',
       f'  {_command(module)} --config=fashion_mnist:quick --show_config'])
 
 
 def _command(module) -> str:
-  """How this command was run: 'vaeglow-train' (a console script) or 'python -m MODULE'."""
+  """How this command was run: 'vaeglow-train' (a console script) or 'python -m MODULE' (the
+  module run as __main__, e.g. experiments.train)."""
+  del module
   script = os.path.basename(sys.argv[0])
-  spec = getattr(module, '__spec__', None)
+  spec = getattr(sys.modules.get('__main__'), '__spec__', None)
   if script.endswith('.py') and spec is not None:
     return f'python -m {spec.name}'
   return script

@@ -1,0 +1,77 @@
+r"""Evaluates a trained phase: test bits/dim (ELBO and importance-weighted), FID with a
+temperature sweep, figures, seconds per epoch.
+
+  vaeglow-evaluate --workdir=workdirs/fashion_mnist_quick --config.phase=glow \
+      --config.eval.feature_extractor_dir=workdirs/feature_extractor/fashion_mnist \
+      [--config.eval.inception_weights=inception_fid.npz] [--config.eval.KEY=VALUE ...]
+
+(In a clone: python -m experiments.evaluate with the same flags.)
+
+Without --config, the model and data are those the phase was trained with
+(WORKDIR/<phase>/config.json); only --config.phase, eval.*, sampling.*, num_devices,
+stage1_workdir, multihost and distributed.* may be set. With --config=FILE[:preset] (and
+overrides), the config must match the trained one in model.* and data.*. Writes
+WORKDIR/eval/metrics.json ({phase: metrics}) and figures under WORKDIR/eval/<phase>/.
+Exit codes: 0 done; 2 bad input (one line on stderr, nothing written).
+"""
+
+import json
+import os
+
+from absl import flags
+from ml_collections import config_flags
+
+from vaeglow_jax.cli import common as cli
+
+_FROM_WORKDIR = os.path.join(cli.CONFIGS_DIR, 'from_workdir.py')
+_FLAGS = {}  # name -> absl FlagHolder, filled by _define_flags
+
+
+def _define_flags() -> None:
+  """The command's flags, defined when it runs (so that importing it defines none: the
+  commands share flag names)."""
+  _FLAGS['config'] = config_flags.DEFINE_config_file(
+      'config', _FROM_WORKDIR, 'Config file (path[:preset]); default: the one the phase was '
+      'trained with, from the work directory.', lock_config=True)
+  _FLAGS['workdir'] = flags.DEFINE_string('workdir', None, 'Work directory of the trained model.')
+  flags.mark_flags_as_required(['workdir'])
+
+
+def evaluation_config(launch):
+  """`launch` (--config and its overrides) when --config was given, else the trained config
+  plus the overrides."""
+  from vaeglow_jax.config import history
+  if flags.FLAGS['config'].present:
+    return launch
+  overrides = cli.overrides(flags.FLAGS['config'])
+  trained = history.trained_config(flags.FLAGS.workdir, launch.phase, launch)
+  return history.with_overrides(trained, overrides)
+
+
+def main(argv):
+  del argv
+  from vaeglow_jax import distributed, workdir
+  from vaeglow_jax.evaluation import evaluator as evaluation
+  # The launch settings (multihost, distributed.*), never read from config.json.
+  launch = cli.config(_FLAGS['config'])
+  # Join the other processes first, so that an error reading the trained config on one host
+  # (a refused override, a work directory it cannot see) ends every process with its line.
+  distributed.initialize(launch)
+  config = distributed.check_together('vaeglow_eval_config', lambda: evaluation_config(launch))
+  metrics = evaluation.evaluate(config, flags.FLAGS.workdir)
+  if not distributed.is_primary():  # process 0 wrote and reports the metrics
+    return
+  shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+  print(json.dumps(shown, indent=1, sort_keys=True))
+  print(f'metrics: {workdir.metrics_path(flags.FLAGS.workdir)}; figures: '
+        f'{workdir.eval_dir(flags.FLAGS.workdir, evaluation.result_name(config))}/')
+
+
+def run():
+  """The `vaeglow-evaluate` console script."""
+  _define_flags()
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,52 @@
+r"""Trains one phase of the model.
+
+  vaeglow-train --config=fashion_mnist:quick \
+      --workdir=/tmp/fmnist [--config.phase=glow] [--config.KEY=VALUE ...] [--verbose]
+
+(In a clone: python -m experiments.train with the same flags.)
+
+Exit codes: 0 done; 2 bad input (one line on stderr, work directory unchanged);
+143 stopped by SIGTERM, 130 by Ctrl-C, after writing a final checkpoint (rerun to resume); 130 also
+after a second Ctrl-C, which stops at once and keeps the checkpoints already saved.
+"""
+
+from absl import flags
+from ml_collections import config_flags
+
+from vaeglow_jax.cli import common as cli
+
+_FLAGS = {}  # name -> absl FlagHolder, filled by _define_flags
+
+
+def _define_flags() -> None:
+  """The command's flags, defined when it runs (so that importing it defines none: the
+  commands share flag names)."""
+  _FLAGS['config'] = config_flags.DEFINE_config_file(
+      'config', None, 'Config: NAME[:PRESET] (e.g. fashion_mnist:quick) or a file path.',
+      lock_config=True)
+  _FLAGS['workdir'] = flags.DEFINE_string('workdir', None,
+                                          'Directory for checkpoints, samples and metrics.')
+  flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  del argv
+  from vaeglow_jax import distributed
+  from vaeglow_jax.training import trainer
+  config = cli.config(_FLAGS['config'])
+  distributed.use_cpu_cores(config)  # before the backends start
+  distributed.initialize(config)  # entry points start the runtime; the library never does
+  try:
+    trainer.train_and_evaluate(config, flags.FLAGS.workdir)
+  except trainer.Preempted as e:
+    cli.fail(str(e), cli.EXIT_INTERRUPTED if e.by_ctrl_c else cli.EXIT_PREEMPTED)
+
+
+def run():
+  """The `vaeglow-train` console script."""
+  _define_flags()
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  run()

@@ -1,0 +1,49 @@
+r"""Trains the offline FID feature extractor (a small classifier) on a dataset's train split.
+
+  vaeglow-features --config=fashion_mnist \
+      --workdir=workdirs/feature_extractor/fashion_mnist [--config.feature_extractor.num_steps=N]
+
+(In a clone: python -m experiments.train_feature_extractor with the same flags.)
+
+Then evaluate with --config.eval.feature_extractor_dir=<that workdir>. Prints the test accuracy.
+"""
+
+from absl import flags
+from ml_collections import config_flags
+
+from vaeglow_jax.cli import common as cli
+
+_FLAGS = {}  # name -> absl FlagHolder, filled by _define_flags
+
+
+def _define_flags() -> None:
+  """The command's flags, defined when it runs (so that importing it defines none: the
+  commands share flag names)."""
+  _FLAGS['config'] = config_flags.DEFINE_config_file(
+      'config', None, 'Config: NAME[:PRESET] (e.g. fashion_mnist:quick) or a file path.',
+      lock_config=True)
+  _FLAGS['workdir'] = flags.DEFINE_string('workdir', None,
+                                          'Directory for the classifier checkpoint.')
+  flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  del argv
+  from vaeglow_jax import distributed
+  from vaeglow_jax.training import feature_extractor
+  config = cli.config(_FLAGS['config'])
+  distributed.initialize(config)  # entry points start the runtime; the library never does
+  info = feature_extractor.train(config, flags.FLAGS.workdir)
+  if distributed.is_primary():
+    print(f"feature extractor for {info['dataset']}: test accuracy {info['test_accuracy']:.4f} "
+          f"({info['num_test_examples']} test images); saved in {flags.FLAGS.workdir}")
+
+
+def run():
+  """The `vaeglow-features` console script."""
+  _define_flags()
+  cli.run(main)
+
+
+if __name__ == '__main__':
+  run()
