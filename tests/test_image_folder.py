@@ -97,6 +97,41 @@ def test_a_missing_folder_setting_or_path_is_one_clear_error(tmp_path):
   with pytest.raises(image_folder.ImageFolderError, match='is not a folder'):
     data_lib.image_shape(_config(tmp_path / 'nowhere'))
 
+def test_the_summary_counts_images_splits_conversions_and_skipped_files(tmp_path):
+  """RGB, RGBA and grayscale files together: the folder is RGB, the alpha channel is dropped (the
+  pixels are the RGB ones, not composited), grayscale is repeated; a .txt and .DS_Store are
+  skipped; the one summary line says so, with the split sizes."""
+  rgb = np.full((4, 4, 3), (200, 100, 50), np.uint8)
+  for i in range(20):
+    _write(str(tmp_path / f'rgb{i:02d}.png'), rgb)
+  rgba = np.concatenate([rgb, np.zeros((4, 4, 1), np.uint8)], -1)  # fully transparent
+  for i in range(3):
+    Image.fromarray(rgba, 'RGBA').save(tmp_path / f'alpha{i}.png')
+  for i in range(2):
+    _write(str(tmp_path / f'gray{i}.png'), np.full((4, 4, 1), 90, np.uint8))
+  (tmp_path / 'notes.txt').write_text('not an image')
+  (tmp_path / '.DS_Store').write_bytes(b'\0\0')
+  folder = image_folder.scan(str(tmp_path), 0)
+  assert folder.image_shape == (4, 4, 3) and len(folder.paths) == 25
+  counts = {split: folder.splits.count(split) for split in image_folder.SPLITS}
+  assert sum(counts.values()) == 25
+  assert folder.summary() == (
+      f'image folder {tmp_path}: 25 images, no classes; {counts["train"]} train / '
+      f'{counts["validation"]} validation / {counts["test"]} test; 4x4x3; converted: 3 with an '
+      'alpha channel (dropped), 2 grayscale (repeated over RGB); skipped: 2 files not PNG or '
+      'JPEG (.DS_Store, .txt)')
+  assert data_lib.describe(_config(tmp_path, resize=0)) == folder.summary()
+  # What the pipeline yields: the RGB of the transparent images, gray repeated over RGB.
+  config = _config(tmp_path, resize=0)
+  pixels = {}
+  for split in image_folder.SPLITS:
+    paths, _ = folder.files(split)
+    for path, batch in zip(paths, data_lib.eval_iterator(config, split, 1)):
+      pixels[os.path.basename(path)] = batch[0][0]
+  for name, image in pixels.items():
+    expected = (90, 90, 90) if name.startswith('gray') else (200, 100, 50)
+    assert (image.reshape(-1, 3) == expected).all(), name
+
 
 @pytest.mark.slow
 def test_a_tiny_run_on_an_image_folder_trains_evaluates_and_samples(classes, tmp_path):

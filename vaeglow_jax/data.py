@@ -72,6 +72,12 @@ def _folder(data_config):
                            data_config.get('cache_dir') or '')
 
 
+def describe(data_config) -> str | None:
+  """One line about what the data is made of, for the log: an image folder's summary (images,
+  classes, splits, shape, conversions, skipped files); None for a TFDS dataset."""
+  return _folder(data_config).summary() if data_config.name == IMAGE_FOLDER else None
+
+
 def image_shape(data_config) -> tuple[int, int, int]:
   """(H, W, C) of the images the pipeline yields (after the optional resize)."""
   if data_config.name == IMAGE_FOLDER:

@@ -5,7 +5,10 @@ PATH holds PNG or JPEG files, either all directly in it (no labels) or all in cl
 (PATH/<class>/..., labels 0.. in the sorted order of the subfolder names; the offline FID
 classifier trains on them). Each image is center-cropped to a square and resized to
 data.resize x data.resize (area averaging); with data.resize = 0 every image must already have
-one size, which is kept. Grayscale if every image is, else RGB.
+one size, which is kept. Grayscale if every image is, else RGB: a grayscale image in an RGB
+folder is repeated over the three channels, and an alpha channel (RGBA, LA, a palette with
+transparency) is dropped, not composited. Files that are not PNG or JPEG (a .txt, .DS_Store) are
+skipped. `Folder.summary()` says all of this in one line, which training logs first.
 
 The split is a fixed function of each file's path relative to PATH (a hash): about 10% test, 5%
 validation, 85% train, the same on every machine and unchanged for the other files when files
@@ -19,6 +22,7 @@ import dataclasses
 import functools
 import hashlib
 import io
+import posixpath
 
 import numpy as np
 
@@ -28,6 +32,8 @@ from vaeglow_jax.errors import UserError
 SUFFIXES = ('.png', '.jpg', '.jpeg')
 TEST_PERCENT, VALIDATION_PERCENT = 10, 5
 SPLITS = ('train', 'validation', 'test')
+_GRAY_MODES = ('1', 'L', 'LA', 'I;16', 'I')
+_ALPHA_MODES = ('RGBA', 'LA', 'PA', 'RGBa')
 
 
 class ImageFolderError(UserError, ValueError):
@@ -44,6 +50,32 @@ class Folder:
   class_names: tuple[str, ...]
   image_shape: tuple[int, int, int]  # (H, W, C) of the images the pipeline yields
   crop: bool  # center-crop to a square and resize to image_shape
+  modes: tuple[tuple[str, int], ...] = ()  # (PIL mode, image count), e.g. (('RGB', 90), ('RGBA', 3))
+  skipped: tuple[str, ...] = ()  # relative paths of the files that are not PNG or JPEG
+
+  def summary(self) -> str:
+    """One line: images, classes, split sizes, the image shape, what is converted or skipped."""
+    counts = {split: self.splits.count(split) for split in SPLITS}
+    classes = (f'{len(self.class_names)} classes ({", ".join(self.class_names[:5])}'
+               f'{", ..." if len(self.class_names) > 5 else ""})' if self.class_names
+               else 'no classes')
+    height, width, channels = self.image_shape
+    shape = f'{height}x{width}x{channels}' + (' (center-cropped, resized)' if self.crop else '')
+    converted = []
+    alpha = sum(n for mode, n in self.modes if mode in _ALPHA_MODES)
+    if alpha:
+      converted.append(f'{alpha} with an alpha channel (dropped)')
+    if channels == 3:
+      gray = sum(n for mode, n in self.modes if mode in _GRAY_MODES)
+      if gray:
+        converted.append(f'{gray} grayscale (repeated over RGB)')
+    suffixes = sorted({posixpath.splitext(posixpath.basename(p))[1] or posixpath.basename(p)
+                       for p in self.skipped})
+    return (f'image folder {self.root}: {len(self.paths)} images, {classes}; '
+            f'{counts["train"]} train / {counts["validation"]} validation / {counts["test"]} test; '
+            f'{shape}; converted: {", ".join(converted) or "none"}; skipped: '
+            + (f'{len(self.skipped)} files not PNG or JPEG ({", ".join(suffixes)})'
+               if self.skipped else 'none'))
 
   def files(self, split: str) -> tuple[list[str], list[int] | None]:
     """The paths (and labels) of `split`, in a fixed order."""
@@ -60,9 +92,9 @@ def split_of(relative_path: str) -> str:
   return 'validation' if bucket < TEST_PERCENT + VALIDATION_PERCENT else 'train'
 
 
-def _images_under(root: str) -> list[str]:
-  """Relative paths of the image files under `root`, sorted; other files are ignored."""
-  found = []
+def _images_under(root: str) -> tuple[list[str], list[str]]:
+  """Relative paths of the image files under `root` and of the other files, each sorted."""
+  found, others = [], []
 
   def walk(directory: str, relative: str) -> None:
     for name in workdir_lib.list_dir(directory):
@@ -71,9 +103,11 @@ def _images_under(root: str) -> list[str]:
         walk(path, rel + '/')
       elif name.lower().endswith(SUFFIXES):
         found.append(rel)
+      else:
+        others.append(rel)
 
   walk(root, '')
-  return sorted(found)
+  return sorted(found), sorted(others)
 
 
 @functools.lru_cache(maxsize=8)
@@ -91,7 +125,7 @@ def scan(folder: str, resize: int = 0, cache_dir: str = '') -> Folder:
       raise ImageFolderError(f'data.folder {folder} is not a folder.') from None
   elif not workdir_lib.is_dir(folder):
     raise ImageFolderError(f'data.folder {folder} is not a folder; give the folder of your images.')
-  relative = _images_under(root)
+  relative, skipped = _images_under(root)
   if not relative:
     raise ImageFolderError(f'no PNG or JPEG images in {folder} (nor in its subfolders).')
   top = {'/' in r for r in relative}
@@ -99,13 +133,16 @@ def scan(folder: str, resize: int = 0, cache_dir: str = '') -> Folder:
     raise ImageFolderError(f'{folder} has images both in it and in subfolders; put them all in '
                            'class subfolders (labelled) or all directly in it (unlabelled).')
   class_names = tuple(sorted({r.split('/')[0] for r in relative})) if True in top else ()
-  sizes, grayscale = set(), True
+  sizes, grayscale, modes = set(), True, {}
   for r in relative:
     try:
       with Image.open(io.BytesIO(workdir_lib.read_bytes(workdir_lib.join(root, r)))) as image:
         image.verify()
         sizes.add(image.size)
-        grayscale &= image.mode in ('1', 'L', 'I;16', 'I')
+        grayscale &= image.mode in _GRAY_MODES and image.mode != 'LA'
+        alpha = image.mode == 'P' and 'transparency' in image.info
+        mode = 'PA' if alpha else image.mode
+        modes[mode] = modes.get(mode, 0) + 1
     except Exception as e:  # noqa: BLE001 - any decoding failure is the file's
       raise ImageFolderError(f'cannot read {workdir_lib.join(folder, r)} as an image '
                              f'({type(e).__name__}: {e}); fix or remove it.') from None
@@ -118,7 +155,7 @@ def scan(folder: str, resize: int = 0, cache_dir: str = '') -> Folder:
   return Folder(root=root, paths=tuple(workdir_lib.join(root, r) for r in relative),
                 splits=tuple(split_of(r) for r in relative), labels=labels,
                 class_names=class_names, image_shape=(height, width, 1 if grayscale else 3),
-                crop=bool(resize))
+                crop=bool(resize), modes=tuple(sorted(modes.items())), skipped=tuple(skipped))
 
 
 def dataset(folder: Folder, split: str, labeled: bool = False):

@@ -156,9 +156,11 @@ def config(config_flag):
 
 def config_names() -> list[str]:
   """The names --config=NAME takes (the modules of vaeglow_jax/presets/ with a get_config)."""
-  return sorted(name[:-3] for name in os.listdir(CONFIGS_DIR)
-                if name.endswith('.py') and name != 'from_workdir.py' and 'def get_config' in open(
-                    os.path.join(CONFIGS_DIR, name)).read())
+  import importlib
+  import pkgutil
+  names = [m.name for m in pkgutil.iter_modules([CONFIGS_DIR]) if m.name != 'from_workdir']
+  return sorted(n for n in names
+                if hasattr(importlib.import_module(f'vaeglow_jax.presets.{n}'), 'get_config'))
 
 
 def config_presets(name: str) -> tuple[str, ...]:

@@ -25,6 +25,9 @@ class ActNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
+    """x: (batch, H, W, C) float32 -> (y, logdet): y the same shape (x for reverse=True), logdet
+    (batch,) float32, log|det dy/dx| in nats summed over H, W, C (a per-channel affine map: log-
+    det H W sum(log|scale|); the inverse returns the inverse's log-det, minus the forward's)."""
     channels = x.shape[-1]
     reduce_axes = tuple(range(x.ndim - 1))
     # Data-dependent init only makes sense on data, i.e. in the forward direction.

@@ -22,6 +22,8 @@ class ZeroConv(nn.Module):
 
   @nn.compact
   def __call__(self, x, out_dtype=None):
+    """x: (batch, H, W, C) -> (batch, H, W, out_channels) in out_dtype (default x's), the coupling's
+    conditioner output."""
     x = Conv(self.features, self.kernel_size, kernel_init=nn.initializers.zeros,
              bias_init=nn.initializers.zeros, impl=self.conv_impl)(x)
     if out_dtype is not None:
@@ -44,6 +46,7 @@ class CouplingNet(nn.Module, kw_only=True):
 
   @nn.compact
   def __call__(self, x):
+    """x: (batch, H, W, C) -> (batch, H, W, features); zero at init."""
     o = self.options
     out_dtype = x.dtype
     if o.net_dtype != 'float32':
@@ -83,6 +86,9 @@ class Coupling(nn.Module, kw_only=True):
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
+    """x: (batch, H, W, C) float32 -> (y, logdet): y the same shape (x for reverse=True), logdet
+    (batch,) float32, log|det dy/dx| in nats summed over H, W, C (additive: 0; affine: the sum of
+    the log-scales; the inverse returns the inverse's log-det, minus the forward's)."""
     mult = 1 if self.options.coupling == 'additive' else 2
     channels = x.shape[-1]
     if self.options.mask == 'channel':

@@ -59,6 +59,9 @@ class InvConv1x1(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
+    """x: (batch, H, W, C) float32 -> (y, logdet): y the same shape (x for reverse=True), logdet
+    (batch,) float32, log|det dy/dx| in nats summed over H, W, C (a 1x1 convolution: H W log|det
+    W|; the inverse returns the inverse's log-det, minus the forward's)."""
     channels = x.shape[-1]
     weight, log_abs_det = self._weight(channels)
     positions = x[0, ..., 0].size

@@ -34,6 +34,8 @@ class Squeeze(nn.Module):
   factor: int = 2
 
   def __call__(self, x: jax.Array, reverse: bool = False):
+    """x: (batch, H, W, C) -> ((batch, H/2, W/2, 4C), zeros (batch,)); reverse: the inverse (a
+    permutation, so log-det 0). H and W must be even."""
     logdet = jnp.zeros((x.shape[0],), x.dtype)
     if reverse:
       return unsqueeze2d(x, self.factor), logdet

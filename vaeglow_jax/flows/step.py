@@ -27,6 +27,9 @@ class FlowStep(nn.Module, kw_only=True):
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
+    """x: (batch, H, W, C) float32 -> (y, logdet): y the same shape (x for reverse=True), logdet
+    (batch,) float32, log|det dy/dx| in nats summed over H, W, C (ActNorm, 1x1 convolution,
+    coupling; the inverse returns the inverse's log-det, minus the forward's)."""
     bad = registry.problems(self.options.layers)
     if bad:
       raise ValueError('; '.join(bad))
@@ -131,6 +134,9 @@ class FlowSteps(nn.Module, kw_only=True):
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
+    """x: (batch, H, W, C) float32 -> (y, logdet): y the same shape (x for reverse=True), logdet
+    (batch,) float32, log|det dy/dx| in nats summed over H, W, C (the sum of the K steps; the
+    inverse returns the inverse's log-det, minus the forward's)."""
     permutations = mixing_permutations(self.mixing, self.depth, x.shape[-1])
     undo = final_permutation(permutations)
     if reverse:

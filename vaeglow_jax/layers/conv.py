@@ -209,6 +209,12 @@ def _apply(module: nn.Module, x: jax.Array, kernel_shape: tuple[int, ...],
   return y
 
 
+def zeros(key, shape, dtype=jnp.float32) -> jax.Array:
+  """The bias's initial value, zeros of `shape` (key unused), as nn.initializers.zeros_init()."""
+  del key
+  return jnp.zeros(shape, dtype)
+
+
 class Conv(nn.Module):
   """Drop-in for `nn.Conv(features, kernel_size, padding='SAME')` (stride 1).
 
@@ -221,11 +227,13 @@ class Conv(nn.Module):
   kernel_size: tuple[int, int] = (3, 3)
   use_bias: bool = True
   kernel_init: Callable[..., Any] = nn.linear.default_kernel_init
-  bias_init: Callable[..., Any] = nn.initializers.zeros_init()
+  bias_init: Callable[..., Any] = zeros
   impl: str = 'auto'
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    """x: (batch, H, W, C_in) -> (batch, H, W, features): a stride-1 SAME convolution with nn.Conv's
+    parameters (kernel, bias), in x's dtype."""
     shape = (*self.kernel_size, x.shape[-1], self.features)
     return _apply(self, x, shape, lambda x, kernel: conv2d_same(x, kernel, self.impl))
 
@@ -240,10 +248,12 @@ class ConvTranspose(nn.Module):
   features: int
   use_bias: bool = True
   kernel_init: Callable[..., Any] = nn.linear.default_kernel_init
-  bias_init: Callable[..., Any] = nn.initializers.zeros_init()
+  bias_init: Callable[..., Any] = zeros
   impl: str = 'auto'
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    """x: (batch, H, W, C_in) -> (batch, 2H, 2W, features): the 3x3 stride-2 transposed convolution
+    as a sub-pixel convolution."""
     shape = (3, 3, x.shape[-1], self.features)
     return _apply(self, x, shape, lambda x, kernel: conv_transpose_stride2(x, kernel, self.impl))

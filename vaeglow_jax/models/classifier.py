@@ -26,6 +26,8 @@ class Classifier(nn.Module):
 
   @nn.compact
   def __call__(self, images):
+    """images: (batch, H, W, C) float32 in [0, 1] -> (logits (batch, num_classes), features (batch,
+    feature_dim)): the features are the offline FID space."""
     x = 2.0 * images - 1.0
     if self.arch == 'pooled':
       for i, width in enumerate(self.widths):

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax.models import losses
+from vaeglow_jax.models import inputs, losses
 from vaeglow_jax.flows import FlowSteps, StepOptions, ZeroConv, squeeze2d, unsqueeze2d
 
 
@@ -43,6 +43,11 @@ class GlowLayer(nn.Module, kw_only=True):
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
+    """f: x -> x_tilde. x: (batch, H, W, C) float32 (dequantised pixels in [0, 1)) -> (x_tilde of
+    the same shape, logdet (batch,) float32, log|det df/dx| in nats); reverse=True: x_tilde -> x
+    and the inverse's log-det. bfloat16 input is cast to float32 (the log-dets need it); other
+    dtypes and ranks are refused with one line."""
+    x = inputs.images(x, 'GlowLayer')
     for _ in range(self.num_squeezes):
       x = squeeze2d(x)
     x, logdet = FlowSteps(depth=self.depth, options=self.step, identity_init=self.identity_init,
@@ -93,8 +98,12 @@ class MultiScaleGlow(nn.Module, kw_only=True):
 
   @nn.compact
   def __call__(self, x: jax.Array, reverse: bool = False):
+    """x: (batch, H, W, C) float32 -> (eps, logdet): eps the flat latent (batch, H W C), logdet
+    (batch,) nats; reverse=True: eps -> (x, -logdet). log_prob(x) = N(eps; top Gaussians) +
+    logdet (log_prob, sample). Half precision is cast to float32."""
     if reverse:
       return self._inverse(x)
+    x = inputs.images(x, 'MultiScaleGlow')
     batch = x.shape[0]
     logdet = jnp.zeros((batch,), x.dtype)
     eps_parts = []

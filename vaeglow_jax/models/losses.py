@@ -2,7 +2,11 @@
 
 Every function returns per-example values (leading batch axis kept, all other
 axes summed); the caller decides how to reduce over the batch. Units are nats
-unless the name says bits.
+unless the name says bits. The first axis is always the batch: under jax.vmap
+over single examples (where it is gone) give each example a batch axis of one
+(x[None]) and take [0] of the result. Integer arguments (n_bits, num_dims) are
+Python ints: under jax.jit pass them as static (static_argnames) or close over
+them.
 
 Data convention: an n-bit image with integer values k in [0, 2^n) is mapped to
 y = (k + u) / 2^n with u ~ U[0, 1)^D, i.e. a continuous variable on [0, 1)^D.
@@ -17,6 +21,8 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+
+from vaeglow_jax.errors import UserError
 
 Array = jax.Array
 
@@ -108,9 +114,13 @@ def iw_log_likelihood(log_weights: Array) -> Array:
   return jax.nn.logsumexp(log_weights, axis=0) - math.log(num_samples)
 
 
+class LossInputError(UserError, ValueError):
+  """An argument a loss cannot take; the message says what it takes."""
+
+
 def _check_n_bits(n_bits: int) -> None:
   if not 1 <= int(n_bits) <= 8:
-    raise ValueError(f'n_bits must be in 1..8, got {n_bits}.')
+    raise LossInputError(f'n_bits must be in 1..8, got {n_bits}.')
 
 
 def quantize(images: Array, n_bits: int) -> Array:
@@ -124,7 +134,12 @@ def quantize(images: Array, n_bits: int) -> Array:
     float32 array of integer levels k in [0, 2^n_bits).
   """
   _check_n_bits(n_bits)
-  images = jnp.asarray(images, jnp.float32)
+  images = jnp.asarray(images)
+  if not (jnp.issubdtype(images.dtype, jnp.integer) or images.dtype == jnp.bool_):
+    raise LossInputError(f'quantize and dequantize take integer pixel codes in [0, 255] (uint8); '
+                         f'got {images.dtype}. Images already in [0, 1] are dequantised: give them '
+                         'to the model as they are, or convert with (x * 255).round().astype(uint8).')
+  images = images.astype(jnp.float32)
   return jnp.floor(images / 2.0 ** (8 - n_bits))
 
 
@@ -132,10 +147,11 @@ def dequantize(images: Array, rng: Array | None, n_bits: int) -> Array:
   """Uniform dequantisation: 8-bit images -> y = (k + u) / 2^n in [0, 1).
 
   Args:
-    images: (batch, H, W, C) uint8 or integer-valued values in [0, 255].
+    images: (batch, H, W, C) uint8 (or another integer dtype), values in [0, 255]; a float
+      array is refused (LossInputError).
     rng: PRNG key for u ~ U[0, 1); None uses u = 0.5 (the bin centres, for
       deterministic evaluation and figures).
-    n_bits: bits per sub-pixel, 1..8.
+    n_bits: bits per sub-pixel, 1..8 (a Python int: static under jit).
 
   Returns:
     float32 array of the same shape, values in [0, 1).
@@ -162,8 +178,9 @@ def bits_per_dim(neg_log_density: Array, num_dims: int, n_bits: int) -> Array:
 
   Args:
     neg_log_density: (batch,) negative log-density (or negative ELBO) in nats.
-    num_dims: D, the number of sub-pixels per example (H * W * C).
-    n_bits: bits per sub-pixel of the discrete data.
+    num_dims: D, the number of sub-pixels per example (H * W * C); a Python int (static
+      under jit).
+    n_bits: bits per sub-pixel of the discrete data, 1..8; a Python int (static under jit).
 
   Returns:
     (batch,) bits per dimension.

@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax.models import losses
+from vaeglow_jax.models import inputs, losses
 from vaeglow_jax.models.glow import GlowLayer
 from vaeglow_jax.models.prior import StandardPrior
 from vaeglow_jax.models.vae import Decoder, Encoder
@@ -66,6 +66,12 @@ class VAEGlow(nn.Module):
 
   def __call__(self, x: jax.Array, use_glow: bool = True,
                noise: jax.Array | None = None) -> dict[str, jax.Array]:
+    """The per-example ELBO terms of x: (batch, H, W, C) float32 in [0, 1) (dequantised): a dict of
+    (batch,) float32 arrays in nats (keys 'recon', 'logdet', 'log_likelihood', 'log_prior',
+    'log_posterior', 'kl', 'neg_elbo', ...); use_glow: score f(x) (the Glow layer) or x; noise:
+    the posterior draw's standard normal (batch, latent_dim), else from the 'sample' RNG. Half
+    precision is cast to float32; other dtypes and ranks are refused with one line."""
+    x = inputs.images(x, 'VAEGlow')
     mean, log_std = self.encoder(x)
     if noise is None:
       noise = jax.random.normal(self.make_rng('sample'), mean.shape)

@@ -9,13 +9,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from vaeglow_jax.flows.step import default_unroll
-from vaeglow_jax.models import losses
+from vaeglow_jax.models import inputs, losses
 
 
 class StandardPrior(nn.Module):
   """p(z) = N(0, I). Same interface as FlowPrior: identity map, logdet 0."""
 
   def __call__(self, z: jax.Array, reverse: bool = False):
+    """N(0, I): z (batch, d) -> (z, zeros (batch,)) for either direction (the identity flow)."""
     return z, jnp.zeros((z.shape[0],), z.dtype)
 
   def log_prob(self, z: jax.Array) -> jax.Array:
@@ -23,6 +24,7 @@ class StandardPrior(nn.Module):
     return losses.standard_normal_log_prob(z)
 
   def sample(self, noise: jax.Array, temperature: float = 1.0) -> jax.Array:
+    """noise: (batch, d) standard normal -> temperature * noise, (batch, d)."""
     return temperature * noise
 
 
@@ -40,6 +42,8 @@ class VectorCoupling(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, reverse: bool = False):
+    """z: (batch, d) -> (u, logdet (batch,) nats); reverse=True: u -> z. One affine coupling over
+    the two halves of z."""
     dim = z.shape[-1]
     half = dim // 2
     if reverse:
@@ -92,6 +96,9 @@ class FlowPrior(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, reverse: bool = False):
+    """The flow: z (batch, latent_dim) float32 -> (u, logdet (batch,) nats), log p(z) = N(u; 0, I) +
+    logdet (log_prob); reverse=True: u -> z. Half precision is cast to float32."""
+    z = inputs.vectors(z, type(self).__name__)
     if z.shape[-1] < self.min_latent_dim:
       raise ValueError(f'{type(self).__name__} needs latent_dim >= {self.min_latent_dim}, got '
                        f'{z.shape[-1]}.')
@@ -158,6 +165,8 @@ class MADE(nn.Module):
 
   @nn.compact
   def __call__(self, dim: int) -> dict:
+    """The conditioner for a d-dimensional input: {"shift", "log_scale"} functions of (batch, d) ->
+    (batch, d), output i depending on inputs < i only."""
     widths = [dim] + [self.hidden] * self.num_hidden + [2 * dim]
     params = {}
     for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
@@ -181,6 +190,8 @@ class AutoregressiveLayer(nn.Module):
 
   @nn.compact
   def __call__(self, z: jax.Array, reverse: bool = False):
+    """One MAF layer: z (batch, d) -> (u, logdet (batch,) nats) in one pass; reverse=True: u -> z, d
+    sequential passes (a jax.lax loop)."""
     dim = z.shape[-1]
     masks = made_masks(dim, self.hidden, self.num_hidden)
     params = MADE(self.hidden, self.num_hidden, name='made')(dim)
@@ -222,6 +233,7 @@ class _DenseStack(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """x: (batch, width) -> (batch, width): one residual MLP block."""
     h = x
     for i in range(self.depth):
       h = nn.relu(nn.Dense(self.width, name=f'dense_{i}')(h))
@@ -249,6 +261,7 @@ class SecondStageVAE(nn.Module):
   log_gamma_init: float = 0.0
 
   def setup(self):
+    """The second stage's encoder and decoder nets and its gamma_z."""
     self.encoder_net = _DenseStack(self.width, self.depth)
     self.enc_mean = nn.Dense(self.latent_dim)
     self.enc_log_std = nn.Dense(self.latent_dim)
@@ -270,6 +283,8 @@ class SecondStageVAE(nn.Module):
     return self.dec_mean(self.decoder_net(u))
 
   def __call__(self, z: jax.Array):
+    """The second-stage VAE on z: (batch, latent_dim) -> per-example (batch,) nats:
+    'log_likelihood', 'kl', 'neg_elbo', and 'mean_sq_err' of z."""
     mean, log_std = self.encode(z)
     u = mean + jnp.exp(log_std) * jax.random.normal(self.make_rng('sample'), mean.shape)
     decoded = self.decode(u)

@@ -38,6 +38,7 @@ class ResBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """x: (batch, H, W, C) -> the same shape: a pre-activation residual block."""
     layer = (lambda f, n: nn.Dense(f, name=n)) if self.dense else (
         lambda f, n: nn.Conv(f, (3, 3), padding='SAME', name=n))
     shortcut = layer(self.features, 'shortcut')(x)
@@ -56,6 +57,7 @@ class ScaleBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """x: (batch, H, W, C) -> (batch, H, W, features): one scale's blocks."""
     for i in range(self.blocks):
       x = ResBlock(self.features, self.depth, self.norm, self.dense, name=f'block_{i}')(x)
     return x
@@ -84,6 +86,8 @@ class Encoder(nn.Module):
 
   @nn.compact
   def __call__(self, x):
+    """x: (batch, H, W, C) float32 in [0, 1) -> (mean, log_std) of q(z|x), each (batch, latent_dim)
+    float32."""
     x = nn.Conv(self.base_channels, (3, 3), padding='SAME', name='conv_in')(x)
     for level in range(self.num_scales):
       features = _channels(self.base_channels, level)
@@ -145,6 +149,9 @@ class Decoder(nn.Module):
 
   @nn.compact
   def __call__(self, z):
+    """z: (batch, latent_dim) -> (mean, log_std) of p(x|z), each (batch, H, W, C) float32 (pixel
+    units, x in [0, 1)); log_std per pixel (diagonal), one broadcast scalar (gamma, fixed),
+    floored smoothly at min_log_std."""
     if self.variance not in VARIANCE_MODES:
       raise ValueError(f'decoder variance must be one of {VARIANCE_MODES}, got {self.variance!r}.')
     height, width, channels = self.image_shape

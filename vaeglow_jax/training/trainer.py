@@ -175,6 +175,9 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
   start_step, state, first, batches, finite = _initial_state(run, manager, stage1, tx, rng_init)
   # Logged once the checkpoint is read, so a damaged one is the only line a run prints.
   logging.info('%s: %s', config.phase, sharding.describe_mesh(mesh, config.batch_size))
+  about_data = data_lib.describe(config.data)
+  if about_data:
+    logging.info('%s: %s', config.phase, about_data)
 
   primary = distributed.is_primary()
   if start_step >= num_steps:  # finished: nothing to train, and its record stays as it is
