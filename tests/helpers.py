@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -217,3 +218,22 @@ def wait_for_line(proc, text: str, timeout: float = 300) -> list[str]:
     if text in line:
       return lines
   raise AssertionError(f'{text!r} not seen; output:\n' + ''.join(lines[-30:]))
+
+
+@contextlib.contextmanager
+def read_only(folder):
+  """`folder` unwritable while inside: immutable (chattr +i) as root, whom permission bits do not
+  stop, else mode 0o555; restored after."""
+  import subprocess
+  if os.geteuid() == 0:
+    subprocess.run(['chattr', '+i', str(folder)], check=True)
+    try:
+      yield
+    finally:
+      subprocess.run(['chattr', '-i', str(folder)], check=True)
+  else:
+    os.chmod(folder, 0o555)
+    try:
+      yield
+    finally:
+      os.chmod(folder, 0o755)

@@ -225,6 +225,51 @@ def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):
 
 
 @pytest.mark.slow
+def test_evaluate_says_when_the_phase_is_still_training_and_which_step_it_evaluates(trained):
+  from vaeglow_jax import reliability
+  from vaeglow_jax import workdir as workdir_lib
+  workdir, fe_dir = trained
+  config = _config('glow', num_devices=1, **{'eval.feature_extractor_dir': fe_dir,
+                                              'eval.num_fid_samples': 16, 'eval.max_test_examples': 16})
+  lines = []
+  with reliability.phase_lock(workdir_lib.phase_dir(workdir, 'glow')):  # as a training run holds it
+    metrics = evaluation.evaluate(config, workdir, log=lines.append)
+  note = [line for line in lines if line.startswith('note: ')]
+  assert note == [f"note: phase 'glow' is still being trained (pid {os.getpid()}); this evaluates "
+                  f"its newest finished checkpoint, step {metrics['checkpoint_step']}."]
+  assert metrics['evaluated_while_training'] is True
+  lines.clear()
+  assert 'evaluated_while_training' not in evaluation.evaluate(config, workdir, log=lines.append)
+  assert not [line for line in lines if line.startswith('note: ')]
+
+
+@pytest.mark.slow
+def test_sigterm_during_evaluate_is_one_line_exit_143_and_leaves_the_work_directory_as_it_was(
+    trained, tmp_path):
+  import signal
+  import time
+  workdir, fe_dir = trained
+  run = str(tmp_path / 'run')
+  shutil.copytree(workdir, run)
+  before = snapshot(run)
+  proc, log = launch(['experiments.evaluate', f'--workdir={run}', '--config.phase=glow',
+                      f'--config.eval.feature_extractor_dir={fe_dir}', '--config.num_devices=1'],
+                     str(tmp_path / 'eval.log'), 1)
+  deadline = time.time() + 300
+  while snapshot(run) == before and proc.poll() is None and time.time() < deadline:
+    time.sleep(0.2)  # until the evaluation has written something (its events file)
+  assert proc.poll() is None, open(log).read()[-3000:]
+  proc.send_signal(signal.SIGTERM)
+  text, = finish([(proc, log)], timeout=300, returncode=143)
+  errors = [line for line in text.splitlines() if line.startswith('error: ')]
+  assert errors == ['error: stopped by SIGTERM during the evaluation; what it had written is '
+                    'removed and the work directory is as it was: rerun the same command to '
+                    'evaluate.'], text[-3000:]
+  assert 'Traceback' not in text
+  assert snapshot(run) == before
+
+
+@pytest.mark.slow
 def test_evaluate_rejects_bad_input_and_writes_nothing(trained, tmp_path):
   workdir, fe_dir = trained
   before = snapshot(workdir)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import finish, free_port, import_torchvision, launch, process_flags
+from tests.helpers import finish, free_port, import_torchvision, launch, process_flags, read_only
 
 
 @pytest.fixture(scope='module')
@@ -89,6 +89,16 @@ def test_sample_refuses_bad_input_in_one_line(trained):
     assert len(errors) == 1 and message in errors[0], text[-2000:]
     assert out in (existing, a_file) or not os.path.exists(out)
   assert os.listdir(existing) == ['keep.png'] and os.path.getsize(a_file) == 0
+  # A folder it may not write into (immutable for root, read-only otherwise): one line, exit 2,
+  # nothing created, no traceback.
+  locked = root / 'read_only'
+  locked.mkdir()
+  with read_only(locked):
+    text, = finish([_sample(workdir, str(locked / 'samples'), str(root / 'ro.log'))], returncode=2)
+    assert os.listdir(locked) == []
+  errors = [line for line in text.splitlines() if line.startswith('error: ')]
+  assert len(errors) == 1 and f'cannot write into {locked}/samples' in errors[0], text[-2000:]
+  assert 'pass a writable --out' in errors[0] and 'Traceback' not in text
   # Two processes asked for one device: process 1 would hold no shard of the parameters (it
   # crashed, and process 0 waited 5 minutes at a barrier). Both end with the one line.
   port, out = free_port(), str(root / 'mesh')

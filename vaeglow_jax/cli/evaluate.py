@@ -15,8 +15,10 @@ WORKDIR/eval/metrics.json ({phase: metrics}) and figures under WORKDIR/eval/<pha
 Exit codes: 0 done; 2 bad input (one line on stderr, nothing written).
 """
 
+import contextlib
 import json
 import os
+import signal
 
 from absl import flags
 from ml_collections import config_flags
@@ -48,6 +50,49 @@ def evaluation_config(launch):
   return history.with_overrides(trained, overrides)
 
 
+class _Terminated(Exception):
+  """SIGTERM arrived during the evaluation."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+  """SIGTERM raises _Terminated in the main thread (between Python bytecodes) while inside."""
+  def handle(signum, frame):
+    del signum, frame
+    raise _Terminated()
+  previous = signal.signal(signal.SIGTERM, handle)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _remove_new_files(eval_root: str, before: set | None) -> None:
+  """Deletes what an interrupted evaluation wrote under eval_root: every file not in `before`
+  (and eval_root itself when it did not exist)."""
+  from vaeglow_jax import distributed, workdir
+  if not distributed.is_primary() or not workdir.is_dir(eval_root):
+    return
+  if before is None:
+    workdir.remove_tree(eval_root)
+    return
+  for name in workdir.list_files(eval_root):
+    if name not in before:
+      workdir.remove_tree(workdir.join(eval_root, name))
+  kept = {name.rsplit('/', i)[0] for name in before for i in range(1, name.count('/') + 1)}
+
+  def prune(relative: str) -> None:  # the folders it made, now empty
+    path = workdir.join(eval_root, relative) if relative else eval_root
+    for child in workdir.list_dir(path):
+      child_relative = f'{relative}/{child}' if relative else child
+      if workdir.is_dir(workdir.join(path, child)):
+        prune(child_relative)
+        if child_relative not in kept and not workdir.list_dir(workdir.join(path, child)):
+          workdir.remove_tree(workdir.join(path, child))
+
+  prune('')
+
+
 def main(argv):
   del argv
   from vaeglow_jax import distributed, workdir
@@ -58,7 +103,15 @@ def main(argv):
   # (a refused override, a work directory it cannot see) ends every process with its line.
   distributed.initialize(launch)
   config = distributed.check_together('vaeglow_eval_config', lambda: evaluation_config(launch))
-  metrics = evaluation.evaluate(config, flags.FLAGS.workdir)
+  eval_root = workdir.dirname(workdir.metrics_path(flags.FLAGS.workdir))
+  before = set(workdir.list_files(eval_root)) if workdir.is_dir(eval_root) else None
+  try:
+    with _sigterm_raises():
+      metrics = evaluation.evaluate(config, flags.FLAGS.workdir)
+  except _Terminated:
+    _remove_new_files(eval_root, before)
+    cli.fail('stopped by SIGTERM during the evaluation; what it had written is removed and the '
+             'work directory is as it was: rerun the same command to evaluate.', cli.EXIT_PREEMPTED)
   if not distributed.is_primary():  # process 0 wrote and reports the metrics
     return
   shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}

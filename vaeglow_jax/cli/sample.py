@@ -58,6 +58,20 @@ def sample_config(launch):
   return history.with_overrides(trained, overrides)
 
 
+def _check_writable(out: str) -> None:
+  """A SampleError unless a folder can be made in `out` (made and removed again: a probe, since
+  permission bits do not bind every user); leaves `out` as it was."""
+  from vaeglow_jax import workdir as workdir_lib
+  existed = workdir_lib.exists(out)
+  probe = workdir_lib.join(out, '.vaeglow_write_probe')
+  try:
+    workdir_lib.make_dirs(probe)
+    workdir_lib.remove_tree(probe if existed else out)
+  except OSError as e:
+    raise SampleError(f'cannot write into {out} ({e.strerror or e}); pass a writable --out, or '
+                      'make that folder writable.') from None
+
+
 def main(argv):
   del argv
   import jax
@@ -90,6 +104,7 @@ def main(argv):
       raise SampleError(f'--out {out} is a file, not a folder; pass a folder path for the images.')
     if workdir_lib.list_dir(out):
       raise SampleError(f'{out} already holds files; pass another --out, or move them away.')
+    _check_writable(out)
     return config, float(temperature), image_shape, mesh, out
 
   config, temperature, image_shape, mesh, out = distributed.check_together(

@@ -350,6 +350,7 @@ def evaluate(config, workdir: str, log=print) -> dict:
   their scores per temperature, the decoder's residuals, figures and timing, writing."""
   image_shape, mesh = _checks_on_every_process(config, workdir)
   phase, variables, metrics = _model(config, workdir, image_shape)
+  _note_training_in_progress(config, workdir, metrics, log)
   spaces, notes = feature_spaces(config)  # before the bounds: a missing classifier fails early
   result_key = result_name(config)
   out_dir = workdir_lib.eval_dir(workdir, result_key)
@@ -407,6 +408,18 @@ def _checks_on_every_process(config, workdir: str):
     return image_shape, mesh
   return distributed.check_together(f'vaeglow_eval_{config.phase}_checks', checks,
                                     distributed.config_fingerprint(config))
+
+
+def _note_training_in_progress(config, workdir: str, metrics: dict, log) -> None:
+  """Says so (one log line, and metrics['evaluated_while_training']) when config.phase is still
+  being trained: its lock is held by a live run, so the checkpoint evaluated is the newest
+  finished one, not the last the run will write."""
+  holder = reliability.lock_holder(workdir_lib.phase_dir(workdir, config.phase),
+                                   config.lock_stale_seconds)
+  if holder:
+    metrics['evaluated_while_training'] = True
+    log(f'note: phase {config.phase!r} is still being trained ({holder}); this evaluates its '
+        f'newest finished checkpoint, step {metrics["checkpoint_step"]}.')
 
 
 def _model(config, workdir: str, image_shape):
