@@ -310,6 +310,39 @@ def _checkpoint_cost_section() -> list[str]:
   return lines + ['']
 
 
+def _first_result_section() -> list[str]:
+  """benchmarks.first_result: the smoke run's commands and load, compilation cache cold / warm."""
+  result = _load('first_result')
+  if not result:
+    return []
+  commands, load = result['commands'], result['load']
+  lines = ['## Time to a first result: the compilation cache and `load` (`benchmarks.first_result`)',
+           '',
+           f"The {result['config']} run's four commands, each its own process, with JAX's "
+           'persistent compilation cache (`VAEGLOW_COMPILATION_CACHE`, on by default in the '
+           'commands) cold, then warm from the cold pass, into a new work directory; wall seconds '
+           f"on {result['machine']['device_kind']} ({result['machine']['backend']}), one run.", '',
+           '| command | cold s | warm s |', '|---|---|---|']
+  for name in ('train vae', 'train glow', 'evaluate', 'sample', 'total'):
+    lines.append(f"| {name} | {_g(commands['cold'][name], 1)} | {_g(commands['warm'][name], 1)} |")
+  lines += ['', f"Warm / cold: {commands['warm_over_cold']:.2f}.", '',
+            '`vaeglow_jax.load` of that run in a fresh process (after '
+            '`vaeglow_jax.enable_compilation_cache()`), then each method once and '
+            f"{result['calls']} more times (median of the later calls), 16 images:", '',
+            '| call | first s, cold cache | later s | first / later | first s, warm cache |',
+            '|---|---|---|---|---|',
+            f"| load | {_g(load['cold']['load'], 2)} | - | - | {_g(load['warm']['load'], 2)} |"]
+  for name in ('sample', 'bits_per_dim', 'reconstruct'):
+    cold, warm = load['cold'][name], load['warm'][name]
+    lines.append(f"| {name} | {_g(cold['first'], 2)} | {_g(cold['later_median'], 3)} | "
+                 f"{cold['first_over_later']:.0f}x | {_g(warm['first'], 2)} |")
+  lines += ['', f"load + first sample: {_g(load['cold']['load_and_first_sample'], 1)} s cold, "
+            f"{_g(load['warm']['load_and_first_sample'], 1)} s warm. A later `sample(16)` is the "
+            'sampling itself (the decoder and the Glow layer\'s inverse), not a compilation: '
+            'JAX logs none (tests/evaluation/test_trained_run.py).', '']
+  return lines
+
+
 def main(argv):
   del argv
   lines = ['# Benchmarks', '',
@@ -318,7 +351,8 @@ def main(argv):
            'one run. Commands: `python -m benchmarks.<name> --out=' + _RESULTS.value + '/<name>.json`.',
            '']
   lines += (_demo_section() + _phase_profile_section() + _conv_transpose_section()
-            + _compile_time_section() + _prior_speed_section() + _checkpoint_cost_section())
+            + _compile_time_section() + _prior_speed_section() + _checkpoint_cost_section()
+            + _first_result_section())
   lines += _peer_section('peer', 'Peer: multi-scale Glow against normflows (PyTorch)')
   lines += _peer_section('peer_bf16', 'Peer in bfloat16 mixed precision (`benchmarks.peer --bf16`)',
                          'Both sides in bfloat16 mixed precision: our coupling nets with '

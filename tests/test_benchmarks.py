@@ -280,3 +280,20 @@ def test_checkpoint_cost_times_orbax_against_checked_saves_and_restores(tmp_path
   assert row['phase'] == 'vae' and row['state_bytes'] > 0
   assert all(len(v) == 2 and min(v) > 0 for v in row['all_seconds'].values())
   _assert_markdown_renders(tmp_path, ['## Checkpoint checksums'])
+
+
+@pytest.mark.slow
+def test_first_result_times_the_commands_cold_then_warm_and_loads_later_calls(tmp_path):
+  result = subprocess.run([sys.executable, '-m', 'benchmarks.first_result', '--config=fashion_mnist:tiny',
+                           '--steps=4', '--calls=1', f'--out={tmp_path}/first_result.json'],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1800)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(tmp_path / 'first_result.json') as f:
+    out = json.load(f)
+  cold, warm = out['commands']['cold'], out['commands']['warm']
+  assert set(cold) == {'train vae', 'train glow', 'evaluate', 'sample', 'total', 'cache_files_after'}
+  assert cold['cache_files_after'] > 0  # the cold pass filled the cache the warm one reads
+  assert all(v > 0 for k, v in warm.items() if k != 'cache_files_after')
+  for name in ('sample', 'bits_per_dim', 'reconstruct'):
+    timing = out['load']['cold'][name]
+    assert timing['first'] > 0 and timing['later_median'] > 0

@@ -38,9 +38,20 @@ def load(workdir: str, phase: str | None = None, prior_phase: str = '', num_devi
   return trained_run.load(workdir, phase, prior_phase, num_devices)
 
 
+def enable_compilation_cache() -> str | None:
+  """Turns on JAX's persistent compilation cache where the commands keep it, so that a second
+  program (or a second `load`) on this machine loads its compiled programs instead of compiling
+  them: vaeglow_jax.environment.configure_compilation_cache (VAEGLOW_COMPILATION_CACHE moves or
+  disables it). A process setting, so the library never makes it on import. -> the folder or
+  None."""
+  from vaeglow_jax import environment
+  return environment.configure_compilation_cache()
+
+
 __all__ = [
     'Decoder', 'Encoder', 'FlowPrior', 'GlowLayer', 'MAFPrior', 'MultiScaleGlow', 'SecondStageVAE',
-    'StandardPrior', 'StepOptions', 'VAEGlow', 'elbo_terms', 'flows', 'glow',
+    'StandardPrior', 'StepOptions', 'VAEGlow', 'elbo_terms', 'enable_compilation_cache', 'flows',
+    'glow',
     'importance_weighted_log_likelihood', 'init', 'load', 'log_importance_weights', 'losses',
     'model', 'prior', 'sample', 'vae', '__version__',
 ]

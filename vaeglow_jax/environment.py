@@ -1,4 +1,5 @@
-"""The process-wide settings, made by one explicit call: `configure()`.
+"""The process-wide settings, made by explicit calls: `configure()` and
+`configure_compilation_cache()`.
 
 Importing the library changes nothing outside it (no environment variable, no `sys.modules`
 entry; `tests/test_layers.py` checks). Entry points call `configure()` first thing in `main()`,
@@ -23,3 +24,38 @@ def configure(environ: dict = os.environ, quiet_tensorflow: bool = True) -> stor
   settings = storage.settings(environ)
   storage.configure_clients(settings, environ)
   return settings
+
+
+# VAEGLOW_COMPILATION_CACHE: a folder for JAX's persistent compilation cache, or one of these to
+# turn it off.
+_OFF = ('', '0', 'off', 'false', 'no')
+
+
+def compilation_cache_dir(environ: dict = os.environ) -> str | None:
+  """Where the commands keep JAX's persistent compilation cache: $VAEGLOW_COMPILATION_CACHE (a
+  folder; '0', 'off' or '' turn it off), else $XDG_CACHE_HOME/vaeglow-jax/xla (default
+  ~/.cache/vaeglow-jax/xla). None: off, or JAX_COMPILATION_CACHE_DIR is set and JAX uses that."""
+  value = environ.get('VAEGLOW_COMPILATION_CACHE')
+  if value is not None:
+    return None if value.strip().lower() in _OFF else os.path.expanduser(value)
+  if environ.get('JAX_COMPILATION_CACHE_DIR'):
+    return None
+  base = environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+  return os.path.join(base, 'vaeglow-jax', 'xla')
+
+
+def configure_compilation_cache(environ: dict = os.environ) -> str | None:
+  """Turns on JAX's persistent compilation cache in compilation_cache_dir(environ), keeping every
+  program that took 0.2 s or more to compile (JAX's default is 1 s, which leaves most of these
+  models' programs out), unless JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS says otherwise. A
+  later run of the same program on the same machine and JAX version then loads it instead of
+  compiling (BENCHMARKS.md, "Time to a first result"). The commands call this; a program using
+  the library may too (vaeglow_jax.enable_compilation_cache). -> the folder, or None (off)."""
+  folder = compilation_cache_dir(environ)
+  if folder is None:
+    return None
+  import jax
+  jax.config.update('jax_compilation_cache_dir', folder)
+  if 'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS' not in environ:
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.2)
+  return folder

@@ -252,6 +252,7 @@ def run(main, user_errors: tuple[type[BaseException], ...] | None = None):
   def wrapped(argv):
     from vaeglow_jax import environment
     environment.configure(quiet_tensorflow=not _USER_TF_LOG_LEVEL)
+    environment.configure_compilation_cache()  # a rerun loads its programs instead of compiling
     if 'workdir' in flags.FLAGS and flags.FLAGS['workdir'].present and not flags.FLAGS.workdir:
       fail('--workdir is empty; give the run\'s folder, e.g. --workdir=workdirs/run1 (it would '
            'otherwise be the current folder).')
