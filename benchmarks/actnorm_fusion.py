@@ -1,4 +1,4 @@
-"""What fusing ActNorm into the invertible 1x1 convolution could save (issue 14's lever).
+"""What fusing ActNorm into the invertible 1x1 convolution could save (a lever against the peer gap).
 
 Run: python -m benchmarks.actnorm_fusion [--steps=30] [--out=FILE]
 A flow step starts with y = ((x + b) * exp(s)) @ W^T (flows.ActNorm, then flows.InvConv1x1).

@@ -9,7 +9,7 @@ turn `rounds` times:
 - loop: the trainer's own `loop.TrainLoop` with its device-side monitor
   (`train.make_loop_step`), logging every `log_every` steps, no checkpoints or samples;
 - synced: the bare step plus a host read of every metric after every step (the loop before
-  issue 14: `bool(metrics['finite'])` and `float()` on each metric).
+  the earlier loop: `bool(metrics['finite'])` and `float()` on each metric).
 Reports median images/s of each and the ratios loop / bare and synced / bare.
 """
 

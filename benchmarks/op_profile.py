@@ -1,4 +1,4 @@
-"""Where a train step spends its time: the peer-benchmark Glow at two batch sizes (issue 14: our
+"""Where a train step spends its time: the peer-benchmark Glow at two batch sizes (our
 images/s stay flat from batch 16 to 64 while PyTorch's rise), or, with --preset, our own phases.
 
 Run: python -m benchmarks.op_profile [--config=0] [--batches=16,64] [--steps=5] [--out=FILE]

@@ -1,4 +1,4 @@
-"""The configurations of the normflows peer comparison (issue 14), shared by benchmarks.peer
+"""The configurations of the normflows peer comparison, shared by benchmarks.peer
 and the benchmarks that measure levers against it (no absl flags here, so both can import it)."""
 
 from __future__ import annotations

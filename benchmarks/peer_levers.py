@@ -1,4 +1,4 @@
-"""The levers tried against the normflows gap (issue 14): XLA:CPU options and convolution
+"""The levers tried against the normflows gap: XLA:CPU options and convolution
 formulations, each timed on our multi-scale Glow at the peer benchmark's configurations.
 
 Run: python -m benchmarks.peer_levers [--levers=a,b] [--configs=0,1] [--steps=8] [--out=FILE]

@@ -36,7 +36,8 @@ FACTORIAL_EVAL = {'eval.iw_samples': 4, 'eval.max_test_examples': 2000,
                   'eval.num_fid_samples': 2000, 'eval.temperatures': (0.0, 0.25, 0.5, 0.75)}
 SEEDS_EVAL = {'eval.iw_samples': 4, 'eval.max_test_examples': 2000,
               'eval.num_fid_samples': 2000, 'eval.temperatures': (0.0, 0.5, 1.0)}
-# The CPU levers of issue 32 switched off: runs comparable with those trained before them.
+# The CPU levers (sub-pixel upsampling, one device per core) switched off: runs comparable with
+# those trained before them.
 LEVERS_OFF = {'model.conv_impl': 'xla', 'cpu_devices': 1}
 
 # The chains a factorial cell is evaluated as: (phase, prior phase).
@@ -143,7 +144,7 @@ def factorial(s: Settings) -> list[Stage]:
 
 
 def budget(s: Settings) -> list[Stage]:
-  """The budget direction (issue 46): the factorial's two cells at 4x its phase 1 and 8x its
+  """The budget direction: the factorial's two cells at 4x its phase 1 and 8x its
   Glow layer, with the CPU levers off as seed 0 was trained."""
   return factorial(dataclasses.replace(
       s, cells=s.cells or BUDGET_CELLS, vae_steps=s.vae_steps or BUDGET_VAE_STEPS,
@@ -185,7 +186,7 @@ def budget_x16(s: Settings) -> list[Stage]:
 
 
 def glow_layer_seeds(s: Settings) -> list[Stage]:
-  """The issue-12 criterion over phase-1 seeds: the demo's two phases per seed, then the Glow
+  """The Glow-layer criterion over phase-1 seeds: the demo's two phases per seed, then the Glow
   layer evaluated (SEEDS_EVAL) and copied to OUT/seed<S>/."""
   stages = _feature_stages(s)[:1]
   evaluation = {**SEEDS_EVAL, 'eval.feature_extractor_dir': s.features, **dict(s.eval_overrides)}
@@ -211,7 +212,7 @@ def glow_layer_seeds(s: Settings) -> list[Stage]:
   return stages
 
 
-# The Glow-layer ablation (issue 12): phase-2 variants on ONE frozen phase-1 VAE, each a delta on
+# The Glow-layer ablation: phase-2 variants on ONE frozen phase-1 VAE, each a delta on
 # the quick preset (shuffle mixing, width 128, additive coupling, lr 5e-4, DEMO_GLOW_STEPS).
 ABLATION = {
     'base': {},

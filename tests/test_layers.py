@@ -72,7 +72,7 @@ def test_the_layer_check_sees_an_upward_import():
   assert layer_of('vaeglow_jax.training.trainer') == 'training'
   assert layer_of('vaeglow_jax.glow') == 'models' and layer_of('vaeglow_jax.flows.step') == 'flows'
   assert layer_of('vaeglow_jax.conv') == layer_of('vaeglow_jax.layers.conv') == 'layers'
-  # The loop of round 3 (flows imported models.conv while models imported flows) is now upward.
+  # An old loop (flows imported models.conv while models imported flows) is now upward.
   assert 'models' not in ALLOWED['flows'] and 'flows' not in ALLOWED['layers']
   assert layer_of('vaeglow_jax.workdir') == 'shared'
   upward = imported_modules('def f():\n  from vaeglow_jax.training import trainer\n')
@@ -131,7 +131,7 @@ def test_no_module_of_the_library_imports_itself_through_others():
 
 
 def test_the_loop_check_sees_a_loop():
-  # Round 3's loop: workdir and reliability imported each other (for WorkdirError).
+  # An old loop: workdir and reliability imported each other (for WorkdirError).
   graph = import_graph()
   assert 'vaeglow_jax.storage' in graph['vaeglow_jax.workdir']
   graph['vaeglow_jax.storage'] = graph['vaeglow_jax.storage'] | {'vaeglow_jax.reliability'}

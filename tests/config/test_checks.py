@@ -62,3 +62,17 @@ def test_an_unknown_prior_kind_is_one_line_before_anything_runs():
   with pytest.raises(checks.ConfigError, match=r"model.prior.kind must be one of \['standard', "
                      r"'flow', 'maf'\], got 'maff'"):
     checks.validate_config(config)
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('variance', 'diagonl', r"model.variance must be one of \['fixed', 'gamma', 'diagonal'\], "
+                            r"got 'diagonl'"),
+    ('norm', 'batch', r"model.norm must be one of \['group', 'none'\], got 'batch'"),
+])
+def test_every_model_choice_key_is_checked_before_anything_runs(key, value, message):
+  """A typo in a choice key is one line from validate_config, not an error while tracing."""
+  from tests.configs import tiny
+  config = tiny.get_config()
+  config.model[key] = value
+  with pytest.raises(checks.ConfigError, match=message):
+    checks.validate_config(config)

@@ -253,7 +253,7 @@ class _ChannelReverse(nn.Module):
 
 
 def test_a_flow_layer_is_one_module_and_a_name_in_the_steps_list(monkeypatch):
-  """The worked example of issue 43: a new layer is its module plus one registry entry; a step
+  """The worked example: a new layer is its module plus one registry entry; a step
   then lists it by name (model.glow.layers in the config), and the flow checks hold."""
   from vaeglow_jax.flows import registry
   default = FlowStep(options=_step()).init(KEY, _images())

@@ -13,6 +13,7 @@ from vaeglow_jax import phases
 from vaeglow_jax.config import adaptors
 from vaeglow_jax.models import classifier as classifier_lib
 from vaeglow_jax.models import prior as prior_lib
+from vaeglow_jax.models import vae as vae_lib
 from vaeglow_jax.errors import UserError
 
 
@@ -69,6 +70,11 @@ def validate_config(config) -> tuple[int, int, int]:
   if config.model.glow.mixing not in flows.MIXINGS:
     problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
                     f'got {config.model.glow.mixing!r}')
+  if config.model.variance not in vae_lib.VARIANCE_MODES:
+    problems.append(f'model.variance must be one of {list(vae_lib.VARIANCE_MODES)}, '
+                    f'got {config.model.variance!r}')
+  if config.model.get('norm', 'group') not in vae_lib.NORMS:
+    problems.append(f"model.norm must be one of {list(vae_lib.NORMS)}, got {config.model.norm!r}")
   if config.model.prior.kind not in prior_lib.PRIOR_KINDS:
     problems.append(f'model.prior.kind must be one of {list(prior_lib.PRIOR_KINDS)}, '
                     f'got {config.model.prior.kind!r}')

@@ -182,7 +182,7 @@ def ablation_table(rows: list[dict], temperature: str = '0.5') -> str:
   """One line per Glow-layer run (a Glow layer trained on a frozen VAE): its recipe, steps, bounds, FID of its samples
   by temperature, and at `temperature` FID of x_tilde and of the decoder mean from the same
   noise, KID, the share of the decoder's squared residual on test images that f removes, and
-  whether the samples beat both (the issue-12 criterion, by FID)."""
+  whether the samples beat both (the Glow-layer criterion, by FID; one run, no test)."""
   lines = []
   for r in rows:
     layer = r.get(keys.GLOW_LAYER)

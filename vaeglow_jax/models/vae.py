@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from vaeglow_jax.layers import conv
 
 VARIANCE_MODES = ('fixed', 'gamma', 'diagonal')
+NORMS = ('group', 'none')  # the ResNet's normalisation
 
 
 def _norm(kind: str, channels: int, name: str):
@@ -26,7 +27,7 @@ def _norm(kind: str, channels: int, name: str):
     return nn.GroupNorm(num_groups=groups, name=name)
   if kind == 'none':
     return lambda x: x
-  raise ValueError(f"norm must be 'group' or 'none', got {kind!r}.")
+  raise ValueError(f'norm must be one of {NORMS}, got {kind!r}.')
 
 
 class ResBlock(nn.Module):

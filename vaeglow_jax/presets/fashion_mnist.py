@@ -34,7 +34,7 @@ def get_config(preset: str = 'default'):
     c.log_every_steps = 100
     c.sample_every_steps = 400
     c.model.latent_dim = 16
-    # Glow-layer width 128: the best test bpd and T=0 FID of the issue-12 ablation at 500 steps
+    # Glow-layer width 128: the best test bpd and T=0 FID of the Glow-layer ablation at 500 steps
     # (results/fashion_mnist/glow_layer_ablation/ablation.md); 256 was no better, 32 worse.
     c.model.glow.hidden = 128
   if preset == 'smoke':
