@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import signal
+import tempfile
 
 from absl import flags
 from ml_collections import config_flags
@@ -67,32 +68,6 @@ def _sigterm_raises():
     signal.signal(signal.SIGTERM, previous)
 
 
-def _remove_new_files(eval_root: str, before: set | None) -> None:
-  """Deletes what an interrupted evaluation wrote under eval_root: every file not in `before`
-  (and eval_root itself when it did not exist)."""
-  from vaeglow_jax import distributed, workdir
-  if not distributed.is_primary() or not workdir.is_dir(eval_root):
-    return
-  if before is None:
-    workdir.remove_tree(eval_root)
-    return
-  for name in workdir.list_files(eval_root):
-    if name not in before:
-      workdir.remove_tree(workdir.join(eval_root, name))
-  kept = {name.rsplit('/', i)[0] for name in before for i in range(1, name.count('/') + 1)}
-
-  def prune(relative: str) -> None:  # the folders it made, now empty
-    path = workdir.join(eval_root, relative) if relative else eval_root
-    for child in workdir.list_dir(path):
-      child_relative = f'{relative}/{child}' if relative else child
-      if workdir.is_dir(workdir.join(path, child)):
-        prune(child_relative)
-        if child_relative not in kept and not workdir.list_dir(workdir.join(path, child)):
-          workdir.remove_tree(workdir.join(path, child))
-
-  prune('')
-
-
 def main(argv):
   del argv
   from vaeglow_jax import distributed, workdir
@@ -104,14 +79,22 @@ def main(argv):
   distributed.initialize(launch)
   config = distributed.check_together('vaeglow_eval_config', lambda: evaluation_config(launch))
   eval_root = workdir.dirname(workdir.metrics_path(flags.FLAGS.workdir))
-  before = set(workdir.list_files(eval_root)) if workdir.is_dir(eval_root) else None
-  try:
-    with _sigterm_raises():
-      metrics = evaluation.evaluate(config, flags.FLAGS.workdir)
-  except _Terminated:
-    _remove_new_files(eval_root, before)
-    cli.fail('stopped by SIGTERM during the evaluation; what it had written is removed and the '
-             'work directory is as it was: rerun the same command to evaluate.', cli.EXIT_PREEMPTED)
+  with tempfile.TemporaryDirectory(prefix='vaeglow_eval_') as kept:
+    # A copy of eval/ as it was: an evaluation stopped midway rewrites some of its files.
+    existed = distributed.is_primary() and workdir.is_dir(eval_root)
+    if existed:
+      workdir.copy_tree(eval_root, kept)
+    try:
+      with _sigterm_raises():
+        metrics = evaluation.evaluate(config, flags.FLAGS.workdir)
+    except _Terminated:
+      if distributed.is_primary():
+        workdir.remove_tree(eval_root)
+        if existed:
+          workdir.copy_tree(kept, eval_root)
+      cli.fail('stopped by SIGTERM during the evaluation; the work directory is as it was (what '
+               'the evaluation had written is undone): rerun the same command to evaluate.',
+               cli.EXIT_PREEMPTED)
   if not distributed.is_primary():  # process 0 wrote and reports the metrics
     return
   shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
