@@ -157,14 +157,15 @@ def _effect_text(kind: str, test: stats.TestResult | None, digits: int = 3) -> s
   return f'{test.effect:+.{digits}f} +- {test.se:.{digits}f}, {seeds}'
 
 
-def adjust(rows: list[dict]) -> list[dict]:
-  """Each row {'claim', 'space', 'test', ...} gets 'adjusted_p' (Holm within its family, the
-  rows of one claim and feature space that have a test), 'verdict' (stats.decide on it) and
-  'unadjusted' (the verdict the test alone would give). Rows are changed in place and returned."""
+def adjust(rows: list[dict], family=lambda row: (row['claim'], row['space'])) -> list[dict]:
+  """Each row {'test', ...} gets 'adjusted_p' (Holm within its family: the rows with a test
+  and the same family(row), by default one claim in one feature space), 'verdict'
+  (stats.decide on it) and 'unadjusted' (the verdict the test alone would give); a row without
+  a test is undecided. Rows are changed in place and returned."""
   families = {}
   for row in rows:
     if row['test'] is not None:
-      families.setdefault((row['claim'], row['space']), []).append(row)
+      families.setdefault(family(row), []).append(row)
   for family in families.values():
     for row, adjusted in zip(family, stats.holm([r['test'].p for r in family])):
       row['adjusted_p'] = adjusted
@@ -356,11 +357,7 @@ def unpaired_rows(runs: dict) -> list[dict]:
       if test is not None:
         rows.append({'claim': claim, 'comparison': claim, 'space': space or '-', 'kind': kind,
                      'test': test, 'digits': 3 if a[2] == 'bpd' else 1})
-  holm = stats.holm([r['test'].p for r in rows])
-  for row, adjusted in zip(rows, holm):
-    row.update(adjusted_p=adjusted, verdict=stats.decide(row['test'].effect, adjusted),
-               unadjusted=stats.decide(row['test'].effect, row['test'].p))
-  return rows
+  return adjust(rows, family=lambda row: 'the table')
 
 
 def _key(key: tuple, space: str) -> tuple:
@@ -498,7 +495,7 @@ def trend_rows(budgets: list[tuple[str, dict]]) -> list[dict]:
   """For each (label, runs) budget and each TREND_COMPARISONS claim in every feature space the
   budgets share: Welch's test of a - b over all seeds of each cell. All rows are one family
   (Holm), so the table's verdicts hold together. Each row {'budget', 'claim', 'space', 'test',
-  'adjusted_p', 'verdict'}."""
+  'adjusted_p', 'verdict'} (factorial.adjust)."""
   shared = set.intersection(*(set(spaces(runs)) for _, runs in budgets)) if budgets else set()
   rows = []
   for label, runs in budgets:
@@ -506,13 +503,7 @@ def trend_rows(budgets: list[tuple[str, dict]]) -> list[dict]:
       for space in sorted(shared):
         _, test = compare(runs, _key(a, space), _key(b, space))
         rows.append({'budget': label, 'claim': claim, 'space': space, 'test': test})
-  tested = [r for r in rows if r['test'] is not None]
-  for row, adjusted in zip(tested, stats.holm([r['test'].p for r in tested])):
-    row.update(adjusted_p=adjusted, verdict=stats.decide(row['test'].effect, adjusted))
-  for row in rows:
-    row.setdefault('adjusted_p', None)
-    row.setdefault('verdict', 'undecided (fewer than 2 seeds a cell)')
-  return rows
+  return adjust(rows, family=lambda row: 'the table')
 
 
 def trend_table(budgets: list[tuple[str, dict]]) -> str:

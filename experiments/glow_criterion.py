@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from experiments import factorial
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation import stats
 from vaeglow_jax.evaluation.metrics import keys
@@ -39,14 +40,7 @@ def comparisons(runs: dict, temperature: str = '0.5') -> list[dict]:
     tildes.append(layer['x_tilde'][space][temperature]['fid'])
   rows = [{'against': name, 'x': xs, 'other': other, 'test': stats.paired_test(xs, other)}
           for name, other in (('decoder means', means), ('x_tilde', tildes))]
-  tested = [r for r in rows if r['test'] is not None]
-  for row, adjusted in zip(tested, stats.holm([r['test'].p for r in tested])):
-    row['adjusted_p'] = adjusted
-    row['verdict'] = stats.decide(row['test'].effect, adjusted)
-  for row in rows:
-    row.setdefault('adjusted_p', None)
-    row.setdefault('verdict', 'undecided (fewer than 2 seeds)')
-  return rows
+  return factorial.adjust(rows, family=lambda row: 'the criterion')
 
 
 def markdown(runs: dict, temperature: str = '0.5') -> str:
