@@ -12,11 +12,10 @@ from __future__ import annotations
 import time
 
 import jax
-import jax.numpy as jnp
 from absl import app, flags
 
 from benchmarks import harness
-from vaeglow_jax.models import prior as prior_lib
+from vaeglow_jax.models import build as build_lib
 
 _DIMS = flags.DEFINE_list('dims', ['16', '64'], 'latent sizes (16: the quick preset\'s)')
 _NUM = flags.DEFINE_integer('num', 10_000, 'latents per call')
@@ -53,7 +52,7 @@ def main(argv):
     z = jax.random.normal(jax.random.PRNGKey(0), (_NUM.value, dim))
     benches = {}
     for kind in KINDS:
-      module = prior_lib.build_prior({**prior_config, 'kind': kind})
+      module = build_lib.prior({**prior_config, 'kind': kind})
       variables = jax.jit(module.init)(jax.random.PRNGKey(1), z[:2])
       # Trained-like parameters: the zero-initialised output layers would make both identities.
       leaves, tree = jax.tree_util.tree_flatten(variables)

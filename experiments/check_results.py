@@ -146,7 +146,6 @@ def _matches(text_number: str, values: list[float]) -> bool:
   digits = len(text_number.split('.')[1])
   quantum = Decimal(1).scaleb(-digits)
   target = Decimal(text_number.lstrip('+'))
-  signed = text_number[0] in '+-'
   for v in values:
     # Half-up on the decimal the file shows, or Python's own formatting of the binary value.
     for rounded in (Decimal(repr(v)).quantize(quantum, rounding=ROUND_HALF_UP),

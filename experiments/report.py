@@ -7,7 +7,6 @@ row per evaluated phase. Prints the table; with --out also writes it to that fil
 With --ablation: one line per Glow-layer run instead (scripts/ablation.sh).
 """
 
-import os
 import sys
 
 from absl import flags

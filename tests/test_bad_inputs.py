@@ -53,7 +53,7 @@ def test_resuming_with_another_model_names_the_key_and_never_advises_deleting(ph
   # Options that only change how a step is computed may change on resume.
   assert resume.config_differences(
       train_config('vae', **{'model.prior.unroll': 1}),
-      workdir_lib.saved_config(phase1, 'vae'), {'vae', 'prior'}) == []
+      workdir_lib.saved_config(phase1, 'vae'), {resume.ENCODER_DECODER, 'prior'}) == []
 
 
 def test_phase2_with_another_phase1_model_is_refused(phase1):
@@ -64,7 +64,8 @@ def test_phase2_with_another_phase1_model_is_refused(phase1):
 def test_a_post_hoc_prior_may_change_the_prior_but_not_the_decoder(phase1):
   """The 'prior' phase trains a fresh prior: its kind may differ from phase 1's."""
   config = train_config('prior', num_devices=1, **{'model.prior.kind': 'standard'})
-  assert resume.config_differences(config, workdir_lib.saved_config(phase1, 'vae'), {'vae'}) == []
+  assert resume.config_differences(config, workdir_lib.saved_config(phase1, 'vae'),
+                                  {resume.ENCODER_DECODER}) == []
 
 
 def test_stage1_workdir_that_is_a_phase_folder_names_its_parent(phase1, tmp_path):

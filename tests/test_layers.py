@@ -1,5 +1,5 @@
-"""The package's layers: layers (convolutions) <- flows <- models <- shared modules <- training |
-evaluation."""
+"""The package's layers: errors <- layers (convolutions) <- flows <- models <- phases <- shared
+modules (I/O, runtime) <- config <- presets <- training | evaluation <- cli."""
 
 import ast
 import os
@@ -15,7 +15,7 @@ _MODEL_ALIASES = {'glow', 'losses', 'model', 'prior', 'vae'}
 _LAYER_ALIASES = {'conv'}
 # Each may import those before it; 'base' is vaeglow_jax.errors (UserError, imported by every layer
 # that refuses bad input, the models' input checks included; it imports nothing).
-_BELOW = ('base', 'layers', 'flows', 'models', 'shared')
+_BELOW = ('base', 'layers', 'flows', 'models', 'phases', 'shared', 'config', 'presets')
 # What each layer may import from the package.
 ALLOWED = {**{layer: set(_BELOW[:i + 1]) for i, layer in enumerate(_BELOW)},
            'training': {*_BELOW, 'training'}, 'evaluation': {*_BELOW, 'evaluation'}}
@@ -30,7 +30,8 @@ def layer_of(module: str) -> str:
     return 'shared'
   if parts[0] == 'errors':
     return 'base'
-  if parts[0] in ('layers', 'flows', 'models', 'training', 'evaluation', 'cli'):
+  if parts[0] in ('layers', 'flows', 'models', 'phases', 'config', 'presets', 'training',
+                  'evaluation', 'cli'):
     return parts[0]
   if len(parts) == 1 and parts[0] in _MODEL_ALIASES:
     return 'models'
@@ -78,6 +79,11 @@ def test_the_layer_check_sees_an_upward_import():
   upward = imported_modules('def f():\n  from vaeglow_jax.training import trainer\n')
   assert {layer_of(m) for m in upward} == {'training'}
   assert 'training' not in ALLOWED['evaluation'] and 'shared' not in ALLOWED['models']
+  # config.checks needs the phase table; the phase table must not need config (a cycle once).
+  assert layer_of('vaeglow_jax.config.checks') == 'config' and layer_of('vaeglow_jax.phases') == 'phases'
+  assert 'config' not in ALLOWED['phases'] and 'phases' in ALLOWED['config']
+  cycle = imported_modules('from vaeglow_jax.config import schema\n')
+  assert {layer_of(m) for m in cycle} == {'config'}
   assert layer_of('vaeglow_jax.cli.train') == 'cli' and not any(
       'cli' in allowed for layer, allowed in ALLOWED.items() if layer != 'cli')
   assert {layer_of(m) for m in imported_modules('from vaeglow_jax.models.conv import Conv\n')} == {

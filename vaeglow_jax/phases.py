@@ -21,13 +21,13 @@ import math
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax.config import adaptors
+from vaeglow_jax.models import build as build_lib
 from vaeglow_jax.models import losses
 from vaeglow_jax.models import model as model_lib
-from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
+from vaeglow_jax.models.glow import MultiScaleGlow
 from vaeglow_jax.models.model import VAEGlow
-from vaeglow_jax.models.prior import SecondStageVAE, build_prior
-from vaeglow_jax.models.vae import Decoder, Encoder, floor_log_std, raw_for_log_std
+from vaeglow_jax.models.prior import SecondStageVAE
+from vaeglow_jax.models.vae import floor_log_std, raw_for_log_std
 
 # The model families a phase trains (which Phase class builds it).
 VAE_MODEL, LATENT_MODEL, PIXEL_FLOW = 'vae_model', 'latent_model', 'pixel_flow'
@@ -102,25 +102,6 @@ def build_chain(config, prior_config, image_shape) -> 'Phase':
     chain.model.second_stage = prior_config.model.second_stage
   cls = SecondStagePhase if other.task == LATENT_MODEL else VAEPhase
   return cls(chain, image_shape)
-
-
-def build_vae(model_config, image_shape, with_glow: bool) -> VAEGlow:
-  m = model_config
-  prior = build_prior(m.prior)
-  glow = None
-  if with_glow:
-    glow = GlowLayer(depth=m.glow.depth, num_squeezes=m.glow.num_squeezes,
-                     step=adaptors.step_options(m.glow), identity_init=m.glow.identity_init,
-                     mixing=m.glow.mixing, remat=m.glow.remat,
-                     unroll=m.glow.unroll)
-  return VAEGlow(
-      encoder=Encoder(latent_dim=m.latent_dim, num_scales=m.num_scales, base_channels=m.base_channels,
-                      fc_dim=m.fc_dim, blocks_per_scale=m.blocks_per_scale, norm=m.norm),
-      decoder=Decoder(image_shape, num_scales=m.num_scales, base_channels=m.base_channels,
-                      blocks_per_scale=m.blocks_per_scale, norm=m.norm, variance=m.variance,
-                      fixed_log_std=m.fixed_log_std, min_log_std=m.min_log_std,
-                      log_gamma_init=adaptors.gamma_config(m)['init'], conv_impl=m.conv_impl),
-      prior=prior, glow=glow)
 
 
 class Phase:
@@ -199,8 +180,8 @@ class VAEPhase(Phase):
 
   def __init__(self, config, image_shape):
     super().__init__(config, image_shape)
-    self.vae = build_vae(config.model, image_shape, self.spec.use_glow)
-    self.gamma = adaptors.gamma_config(config.model)
+    self.vae = build_lib.vae(config.model, image_shape, self.spec.use_glow)
+    self.gamma = dict(config.model.gamma)
     self.temperature_matters = self.spec.use_glow
 
   def init(self, rng, x):
@@ -302,9 +283,7 @@ class SecondStagePhase(VAEPhase):
 
   def __init__(self, config, image_shape):
     super().__init__(config, image_shape)
-    m = config.model
-    self.second_stage = SecondStageVAE(m.latent_dim, m.second_stage.width, m.second_stage.depth,
-                                       log_gamma_init=self.gamma['init'])
+    self.second_stage = build_lib.second_stage(config.model)
 
   def init(self, rng, x):
     variables = super().init(rng, x)
@@ -365,9 +344,7 @@ class GlowBaselinePhase(Phase):
 
   def __init__(self, config, image_shape):
     super().__init__(config, image_shape)
-    b = config.model.baseline
-    self.baseline = MultiScaleGlow(levels=b.levels, depth=b.depth, step=adaptors.step_options(b),
-                                   remat=b.remat, unroll=b.unroll)
+    self.baseline = build_lib.glow_baseline(config.model)
 
   def _apply(self, variables, *args, method):
     return self.baseline.apply({**variables, 'params': variables['params']['baseline']}, *args,

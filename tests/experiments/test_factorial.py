@@ -2,7 +2,6 @@
 across cells), Holm within each family, and their verdicts."""
 
 import json
-import math
 import os
 
 import pytest

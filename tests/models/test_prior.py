@@ -232,13 +232,3 @@ def _count_equations(jaxpr) -> int:
         if hasattr(inner, 'eqns'):
           total += _count_equations(inner)
   return total
-
-
-def test_build_prior_makes_each_kind_and_names_a_bad_one():
-  config = {'kind': 'maf', 'num_layers': 2, 'hidden': 8, 'num_hidden': 1, 'unroll': 0}
-  assert isinstance(prior_lib.build_prior(config), MAFPrior)
-  assert isinstance(prior_lib.build_prior({**config, 'kind': 'flow'}), FlowPrior)
-  assert not isinstance(prior_lib.build_prior({**config, 'kind': 'flow'}), MAFPrior)
-  assert isinstance(prior_lib.build_prior({**config, 'kind': 'standard'}), StandardPrior)
-  with pytest.raises(ValueError, match="model.prior.kind must be one of .*'maf'.*got 'iaf'"):
-    prior_lib.build_prior({**config, 'kind': 'iaf'})

@@ -7,10 +7,10 @@
   of keys added since (`LEGACY_VALUES`), the launch keys never read back, and the keys an
   evaluation may override (`with_overrides`).
 - `resume`: what may differ from a saved config when a phase resumes or restores its phase 1.
-- `adaptors`: config groups turned into the objects the models take (`step_options`).
 
-Importing this package loads only `schema`; the others are imported by name (`checks` and
-`resume` need the phase table, which needs the models).
+The model groups' keys and defaults come from the modules they build (`models.build`), so
+`schema` imports the models; `checks` and `resume` also need the phase table. Nothing below
+this package imports it.
 """
 
 from vaeglow_jax.config.schema import defaults

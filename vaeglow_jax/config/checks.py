@@ -9,8 +9,9 @@ import math
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import flows
 from vaeglow_jax.flows import registry
+from vaeglow_jax.layers import conv as conv_lib
 from vaeglow_jax import phases
-from vaeglow_jax.config import adaptors
+from vaeglow_jax.models import build as build_lib
 from vaeglow_jax.models import classifier as classifier_lib
 from vaeglow_jax.models import prior as prior_lib
 from vaeglow_jax.models import vae as vae_lib
@@ -70,6 +71,9 @@ def validate_config(config) -> tuple[int, int, int]:
   if config.model.glow.mixing not in flows.MIXINGS:
     problems.append(f'model.glow.mixing must be one of {flows.MIXINGS}, '
                     f'got {config.model.glow.mixing!r}')
+  if config.model.conv_impl not in conv_lib.TRANSPOSE_IMPLS:
+    problems.append(f'model.conv_impl must be one of {conv_lib.TRANSPOSE_IMPLS}, '
+                    f'got {config.model.conv_impl!r}')
   if config.model.variance not in vae_lib.VARIANCE_MODES:
     problems.append(f'model.variance must be one of {list(vae_lib.VARIANCE_MODES)}, '
                     f'got {config.model.variance!r}')
@@ -78,12 +82,12 @@ def validate_config(config) -> tuple[int, int, int]:
   if config.model.prior.kind not in prior_lib.PRIOR_KINDS:
     problems.append(f'model.prior.kind must be one of {list(prior_lib.PRIOR_KINDS)}, '
                     f'got {config.model.prior.kind!r}')
-  gamma = adaptors.gamma_config(config.model)
-  if gamma['update'] not in adaptors.GAMMA_UPDATES:
-    problems.append(f"model.gamma.update must be one of {adaptors.GAMMA_UPDATES}, "
+  gamma = config.model.gamma
+  if gamma['update'] not in build_lib.GAMMA_UPDATES:
+    problems.append(f'model.gamma.update must be one of {build_lib.GAMMA_UPDATES}, '
                     f"got {gamma['update']!r}")
   if gamma['learning_rate'] < 0:
-    problems.append(f"model.gamma.learning_rate must be >= 0 (0: the shared schedule), "
+    problems.append(f'model.gamma.learning_rate must be >= 0 (0: the shared schedule), '
                     f"got {gamma['learning_rate']}")
   if problems:
     raise ConfigError('; '.join(problems) + '.')
@@ -122,6 +126,9 @@ def check_eval(eval_config) -> None:
                for key in ('batch_size', 'iw_samples', 'num_fid_samples') if e[key] <= 0]
   if e.num_fid_samples == 1:
     problems.append('eval.num_fid_samples must be at least 2 (a covariance needs two)')
+  if e.get('prior_phase', '') not in ('', *phases.PRIOR_KEYS):
+    problems.append(f"eval.prior_phase must be '' (the phase's own prior) or one of "
+                    f'{", ".join(phases.PRIOR_KEYS)}, got {e.prior_phase!r}')
   if problems:
     raise ConfigError('; '.join(problems) + '.')
 

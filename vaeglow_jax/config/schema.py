@@ -5,7 +5,15 @@ Presets (`experiments/configs/*.py`) are small deltas on `defaults()`; a trained
 without the experiment modules (`vaeglow_jax.load`).
 """
 
+import dataclasses
+
 import ml_collections
+
+from vaeglow_jax.flows import StepOptions
+from vaeglow_jax.models import build
+from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
+from vaeglow_jax.models.prior import FlowPrior, SecondStageVAE
+from vaeglow_jax.models.vae import Decoder, Encoder
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -74,19 +82,18 @@ def defaults() -> ml_collections.ConfigDict:
   # datasets too large for every host to read; the batches then depend on the process count.
   c.data.per_process_files = False
 
+  # The model groups take their keys and defaults from the modules they build (models.build),
+  # so a default is written once; the lines below set only where the experiments differ.
   m = c.model = ml_collections.ConfigDict()
-  m.latent_dim = 64
-  m.num_scales = 3                # Dai & Wipf: 3 (MNIST/Fashion/CIFAR-10), 4 (CelebA)
-  m.base_channels = 32
-  m.fc_dim = 512
-  m.blocks_per_scale = 1
-  m.norm = 'group'
-  m.variance = 'diagonal'         # fixed | gamma | diagonal
-  m.fixed_log_std = 0.0
-  m.min_log_std = -7.0
-  # How the decoder's stride-2 upsampling is computed (vaeglow_jax.layers.conv.TRANSPOSE_IMPLS):
-  # 'auto' = a sub-pixel convolution on CPU, XLA's transposed convolution elsewhere. Same parameters.
-  m.conv_impl = 'auto'
+  # latent_dim, num_scales (Dai & Wipf: 3 for MNIST/Fashion/CIFAR-10, 4 for CelebA),
+  # base_channels, fc_dim, blocks_per_scale, norm ('group' | 'none').
+  m.update(build.field_defaults(Encoder))
+  # variance: fixed | gamma | diagonal; fixed_log_std; min_log_std (the learned log-std's
+  # floor). conv_impl: how the decoder's stride-2 upsampling is computed
+  # (vaeglow_jax.layers.conv.TRANSPOSE_IMPLS): 'auto' = a sub-pixel convolution on CPU, XLA's
+  # transposed convolution elsewhere. Same parameters.
+  m.update(build.field_defaults(Decoder, exclude=('log_gamma_init',)))
+  m.variance = 'diagonal'         # the paper's per-pixel variance (Decoder's default: Dai & Wipf's gamma)
   # The scalar variances: the decoder's gamma (variance='gamma') and the second stage's gamma_z.
   # update='optimal' sets log gamma to its closed-form optimum, gamma^2 = the last batch's mean
   # squared error (the sigma-VAE); 'gradient' learns it by Adam from `init`, at its own constant
@@ -97,23 +104,28 @@ def defaults() -> ml_collections.ConfigDict:
   # 'standard' = N(0, I). unroll: flow steps unrolled per loop iteration; 0 = by backend
   # (flows.default_unroll: all on CPU, 1 on GPU/TPU, 1 with remat); 1 compiles fastest.
   # Parameters are the same either way.
-  m.prior = ml_collections.ConfigDict(dict(kind='flow', num_layers=16, hidden=1024, num_hidden=2,
-                                           unroll=0))
-  # conv_impl: how coupling-net convolutions are computed (vaeglow_jax.conv): 'auto' picks
-  # matmul forms for thin shapes on CPU; 'xla' is XLA's convolution. Both support every autodiff mode.
-  # net_dtype: 'bfloat16' runs coupling nets in bf16 (GPU/TPU); log-dets stay float32.
-  # identity_init: the Glow layer starts as f = identity (phase 2 starts at the phase-1 bound);
-  # False gives Glow's data-dependent ActNorm and random rotations.
-  # layers: what one flow step applies, in order (vaeglow_jax.flows.registry.LAYERS).
-  flow_step = ('actnorm', 'invconv', 'coupling')
-  m.glow = ml_collections.ConfigDict(dict(depth=32, hidden=256, num_squeezes=0, coupling='additive',
-                                          mask='channel', lu=True, remat=False, identity_init=True,
-                                          unroll=0, conv_impl='auto',
-                                          net_dtype='float32', mixing='shuffle', layers=flow_step))
-  m.second_stage = ml_collections.ConfigDict(dict(width=1024, depth=3))
-  m.baseline = ml_collections.ConfigDict(dict(levels=3, depth=32, hidden=512, coupling='affine',
-                                              lu=True, remat=False, unroll=0, conv_impl='auto',
-                                              net_dtype='float32', layers=flow_step))
+  m.prior = ml_collections.ConfigDict(dict(kind='flow', **build.field_defaults(FlowPrior)))
+  # The Glow layer: GlowLayer's fields (depth, num_squeezes, identity_init, mixing, remat,
+  # unroll) and its flow steps' (StepOptions: hidden, coupling, mask, lu, conv_impl, net_dtype,
+  # layers). conv_impl: how coupling-net convolutions are computed (vaeglow_jax.conv): 'auto'
+  # picks matmul forms for thin shapes on CPU; 'xla' is XLA's convolution. net_dtype: 'bfloat16'
+  # runs coupling nets in bf16 (GPU/TPU); log-dets stay float32. identity_init: the Glow layer
+  # starts as f = identity (phase 2 starts at the phase-1 bound); False gives Glow's
+  # data-dependent ActNorm and random rotations. layers: what one flow step applies, in order
+  # (vaeglow_jax.flows.registry.LAYERS).
+  m.glow = ml_collections.ConfigDict(dict(
+      **build.field_defaults(GlowLayer, exclude=('step',)),
+      **dataclasses.asdict(StepOptions(hidden=256)),  # narrower than Glow's 512: one scale, K=32
+      ))
+  m.glow.mixing = 'shuffle'       # identity_init makes every coupling alike without mixing
+  m.second_stage = ml_collections.ConfigDict(
+      build.field_defaults(SecondStageVAE, exclude=('min_log_gamma', 'log_gamma_init')))
+  # The multi-scale Glow baseline: MultiScaleGlow's fields (levels, depth, remat, unroll) and
+  # its steps' (Glow's affine coupling; the channel mask is the only one it takes).
+  baseline_step = dataclasses.asdict(build.field_defaults(MultiScaleGlow)['step'])
+  del baseline_step['mask']
+  m.baseline = ml_collections.ConfigDict(dict(
+      **build.field_defaults(MultiScaleGlow, exclude=('step',)), **baseline_step))
 
   # The offline FID feature space (experiments.train_feature_extractor).
   c.feature_extractor = ml_collections.ConfigDict(dict(

@@ -1,5 +1,5 @@
 """Latent priors p(z): N(0, I), a RealNVP-style flow, a masked autoregressive flow (MAF), and
-the second-stage VAE. `build_prior` makes the one `model.prior.kind` names."""
+the second-stage VAE. `models.build.prior` makes the one `model.prior.kind` names."""
 
 from __future__ import annotations
 
@@ -311,15 +311,3 @@ class SecondStageVAE(nn.Module):
 
 # model.prior.kind -> the prior's class; 'flow' is the RealNVP-style coupling flow.
 PRIOR_KINDS = {'standard': StandardPrior, 'flow': FlowPrior, 'maf': MAFPrior}
-
-
-def build_prior(prior_config) -> nn.Module:
-  """The latent prior of a `model.prior` config group (kind, num_layers, hidden, num_hidden,
-  unroll). ValueError names an unknown kind."""
-  kind = prior_config['kind']
-  if kind not in PRIOR_KINDS:
-    raise ValueError(f'model.prior.kind must be one of {list(PRIOR_KINDS)}, got {kind!r}.')
-  if kind == 'standard':
-    return StandardPrior()
-  return PRIOR_KINDS[kind](num_layers=prior_config['num_layers'], hidden=prior_config['hidden'],
-                           num_hidden=prior_config['num_hidden'], unroll=prior_config['unroll'])

@@ -13,7 +13,6 @@ from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from vaeglow_jax import sharding
-from vaeglow_jax.config import adaptors
 from vaeglow_jax.models import losses
 
 
@@ -78,7 +77,7 @@ def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation
     chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
   chain.append(optax.adam(schedule))
   main = optax.chain(*chain)
-  gamma = adaptors.gamma_config(config.model)
+  gamma = config.model.gamma
   if gamma['update'] == 'optimal':
     gamma_tx = optax.set_to_zero()
   elif gamma['learning_rate'] > 0:
