@@ -27,12 +27,13 @@ def measure(workdir: str, classify, test_x, batch: int = 250) -> dict:
   import numpy as np
   from vaeglow_jax import data as data_lib, phases
   from vaeglow_jax.config import history
-  from vaeglow_jax.evaluation import evaluator as evaluation
+  from vaeglow_jax.evaluation import loading
+  from vaeglow_jax.evaluation import sampling
   from vaeglow_jax.evaluation.metrics import pixel_errors
   from vaeglow_jax.models.model import VAEGlow
   config = history.trained_config(workdir, 'vae')
   phase = phases.build(config, data_lib.image_shape(config.data))
-  variables, _ = evaluation.load_variables(config, workdir, phase)
+  variables, _ = loading.load_variables(config, workdir, phase)
 
   @jax.jit
   def reconstruct(x):
@@ -41,8 +42,8 @@ def measure(workdir: str, classify, test_x, batch: int = 250) -> dict:
   parts = [reconstruct(test_x[i:i + batch]) for i in range(0, len(test_x), batch)]
   means, log_stds = (np.concatenate([np.asarray(p[k]) for p in parts]) for k in (0, 1))
   out = pixel_errors.error_split(pixel_errors.per_pixel(test_x, means, log_stds))
-  samples = evaluation.generate(phase, variables, jax.random.PRNGKey(0), _NUM_SAMPLES.value, 0.5,
-                                batch)['x']
+  samples = sampling.draw(phase, variables, jax.random.PRNGKey(0), _NUM_SAMPLES.value, 0.5,
+                          batch, sampling.local_mesh()).astype(np.float32) / 255.0
   (logits_s, feats_s), (logits_t, feats_t) = (
       [np.concatenate(a) for a in zip(*[tuple(map(np.asarray, classify(images[i:i + batch])))
                                         for i in range(0, len(images), batch)])]

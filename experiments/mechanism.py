@@ -23,11 +23,12 @@ def row(workdir: str, phase: str, num_images: int) -> dict:
   """The measures of one trained work directory, on its first num_images test images."""
   import jax
   import vaeglow_jax
-  from vaeglow_jax.evaluation import evaluator
+  from vaeglow_jax.evaluation import glow_layer
+  from vaeglow_jax.evaluation import scoring
   run = vaeglow_jax.load(workdir, phase)
-  images = evaluator.test_images(run.config, num_images)
+  images = scoring.test_images(run.config, num_images)
   rng = jax.random.fold_in(jax.random.PRNGKey(run.config.eval.seed), 3)  # evaluate's draw
-  residual = evaluator.glow_layer_residuals(run.phase, run.variables, images, rng,
+  residual = glow_layer.glow_layer_residuals(run.phase, run.variables, images, rng,
                                             run.config.eval.batch_size)
   return {'run': _name(workdir), 'cell': f'{run.config.model.variance}_{run.config.model.prior.kind}',
           'seed': run.config.seed, 'step': run.step, 'source': 'checkpoint',

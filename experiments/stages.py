@@ -63,7 +63,7 @@ class Stage:
 
   @property
   def result_key(self) -> str:
-    """An evaluation's metrics.json key (as evaluator.result_name gives it)."""
+    """An evaluation's metrics.json key (as evaluation.loading.result_name gives it)."""
     from vaeglow_jax.evaluation.metrics import keys
     return keys.result_key(self.phase, self.prior_phase)
 

@@ -13,6 +13,11 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
   return np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def quantize(images: np.ndarray) -> np.ndarray:
+  """[0, 1] floats -> the nearest 8-bit level, as a saved image holds them (same dtype)."""
+  return np.round(np.clip(images, 0.0, 1.0) * 255.0) / 255.0
+
+
 def grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
   """(N, H, W, C) floats in [0, 1] -> (rows*H, columns*W, C) uint8 grid, white where empty."""
   images = np.asarray(images)

@@ -11,6 +11,7 @@ from tests.configs import tiny
 from vaeglow_jax.config import history
 from vaeglow_jax import phases
 from vaeglow_jax.evaluation import evaluator as evaluation
+from vaeglow_jax.evaluation import loading
 from vaeglow_jax.training import trainer
 
 
@@ -123,15 +124,15 @@ def test_a_chain_refuses_priors_trained_on_another_phase1(chain_workdir):
   config.eval.prior_phase = 'prior'
   phase = phases.build(config, (8, 8, 1))
   workdir, _ = chain_workdir
-  variables, _ = evaluation.load_variables(config, workdir, phase)
+  variables, _ = loading.load_variables(config, workdir, phase)
   params = dict(variables['params'])
   params['decoder'] = jax.tree_util.tree_map(lambda p: p + 1e-3, params['decoder'])
-  with pytest.raises(evaluation.EvaluationError, match='different phase-1 models'):
-    evaluation.load_chain(config, workdir, {**variables, 'params': params}, (8, 8, 1))
+  with pytest.raises(loading.EvaluationError, match='different phase-1 models'):
+    loading.load_chain(config, workdir, {**variables, 'params': params}, (8, 8, 1))
   bad = _config('glow_baseline')
   bad.eval.prior_phase = 'prior'
-  with pytest.raises(evaluation.EvaluationError, match='a chain is a VAE phase'):
-    evaluation.check_prior_phase(bad, workdir)
+  with pytest.raises(loading.EvaluationError, match='a chain is a VAE phase'):
+    loading.check_prior_phase(bad, workdir)
 
 
 @pytest.mark.slow

@@ -22,6 +22,9 @@ from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax.training.loop import TrainingError
 from vaeglow_jax import phases
 from vaeglow_jax.evaluation import evaluator as evaluation
+from vaeglow_jax import images as images_lib
+from vaeglow_jax.evaluation import loading
+from vaeglow_jax.evaluation import scoring
 from vaeglow_jax.models import losses
 from vaeglow_jax.evaluation import report
 from vaeglow_jax.evaluation.metrics import feature_extractor, inception
@@ -127,7 +130,7 @@ def test_evaluate_writes_every_metric_and_figure(trained):
   assert recon['num_images'] == 32 and set(recon) == {'rms_decoder_mean', 'rms_x', 'num_images',
                                                       'figure'}
   run = vaeglow_jax.load(workdir, num_devices=1)
-  codes = evaluation.to_uint8(evaluation.test_images(_config(), 32))
+  codes = images_lib.to_uint8(scoring.test_images(_config(), 32))
   parts = run.reconstruct(codes)
   for key in ('decoder_mean', 'x'):  # from uint8 outputs: within half an 8-bit level
     rms = np.sqrt(np.mean((parts[key] / 255.0 - codes / 255.0) ** 2))
@@ -201,10 +204,10 @@ def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):
   assert np.any(exported['1']['x_tilde'] != exported['1']['decoder_mean'])
   # The exported x is what was scored: its FID, recomputed from the file, is the metric.
   fn, _ = feature_extractor.load(fe_dir)
-  reference = evaluation.test_images(_config(), 32)
+  reference = scoring.test_images(_config(), 32)
   recomputed = fid.fid_from_features(
-      evaluation.features(fn, exported['0.5']['x'].astype(np.float32) / 255.0, 8),
-      evaluation.features(fn, reference, 8))
+      scoring.features(fn, exported['0.5']['x'].astype(np.float32) / 255.0, 8),
+      scoring.features(fn, reference, 8))
   assert recomputed == pytest.approx(metrics['fid_fashion_mnist'], rel=1e-6)
   layer = metrics['glow_layer']
   assert set(layer['x_tilde']['fashion_mnist']) == {'0', '0.25', '0.5', '0.75', '1'}
@@ -284,7 +287,7 @@ def test_evaluate_rejects_bad_input_and_writes_nothing(trained, tmp_path):
   workdir, fe_dir = trained
   before = snapshot(workdir)
   cases = [
-      ({'model.latent_dim': 8}, evaluation.EvaluationError, 'model.latent_dim is 8 but'),
+      ({'model.latent_dim': 8}, loading.EvaluationError, 'model.latent_dim is 8 but'),
       ({'eval.feature_extractor_dir': str(tmp_path)}, feature_extractor.FeatureExtractorError,
        'no feature extractor in'),
       ({'eval.inception_weights': str(tmp_path / 'missing.npz')}, inception.InceptionWeightsError,

@@ -72,6 +72,7 @@ def main(argv):
   del argv
   from vaeglow_jax import distributed, workdir
   from vaeglow_jax.evaluation import evaluator as evaluation
+  from vaeglow_jax.evaluation import loading
   # The launch settings (multihost, distributed.*), never read from config.json.
   launch = cli.config(_FLAGS['config'])
   # Join the other processes first, so that an error reading the trained config on one host
@@ -100,7 +101,7 @@ def main(argv):
   shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
   print(json.dumps(shown, indent=1, sort_keys=True))
   print(f'metrics: {workdir.metrics_path(flags.FLAGS.workdir)}; figures: '
-        f'{workdir.eval_dir(flags.FLAGS.workdir, evaluation.result_name(config))}/')
+        f'{workdir.eval_dir(flags.FLAGS.workdir, loading.result_name(config))}/')
 
 
 def run():

@@ -77,7 +77,7 @@ def main(argv):
   import jax
   from vaeglow_jax import distributed, phases, sharding
   from vaeglow_jax.config import checks as config_checks
-  from vaeglow_jax.evaluation import evaluator as evaluation
+  from vaeglow_jax.evaluation import loading
   from vaeglow_jax.evaluation import sampling
   from vaeglow_jax import images as images_lib
   from vaeglow_jax import workdir as workdir_lib
@@ -96,9 +96,9 @@ def main(argv):
     image_shape = config_checks.validate_config(config)
     mesh = sharding.make_mesh(config.num_devices or None)
     sharding.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
-    evaluation.checkpoints_dir_of(config, flags.FLAGS.workdir)
-    evaluation.check_prior_phase(config, flags.FLAGS.workdir)
-    out = flags.FLAGS.out or workdir_lib.join(flags.FLAGS.workdir, evaluation.result_name(config),
+    loading.checkpoints_dir_of(config, flags.FLAGS.workdir)
+    loading.check_prior_phase(config, flags.FLAGS.workdir)
+    out = flags.FLAGS.out or workdir_lib.join(flags.FLAGS.workdir, loading.result_name(config),
                                               f'samples_T{temperature:g}')
     if workdir_lib.exists(out) and not workdir_lib.is_dir(out):
       raise SampleError(f'--out {out} is a file, not a folder; pass a folder path for the images.')
@@ -110,16 +110,16 @@ def main(argv):
   config, temperature, image_shape, mesh, out = distributed.check_together(
       'vaeglow_sample_checks', checks)
   phase = phases.build(config, image_shape)
-  variables, step = evaluation.load_variables(config, flags.FLAGS.workdir, phase)
+  variables, step = loading.load_variables(config, flags.FLAGS.workdir, phase)
   if config.eval.prior_phase:
-    phase, variables, _ = evaluation.load_chain(config, flags.FLAGS.workdir, variables, image_shape)
+    phase, variables, _ = loading.load_chain(config, flags.FLAGS.workdir, variables, image_shape)
   seed = flags.FLAGS.seed
   images = sampling.draw(phase, variables, jax.random.PRNGKey(seed), flags.FLAGS.num, temperature,
                          config.eval.batch_size, mesh,
                          log=logging.info if distributed.is_primary() else None)
   if distributed.is_primary():
     names = images_lib.write_folder(out, images)
-    print(f'{len(names)} samples of {evaluation.result_name(config)} (checkpoint step {step}, '
+    print(f'{len(names)} samples of {loading.result_name(config)} (checkpoint step {step}, '
           f'T={temperature:g}, seed {seed}): {out}/ ({names[0]} ... {names[-1]}, samples.npz)')
 
 

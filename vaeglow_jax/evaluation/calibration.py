@@ -28,7 +28,8 @@ import numpy as np
 
 from vaeglow_jax.errors import UserError
 from vaeglow_jax import data as data_lib
-from vaeglow_jax.evaluation import evaluator as evaluation
+from vaeglow_jax import images as images_lib
+from vaeglow_jax.evaluation import scoring
 from vaeglow_jax import reliability
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.evaluation.metrics import scores as scores_lib
@@ -87,7 +88,7 @@ def calibrate(config, workdir: str, log=print) -> dict:
   """Scores every perturbation in every available feature space; returns (and writes) the result."""
   _check(config)
   c = config.calibration
-  spaces, absent = evaluation.feature_spaces(config)
+  spaces, absent = scoring.feature_spaces(config)
   if not spaces:
     raise CalibrationError('no feature space to calibrate: pass --config.eval.feature_extractor_dir=DIR '
                            '(train one with vaeglow-features) and/or '
@@ -117,7 +118,7 @@ def calibrate(config, workdir: str, log=print) -> dict:
         train_x[class_subset(order, train_y, class_order[:k], c.num_images)] / 255.0)
   for count in c.sample_counts:
     sets[('count', float(count))] = clean[:count]
-  sets = {key: evaluation.quantize(images) for key, images in sets.items()}
+  sets = {key: images_lib.quantize(images) for key, images in sets.items()}
   clean = sets[('floor', 0.0)]
 
   batch = config.eval.batch_size
@@ -126,13 +127,13 @@ def calibrate(config, workdir: str, log=print) -> dict:
             'kept_classes': {str(k): [int(i) for i in v] for k, v in kept_classes.items()},
             'notes': absent, 'spaces': {}}
   for name, (fn, info) in spaces.items():
-    ref = scores_lib.reference(evaluation.features(fn, test_x.astype(np.float32) / 255.0, batch))
+    ref = scores_lib.reference(scoring.features(fn, test_x.astype(np.float32) / 255.0, batch))
     rows = []
     for (family, level), images in sets.items():
       row = {'family': family, 'level': level, 'num_images': int(len(images)),
              'pixel_rmse': float(np.sqrt(np.mean((images - clean) ** 2)))
              if family in ('floor', 'blur', 'noise') else None}
-      row.update(scores_lib.score(ref, evaluation.features(fn, images.astype(np.float32), batch)))
+      row.update(scores_lib.score(ref, scoring.features(fn, images.astype(np.float32), batch)))
       rows.append(row)
       log(f"{name} {family} {level:g}: FID {row['fid']:.2f}, KID {row['kid']:.5f}, "
           f"P/R {row['precision']:.3f}/{row['recall']:.3f} ({time.time() - start:.0f} s)")

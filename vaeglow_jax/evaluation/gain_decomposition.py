@@ -16,7 +16,7 @@ rescale f(x) = mu + s (x - mu) moves gain between the two at will. So the gain G
 - M = G - R - E = -(t - 1 - ln t) / 2 <= 0 with t = s^2 rho m: what the layer loses by not
   choosing the best scale for the residual it leaves.
 
-Pure functions of the evaluator's means (evaluator.glow_layer_residuals): m, the same after f,
+Pure functions of the evaluator's means (glow_layer.glow_layer_residuals): m, the same after f,
 and the mean log-determinant per dimension, or, for results that kept no log-determinant, the
 total gain from the two chains' test bounds (`logdet_from_total_gain`).
 """

@@ -1,9 +1,11 @@
-"""Samples of a trained phase as image files: the library side of `experiments.sample`.
+"""Samples of a trained phase: the one place noise becomes images, for `vaeglow-sample`, the
+evaluation's scored samples and `vaeglow_jax.load(...).sample`.
 
-`draw(phase, variables, rng, num, temperature, batch, mesh)` maps noise to images in chunks of
+`draw_parts(phase, variables, rng, num, temperature, batch, mesh)` maps noise to images in chunks of
 `batch`; chunk i is a function of fold_in(rng, i) only, so the images do not depend on the
 number of devices or processes. Each chunk is sharded over the mesh's 'data' axis (every
-device of every process); process 0 gathers them and writes the files (images.write_folder).
+device of every process); `draw` gives the images alone. Process 0 writes the files
+(images.write_folder).
 """
 
 from __future__ import annotations
@@ -18,16 +20,25 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from vaeglow_jax import sharding
 from vaeglow_jax import timing
 from vaeglow_jax import images as images_lib
+from vaeglow_jax import workdir as workdir_lib
 
 
-def samplers(phase, temperature: float, batch: int, mesh):
-  """(noise_fn(rng) -> sample_noise of `batch`, decode(variables, *noise) -> images): the two
-  jitted functions `draw` runs, sharded over the mesh's 'data' axis."""
+def sampler(phase, temperature: float, batch: int, mesh, parts: tuple[str, ...] | None = ('x',)):
+  """jit (variables, rng) -> {part: `batch` images} of Phase.decode_parts on sample_noise(rng),
+  sharded over the mesh's 'data' axis. parts: keys of decode_parts ('x'; with a Glow layer also
+  'x_tilde' and 'decoder_mean'); None: every one. Noise and decoding are one program: split in
+  two, XLA fuses differently and moves about one pixel in 10^4 by one 8-bit level."""
   data, replicated = NamedSharding(mesh, P('data')), NamedSharding(mesh, P())
-  noise_fn = jax.jit(lambda r: phase.sample_noise(r, batch), out_shardings=data)
-  decode = jax.jit(lambda v, z, x, e: phase.decode_parts(v, z, x, e, temperature)['x'],
-                   in_shardings=(replicated, data, data, data), out_shardings=data)
-  return noise_fn, decode
+
+  def sample(variables, rng):
+    decoded = phase.decode_parts(variables, *phase.sample_noise(rng, batch), temperature)
+    return {k: decoded[k] for k in (parts or decoded)}
+  return jax.jit(sample, in_shardings=(replicated, replicated), out_shardings=data)
+
+
+def local_mesh():
+  """A mesh of this process's first device alone: samples drawn on it need no other process."""
+  return jax.sharding.Mesh(np.array(jax.local_devices()[:1]), ('data',))
 
 
 def draw(phase, variables, rng, num: int, temperature: float, batch: int, mesh,
@@ -37,24 +48,44 @@ def draw(phase, variables, rng, num: int, temperature: float, batch: int, mesh,
   ETA, about every 10 s (None: silent). cache: a dict kept by the caller, where the jitted
   functions are kept per (temperature, batch), so later calls compile nothing (`variables`
   must then already be replicated over `mesh`)."""
-  key = ('draw', float(temperature), int(batch))
+  return draw_parts(phase, variables, rng, num, temperature, batch, mesh, ('x',), log, cache)['x']
+
+
+def draw_parts(phase, variables, rng, num: int, temperature: float, batch: int, mesh=None,
+               parts: tuple[str, ...] | None = None, log=None,
+               cache: dict | None = None) -> dict[str, np.ndarray]:
+  """{part: (num, H, W, C) uint8} of Phase.decode_parts for the same noise: 'x', and with a Glow
+  layer 'x_tilde' and 'decoder_mean' (parts=None: every part; ('x',): what `draw` gives).
+  mesh=None draws on this process's first device alone (`local_mesh`), as each process of an
+  evaluation does; a mesh over several processes gathers every chunk on every process."""
+  mesh = local_mesh() if mesh is None else mesh
+  key = ('draw', float(temperature), int(batch), parts)
   if cache is not None and key in cache:
-    noise_fn, decode = cache[key]
+    sample = cache[key]
   else:
-    noise_fn, decode = samplers(phase, temperature, batch, mesh)
+    sample = sampler(phase, temperature, batch, mesh, parts)
     if cache is not None:
-      cache[key] = noise_fn, decode
+      cache[key] = sample
   if cache is None:
     variables = sharding.replicate(jax.device_get(variables), mesh)
+  spans_processes = any(d.process_index != jax.process_index() for d in mesh.devices.flat)
   chunks = []
   start = last = time.time()
   for i in range(math.ceil(num / batch)):
-    images = decode(variables, *noise_fn(jax.random.fold_in(rng, i)))
-    if jax.process_count() > 1:  # every process's shards, on every process (a collective)
+    images = sample(variables, jax.random.fold_in(rng, i))
+    if spans_processes:  # every process's shards, on every process (a collective)
       from jax.experimental import multihost_utils
       images = multihost_utils.process_allgather(images, tiled=True)
-    chunks.append(np.asarray(jax.device_get(images)))
+    chunks.append(jax.device_get(images))
     if log and time.time() - last > 10:
       last = time.time()
       log('samples: ' + timing.progress(min((i + 1) * batch, num), num, last - start, 'images'))
-  return images_lib.to_uint8(np.concatenate(chunks)[:num])
+  return {k: images_lib.to_uint8(np.concatenate([np.asarray(c[k]) for c in chunks])[:num])
+          for k in chunks[0]}
+
+
+def export_samples(path: str, codes: dict[str, np.ndarray]) -> str:
+  """Writes uint8 (N, H, W, C) samples (one array per key, as `draw_parts` gives them) to an
+  .npz; returns its file name."""
+  workdir_lib.write_npz_atomic(path, {k: np.asarray(v, np.uint8) for k, v in codes.items()})
+  return workdir_lib.basename(path)

@@ -27,7 +27,9 @@ from vaeglow_jax.config import checks as config_checks
 from vaeglow_jax.config import history
 from vaeglow_jax import images as images_lib
 from vaeglow_jax import workdir as workdir_lib
-from vaeglow_jax.evaluation import evaluator, sampling
+from vaeglow_jax.evaluation import sampling
+from vaeglow_jax.evaluation import bounds
+from vaeglow_jax.evaluation import loading
 from vaeglow_jax.errors import UserError
 from vaeglow_jax.models import losses
 
@@ -114,7 +116,7 @@ class TrainedRun:
     else:
       rng = jax.random.PRNGKey(seed)
     k = 1 if self.phase.exact_density else self.config.eval.iw_samples
-    step = self._cached(('bounds', k), lambda: evaluator.make_bounds_step(self.phase, self.mesh, k))
+    step = self._cached(('bounds', k), lambda: bounds.make_bounds_step(self.phase, self.mesh, k))
     elbo, iw = step(self.variables, self._batch(images), rng)
     to_bpd = lambda v: np.asarray(self.phase.bits_per_dim(-np.asarray(v)))  # noqa: E731
     if self.phase.exact_density:
@@ -165,8 +167,8 @@ def load(workdir: str, phase: str | None = None, prior_phase: str = '',
   image_shape = config_checks.validate_config(config)
   mesh = sharding.make_mesh(config.num_devices or None)
   built = phases.build(config, image_shape)
-  variables, step = evaluator.load_variables(config, workdir, built)
+  variables, step = loading.load_variables(config, workdir, built)
   if prior_phase:
-    built, variables, _ = evaluator.load_chain(config, workdir, variables, image_shape)
+    built, variables, _ = loading.load_chain(config, workdir, variables, image_shape)
   return TrainedRun(workdir, config, built, sharding.replicate(jax.device_get(variables), mesh),
                     step, mesh)

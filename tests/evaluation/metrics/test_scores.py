@@ -4,7 +4,8 @@ and the results table then carry it with no other change."""
 import numpy as np
 import ml_collections
 
-from vaeglow_jax.evaluation import evaluator, report
+from vaeglow_jax.evaluation import report
+from vaeglow_jax.evaluation import scoring
 from vaeglow_jax.evaluation.metrics import scores
 
 
@@ -28,10 +29,13 @@ def test_a_registered_score_reaches_metrics_json_keys_and_the_results_table(monk
   config = ml_collections.ConfigDict({'sampling': {'temperature': 0.5}})
   spaces = {'fashion_mnist': (None, {'classifier_test_accuracy': 0.9})}
   by_temperature = {'fashion_mnist': {'0': scores.score(reference, shifted / 2), '0.5': values}}
-  metrics = evaluator._score_metrics(config, spaces, by_temperature, (0.0, 0.5))  # pylint: disable=protected-access
+  metrics = scoring.score_metrics(config, spaces, by_temperature, (0.0, 0.5))
   assert metrics['mean_shift_fashion_mnist'] == values['mean_shift']
   assert set(metrics['mean_shift_fashion_mnist_by_temperature']) == {'0', '0.5'}
   assert metrics['fid_fashion_mnist_classifier_test_accuracy'] == 0.9
+  # The evaluation's log line of each temperature's scores.
+  assert scoring.describe(values).endswith(f"mean_shift {values['mean_shift']:.1f}")
+  assert scoring.describe(values).startswith(f"fid {values['fid']:.2f}, kid ")
 
   # The results table: its own column after FID, KID and precision / recall, and its footnote.
   row = {'workdir': 'w', 'phase': 'glow', 'model_description': '', 'temperature': 0.5,

@@ -1,7 +1,7 @@
 """The keys of WORKDIR/eval/metrics.json, in one place: the evaluation writes them
 (evaluation.evaluator) and the tables read them (evaluation.report, evaluation.factorial).
 
-metrics.json is {result key: metrics} (evaluator.result_name: 'glow', 'glow+prior'); one
+metrics.json is {result key: metrics} (loading.result_name: 'glow', 'glow+prior'); one
 evaluation's metrics hold the keys below, each score per feature space (score_key) and, when
 several temperatures were sampled, by temperature (by_temperature).
 """
