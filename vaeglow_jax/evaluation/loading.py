@@ -5,17 +5,16 @@ a `prior_key` (phases.SPECS); nothing here names a phase."""
 
 from __future__ import annotations
 
-import json
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import traverse_util
 
 from vaeglow_jax import checkpoints
 from vaeglow_jax import phases
 from vaeglow_jax import workdir as workdir_lib
 from vaeglow_jax.config import history
+from vaeglow_jax.config import resume
 from vaeglow_jax.errors import UserError
 from vaeglow_jax.evaluation.metrics import keys
 
@@ -24,26 +23,16 @@ class EvaluationError(UserError, ValueError):
   """A problem the user can fix; the message says how."""
 
 
-def _json_roundtrip(value):
-  return json.loads(json.dumps(value, default=list))
-
-
 def check_config_matches(config, workdir: str) -> None:
-  """Compares config's model and data with the config the phase was trained with."""
+  """config's model and data must describe the parameters config.phase was trained with (its
+  config.json), as a resumed run's must (config.resume; keys that only change how a step is
+  computed may differ)."""
   saved = workdir_lib.saved_config(workdir, config.phase)
-  current = _json_roundtrip(config.to_dict())
-  for section in ('model', 'data'):
-    for key, value in traverse_util.flatten_dict(current[section], sep='.').items():
-      if section == 'data' and key not in ('name', 'resize', 'n_bits'):
-        continue
-      saved_flat = traverse_util.flatten_dict(saved.get(section, {}), sep='.')
-      if key not in saved_flat:  # a key newer than the run: the parameter check below still applies
-        continue
-      saved_value = saved_flat[key]
-      if saved_value != value:
-        raise EvaluationError(f'{section}.{key} is {value!r} but phase {config.phase!r} was trained '
-                              f'with {saved_value!r}: pass --config.{section}.{key}={saved_value} '
-                              '(evaluate with the training config).')
+  every_group = {resume.ENCODER_DECODER, *phases.PARAMETER_KEYS}
+  for key, value, saved_value in resume.config_differences(config, saved, every_group)[:1]:
+    raise EvaluationError(f'{key} is {value!r} but phase {config.phase!r} was trained with '
+                          f'{saved_value!r}: pass --config.{key}={saved_value} (evaluate with the '
+                          'training config).')
 
 
 def checkpoints_dir_of(config, workdir: str) -> str:
