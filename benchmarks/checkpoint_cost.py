@@ -19,7 +19,7 @@ import jax
 from absl import app, flags
 
 from benchmarks import harness
-from vaeglow_jax import checkpoints
+from vaeglow_jax.io import checkpoints
 from vaeglow_jax import phases
 from vaeglow_jax.training import train as train_lib
 

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaeglow_jax import sharding
+from vaeglow_jax.runtime import sharding
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import phases
 from vaeglow_jax.models import losses

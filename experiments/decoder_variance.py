@@ -22,7 +22,7 @@ flags.mark_flags_as_required(['features'])
 
 def measure(workdir: str, classify, test_x, batch: int = 250) -> dict:
   import jax
-  from vaeglow_jax import environment
+  from vaeglow_jax.runtime import environment
   environment.configure()
   import numpy as np
   from vaeglow_jax import data as data_lib, phases
@@ -58,7 +58,8 @@ def measure(workdir: str, classify, test_x, batch: int = 250) -> dict:
 
 def main(argv):
   import numpy as np
-  from vaeglow_jax import data as data_lib, workdir as workdir_lib
+  from vaeglow_jax import data as data_lib
+  from vaeglow_jax.io import files as files_lib
   from vaeglow_jax.config import history
   from vaeglow_jax.evaluation.metrics import feature_extractor
   workdirs = argv[1:]
@@ -80,8 +81,8 @@ def main(argv):
   text = '\n'.join(lines) + '\n'
   print(text)
   if _OUT.value:
-    workdir_lib.write_text_atomic(_OUT.value, text)
-    workdir_lib.write_json_atomic(os.path.splitext(_OUT.value)[0] + '.json', rows, indent=2)
+    files_lib.write_text_atomic(_OUT.value, text)
+    files_lib.write_json_atomic(os.path.splitext(_OUT.value)[0] + '.json', rows, indent=2)
 
 
 if __name__ == '__main__':

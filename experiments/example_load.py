@@ -10,7 +10,9 @@ import sys
 import numpy as np
 
 import vaeglow_jax
-from vaeglow_jax import data, environment, images, workdir
+from vaeglow_jax import data, images
+from vaeglow_jax.runtime import environment
+from vaeglow_jax.io import files as files_lib
 
 
 def main(run_dir: str, out: str) -> None:
@@ -31,4 +33,4 @@ def main(run_dir: str, out: str) -> None:
 
 if __name__ == '__main__':
   run_dir = sys.argv[1] if len(sys.argv) > 1 else 'workdirs/fashion_mnist_quick'
-  main(run_dir, sys.argv[2] if len(sys.argv) > 2 else workdir.join(run_dir, 'example.png'))
+  main(run_dir, sys.argv[2] if len(sys.argv) > 2 else files_lib.join(run_dir, 'example.png'))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from vaeglow_jax import phases
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.errors import UserError
 from vaeglow_jax.evaluation import stats
 from vaeglow_jax.evaluation.metrics import keys
@@ -57,9 +57,9 @@ def load(results_dir: str) -> dict:
         merged.setdefault(cell, {}).update(seeds)
     return merged
   runs = {}
-  for cell in workdir_lib.list_dir(results_dir):
-    for seed in workdir_lib.list_dir(workdir_lib.join(results_dir, cell)):
-      metrics = workdir_lib.read_json(workdir_lib.join(results_dir, cell, seed, 'metrics.json'))
+  for cell in files_lib.list_dir(results_dir):
+    for seed in files_lib.list_dir(files_lib.join(results_dir, cell)):
+      metrics = files_lib.read_json(files_lib.join(results_dir, cell, seed, 'metrics.json'))
       if '_' in cell and re.fullmatch(r'seed\d+', seed) and metrics is not None:
         variance, prior = cell.split('_', 1)
         runs.setdefault((variance, prior), {})[int(seed[4:])] = metrics
@@ -554,4 +554,4 @@ def trend_figure(budgets: list[tuple[str, dict]], path: str) -> None:
   buffer = io.BytesIO()
   fig.savefig(buffer, format='png', dpi=100)
   plt.close(fig)
-  workdir_lib.write_bytes_atomic(path, buffer.getvalue())
+  files_lib.write_bytes_atomic(path, buffer.getvalue())

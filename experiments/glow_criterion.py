@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from experiments import factorial
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.evaluation import stats
 from vaeglow_jax.evaluation.metrics import keys
 
@@ -20,8 +20,8 @@ from vaeglow_jax.evaluation.metrics import keys
 def load(folder: str) -> dict:
   """{seed: the 'glow' phase's metrics} of FOLDER/seed<S>/metrics.json."""
   runs = {}
-  for name in workdir_lib.list_dir(folder):
-    metrics = workdir_lib.read_json(workdir_lib.join(folder, name, 'metrics.json'))
+  for name in files_lib.list_dir(folder):
+    metrics = files_lib.read_json(files_lib.join(folder, name, 'metrics.json'))
     if re.fullmatch(r'seed\d+', name) and metrics and 'glow' in metrics:
       runs[int(name[4:])] = metrics['glow']
   return runs

@@ -29,21 +29,21 @@ _OUT = flags.DEFINE_string('out', '', 'Also write the table (and a .json beside 
 
 
 def main(argv):
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.io import files as files_lib
   if len(argv) < 2:
     cli.fail('give one or more work directories with a trained Glow-layer phase or results '
              'folders with a metrics.json, e.g. python -m experiments.glow_mechanism '
              'results/fashion_mnist/factorial/gamma_standard/seed0')
   rows = []
   for path in (cli.expand_home(d) for d in argv[1:]):
-    metrics = workdir_lib.read_json(workdir_lib.join(path, 'metrics.json'))
+    metrics = files_lib.read_json(files_lib.join(path, 'metrics.json'))
     rows.append(mechanism.row(path, _PHASE.value, _NUM.value) if metrics is None
                 else mechanism.row_from_metrics(path, metrics))
   table = mechanism.markdown(rows)
   print(table, end='')
   if _OUT.value:
-    workdir_lib.write_text_atomic(_OUT.value, table)
-    workdir_lib.write_json_atomic(_OUT.value.rsplit('.', 1)[0] + '.json', rows, indent=2)
+    files_lib.write_text_atomic(_OUT.value, table)
+    files_lib.write_json_atomic(_OUT.value.rsplit('.', 1)[0] + '.json', rows, indent=2)
 
 
 if __name__ == '__main__':

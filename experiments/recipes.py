@@ -366,9 +366,9 @@ def table1(s: Settings) -> list[Stage]:
 def _table1_seed_copied(out: str, seed: int) -> bool:
   """Whether OUT holds every Table 1 row of `seed` (each folder's metrics.json with its phase):
   the work directories may be gone (another machine, a cleaned disk), the results are not."""
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.io import files as files_lib
   for folder, phase, _ in TABLE1_ROWS:
-    metrics = workdir_lib.read_json(f'{out}/{folder}/seed{seed}/metrics.json') or {}
+    metrics = files_lib.read_json(f'{out}/{folder}/seed{seed}/metrics.json') or {}
     if phase not in metrics:
       return False
   return True

@@ -45,9 +45,9 @@ _ABLATION = flags.DEFINE_bool('ablation', False, 'Glow-layer runs on one phase-1
 def main(argv):
   from vaeglow_jax.evaluation import report
   if _CALIBRATION.value:
-    from vaeglow_jax import workdir as workdir_lib
+    from vaeglow_jax.io import files as files_lib
     from vaeglow_jax.evaluation import calibration
-    result = workdir_lib.read_json(_CALIBRATION.value)
+    result = files_lib.read_json(_CALIBRATION.value)
     if result is None:
       cli.fail(f'no calibration at {_CALIBRATION.value}; run experiments.fid_calibration first.')
     return _write(''.join(f'{space}:\n\n' + calibration.markdown_table(result, space)
@@ -116,8 +116,8 @@ def main(argv):
 def _write(text):
   print(text)
   if _OUT.value:
-    from vaeglow_jax import workdir as workdir_lib
-    workdir_lib.write_text_atomic(_OUT.value, text)
+    from vaeglow_jax.io import files as files_lib
+    files_lib.write_text_atomic(_OUT.value, text)
 
 
 

@@ -71,7 +71,8 @@ class Stage:
 def is_done(stage: Stage) -> bool:
   """Whether `stage`'s result is already there (a copy or a report is never 'done': both are
   cheap and refresh what they write)."""
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.io import workdir as workdir_lib
+  from vaeglow_jax.io import files as files_lib
   if stage.kind == 'train':
     steps = last_step(stage)
     return steps is not None and steps in workdir_lib.finished_steps(
@@ -79,12 +80,12 @@ def is_done(stage: Stage) -> bool:
   if stage.kind == 'evaluate':
     return stage.result_key in workdir_lib.read_metrics(stage.workdir)
   if stage.kind == 'features':
-    return workdir_lib.is_file(workdir_lib.join(stage.workdir,
+    return files_lib.is_file(files_lib.join(stage.workdir,
                                                 workdir_lib.FEATURE_EXTRACTOR_INFO))
   if stage.kind == 'run':
-    return workdir_lib.is_file(stage.creates)
+    return files_lib.is_file(stage.creates)
   if stage.kind == 'fork':
-    done = workdir_lib.read_json(workdir_lib.join(stage.workdir, FORK_DONE))
+    done = files_lib.read_json(files_lib.join(stage.workdir, FORK_DONE))
     return done is not None and done.get('source') == stage.fork_from
   return False
 
@@ -92,11 +93,11 @@ def is_done(stage: Stage) -> bool:
 def last_step(stage: Stage) -> int | None:
   """A train stage's last step: `steps`, or the value in its steps_from file (None while the
   stage that writes it has not run)."""
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.io import files as files_lib
   if not stage.steps_from:
     return stage.steps
   path, _, key = stage.steps_from.rpartition(':')
-  values = workdir_lib.read_json(path)
+  values = files_lib.read_json(path)
   return None if values is None else int(values[key])
 
 
@@ -115,20 +116,21 @@ def command(stage: Stage) -> list[str]:
 def _figures(workdir: str, pattern: str):
   """(chain, file name, path) of the files eval/<chain>/<file> of `workdir` that match the
   'CHAIN/FILE' pattern (fnmatch: '*' allowed in either part), sorted."""
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.io import files as files_lib
   chain_pattern, file_pattern = pattern.split('/')
-  evaluated = workdir_lib.join(workdir, 'eval')
-  for chain in fnmatch.filter(workdir_lib.list_dir(evaluated), chain_pattern):
-    folder = workdir_lib.join(evaluated, chain)
-    for name in fnmatch.filter(workdir_lib.list_dir(folder), file_pattern):
-      yield chain, name, workdir_lib.join(folder, name)
+  evaluated = files_lib.join(workdir, 'eval')
+  for chain in fnmatch.filter(files_lib.list_dir(evaluated), chain_pattern):
+    folder = files_lib.join(evaluated, chain)
+    for name in fnmatch.filter(files_lib.list_dir(folder), file_pattern):
+      yield chain, name, files_lib.join(folder, name)
 
 
 def copy_run(stage: Stage) -> list[str]:
   """A run's eval/metrics.json, its phases' config.json (config_<phase>.json when several) and
   the figures that exist, into stage.copy_to; returns the paths written. The run is read
   through the work-directory module (local or gs://); the results folder is local (committed)."""
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.io import workdir as workdir_lib
+  from vaeglow_jax.io import files as files_lib
   out = stage.copy_to
   sources = [(workdir_lib.metrics_path(stage.workdir), 'metrics.json')]
   sources += [(workdir_lib.config_path(stage.workdir, phase),
@@ -139,7 +141,7 @@ def copy_run(stage: Stage) -> list[str]:
         stage.copy_layout, name)) for chain, name, path in _figures(stage.workdir, figure)]
   written = []
   for source, name in sources:
-    data = workdir_lib.read_bytes(source)  # before anything is written: a missing file writes nothing
+    data = files_lib.read_bytes(source)  # before anything is written: a missing file writes nothing
     written.append(os.path.join(out, name))
     os.makedirs(os.path.dirname(written[-1]), exist_ok=True)
     with open(written[-1], 'wb') as f:
@@ -152,28 +154,29 @@ def fork_run(stage: Stage) -> list[str]:
   its evaluations but stage.fork_drop's) to stage.workdir, where a longer training resumes from
   its checkpoints; returns the relative paths copied. Either may be local or gs://. A work
   directory already there is refused unless it is this fork, interrupted (then copied again)."""
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.io import workdir as workdir_lib
+  from vaeglow_jax.io import files as files_lib
   target, source = stage.workdir, stage.fork_from
-  if not workdir_lib.is_dir(source):
+  if not files_lib.is_dir(source):
     raise StageError(f'fork: {source} is no work directory; train it first (the recipe that '
                      'writes it), or give the right root.')
-  partial = workdir_lib.join(target, FORK_PARTIAL)
-  in_progress = workdir_lib.read_json(partial)
-  if workdir_lib.list_dir(target) and (  # [] for a folder that is not there
+  partial = files_lib.join(target, FORK_PARTIAL)
+  in_progress = files_lib.read_json(partial)
+  if files_lib.list_dir(target) and (  # [] for a folder that is not there
       in_progress is None or in_progress.get('source') != source):
     raise StageError(f'fork: {target} exists and is not a copy of {source}; remove it or choose '
                      'another root (nothing was written).')
-  workdir_lib.write_json_atomic(partial, {'source': source})
+  files_lib.write_json_atomic(partial, {'source': source})
   # The dropped evaluations' folders are not copied at all (eval_dir of '' is 'eval/<key>').
-  copied = workdir_lib.copy_tree(
+  copied = files_lib.copy_tree(
       source, target, skip=tuple(workdir_lib.eval_dir('', key) for key in stage.fork_drop))
   metrics = workdir_lib.read_metrics(target)
   for key in stage.fork_drop:
     metrics.pop(key, None)
-  if workdir_lib.is_file(workdir_lib.metrics_path(target)):  # rewritten even when now empty
-    workdir_lib.write_json_atomic(workdir_lib.metrics_path(target), metrics, indent=2)
+  if files_lib.is_file(workdir_lib.metrics_path(target)):  # rewritten even when now empty
+    files_lib.write_json_atomic(workdir_lib.metrics_path(target), metrics, indent=2)
   # The copy is verified before it is marked done: a bad transfer is never trained on.
-  from vaeglow_jax import checkpoints
+  from vaeglow_jax.io import checkpoints
   for folder in checkpoints.checkpoint_dirs(target):
     damaged = []
     for step in workdir_lib.finished_steps(folder):  # the files against their saved CRCs
@@ -185,9 +188,9 @@ def fork_run(stage: Stage) -> list[str]:
       raise StageError(f'fork: the copy of {folder} has damaged checkpoint(s) {damaged} (their '
                        'files or arrays differ from the fingerprints saved with them); check the '
                        f'source with python -m experiments.verify --workdir={source}, then rerun.')
-  workdir_lib.write_json_atomic(workdir_lib.join(target, FORK_DONE),
+  files_lib.write_json_atomic(files_lib.join(target, FORK_DONE),
                                 {'source': source, 'dropped': list(stage.fork_drop)})
-  workdir_lib.remove_tree(partial)
+  files_lib.remove_tree(partial)
   return copied
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from experiments.recipes import TABLE1_ROWS
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.evaluation import stats
 from vaeglow_jax.evaluation.metrics import keys
 
@@ -40,10 +40,10 @@ def load(results_dir: str) -> dict:
   """{(folder, phase): {seed: that phase's metrics}} for every row found under results_dir."""
   runs = {}
   for folder, phase, _ in TABLE1_ROWS:
-    for name in workdir_lib.list_dir(workdir_lib.join(results_dir, folder)):
+    for name in files_lib.list_dir(files_lib.join(results_dir, folder)):
       match = re.fullmatch(r'seed(\d+)', name)
-      metrics = match and workdir_lib.read_json(
-          workdir_lib.join(results_dir, folder, name, 'metrics.json'))
+      metrics = match and files_lib.read_json(
+          files_lib.join(results_dir, folder, name, 'metrics.json'))
       if metrics and phase in metrics:
         runs.setdefault((folder, phase), {})[int(match.group(1))] = metrics[phase]
   return runs

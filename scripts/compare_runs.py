@@ -4,7 +4,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
-from vaeglow_jax import workdir as workdir_lib  # noqa: E402
+from vaeglow_jax.io import workdir as workdir_lib  # noqa: E402
 
 out = sys.argv[1]  # the folder scripts/compare_commits.sh made
 def leaves(tree, prefix=''):

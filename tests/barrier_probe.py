@@ -11,7 +11,7 @@ import time
 import jax
 import ml_collections
 
-from vaeglow_jax import distributed
+from vaeglow_jax.runtime import distributed
 
 
 def main(port, process_id, num_processes, delay_s, timeout_s):

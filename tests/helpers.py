@@ -15,8 +15,8 @@ import numpy as np
 
 from tests.configs import tiny
 from tests.xla_env import xla_flags
-from vaeglow_jax import checkpoints
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import checkpoints
+from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.flows.checks import flow_errors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -45,7 +45,7 @@ def _signal_at_batch(k: int, signum: int):
 
 def _damaged_on_this_process(step: int):
   """This process alone reads checkpoint `step` as damaged (its copy of an array differs)."""
-  from vaeglow_jax import checkpoints
+  from vaeglow_jax.io import checkpoints
   original = checkpoints.verify
 
   def verify(tree, directory, at, saved):

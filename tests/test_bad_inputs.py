@@ -16,12 +16,13 @@ from vaeglow_jax.cli import common as cli
 from tests.helpers import snapshot, train_config
 from vaeglow_jax.config import history
 from vaeglow_jax.config import resume
-from vaeglow_jax import sharding
+from vaeglow_jax.runtime import sharding
 from vaeglow_jax.evaluation import report
 from vaeglow_jax.training import trainer
 from vaeglow_jax.errors import UserError
-from vaeglow_jax import workdir as workdir_lib
-from vaeglow_jax.reliability import WorkdirError
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.errors import WorkdirError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -93,7 +94,7 @@ def test_a_damaged_config_json_is_one_line(phase1, tmp_path, edit, match):
 
 def test_config_json_is_written_whole(tmp_path):
   path = str(tmp_path / 'config.json')
-  workdir_lib.write_text_atomic(path, '{"a": 1}')
+  files_lib.write_text_atomic(path, '{"a": 1}')
   assert json.load(open(path)) == {'a': 1} and os.listdir(tmp_path) == ['config.json']
 
 
@@ -218,12 +219,12 @@ def test_a_tilde_path_is_the_home_folder_never_a_folder_named_tilde(tmp_path):
 def test_phase_2_while_its_phase_1_is_still_training_is_refused(phase1):
   """Two runs on one work directory at once, phase 1 and phase 2: the Glow layer would train on
   a snapshot of a VAE that is still changing."""
-  from vaeglow_jax import reliability
-  with reliability.phase_lock(workdir_lib.phase_dir(phase1, 'vae')):
+  from vaeglow_jax.runtime import lock as lock_lib
+  with lock_lib.phase_lock(workdir_lib.phase_dir(phase1, 'vae')):
     _refused(phase1, train_config('glow', num_devices=1),
              rf'phase vae is still training in {phase1}/vae \(pid {os.getpid()}\); start phase '
              "'glow' when it has finished")
-  assert reliability.lock_holder(workdir_lib.phase_dir(phase1, 'vae')) is None
+  assert lock_lib.lock_holder(workdir_lib.phase_dir(phase1, 'vae')) is None
 
 
 def test_an_empty_workdir_is_refused_not_the_current_folder(tmp_path):
@@ -249,7 +250,7 @@ def test_reading_a_checkpoint_prints_no_warning_that_reads_as_an_error(phase1, c
   """Evaluation, sampling and phase 2 read checkpoints read-only: Orbax's warnings about it are
   either avoided at the source (options it would reset) or dropped by the commands' filter."""
   import logging
-  from vaeglow_jax import checkpoints
+  from vaeglow_jax.io import checkpoints
   with caplog.at_level(logging.WARNING):
     manager = checkpoints.checkpoint_manager(workdir_lib.checkpoints_dir(phase1, 'vae'), 1,
                                              read_only=True)

@@ -14,8 +14,9 @@ import tensorflow_datasets as tfds
 from jax.sharding import NamedSharding, PartitionSpec
 
 from tests.helpers import train_config
-from vaeglow_jax import checkpoints
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import checkpoints
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.training import train as train_lib
 from vaeglow_jax.training import trainer
 
@@ -105,14 +106,14 @@ def _flip_middle(data: bytes, count: int = 64) -> bytes:
 def _every_file_damaged_is_caught(directory: str, write, read_back):
   """Flips 64 bytes in the middle of each file of step 6 in turn: every read of step 6 must
   raise DamagedCheckpoint, and the step read back whole again afterwards."""
-  step_dir = workdir_lib.join(directory, '6')
-  names = workdir_lib.list_files(step_dir)
+  step_dir = files_lib.join(directory, '6')
+  names = files_lib.list_files(step_dir)
   assert len(names) > 11
   manager = checkpoints.checkpoint_manager(directory, 3, read_only=True)
   clean = checkpoints.read(manager, 6)
   caught = []
   for name in names:
-    path = workdir_lib.join(step_dir, name)
+    path = files_lib.join(step_dir, name)
     original = read_back(path)
     write(path, _flip_middle(original))
     try:
@@ -129,16 +130,16 @@ def _every_file_damaged_is_caught(directory: str, write, read_back):
 def test_every_damaged_file_of_a_checkpoint_is_caught_on_local_disk(trained, tmp_path):
   copy = tmp_path / 'copy'
   shutil.copytree(trained, copy)
-  _every_file_damaged_is_caught(str(copy / 'vae' / 'checkpoints'), workdir_lib.write_bytes_atomic,
-                                workdir_lib.read_bytes)
+  _every_file_damaged_is_caught(str(copy / 'vae' / 'checkpoints'), files_lib.write_bytes_atomic,
+                                files_lib.read_bytes)
 
 
 @pytest.mark.slow
 def test_every_damaged_file_of_a_checkpoint_is_caught_on_the_storage_emulator(trained, gcs):
   run = gcs.make_bucket('damaged') + '/run'
-  workdir_lib.copy_tree(str(trained), run)
-  _every_file_damaged_is_caught(workdir_lib.join(run, 'vae', 'checkpoints'),
-                                workdir_lib.write_bytes_atomic, workdir_lib.read_bytes)
+  files_lib.copy_tree(str(trained), run)
+  _every_file_damaged_is_caught(files_lib.join(run, 'vae', 'checkpoints'),
+                                files_lib.write_bytes_atomic, files_lib.read_bytes)
 
 
 def test_the_rerun_steps_over_a_damaged_checkpoint_and_verify_reports_it(trained, tmp_path):

@@ -9,7 +9,7 @@ import jax
 import pytest
 
 from tests.helpers import ROOT
-from vaeglow_jax import environment
+from vaeglow_jax.runtime import environment
 
 
 @pytest.mark.parametrize('environ, expected', [

@@ -75,7 +75,7 @@ def test_the_layer_check_sees_an_upward_import():
   assert layer_of('vaeglow_jax.conv') == layer_of('vaeglow_jax.layers.conv') == 'layers'
   # An old loop (flows imported models.conv while models imported flows) is now upward.
   assert 'models' not in ALLOWED['flows'] and 'flows' not in ALLOWED['layers']
-  assert layer_of('vaeglow_jax.workdir') == 'shared'
+  assert layer_of('vaeglow_jax.io.workdir') == layer_of('vaeglow_jax.runtime.lock') == 'shared'
   upward = imported_modules('def f():\n  from vaeglow_jax.training import trainer\n')
   assert {layer_of(m) for m in upward} == {'training'}
   assert 'training' not in ALLOWED['evaluation'] and 'shared' not in ALLOWED['models']
@@ -137,11 +137,12 @@ def test_no_module_of_the_library_imports_itself_through_others():
 
 
 def test_the_loop_check_sees_a_loop():
-  # An old loop: workdir and reliability imported each other (for WorkdirError).
+  # An old loop: the work-directory I/O and the failure classification imported each other.
   graph = import_graph()
-  assert 'vaeglow_jax.storage' in graph['vaeglow_jax.workdir']
-  graph['vaeglow_jax.storage'] = graph['vaeglow_jax.storage'] | {'vaeglow_jax.reliability'}
-  assert any({'vaeglow_jax.reliability', 'vaeglow_jax.storage'} <= set(loop)
+  assert 'vaeglow_jax.io.storage' in graph['vaeglow_jax.io.files']
+  assert 'vaeglow_jax.io.files' in graph['vaeglow_jax.runtime.failures']
+  graph['vaeglow_jax.io.storage'] = graph['vaeglow_jax.io.storage'] | {'vaeglow_jax.runtime.failures'}
+  assert any({'vaeglow_jax.runtime.failures', 'vaeglow_jax.io.storage'} <= set(loop)
              for loop in import_loops(graph))
   assert import_loops({'a': {'b'}, 'b': {'c'}, 'c': {'a'}, 'd': {'a'}}) == [['a', 'b', 'c']]
 
@@ -209,7 +210,7 @@ def test_only_entry_points_start_the_distributed_runtime():
            if path.name != 'distributed.py' and path.parent.name != 'cli'  # the entry points
            for n in _distributed_initialize_calls(path.read_text())]
   assert calls == []
-  planted = ('import jax\nfrom vaeglow_jax import distributed as my_distributed\n'
+  planted = ('import jax\nfrom vaeglow_jax.runtime import distributed as my_distributed\n'
              '# distributed.initialize() in a comment\ns = "distributed.initialize("\n'
              'def f(c):\n  jax.distributed.initialize()\n  my_distributed.initialize(c)\n')
   assert _distributed_initialize_calls(planted) == [6, 7]

@@ -13,11 +13,12 @@ import tensorflow_datasets as tfds
 from tests import mock_train
 from tests.helpers import (assert_trees_equal, cli_config, finish, free_port, latest_state,
                            launch, once_per_session, process_flags, workdir_files)
-from vaeglow_jax import checkpoints
-from vaeglow_jax import distributed
+from vaeglow_jax.io import checkpoints
+from vaeglow_jax.runtime import distributed
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.evaluation import figures
 from vaeglow_jax.training import trainer
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import workdir as workdir_lib
 
 # Enough steps that a SIGTERM at the 3rd batch stops the run before its end (JAX's preemption
 # sync point is one step past the furthest process).
@@ -146,7 +147,7 @@ def test_a_killed_process_ends_the_other_in_bounded_time_and_an_immediate_rerun_
   # Process 0 uploaded its events and removed their local folder before it exited (abort hooks).
   assert [p.name for p in temp.iterdir() if p.name.startswith('vaeglow_')] == []
   # ... and the events up to the last checkpoint (step 4) are in the work directory.
-  scalars = figures.read_scalars(workdir_lib.join(str(workdir), 'vae'))
+  scalars = figures.read_scalars(files_lib.join(str(workdir), 'vae'))
   logged = [step for step, _ in scalars['train/loss']]
   assert logged[:4] == [1, 2, 3, 4], logged
 

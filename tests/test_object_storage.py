@@ -11,39 +11,40 @@ import pytest
 
 from tests.configs import tiny
 from vaeglow_jax import data as data_lib
-from vaeglow_jax import reliability
-from vaeglow_jax import workdir as workdir_lib
-from vaeglow_jax.reliability import WorkdirError
+from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.runtime import lock as lock_lib
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.errors import WorkdirError
 
 
 def test_work_directory_files_round_trip_through_a_bucket(gcs, tmp_path):
   run = gcs.make_bucket('roundtrip') + '/run'
-  workdir_lib.write_json_atomic(workdir_lib.join(run, 'vae', 'config.json'), {'seed': 3})
-  workdir_lib.write_png(workdir_lib.join(run, 'vae', 'samples', 'step_1.png'),
+  files_lib.write_json_atomic(files_lib.join(run, 'vae', 'config.json'), {'seed': 3})
+  files_lib.write_png(files_lib.join(run, 'vae', 'samples', 'step_1.png'),
                         np.arange(12, dtype=np.uint8).reshape(3, 4))
-  assert workdir_lib.read_json(workdir_lib.join(run, 'vae', 'config.json')) == {'seed': 3}
-  assert workdir_lib.read_json(workdir_lib.join(run, 'vae', 'missing.json'), 'default') == 'default'
-  assert workdir_lib.list_dir(workdir_lib.join(run, 'vae')) == ['config.json', 'samples']
-  assert workdir_lib.list_dir(workdir_lib.join(run, 'nothing')) == []
+  assert files_lib.read_json(files_lib.join(run, 'vae', 'config.json')) == {'seed': 3}
+  assert files_lib.read_json(files_lib.join(run, 'vae', 'missing.json'), 'default') == 'default'
+  assert files_lib.list_dir(files_lib.join(run, 'vae')) == ['config.json', 'samples']
+  assert files_lib.list_dir(files_lib.join(run, 'nothing')) == []
   assert gcs.list(run) == [f'{run}/vae/config.json', f'{run}/vae/samples/step_1.png']
   # A folder to a bucket and back, byte for byte.
   (tmp_path / 'a' / 'b').mkdir(parents=True)
   (tmp_path / 'a' / 'x.bin').write_bytes(os.urandom(1000))
   (tmp_path / 'a' / 'b' / 'y.bin').write_bytes(os.urandom(10))
-  assert workdir_lib.copy_tree(tmp_path / 'a', f'{run}/copy') == ['b/y.bin', 'x.bin']
-  back = workdir_lib.cached_copy(f'{run}/copy', str(tmp_path / 'cache'))
+  assert files_lib.copy_tree(tmp_path / 'a', f'{run}/copy') == ['b/y.bin', 'x.bin']
+  back = files_lib.cached_copy(f'{run}/copy', str(tmp_path / 'cache'))
   assert os.path.basename(back) == 'copy'
   for name in ('x.bin', 'b/y.bin'):
     assert (tmp_path / 'a' / name).read_bytes() == open(os.path.join(back, name), 'rb').read()
-  assert workdir_lib.cached_copy(f'{run}/copy', str(tmp_path / 'cache')) == back  # made once
-  workdir_lib.remove_tree(workdir_lib.join(run, 'vae'))
+  assert files_lib.cached_copy(f'{run}/copy', str(tmp_path / 'cache')) == back  # made once
+  files_lib.remove_tree(files_lib.join(run, 'vae'))
   assert gcs.list(f'{run}/vae') == []
 
 
 def test_a_bucket_that_does_not_exist_is_one_clear_error(gcs):
   with pytest.raises(WorkdirError, match=r'bucket gs://no-such-bucket does not exist'):
-    reliability.check_writable('gs://no-such-bucket/run')
-  reliability.check_writable(gcs.make_bucket('exists') + '/run')  # no error, nothing written
+    files_lib.check_writable('gs://no-such-bucket/run')
+  files_lib.check_writable(gcs.make_bucket('exists') + '/run')  # no error, nothing written
   assert gcs.list('gs://exists') == []
 
 
@@ -55,21 +56,21 @@ def _die(lock):
 
 def test_the_bucket_lock_excludes_a_second_run_and_a_stale_one_is_taken_over(gcs):
   directory = gcs.make_bucket('locks') + '/run/vae'
-  with reliability.phase_lock(directory, stale_seconds=60):
+  with lock_lib.phase_lock(directory, stale_seconds=60):
     with pytest.raises(WorkdirError, match=rf'another training process \(pid {os.getpid()} on .*\) '
                                            rf'holds {directory}/.lock'):
-      with reliability.phase_lock(directory, stale_seconds=60):
+      with lock_lib.phase_lock(directory, stale_seconds=60):
         pass
-  with reliability.phase_lock(directory, stale_seconds=60):  # released: taken again
+  with lock_lib.phase_lock(directory, stale_seconds=60):  # released: taken again
     pass
   assert gcs.list(directory) == []
 
-  killed = reliability.phase_lock(directory, stale_seconds=2).__enter__()
+  killed = lock_lib.phase_lock(directory, stale_seconds=2).__enter__()
   _die(killed)
   with pytest.raises(WorkdirError, match='another training process'):  # not yet stale
-    reliability.phase_lock(directory, stale_seconds=2).__enter__()
+    lock_lib.phase_lock(directory, stale_seconds=2).__enter__()
   time.sleep(2.5)
-  with reliability.phase_lock(directory, stale_seconds=2) as taker:
+  with lock_lib.phase_lock(directory, stale_seconds=2) as taker:
     # The killed holder, were it only paused, learns at its next heartbeat that it lost the lock.
     killed._stopped.clear()
     heartbeat = threading.Thread(target=killed._heartbeat, args=(killed._bucket(),))
@@ -81,10 +82,10 @@ def test_the_bucket_lock_excludes_a_second_run_and_a_stale_one_is_taken_over(gcs
 
 def test_a_live_holders_heartbeat_keeps_its_lock(gcs):
   directory = gcs.make_bucket('heartbeat') + '/run/vae'
-  with reliability.phase_lock(directory, stale_seconds=2) as held:
+  with lock_lib.phase_lock(directory, stale_seconds=2) as held:
     time.sleep(3)  # longer than stale_seconds: only the heartbeat keeps it fresh
     with pytest.raises(WorkdirError, match='another training process'):
-      reliability.phase_lock(directory, stale_seconds=2).__enter__()
+      lock_lib.phase_lock(directory, stale_seconds=2).__enter__()
     assert not held.lost
 
 
@@ -104,7 +105,7 @@ def test_a_dataset_is_read_from_a_bucket_as_from_a_local_data_dir(gcs, tmp_path)
   local = tmp_path / 'tfds'
   _prepare(local, 64)
   bucket_dir = gcs.make_bucket('data') + '/tfds'
-  workdir_lib.copy_tree(local, bucket_dir)
+  files_lib.copy_tree(local, bucket_dir)
   config = tiny.get_config().data
   config.data_dir, config.cache_dir = str(local), ''
   want = data_lib.labeled_arrays(config, 'test')
@@ -117,8 +118,8 @@ def test_a_dataset_is_read_from_a_bucket_as_from_a_local_data_dir(gcs, tmp_path)
   # Prepared anew in the bucket (here with 32 images a split): the next run copies it anew.
   again = tmp_path / 'again'
   _prepare(again, 32)
-  workdir_lib.remove_tree(bucket_dir)
-  workdir_lib.copy_tree(again, bucket_dir)
+  files_lib.remove_tree(bucket_dir)
+  files_lib.copy_tree(again, bucket_dir)
   assert len(data_lib.labeled_arrays(config, 'test')[0]) == 32
   config.data_dir = 'gs://data/elsewhere'
   with pytest.raises(data_lib.DataError, match="no prepared 'fashion_mnist' in gs://data/elsewhere"):
@@ -131,7 +132,7 @@ def test_per_process_files_copy_and_read_only_each_processs_share_of_the_trainin
   local = tmp_path / 'tfds'
   _prepare(local, 64, num_shards=4)
   bucket_dir = gcs.make_bucket('shares') + '/tfds'
-  workdir_lib.copy_tree(local, bucket_dir)
+  files_lib.copy_tree(local, bucket_dir)
   config = tiny.get_config().data
   config.data_dir, config.train_split, config.per_process_files = bucket_dir, 'train', True
   everything = data_lib.labeled_arrays(_local(config, local), 'train')[0]
@@ -183,8 +184,8 @@ def test_an_unreachable_endpoint_is_one_line_within_seconds(monkeypatch, tmp_pat
     port = probe.getsockname()[1]
   monkeypatch.setenv('STORAGE_EMULATOR_HOST', f'http://127.0.0.1:{port}')
   started = time.monotonic()
-  with pytest.raises(reliability.WorkdirError) as e:
-    reliability.check_writable('gs://nowhere/run')
+  with pytest.raises(WorkdirError) as e:
+    files_lib.check_writable('gs://nowhere/run')
   assert time.monotonic() - started < 10
   assert str(e.value).startswith(f'cannot reach the storage endpoint http://127.0.0.1:{port} of '
                                  'bucket gs://nowhere (')
@@ -192,8 +193,8 @@ def test_an_unreachable_endpoint_is_one_line_within_seconds(monkeypatch, tmp_pat
 
 _KILLED_WRITER = '''
 import os, signal, sys
-from vaeglow_jax import environment
-from vaeglow_jax import metric_writer as writer_lib
+from vaeglow_jax.runtime import environment
+from vaeglow_jax.io import metric_writer as writer_lib
 environment.configure()
 writer = writer_lib.create_writer(sys.argv[1], just_logging=False)
 writer.write_scalars(1, {"loss": 1.0})
@@ -211,13 +212,13 @@ def test_events_on_a_bucket_upload_only_what_is_new_and_a_killed_runs_events_are
   import tempfile
   from tests.helpers import ROOT
   from vaeglow_jax.evaluation import figures
-  from vaeglow_jax import metric_writer as writer_lib
+  from vaeglow_jax.io import metric_writer as writer_lib
   temp = tmp_path / 'tmp'
   temp.mkdir()
   monkeypatch.setattr(tempfile, 'tempdir', str(temp))
   uploads = []
-  write = workdir_lib.write_bytes_atomic
-  monkeypatch.setattr(workdir_lib, 'write_bytes_atomic',
+  write = files_lib.write_bytes_atomic
+  monkeypatch.setattr(files_lib, 'write_bytes_atomic',
                       lambda path, data: (uploads.append(os.path.basename(path)) if str(path).startswith(remote) else None,
                                           write(path, data)))
   remote = gcs.make_bucket('events') + '/run/vae'
@@ -254,16 +255,16 @@ def test_a_recipe_forks_a_run_on_a_bucket_and_copies_its_results_out(gcs, tmp_pa
   from experiments import stages
   bucket = gcs.make_bucket('recipes')
   source, fork_dir = f'{bucket}/budget/run', f'{bucket}/budget16/run'
-  workdir_lib.write_bytes_atomic(f'{source}/glow/checkpoints/2000/state', b'weights')
-  workdir_lib.write_json_atomic(f'{source}/glow/config.json', {'num_train_steps': 2000})
-  workdir_lib.write_json_atomic(f'{source}/eval/metrics.json', {'vae': {'bpd': 5.0},
+  files_lib.write_bytes_atomic(f'{source}/glow/checkpoints/2000/state', b'weights')
+  files_lib.write_json_atomic(f'{source}/glow/config.json', {'num_train_steps': 2000})
+  files_lib.write_json_atomic(f'{source}/eval/metrics.json', {'vae': {'bpd': 5.0},
                                                                 'glow': {'bpd': 4.9}})
-  workdir_lib.write_bytes_atomic(f'{source}/eval/glow/samples_T0.png', b'png')
+  files_lib.write_bytes_atomic(f'{source}/eval/glow/samples_T0.png', b'png')
   fork = stages.Stage('fork', fork_dir, fork_from=source, fork_drop=('glow',))
   assert stages.run([fork], runner=None, log=lambda *a: None) == 0 and stages.is_done(fork)
-  assert workdir_lib.read_bytes(f'{fork_dir}/glow/checkpoints/2000/state') == b'weights'
+  assert files_lib.read_bytes(f'{fork_dir}/glow/checkpoints/2000/state') == b'weights'
   assert workdir_lib.read_metrics(fork_dir) == {'vae': {'bpd': 5.0}}
-  assert not workdir_lib.exists(f'{fork_dir}/eval/glow')
+  assert not files_lib.exists(f'{fork_dir}/eval/glow')
   assert workdir_lib.read_metrics(source) == {'vae': {'bpd': 5.0}, 'glow': {'bpd': 4.9}}
   copy = stages.Stage('copy', source, copy_to=str(tmp_path / 'out'), copy_phases=('glow',),
                       copy_figures=('glow/*.png',), copy_layout='flat')

@@ -25,8 +25,9 @@ from tests.test_multihost import two_process_run  # noqa: F401  pylint: disable=
 from tests.test_reliability import straight_run  # noqa: F401  pylint: disable=unused-import
 from tests.xla_env import xla_flags
 from vaeglow_jax.training import feature_extractor as fe_training
-from vaeglow_jax import checkpoints
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import checkpoints
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.evaluation import calibration, evaluator, figures, report
 from vaeglow_jax.training import trainer
 
@@ -68,14 +69,14 @@ def test_both_phases_features_and_evaluation_on_a_bucket_equal_a_local_run(gcs, 
                          'eval.temperatures': (0.0, 0.5)}), runs[where], log=lambda *_: None)
              for where in runs}
   fe_local, fe_bucket = (checkpoints.restore_raw(checkpoints.checkpoint_manager(
-      workdir_lib.join(features[w], 'checkpoints'), 1)) for w in ('local', 'bucket'))
+      files_lib.join(features[w], 'checkpoints'), 1)) for w in ('local', 'bucket'))
   assert_trees_equal(fe_local, fe_bucket)
   for phase in ('vae', 'glow'):
     (step_a, a), (step_b, b) = (latest_state(runs[w], phase) for w in ('local', 'bucket'))
     assert step_a == step_b and step_a > 0
     assert_trees_equal(a, b)
   assert _comparable(metrics['bucket']) == _comparable(metrics['local'])
-  saved = workdir_lib.read_json(workdir_lib.metrics_path(runs['bucket']))
+  saved = files_lib.read_json(workdir_lib.metrics_path(runs['bucket']))
   assert _comparable(saved['glow']) == _comparable(metrics['local'])
   # The same files (the bucket has no folders, and no lock left behind) and the same events.
   assert _bucket_files(gcs, runs['bucket']) == [
@@ -84,13 +85,13 @@ def test_both_phases_features_and_evaluation_on_a_bucket_equal_a_local_run(gcs, 
     assert (figures.read_scalars(workdir_lib.phase_dir(runs['bucket'], phase))['train/loss'] ==
             figures.read_scalars(workdir_lib.phase_dir(runs['local'], phase))['train/loss'])
   for name in ('samples_T0.png', 'training_curves.png'):
-    assert workdir_lib.is_file(workdir_lib.join(runs['bucket'], 'eval', 'glow', name))
+    assert files_lib.is_file(files_lib.join(runs['bucket'], 'eval', 'glow', name))
   # The calibration of the bucket's feature space, written into the bucket.
   result = calibration.calibrate(_config(**{'eval.feature_extractor_dir': features['bucket']}),
                                  'gs://runs/calibration', log=lambda *_: None)
-  assert workdir_lib.read_json(f'gs://runs/calibration/{calibration.RESULT_FILE}') == json.loads(
+  assert files_lib.read_json(f'gs://runs/calibration/{calibration.RESULT_FILE}') == json.loads(
       json.dumps(result))
-  assert workdir_lib.is_file(f'gs://runs/calibration/{calibration.FIGURE_FILE}')
+  assert files_lib.is_file(f'gs://runs/calibration/{calibration.FIGURE_FILE}')
   # The result table from the bucket is the local one; samples from the last trained phase (glow,
   # found by its checkpoint times) into the bucket, by the command.
   rows = {w: report.load_rows([runs[w]]) for w in runs}
@@ -105,7 +106,7 @@ def test_both_phases_features_and_evaluation_on_a_bucket_equal_a_local_run(gcs, 
       for name in ('000000.png', '000001.png', '000002.png', 'samples.npz')]
   # The same images from Python, the run loaded from the bucket.
   import vaeglow_jax
-  saved = np.load(io.BytesIO(workdir_lib.read_bytes(f'{runs["bucket"]}/glow/samples_T0.5/samples.npz')))
+  saved = np.load(io.BytesIO(files_lib.read_bytes(f'{runs["bucket"]}/glow/samples_T0.5/samples.npz')))
   np.testing.assert_array_equal(vaeglow_jax.load(runs['bucket'], num_devices=1).sample(3), saved['x'])
 
 
@@ -201,7 +202,7 @@ def test_two_processes_sharing_only_a_bucket_train_stop_resume_and_evaluate(gcs,
 
   finish(launch_both('--config.phase=glow', '--config.eval.temperatures=(0.0,)',
                      entry='experiments.evaluate', tag='evaluate'))
-  metrics = workdir_lib.read_json(workdir_lib.metrics_path(run))
+  metrics = files_lib.read_json(workdir_lib.metrics_path(run))
   assert list(metrics) == ['glow'] and np.isfinite(metrics['glow']['test_bpd_iw'])
   assert [n for n in gcs.list(run) if 'metrics' in n] == [f'{run}/eval/metrics.json']
   # The event files' local copies (training.writer) were removed from each process's directory.

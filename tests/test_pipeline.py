@@ -448,13 +448,13 @@ def test_a_fork_whose_copy_is_damaged_is_refused_and_not_marked_done(tmp_path, m
   """The fork checks every copied checkpoint file against the CRCs saved with it."""
   import tensorflow_datasets as tfds
   from tests.helpers import train_config
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.io import files as files_lib
   from vaeglow_jax.training import trainer
   source = tmp_path / 'source'
   with tfds.testing.mock_data(num_examples=16):
     trainer.train_and_evaluate(train_config('vae', steps=2, checkpoint_every_steps=2,
                                             num_devices=1), str(source))
-  real_copy = workdir_lib.copy_tree
+  real_copy = files_lib.copy_tree
 
   def bad_transfer(src, dst, skip=()):
     names = real_copy(src, dst, skip)
@@ -464,12 +464,12 @@ def test_a_fork_whose_copy_is_damaged_is_refused_and_not_marked_done(tmp_path, m
       f.write(b'\0\0\0')
     return names
 
-  monkeypatch.setattr(workdir_lib, 'copy_tree', bad_transfer)
+  monkeypatch.setattr(files_lib, 'copy_tree', bad_transfer)
   fork = stages.Stage('fork', str(tmp_path / 'copy'), label='fork', fork_from=str(source))
   with pytest.raises(stages.StageError, match=r'copy of .*vae/checkpoints has damaged '
                      r'checkpoint\(s\) \[2\]'):
     stages.fork_run(fork)
   assert not stages.is_done(fork)
-  monkeypatch.setattr(workdir_lib, 'copy_tree', real_copy)  # a good transfer goes through
+  monkeypatch.setattr(files_lib, 'copy_tree', real_copy)  # a good transfer goes through
   stages.fork_run(fork)
   assert stages.is_done(fork)

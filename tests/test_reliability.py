@@ -17,10 +17,13 @@ import tensorflow_datasets as tfds
 from tests.helpers import (assert_trees_equal, latest_state, once_per_session,
                            poisoned_per_example, snapshot, train_config, wait_for_line)
 from tests.xla_env import xla_flags
-from vaeglow_jax import sharding
-from vaeglow_jax import checkpoints
+from vaeglow_jax.runtime import sharding
+from vaeglow_jax.io import checkpoints
 from vaeglow_jax.config import checks as config_checks
-from vaeglow_jax import phases, reliability
+from vaeglow_jax import phases
+from vaeglow_jax.errors import WorkdirError
+from vaeglow_jax.runtime import lock as lock_lib
+from vaeglow_jax.runtime import signals as signals_lib
 from vaeglow_jax.training import trainer
 from vaeglow_jax.training import train as train_lib
 from vaeglow_jax.data import DataError
@@ -44,14 +47,14 @@ def _cli(workdir, *args, wait=True, **kwargs):
 def test_unwritable_workdir(tmp_path):
   blocker = tmp_path / 'file'
   blocker.write_text('not a directory')
-  with pytest.raises(reliability.WorkdirError, match='is not a directory'):
+  with pytest.raises(WorkdirError, match='is not a directory'):
     trainer.train_and_evaluate(train_config(), str(blocker / 'run'))
   assert blocker.read_text() == 'not a directory'
 
 
 def test_workdir_under_proc_is_a_clear_error():
   # /proc passes the permission check as root, then refuses the mkdir.
-  with pytest.raises(reliability.WorkdirError, match='cannot be created|not writable'):
+  with pytest.raises(WorkdirError, match='cannot be created|not writable'):
     trainer.train_and_evaluate(train_config(), '/proc/vaeglow_no_such_dir/run')
 
 
@@ -130,23 +133,23 @@ def test_a_damaged_only_checkpoint_stops_phase2_and_the_rerun_with_one_line_each
 # Locks ------------------------------------------------------------------------------
 
 def test_second_process_on_same_phase_refuses(tmp_path):
-  with reliability.phase_lock(str(tmp_path / 'vae')):
+  with lock_lib.phase_lock(str(tmp_path / 'vae')):
     with tfds.testing.mock_data(num_examples=16):
-      with pytest.raises(reliability.WorkdirError, match=f'another training process \\(pid {os.getpid()}\\)'):
+      with pytest.raises(WorkdirError, match=f'another training process \\(pid {os.getpid()}\\)'):
         trainer.train_and_evaluate(train_config('vae', steps=2), str(tmp_path))
 
 
 def test_dead_process_leaves_no_stuck_lock(tmp_path):
-  code = ('import sys, time; from vaeglow_jax import reliability\n'
-          f'with reliability.phase_lock({str(tmp_path)!r}):\n  print("locked", flush=True); time.sleep(60)')
+  code = ('import sys, time; from vaeglow_jax.runtime import lock as lock_lib\n'
+          f'with lock_lib.phase_lock({str(tmp_path)!r}):\n  print("locked", flush=True); time.sleep(60)')
   proc = subprocess.Popen([sys.executable, '-c', code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
   assert proc.stdout.readline().strip() == 'locked'
-  with pytest.raises(reliability.WorkdirError):
-    with reliability.phase_lock(str(tmp_path)):
+  with pytest.raises(WorkdirError):
+    with lock_lib.phase_lock(str(tmp_path)):
       pass
   proc.kill()
   proc.wait()
-  with reliability.phase_lock(str(tmp_path)):  # acquired: the lock died with its process
+  with lock_lib.phase_lock(str(tmp_path)):  # acquired: the lock died with its process
     pass
 
 
@@ -209,14 +212,14 @@ def _in_main_thread():
 def test_a_first_ctrl_c_asks_for_a_checkpoint_and_a_second_stops_at_once():
   _in_main_thread()
   before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-  with reliability.StopSignal() as stop:
+  with signals_lib.StopSignal() as stop:
     assert not stop.reached(1) and not stop.received
     os.kill(os.getpid(), signal.SIGINT)
     assert stop.reached(2) and stop.describe() == 'Ctrl-C'
     with pytest.raises(KeyboardInterrupt):
       os.kill(os.getpid(), signal.SIGINT)
   assert {s: signal.getsignal(s) for s in before} == before
-  with reliability.StopSignal() as stop:
+  with signals_lib.StopSignal() as stop:
     os.kill(os.getpid(), signal.SIGTERM)
     assert stop.reached(1) and stop.describe() == 'SIGTERM'
     os.kill(os.getpid(), signal.SIGINT)  # after a SIGTERM, a Ctrl-C is the first one: no raise
@@ -231,12 +234,12 @@ def test_with_several_processes_ctrl_c_becomes_sigterm_for_jaxs_preemption_notif
   previous = signal.signal(signal.SIGTERM, lambda *_: got.append('SIGTERM'))
   sync = type('Sync', (), {'reached': lambda self, step: step >= 5})()
   try:
-    with reliability.StopSignal(sync) as stop:
+    with signals_lib.StopSignal(sync) as stop:
       assert signal.getsignal(signal.SIGTERM) is not stop._handle
       os.kill(os.getpid(), signal.SIGINT)
       assert got == ['SIGTERM'] and stop.describe() == 'Ctrl-C'
       assert not stop.reached(4) and stop.reached(5)
-    with reliability.StopSignal(sync) as stop:  # stopped by another process's notice
+    with signals_lib.StopSignal(sync) as stop:  # stopped by another process's notice
       assert stop.reached(5) and stop.describe() == 'SIGTERM'
   finally:
     signal.signal(signal.SIGTERM, previous)

@@ -81,7 +81,7 @@ def test_the_factorial_budget_table1_and_mechanism_tables_are_what_the_commands_
   runs' metrics (the functions behind experiments.report and experiments.glow_mechanism, in
   this process)."""
   from experiments import factorial as factorial_study, glow_criterion, mechanism as mechanism_study, table1
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.io import files as files_lib
   monkeypatch.chdir(ROOT)  # the tables name their folders as results.sh gives them
   results = os.path.join('results', 'fashion_mnist')
   factorial, budget, budget16, t1 = (os.path.join(results, name)
@@ -93,7 +93,7 @@ def test_the_factorial_budget_table1_and_mechanism_tables_are_what_the_commands_
 
   def mechanism(folders):
     return mechanism_study.markdown([mechanism_study.row_from_metrics(
-        f, workdir_lib.read_json(os.path.join(f, 'metrics.json'))) for f in folders])
+        f, files_lib.read_json(os.path.join(f, 'metrics.json'))) for f in folders])
 
   tables = {os.path.join(factorial, 'table.md'): lambda: factorial_study.report(factorial),
             os.path.join(factorial, 'table_seeds0-2.md'): lambda: factorial_study.report(factorial, {0, 1, 2}),

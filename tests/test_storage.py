@@ -1,4 +1,4 @@
-"""vaeglow_jax.storage: every object-store client is built from one set of settings (endpoint,
+"""vaeglow_jax.io.storage: every object-store client is built from one set of settings (endpoint,
 project, credentials), read from the environment in one place."""
 
 import fsspec
@@ -6,8 +6,8 @@ import gcsfs
 import pytest
 from google.auth import credentials as google_credentials
 
-from vaeglow_jax import environment
-from vaeglow_jax import storage
+from vaeglow_jax.runtime import environment
+from vaeglow_jax.io import storage
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@
 Layers, imports only downward:
 - `models` (and `flows` beside it): the Linen modules and pure losses. Needs only jax, flax,
   optax and numpy; `import vaeglow_jax` loads nothing else.
-- shared: `phases` (the phase table), `workdir` (every path and file of a work directory, local
-  or gs://), `checkpoints`, `images`, `sharding`, `distributed`, `data`, `config` (the schema, checks and history),
-  `reliability`, `errors`.
+- `phases`: the phase table. `config`: the schema, checks and history.
+- shared: `io` (files at any path, the work directory's layout, checkpoints, storage, metric
+  writers), `runtime` (process set-up, several processes, the mesh, the lock, signals,
+  failures), `data`, `images`, `timing`, `errors`.
 - `training` (train step, loop, trainer) and `evaluation` (bounds, sampling, scores, figures,
   calibration, reports, metrics/); evaluation imports nothing from training. Both use
   TensorFlow datasets, clu and Orbax, and are imported by name.
@@ -41,10 +42,10 @@ def load(workdir: str, phase: str | None = None, prior_phase: str = '', num_devi
 def enable_compilation_cache() -> str | None:
   """Turns on JAX's persistent compilation cache where the commands keep it, so that a second
   program (or a second `load`) on this machine loads its compiled programs instead of compiling
-  them: vaeglow_jax.environment.configure_compilation_cache (VAEGLOW_COMPILATION_CACHE moves or
+  them: vaeglow_jax.runtime.environment.configure_compilation_cache (VAEGLOW_COMPILATION_CACHE moves or
   disables it). A process setting, so the library never makes it on import. -> the folder or
   None."""
-  from vaeglow_jax import environment
+  from vaeglow_jax.runtime import environment
   return environment.configure_compilation_cache()
 
 

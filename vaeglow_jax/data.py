@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from vaeglow_jax.errors import UserError
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 
 FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist'
 
@@ -104,13 +104,13 @@ def local_data_dir(data_config) -> str | None:
   changed (so no emulator could stand in for the bucket in tests); the copy goes through the
   work-directory module's client instead."""
   data_dir = data_config.get('data_dir') or None
-  if data_dir is None or workdir_lib.is_local(data_dir):
+  if data_dir is None or files_lib.is_local(data_dir):
     return data_dir
   name = get_spec(data_config.name).tfds_name
-  source = workdir_lib.join(data_dir, name)
+  source = files_lib.join(data_dir, name)
   try:
     keep = _own_files_only(data_config, source) if _per_process(data_config) else None
-    return workdir_lib.dirname(workdir_lib.cached_copy(source, data_config.get('cache_dir') or None,
+    return files_lib.dirname(files_lib.cached_copy(source, data_config.get('cache_dir') or None,
                                                        keep=keep))
   except FileNotFoundError:
     raise DataError(f'no prepared {name!r} in {data_dir} ({source} is missing); prepare it on one '
@@ -132,17 +132,17 @@ def _own_files_only(data_config, source: str):
   """keep(relative path) for workdir.cached_copy: False for the training split's record files
   outside this process's share, read from the bucket's dataset_info.json."""
   import tensorflow_datasets as tfds
-  versions = [v for v in workdir_lib.list_dir(source)
-              if workdir_lib.is_file(workdir_lib.join(source, v, 'dataset_info.json'))]
+  versions = [v for v in files_lib.list_dir(source)
+              if files_lib.is_file(files_lib.join(source, v, 'dataset_info.json'))]
   if not versions:
     raise FileNotFoundError(source)
-  info_dir = workdir_lib.join(source, max(versions, key=tfds.core.Version))
+  info_dir = files_lib.join(source, max(versions, key=tfds.core.Version))
   builder = tfds.builder_from_directory(info_dir)
-  own = {workdir_lib.basename(str(f.filename))
+  own = {files_lib.basename(str(f.filename))
          for f in builder.info.splits[_share(_split_name(data_config, 'train'))].file_instructions}
   train_files = f'{builder.name}-{_split_name(data_config, "train").split("[")[0]}.'
-  return lambda relative: (train_files not in workdir_lib.basename(relative) or
-                           workdir_lib.basename(relative) in own)
+  return lambda relative: (train_files not in files_lib.basename(relative) or
+                           files_lib.basename(relative) in own)
 
 
 def _builder(data_config):
@@ -153,7 +153,7 @@ def _builder(data_config):
   if builder.is_prepared():
     return builder
   manual_dir = spec.manual_dir
-  if manual_dir and workdir_lib.is_dir(manual_dir):
+  if manual_dir and files_lib.is_dir(manual_dir):
     # Debian recompressed the original files, so TFDS's registered checksums differ.
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=manual_dir, register_checksums=True))

@@ -26,7 +26,7 @@ import posixpath
 
 import numpy as np
 
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.errors import UserError
 
 SUFFIXES = ('.png', '.jpg', '.jpeg')
@@ -97,9 +97,9 @@ def _images_under(root: str) -> tuple[list[str], list[str]]:
   found, others = [], []
 
   def walk(directory: str, relative: str) -> None:
-    for name in workdir_lib.list_dir(directory):
-      path, rel = workdir_lib.join(directory, name), f'{relative}{name}'
-      if workdir_lib.is_dir(path):
+    for name in files_lib.list_dir(directory):
+      path, rel = files_lib.join(directory, name), f'{relative}{name}'
+      if files_lib.is_dir(path):
         walk(path, rel + '/')
       elif name.lower().endswith(SUFFIXES):
         found.append(rel)
@@ -118,12 +118,12 @@ def scan(folder: str, resize: int = 0, cache_dir: str = '') -> Folder:
     raise ImageFolderError('data.name=image_folder needs --config.data.folder=PATH (a folder of '
                            'PNG or JPEG images, optionally in class subfolders).')
   root = folder
-  if not workdir_lib.is_local(folder):
+  if not files_lib.is_local(folder):
     try:
-      root = workdir_lib.cached_copy(folder, cache_dir or None)
+      root = files_lib.cached_copy(folder, cache_dir or None)
     except FileNotFoundError:
       raise ImageFolderError(f'data.folder {folder} is not a folder.') from None
-  elif not workdir_lib.is_dir(folder):
+  elif not files_lib.is_dir(folder):
     raise ImageFolderError(f'data.folder {folder} is not a folder; give the folder of your images.')
   relative, skipped = _images_under(root)
   if not relative:
@@ -136,7 +136,7 @@ def scan(folder: str, resize: int = 0, cache_dir: str = '') -> Folder:
   sizes, grayscale, modes = set(), True, {}
   for r in relative:
     try:
-      with Image.open(io.BytesIO(workdir_lib.read_bytes(workdir_lib.join(root, r)))) as image:
+      with Image.open(io.BytesIO(files_lib.read_bytes(files_lib.join(root, r)))) as image:
         image.verify()
         sizes.add(image.size)
         grayscale &= image.mode in _GRAY_MODES and image.mode != 'LA'
@@ -144,7 +144,7 @@ def scan(folder: str, resize: int = 0, cache_dir: str = '') -> Folder:
         mode = 'PA' if alpha else image.mode
         modes[mode] = modes.get(mode, 0) + 1
     except Exception as e:  # noqa: BLE001 - any decoding failure is the file's
-      raise ImageFolderError(f'cannot read {workdir_lib.join(folder, r)} as an image '
+      raise ImageFolderError(f'cannot read {files_lib.join(folder, r)} as an image '
                              f'({type(e).__name__}: {e}); fix or remove it.') from None
   if not resize and len(sizes) > 1:
     shown = ', '.join(f'{w}x{h}' for w, h in sorted(sizes)[:3])
@@ -152,7 +152,7 @@ def scan(folder: str, resize: int = 0, cache_dir: str = '') -> Folder:
                            '--config.data.resize=N to center-crop and resize them all to NxN.')
   width, height = next(iter(sizes)) if not resize else (resize, resize)
   labels = (tuple(class_names.index(r.split('/')[0]) for r in relative) if class_names else None)
-  return Folder(root=root, paths=tuple(workdir_lib.join(root, r) for r in relative),
+  return Folder(root=root, paths=tuple(files_lib.join(root, r) for r in relative),
                 splits=tuple(split_of(r) for r in relative), labels=labels,
                 class_names=class_names, image_shape=(height, width, 1 if grayscale else 3),
                 crop=bool(resize), modes=tuple(sorted(modes.items())), skipped=tuple(skipped))

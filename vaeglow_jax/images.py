@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -33,8 +33,8 @@ def grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
 
 def save_grid(path: str, images: np.ndarray, columns: int | None = None) -> str:
   """Writes (N, H, W, C) floats in [0, 1] as one PNG grid; returns the file's name."""
-  workdir_lib.write_png(path, grid(images, columns))
-  return workdir_lib.basename(path)
+  files_lib.write_png(path, grid(images, columns))
+  return files_lib.basename(path)
 
 
 def write_folder(out_dir: str, images: np.ndarray) -> list[str]:
@@ -44,6 +44,6 @@ def write_folder(out_dir: str, images: np.ndarray) -> list[str]:
   names = []
   for i, image in enumerate(images):
     names.append(f'{i:0{width}d}.png')
-    workdir_lib.write_png(workdir_lib.join(out_dir, names[-1]), image)
-  workdir_lib.write_npz_atomic(workdir_lib.join(out_dir, 'samples.npz'), {'x': images})
+    files_lib.write_png(files_lib.join(out_dir, names[-1]), image)
+  files_lib.write_npz_atomic(files_lib.join(out_dir, 'samples.npz'), {'x': images})
   return names

@@ -12,7 +12,8 @@ import time
 import jax
 import numpy as np
 
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 
 
 def progress(done: int, total: int, elapsed_seconds: float, unit: str) -> str:
@@ -28,7 +29,7 @@ def progress(done: int, total: int, elapsed_seconds: float, unit: str) -> str:
 
 def read(workdir: str, phase: str) -> dict | None:
   """WORKDIR/<phase>/timing.json, or None if the phase has none."""
-  return workdir_lib.read_json(workdir_lib.timing_path(workdir, phase))
+  return files_lib.read_json(workdir_lib.timing_path(workdir, phase))
 
 
 class StepTimer:
@@ -46,7 +47,7 @@ class StepTimer:
     self.info = {'steps_per_epoch': steps_per_epoch, 'batch_size': batch_size,
                  'num_devices': num_devices, 'device_kind': jax.devices()[0].device_kind}
     self.previous_wall, self.step_seconds, self.steps_timed = 0.0, [], 0
-    saved = workdir_lib.read_json(path)
+    saved = files_lib.read_json(path)
     if saved is not None:
       self.previous_wall = float(saved.get('wall_seconds', 0.0))
       self.step_seconds = list(saved.get('step_seconds', []))
@@ -70,4 +71,4 @@ class StepTimer:
             'step_seconds': self.step_seconds[-2000:]}
 
   def write(self) -> None:
-    workdir_lib.write_json_atomic(self.path, self.summary(), indent=None)
+    files_lib.write_json_atomic(self.path, self.summary(), indent=None)

@@ -8,7 +8,7 @@ import pytest
 from flax import traverse_util
 
 from vaeglow_jax.presets import fashion_mnist, from_workdir
-from vaeglow_jax import workdir
+from vaeglow_jax.io import workdir
 from vaeglow_jax.config import history
 from vaeglow_jax.errors import WorkdirError
 

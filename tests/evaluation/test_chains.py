@@ -153,7 +153,7 @@ def test_a_maf_prior_trains_post_hoc_with_early_stopping_and_serves_chains_and_l
   vae_with_maf = _evaluate(workdir, 'vae', 'prior')
   np.testing.assert_allclose(vae_with_maf['test_bpd_iw'], prior_alone['test_bpd_iw'], rtol=1e-6)
   # Each part of the chain is named by its step and the digest of its saved fingerprints.
-  from vaeglow_jax import checkpoints
+  from vaeglow_jax.io import checkpoints
   prior_dir = os.path.join(workdir, 'prior', 'checkpoints')
   assert vae_with_maf['prior_checkpoint_fingerprint'] == prior_alone['checkpoint_fingerprint'] == (
       checkpoints.digest(prior_dir, vae_with_maf['prior_checkpoint_step']))

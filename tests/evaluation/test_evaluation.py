@@ -28,7 +28,7 @@ from vaeglow_jax.evaluation import scoring
 from vaeglow_jax.models import losses
 from vaeglow_jax.evaluation import report
 from vaeglow_jax.evaluation.metrics import feature_extractor, inception
-from vaeglow_jax.reliability import WorkdirError
+from vaeglow_jax.errors import WorkdirError
 
 from tests.helpers import ROOT  # noqa: E402
 
@@ -229,13 +229,13 @@ def _check_glow_layer_measures_and_exported_samples(metrics, workdir, fe_dir):
 
 @pytest.mark.slow
 def test_evaluate_says_when_the_phase_is_still_training_and_which_step_it_evaluates(trained):
-  from vaeglow_jax import reliability
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.runtime import lock as lock_lib
+  from vaeglow_jax.io import workdir as workdir_lib
   workdir, fe_dir = trained
   config = _config('glow', num_devices=1, **{'eval.feature_extractor_dir': fe_dir,
                                               'eval.num_fid_samples': 16, 'eval.max_test_examples': 16})
   lines = []
-  with reliability.phase_lock(workdir_lib.phase_dir(workdir, 'glow')):  # as a training run holds it
+  with lock_lib.phase_lock(workdir_lib.phase_dir(workdir, 'glow')):  # as a training run holds it
     metrics = evaluation.evaluate(config, workdir, log=lines.append)
   note = [line for line in lines if line.startswith('note: ')]
   assert note == [f"note: phase 'glow' is still being trained (pid {os.getpid()}); this evaluates "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.configs import tiny
-from vaeglow_jax import sharding
+from vaeglow_jax.runtime import sharding
 from vaeglow_jax import phases
 from vaeglow_jax.models import losses
 from vaeglow_jax.training import train as train_lib

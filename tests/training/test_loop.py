@@ -7,7 +7,7 @@ import numpy as np
 import optax
 import pytest
 
-from vaeglow_jax import sharding
+from vaeglow_jax.runtime import sharding
 from vaeglow_jax.training import loop as loop_lib
 from vaeglow_jax.training import train as train_lib
 

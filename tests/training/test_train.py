@@ -11,8 +11,8 @@ import tensorflow_datasets as tfds
 
 from tests.helpers import assert_trees_equal, latest_state, train_config
 from vaeglow_jax.config import history as config_history
-from vaeglow_jax import sharding
-from vaeglow_jax import checkpoints
+from vaeglow_jax.runtime import sharding
+from vaeglow_jax.io import checkpoints
 from vaeglow_jax import phases
 from vaeglow_jax.evaluation import evaluator as evaluation
 from vaeglow_jax.evaluation import report

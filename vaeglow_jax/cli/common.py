@@ -250,7 +250,7 @@ def run(main, user_errors: tuple[type[BaseException], ...] | None = None):
     raise TypeError(f'user_errors must be library error classes, not built-ins: {builtin}')
 
   def wrapped(argv):
-    from vaeglow_jax import environment
+    from vaeglow_jax.runtime import environment
     environment.configure(quiet_tensorflow=not _USER_TF_LOG_LEVEL)
     environment.configure_compilation_cache()  # a rerun loads its programs instead of compiling
     if 'workdir' in flags.FLAGS and flags.FLAGS['workdir'].present and not flags.FLAGS.workdir:

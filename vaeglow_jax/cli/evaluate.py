@@ -70,7 +70,9 @@ def _sigterm_raises():
 
 def main(argv):
   del argv
-  from vaeglow_jax import distributed, workdir
+  from vaeglow_jax.runtime import distributed
+  from vaeglow_jax.io import files as files_lib
+  from vaeglow_jax.io import workdir
   from vaeglow_jax.evaluation import evaluator as evaluation
   from vaeglow_jax.evaluation import loading
   # The launch settings (multihost, distributed.*), never read from config.json.
@@ -79,20 +81,20 @@ def main(argv):
   # (a refused override, a work directory it cannot see) ends every process with its line.
   distributed.initialize(launch)
   config = distributed.check_together('vaeglow_eval_config', lambda: evaluation_config(launch))
-  eval_root = workdir.dirname(workdir.metrics_path(flags.FLAGS.workdir))
+  eval_root = files_lib.dirname(workdir.metrics_path(flags.FLAGS.workdir))
   with tempfile.TemporaryDirectory(prefix='vaeglow_eval_') as kept:
     # A copy of eval/ as it was: an evaluation stopped midway rewrites some of its files.
-    existed = distributed.is_primary() and workdir.is_dir(eval_root)
+    existed = distributed.is_primary() and files_lib.is_dir(eval_root)
     if existed:
-      workdir.copy_tree(eval_root, kept)
+      files_lib.copy_tree(eval_root, kept)
     try:
       with _sigterm_raises():
         metrics = evaluation.evaluate(config, flags.FLAGS.workdir)
     except _Terminated:
       if distributed.is_primary():
-        workdir.remove_tree(eval_root)
+        files_lib.remove_tree(eval_root)
         if existed:
-          workdir.copy_tree(kept, eval_root)
+          files_lib.copy_tree(kept, eval_root)
       cli.fail('stopped by SIGTERM during the evaluation; the work directory is as it was (what '
                'the evaluation had written is undone): rerun the same command to evaluate.',
                cli.EXIT_PREEMPTED)

@@ -61,12 +61,12 @@ def sample_config(launch):
 def _check_writable(out: str) -> None:
   """A SampleError unless a folder can be made in `out` (made and removed again: a probe, since
   permission bits do not bind every user); leaves `out` as it was."""
-  from vaeglow_jax import workdir as workdir_lib
-  existed = workdir_lib.exists(out)
-  probe = workdir_lib.join(out, '.vaeglow_write_probe')
+  from vaeglow_jax.io import files as files_lib
+  existed = files_lib.exists(out)
+  probe = files_lib.join(out, '.vaeglow_write_probe')
   try:
-    workdir_lib.make_dirs(probe)
-    workdir_lib.remove_tree(probe if existed else out)
+    files_lib.make_dirs(probe)
+    files_lib.remove_tree(probe if existed else out)
   except OSError as e:
     raise SampleError(f'cannot write into {out} ({e.strerror or e}); pass a writable --out, or '
                       'make that folder writable.') from None
@@ -75,12 +75,14 @@ def _check_writable(out: str) -> None:
 def main(argv):
   del argv
   import jax
-  from vaeglow_jax import distributed, phases, sharding
+  from vaeglow_jax import phases
+  from vaeglow_jax.runtime import distributed
+  from vaeglow_jax.io import files as files_lib
+  from vaeglow_jax.runtime import sharding
   from vaeglow_jax.config import checks as config_checks
   from vaeglow_jax.evaluation import loading
   from vaeglow_jax.evaluation import sampling
   from vaeglow_jax import images as images_lib
-  from vaeglow_jax import workdir as workdir_lib
   launch = cli.config(_FLAGS['config'])
   distributed.initialize(launch)
 
@@ -98,11 +100,11 @@ def main(argv):
     sharding.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
     loading.checkpoints_dir_of(config, flags.FLAGS.workdir)
     loading.check_prior_phase(config, flags.FLAGS.workdir)
-    out = flags.FLAGS.out or workdir_lib.join(flags.FLAGS.workdir, loading.result_name(config),
+    out = flags.FLAGS.out or files_lib.join(flags.FLAGS.workdir, loading.result_name(config),
                                               f'samples_T{temperature:g}')
-    if workdir_lib.exists(out) and not workdir_lib.is_dir(out):
+    if files_lib.exists(out) and not files_lib.is_dir(out):
       raise SampleError(f'--out {out} is a file, not a folder; pass a folder path for the images.')
-    if workdir_lib.list_dir(out):
+    if files_lib.list_dir(out):
       raise SampleError(f'{out} already holds files; pass another --out, or move them away.')
     _check_writable(out)
     return config, float(temperature), image_shape, mesh, out

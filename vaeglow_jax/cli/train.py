@@ -31,10 +31,11 @@ def _define_flags() -> None:
 
 def main(argv):
   del argv
-  from vaeglow_jax import distributed
+  from vaeglow_jax.runtime import distributed
+  from vaeglow_jax.runtime import environment
   from vaeglow_jax.training import trainer
   config = cli.config(_FLAGS['config'])
-  distributed.use_cpu_cores(config)  # before the backends start
+  environment.use_cpu_cores(config)  # before the backends start
   distributed.initialize(config)  # entry points start the runtime; the library never does
   try:
     trainer.train_and_evaluate(config, flags.FLAGS.workdir)

@@ -29,7 +29,7 @@ def _define_flags() -> None:
 
 def main(argv):
   del argv
-  from vaeglow_jax import distributed
+  from vaeglow_jax.runtime import distributed
   from vaeglow_jax.training import feature_extractor
   config = cli.config(_FLAGS['config'])
   distributed.initialize(config)  # entry points start the runtime; the library never does

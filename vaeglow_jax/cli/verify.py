@@ -25,10 +25,10 @@ def _define_flags() -> None:
 
 def main(argv):
   del argv
-  from vaeglow_jax import checkpoints
-  from vaeglow_jax import workdir as workdir_lib
+  from vaeglow_jax.io import checkpoints
+  from vaeglow_jax.io import files as files_lib
   workdir = cli.expand_home(flags.FLAGS.workdir)
-  if not workdir_lib.is_dir(workdir):
+  if not files_lib.is_dir(workdir):
     cli.fail(f'--workdir={workdir} is not a folder; give a work directory of vaeglow-train.')
   folders = checkpoints.checkpoint_dirs(workdir)
   if not folders:
@@ -38,7 +38,7 @@ def main(argv):
   for folder in folders:
     for step, status, detail in checkpoints.verify_directory(folder):
       damaged += status == 'damaged'
-      print(f'{workdir_lib.join(folder, str(step))}: {status}' + (f' ({detail})' if detail else ''),
+      print(f'{files_lib.join(folder, str(step))}: {status}' + (f' ({detail})' if detail else ''),
             flush=True)
   if damaged:
     print(f'{damaged} damaged checkpoint(s): restore them from a copy; a training rerun moves '

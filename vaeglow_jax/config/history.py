@@ -6,7 +6,7 @@ from __future__ import annotations
 import ml_collections
 from flax import traverse_util
 
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.config import schema
 from vaeglow_jax.errors import WorkdirError
 

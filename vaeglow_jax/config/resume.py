@@ -8,7 +8,8 @@ import json
 from flax import traverse_util
 
 from vaeglow_jax import phases
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.config.checks import ConfigError
 
 
@@ -58,7 +59,7 @@ def check_resume_config(config, workdir: str) -> None:
   DIR/<phase>/config.json, checked before Orbax reads anything."""
   if not workdir_lib.has_checkpoint(workdir_lib.checkpoints_dir(workdir, config.phase)):
     return
-  if not workdir_lib.is_file(workdir_lib.config_path(workdir, config.phase)):
+  if not files_lib.is_file(workdir_lib.config_path(workdir, config.phase)):
     return
   spec = phases.get_spec(config.phase)
   differences = config_differences(config, workdir_lib.saved_config(workdir, config.phase),
@@ -86,7 +87,7 @@ def check_stage1_config(config, workdir: str) -> None:
   those phase 1 was trained with (its config.json)."""
   spec = phases.get_spec(config.phase)
   stage1 = config.stage1_workdir or workdir
-  if not spec.stage1 or not workdir_lib.is_file(workdir_lib.config_path(stage1, spec.stage1)):
+  if not spec.stage1 or not files_lib.is_file(workdir_lib.config_path(stage1, spec.stage1)):
     return
   path = workdir_lib.config_path(stage1, spec.stage1)
   differences = config_differences(config, workdir_lib.saved_config(stage1, spec.stage1),

@@ -61,7 +61,7 @@ def defaults() -> ml_collections.ConfigDict:
   # that divide batch_size; 1: JAX's single CPU device). A single process only, unless set > 0;
   # XLA_FLAGS' xla_force_host_platform_device_count wins. No effect on GPU/TPU devices.
   c.cpu_devices = 0
-  # A gs:// work directory's lock (reliability.ObjectLock): a run killed without releasing it
+  # A gs:// work directory's lock (runtime.lock.ObjectLock): a run killed without releasing it
   # blocks reruns for this long after its last heartbeat (local work directories use flock).
   c.lock_stale_seconds = 120.0
 

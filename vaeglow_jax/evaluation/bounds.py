@@ -12,7 +12,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import phases
-from vaeglow_jax import sharding
+from vaeglow_jax.runtime import sharding
 from vaeglow_jax import timing as timing_lib
 from vaeglow_jax.evaluation.metrics import keys
 from vaeglow_jax.models import losses

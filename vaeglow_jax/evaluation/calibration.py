@@ -30,8 +30,7 @@ from vaeglow_jax.errors import UserError
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import images as images_lib
 from vaeglow_jax.evaluation import scoring
-from vaeglow_jax import reliability
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.evaluation.metrics import scores as scores_lib
 
 RESULT_FILE = 'fid_calibration.json'
@@ -93,7 +92,7 @@ def calibrate(config, workdir: str, log=print) -> dict:
     raise CalibrationError('no feature space to calibrate: pass --config.eval.feature_extractor_dir=DIR '
                            '(train one with vaeglow-features) and/or '
                            '--config.eval.inception_weights=PATH.')
-  reliability.check_writable(workdir)
+  files_lib.check_writable(workdir)
   start = time.time()
   train_x, train_y = data_lib.labeled_arrays(config.data, 'train')
   test_x, _ = data_lib.labeled_arrays(config.data, 'test', c.num_images)
@@ -204,8 +203,8 @@ def markdown_table(result: dict, space: str) -> str:
 
 
 def _write(workdir: str, result: dict) -> None:
-  workdir_lib.write_json_atomic(workdir_lib.join(workdir, RESULT_FILE), result, indent=2)
-  figure(result, workdir_lib.join(workdir, FIGURE_FILE))
+  files_lib.write_json_atomic(files_lib.join(workdir, RESULT_FILE), result, indent=2)
+  figure(result, files_lib.join(workdir, FIGURE_FILE))
 
 
 def figure(result: dict, path: str) -> str:
@@ -241,6 +240,6 @@ def figure(result: dict, path: str) -> str:
   fig.suptitle(f"{result['dataset']}: {result['num_images']} perturbed training images against "
                f"{result['num_reference_images']} test images")
   fig.tight_layout()
-  workdir_lib.write_figure(path, fig, dpi=90)
+  files_lib.write_figure(path, fig, dpi=90)
   plt.close(fig)
   return path

@@ -14,14 +14,15 @@ import time
 import jax
 import numpy as np
 
-from vaeglow_jax import checkpoints
-from vaeglow_jax import distributed
+from vaeglow_jax.io import checkpoints
+from vaeglow_jax.runtime import distributed
 from vaeglow_jax import images as images_lib
 from vaeglow_jax import phases
-from vaeglow_jax import reliability
-from vaeglow_jax import sharding
+from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.runtime import lock as lock_lib
+from vaeglow_jax.runtime import sharding
 from vaeglow_jax import timing as timing_lib
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.config import checks as config_checks
 from vaeglow_jax.evaluation import bounds
 from vaeglow_jax.evaluation import figures
@@ -119,7 +120,7 @@ def _checks_on_every_process(config, workdir: str):
     loading.check_config_matches(config, workdir)
     loading.checkpoints_dir_of(config, workdir)  # not the Orbax manager: a collective
     loading.check_prior_phase(config, workdir)
-    reliability.check_writable(workdir)
+    files_lib.check_writable(workdir)
     return image_shape, mesh
   return distributed.check_together(f'vaeglow_eval_{config.phase}_checks', checks,
                                     distributed.config_fingerprint(config))
@@ -129,7 +130,7 @@ def _note_training_in_progress(config, workdir: str, metrics: dict, log) -> None
   """Says so (one log line, and metrics['evaluated_while_training']) when config.phase is still
   being trained: its lock is held by a live run, so the checkpoint evaluated is the newest
   finished one, not the last the run will write."""
-  holder = reliability.lock_holder(workdir_lib.phase_dir(workdir, config.phase),
+  holder = lock_lib.lock_holder(workdir_lib.phase_dir(workdir, config.phase),
                                    config.lock_stale_seconds)
   if holder:
     metrics['evaluated_while_training'] = True
@@ -178,15 +179,15 @@ def _scores_by_temperature(phase, variables, config, spaces, reference, sweep, r
                   for name, (fn, _) in spaces.items()}
   by_temperature = {name: {} for name in spaces}
   glow_layer = {'x_tilde': {name: {} for name in spaces}, 'decoder_mean': {}, 'effect': {}}
-  workdir_lib.make_dirs(out_dir)
+  files_lib.make_dirs(out_dir)
   exported = []
   start = time.time()
   for done, t in enumerate(sweep, 1):
     codes = sampling.draw_parts(phase, variables, rng, e.num_fid_samples, t, e.batch_size)
-    exported.append(sampling.export_samples(workdir_lib.join(out_dir, f'samples_T{t:g}.npz'),
+    exported.append(sampling.export_samples(files_lib.join(out_dir, f'samples_T{t:g}.npz'),
                                             codes))
     samples = {k: v.astype(np.float32) / 255.0 for k, v in codes.items()}  # as scored and saved
-    images_lib.save_grid(workdir_lib.join(out_dir, f'samples_T{t:g}.png'),
+    images_lib.save_grid(files_lib.join(out_dir, f'samples_T{t:g}.png'),
                          samples['x'][:e.num_grid_samples])
     for name, (fn, _) in spaces.items():
       by_temperature[name][f'{t:g}'] = scores_lib.score(references[name],
@@ -232,7 +233,7 @@ def _reconstruction_metrics(phase, variables, config, reference, out_dir: str) -
   if grid is None:
     return {}
   if distributed.is_primary():
-    from vaeglow_jax import metric_writer
+    from vaeglow_jax.io import metric_writer
     writer = metric_writer.create_writer(out_dir, just_logging=False)
     writer.write_images(0, {'reconstructions': grid[None]})
     writer.close()
@@ -244,5 +245,5 @@ def write_metrics(workdir: str, phase_name: str, metrics: dict) -> str:
   path = workdir_lib.metrics_path(workdir)
   everything = workdir_lib.read_metrics(workdir)
   everything[phase_name] = metrics
-  workdir_lib.write_json_atomic(path, everything, indent=2)
+  files_lib.write_json_atomic(path, everything, indent=2)
   return path

@@ -10,7 +10,8 @@ import numpy as np
 from vaeglow_jax import images as images_lib
 from vaeglow_jax import phases
 from vaeglow_jax.models import losses
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 
 
 
@@ -46,7 +47,7 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
     for start in range(0, n, columns):
       pairs += [np.asarray(mean[start:start + columns]), np.asarray(x[start:start + columns])]
     out['decoder_mean_vs_glow'] = images_lib.save_grid(
-        workdir_lib.join(out_dir, 'decoder_mean_vs_glow.png'), np.concatenate(pairs), columns)
+        files_lib.join(out_dir, 'decoder_mean_vs_glow.png'), np.concatenate(pairs), columns)
   # Figure 5: each row goes from one random latent to another (slerp in the noise space);
   # the Glow layer's pixel noise is shared along a row.
   a, b = phase.sample_noise(rng_a, rows), phase.sample_noise(rng_b, rows)
@@ -56,7 +57,7 @@ def model_figures(phase, variables, rng, config, out_dir: str) -> dict:
   decode = jax.jit(lambda v, nz, nx, ne: phase.decode_parts(v, nz, nx, ne, temperature)['x'])
   frames = np.stack([np.asarray(decode(variables, *noise(i))) for i in range(steps)], 1)
   out['interpolation'] = images_lib.save_grid(
-      workdir_lib.join(out_dir, 'interpolation.png'),
+      files_lib.join(out_dir, 'interpolation.png'),
       frames.reshape((rows * steps,) + frames.shape[2:]), steps)
   return out
 
@@ -95,7 +96,7 @@ def reconstructions(phase, variables, images: np.ndarray, batch: int, out_dir: s
   for start in range(0, len(shown_at), 8):
     rows += [inputs[start:start + 8]] + [first[k][start:start + 8] for k in keys]
   grid = images_lib.grid(np.concatenate(rows), 8)
-  workdir_lib.write_png(workdir_lib.join(out_dir, 'reconstructions.png'), grid)
+  files_lib.write_png(files_lib.join(out_dir, 'reconstructions.png'), grid)
   return {**metrics, 'num_images': int(len(images)), 'figure': 'reconstructions.png'}, grid
 
 
@@ -110,11 +111,11 @@ def read_scalars(directory: str) -> dict[str, list[tuple[int, float]]]:
   from tensorboard.backend.event_processing import event_file_loader
   from tensorboard.util import tensor_util
   latest: dict[str, dict[int, tuple[float, float]]] = {}  # tag -> step -> (wall time, value)
-  with workdir_lib.local_copy(directory) as local:  # TensorBoard's reader cannot reach a bucket
-    for name in workdir_lib.list_dir(local):  # sorted
+  with files_lib.local_copy(directory) as local:  # TensorBoard's reader cannot reach a bucket
+    for name in files_lib.list_dir(local):  # sorted
       if '.tfevents.' not in name:
         continue
-      for event in event_file_loader.EventFileLoader(workdir_lib.join(local, name)).Load():
+      for event in event_file_loader.EventFileLoader(files_lib.join(local, name)).Load():
         for value in event.summary.value:  # legacy simple_values arrive migrated to tensors
           if not value.HasField('tensor'):
             continue
@@ -134,7 +135,7 @@ def training_curves(workdir: str, out_dir: str) -> str | None:
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt
   curves = {}
-  for name in workdir_lib.list_dir(workdir):
+  for name in files_lib.list_dir(workdir):
     if name not in phases.SPECS or not phases.SPECS[name].image_bpd:
       continue
     scalars = read_scalars(workdir_lib.phase_dir(workdir, name))
@@ -152,7 +153,7 @@ def training_curves(workdir: str, out_dir: str) -> str | None:
   ax.legend(fontsize=8)
   ax.grid(alpha=0.3)
   fig.tight_layout()
-  path = workdir_lib.join(out_dir, 'training_curves.png')
-  workdir_lib.write_figure(path, fig)
+  path = files_lib.join(out_dir, 'training_curves.png')
+  files_lib.write_figure(path, fig)
   plt.close(fig)
-  return workdir_lib.basename(path)
+  return files_lib.basename(path)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from vaeglow_jax import phases
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.evaluation.metrics import keys
 from vaeglow_jax.evaluation.metrics import scores as scores_lib
 
@@ -27,7 +28,7 @@ def load_rows(workdirs: list[str]) -> list[dict]:
 def _describe(workdir: str, phase: str) -> str:
   """'gamma variance, standard prior' (a VAE) or 'affine coupling, L=2, K=8, width 64' (the
   Glow baseline) from the phase's saved config ('' when absent)."""
-  if not workdir_lib.is_file(workdir_lib.config_path(workdir, phase)):
+  if not files_lib.is_file(workdir_lib.config_path(workdir, phase)):
     return ''
   model = workdir_lib.saved_config(workdir, phase).get('model', {})
   if phases.get_spec(phase).task == phases.PIXEL_FLOW:
@@ -170,7 +171,7 @@ def glow_layer_table(rows: list[dict]) -> str:
 
 def _glow_recipe(workdir: str, phase: str) -> str:
   """'shuffle mixing, width 32, additive, lr 0.0005' from DIR/<phase>/config.json."""
-  if not workdir_lib.is_file(workdir_lib.config_path(workdir, phase)):
+  if not files_lib.is_file(workdir_lib.config_path(workdir, phase)):
     return '?'
   config = workdir_lib.saved_config(workdir, phase)
   glow = config['model']['glow']
@@ -209,7 +210,7 @@ def ablation_table(rows: list[dict], temperature: str = '0.5') -> str:
     residual = layer.get('residual')  # absent in metrics written before it existed
     removed = f"{100 * residual['residual_removed']:.0f}%" if residual else 'n/a'
     lines.append(
-        f"| `{workdir_lib.basename(r['workdir'])}` | {_glow_recipe(r['workdir'], r['phase'])} "
+        f"| `{files_lib.basename(r['workdir'])}` | {_glow_recipe(r['workdir'], r['phase'])} "
         f"| {r.get('checkpoint_step')} | {_duration(r.get('training_seconds'))} "
         f"| {_fmt(r.get(keys.TEST_BPD_ELBO), 3)} / {_fmt(r.get(keys.TEST_BPD_IW), 3)} "
         f"| {' / '.join(_fmt(fids[t], 1) for t in sorted(fids, key=float))} "

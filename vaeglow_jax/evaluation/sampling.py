@@ -17,10 +17,10 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from vaeglow_jax import sharding
+from vaeglow_jax.runtime import sharding
 from vaeglow_jax import timing
 from vaeglow_jax import images as images_lib
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 
 
 def sampler(phase, temperature: float, batch: int, mesh, parts: tuple[str, ...] | None = ('x',)):
@@ -87,5 +87,5 @@ def draw_parts(phase, variables, rng, num: int, temperature: float, batch: int, 
 def export_samples(path: str, codes: dict[str, np.ndarray]) -> str:
   """Writes uint8 (N, H, W, C) samples (one array per key, as `draw_parts` gives them) to an
   .npz; returns its file name."""
-  workdir_lib.write_npz_atomic(path, {k: np.asarray(v, np.uint8) for k, v in codes.items()})
-  return workdir_lib.basename(path)
+  files_lib.write_npz_atomic(path, {k: np.asarray(v, np.uint8) for k, v in codes.items()})
+  return files_lib.basename(path)

@@ -9,12 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from vaeglow_jax import checkpoints
+from vaeglow_jax.io import checkpoints
 from vaeglow_jax import data as data_lib
-from vaeglow_jax import distributed
-from vaeglow_jax import reliability
-from vaeglow_jax import sharding
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.runtime import distributed
+from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.runtime import sharding
+from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.models import classifier as classifier_lib
 from vaeglow_jax.config import checks as config_checks
 from vaeglow_jax.training import loop as loop_lib
@@ -37,7 +37,7 @@ def train(config, workdir: str, log=print) -> dict:
   """
   fe = config.feature_extractor
   config_checks.check_feature_extractor(fe)
-  reliability.check_writable(workdir)
+  files_lib.check_writable(workdir)
   train_x, train_y = data_lib.labeled_arrays(config.data, 'train', fe.max_train_examples or None)
   test_x, test_y = data_lib.labeled_arrays(config.data, 'test')
   num_classes = int(max(train_y.max(), test_y.max())) + 1
@@ -53,13 +53,13 @@ def train(config, workdir: str, log=print) -> dict:
           'arch': fe.get('arch', 'strided'), 'seed': fe.seed,
           'num_steps': fe.num_steps, 'batch_size': fe.batch_size,
           'test_accuracy': accuracy, 'num_test_examples': int(len(test_x))}
-  manager = checkpoints.checkpoint_manager(workdir_lib.join(workdir, 'checkpoints'), 1)
+  manager = checkpoints.checkpoint_manager(files_lib.join(workdir, 'checkpoints'), 1)
   if jax.process_count() > 1:  # Orbax saves global arrays: the parameters, replicated
     params = sharding.replicate(jax.device_get(params), sharding.make_mesh())
   checkpoints.save_checkpoint(manager, params, step=fe.num_steps)
   if not distributed.is_primary():
     return info
-  workdir_lib.write_json_atomic(workdir_lib.join(workdir, workdir_lib.FEATURE_EXTRACTOR_INFO),
+  files_lib.write_json_atomic(files_lib.join(workdir, workdir_lib.FEATURE_EXTRACTOR_INFO),
                                 info, indent=2)
   return info
 

@@ -81,7 +81,7 @@ class TrainLoop:
   actions: list[Action] = dataclasses.field(default_factory=list)
   writer: Any = None               # clu metric writer for train/* scalars
   timer: Any = None                # timing.StepTimer (record, wall_seconds)
-  stop: Any = None                 # reliability.StopSignal (reached(step), describe())
+  stop: Any = None                 # runtime.signals.StopSignal (reached(step), describe())
   max_train_seconds: float = 0.0
   nonfinite_policy: str = 'skip'
   last_checkpoint: Callable[[], str] = lambda: 'none yet'

@@ -12,7 +12,7 @@ import optax
 from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from vaeglow_jax import sharding
+from vaeglow_jax.runtime import sharding
 from vaeglow_jax.models import losses
 
 

@@ -15,21 +15,25 @@ import numpy as np
 from absl import logging
 from flax import traverse_util
 
-from vaeglow_jax import sharding
-from vaeglow_jax import checkpoints
+from vaeglow_jax.runtime import sharding
+from vaeglow_jax.io import checkpoints
 from vaeglow_jax.config import checks as config_checks
 from vaeglow_jax.config import resume
 from vaeglow_jax import images as images_lib
 from vaeglow_jax import data as data_lib
-from vaeglow_jax import distributed
+from vaeglow_jax.runtime import distributed
 from vaeglow_jax.training import loop as loop_lib
 from vaeglow_jax.models import losses
 from vaeglow_jax import phases
-from vaeglow_jax import reliability
+from vaeglow_jax.errors import WorkdirError
+from vaeglow_jax.runtime import failures
+from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.runtime import lock as lock_lib
+from vaeglow_jax.runtime import signals as signals_lib
 from vaeglow_jax.training import train as train_lib
-from vaeglow_jax import metric_writer as writer_lib
+from vaeglow_jax.io import metric_writer as writer_lib
 from vaeglow_jax import timing as timing_lib
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import workdir as workdir_lib
 
 TrainingError = loop_lib.TrainingError
 # The errors a user can fix (one line, exit 2): every errors.UserError.
@@ -42,18 +46,18 @@ def _stage1_dir(config, workdir) -> str:
   directory = workdir_lib.checkpoints_dir(config.stage1_workdir or workdir, stage1_phase)
   if config.stage1_workdir and not workdir_lib.has_checkpoint(directory):
     stage1 = config.stage1_workdir.rstrip('/')
-    if workdir_lib.has_checkpoint(workdir_lib.join(stage1, 'checkpoints')):  # DIR/<phase> itself
+    if workdir_lib.has_checkpoint(files_lib.join(stage1, 'checkpoints')):  # DIR/<phase> itself
       raise TrainingError(
           f'stage1_workdir {stage1} is a phase folder (it holds checkpoints/): give the work '
           f'directory that contains {stage1_phase}/, e.g. '
-          f'--config.stage1_workdir={workdir_lib.dirname(stage1)}.')
+          f'--config.stage1_workdir={files_lib.dirname(stage1)}.')
   if not workdir_lib.has_checkpoint(directory):
     raise TrainingError(
         f'phase {config.phase!r} needs a phase-1 checkpoint in {directory}; run phase '
         f'{stage1_phase} first (--config.phase={stage1_phase}) or point --config.stage1_workdir at '
         'its workdir.')
-  stage1_dir = workdir_lib.dirname(directory)
-  holder = reliability.lock_holder(stage1_dir, config.lock_stale_seconds)
+  stage1_dir = files_lib.dirname(directory)
+  holder = lock_lib.lock_holder(stage1_dir, config.lock_stale_seconds)
   if holder is not None:  # its checkpoint would be a snapshot of a phase 1 still changing
     raise TrainingError(f'phase {stage1_phase} is still training in {stage1_dir} ({holder}); '
                         f'start phase {config.phase!r} when it has finished.')
@@ -86,7 +90,7 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
     image_shape = config_checks.validate_config(config)
     mesh = sharding.make_mesh(config.num_devices or None)
     sharding.check_batch_size(config.batch_size, mesh)
-    reliability.check_writable(workdir)
+    files_lib.check_writable(workdir)
     resume.check_resume_config(config, workdir)
     if phases.get_spec(config.phase).from_stage1:
       _stage1_dir(config, workdir)  # not the Orbax manager: a collective
@@ -109,14 +113,14 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
     stage1 = _load_stage1(config, workdir, abstract, spec.from_stage1)
   out_dir = workdir_lib.phase_dir(workdir, config.phase)
   # Several processes: JAX's preemption notifier owns SIGTERM (see distributed.PreemptionSync).
-  stop_signal = reliability.StopSignal(
+  stop_signal = signals_lib.StopSignal(
       None if jax.process_count() == 1 else distributed.PreemptionSync())
   with contextlib.ExitStack() as held:
     # One lock per work directory, held by process 0; a lock it cannot take ends every process
     # with its line at once (the others would wait at their first collective).
     distributed.check_together(
         f'vaeglow_{config.phase}_locked',
-        lambda: held.enter_context(reliability.phase_lock(out_dir, config.lock_stale_seconds))
+        lambda: held.enter_context(lock_lib.phase_lock(out_dir, config.lock_stale_seconds))
         if distributed.is_primary() else None)
     stop = held.enter_context(stop_signal)
     try:
@@ -125,13 +129,13 @@ def train_and_evaluate(config, workdir: str) -> list[tuple[int, dict]]:
       distributed.await_peer_verdict(config)  # a dead peer: the watchdog ends the process
       raise
     except Exception as e:
-      unreachable = None if workdir_lib.is_local(workdir) else reliability.unreachable_error(e)
+      unreachable = None if files_lib.is_local(workdir) else failures.unreachable_error(e)
       if unreachable is not None:
-        raise reliability.WorkdirError(
-            f'the bucket {workdir_lib.bucket_of(workdir)} did not answer '
-            f'({reliability.first_line(unreachable)}); rerun the same command when it is back: it '
+        raise WorkdirError(
+            f'the bucket {files_lib.bucket_of(workdir)} did not answer '
+            f'({failures.first_line(unreachable)}); rerun the same command when it is back: it '
             'resumes from the last complete checkpoint.') from e
-      storage_error = reliability.storage_error(e)
+      storage_error = failures.storage_error(e)
       if storage_error is None:
         raise
       raise _storage_failure(storage_error, workdir_lib.checkpoints_dir(workdir, config.phase),
@@ -143,9 +147,9 @@ def _storage_failure(error: OSError, checkpoints_dir: str, out_dir: str):
   folder of a save it cut short removed."""
   checkpoints.remove_temporaries(checkpoints_dir)
   steps = workdir_lib.finished_steps(checkpoints_dir)
-  resume = (f'its last complete checkpoint, {workdir_lib.join(checkpoints_dir, str(steps[-1]))}'
+  resume = (f'its last complete checkpoint, {files_lib.join(checkpoints_dir, str(steps[-1]))}'
             if steps else 'the start (no checkpoint was completed)')
-  return reliability.WorkdirError(reliability.storage_message(
+  return WorkdirError(failures.storage_message(
       error, out_dir, checkpoints.step_bytes(checkpoints_dir), resume))
 
 
@@ -184,7 +188,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
     logging.info('%s is already trained to step %d; nothing to do', run.out_dir, start_step)
     return []
   if primary:  # written only when training starts or continues, so it describes the checkpoints
-    workdir_lib.write_text_atomic(workdir_lib.config_path(workdir, config.phase),
+    files_lib.write_text_atomic(workdir_lib.config_path(workdir, config.phase),
                                   config.to_json_best_effort(indent=2))
   writer = writer_lib.create_writer(run.out_dir, just_logging=not primary)
   _write_parameter_table(run, state.params, primary)
@@ -199,7 +203,7 @@ def _train(config, phase, stage1, workdir, mesh, steps_per_epoch, num_steps, sto
     last = manager.latest_step()
     if last is None:
       return 'none yet'
-    path = workdir_lib.join(str(manager.directory), str(last))
+    path = files_lib.join(str(manager.directory), str(last))
     if last == start_step and not finite:  # the guard would otherwise call it "good"
       return f'{path}, whose parameters were already non-finite when restored (none is good)'
     return path
@@ -301,9 +305,9 @@ def _write_parameter_table(run, params, primary: bool) -> None:
   """The parameter table (clu's: every array's shape, size and statistics) goes to
   <phase>/parameters.txt, and the log gets one line with the count and where the table is."""
   from clu import parameter_overview
-  path = workdir_lib.join(run.out_dir, 'parameters.txt')
+  path = files_lib.join(run.out_dir, 'parameters.txt')
   if primary:
-    workdir_lib.write_text_atomic(path, parameter_overview.get_parameter_overview(params) + '\n')
+    files_lib.write_text_atomic(path, parameter_overview.get_parameter_overview(params) + '\n')
   logging.info('%s: %s trainable parameters (table: %s)', run.config.phase,
                f'{int(parameter_overview.count_parameters(params)):,}', path)
 
@@ -346,7 +350,7 @@ def _sample_action(run, writer, rng) -> loop_lib.Action:
   def sample(step, state):
     samples = np.asarray(sample_fn(state.variables(), rng))  # every process computes
     if distributed.is_primary():
-      images_lib.save_grid(workdir_lib.join(run.out_dir, 'samples', f'step_{step}.png'), samples)
+      images_lib.save_grid(files_lib.join(run.out_dir, 'samples', f'step_{step}.png'), samples)
       writer.write_images(step, {'samples': images_lib.grid(samples)[None]})
 
   return loop_lib.Action('samples', config.sample_every_steps, sample)

@@ -17,10 +17,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax import checkpoints
+from vaeglow_jax.io import checkpoints
 from vaeglow_jax import errors
 from vaeglow_jax import data as data_lib
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.models import classifier as classifier_lib
 
 INFO_FILE = workdir_lib.FEATURE_EXTRACTOR_INFO
@@ -42,7 +43,7 @@ def load(workdir: str, data_config=None):
 def load_classifier(workdir: str, data_config=None):
   """Returns (classify, info); classify maps (batch, H, W, C) in [0, 1] to (logits
   (batch, classes), features (batch, feature_dim)). With data_config, checks the data."""
-  info = workdir_lib.read_json(workdir_lib.join(workdir, INFO_FILE))
+  info = files_lib.read_json(files_lib.join(workdir, INFO_FILE))
   if info is None:
     raise FeatureExtractorError(
         f'no feature extractor in {workdir!r}; train one with vaeglow-features '
@@ -58,7 +59,7 @@ def load_classifier(workdir: str, data_config=None):
   shape = (1,) + (tuple(info['image_shape']) if 'image_shape' in info  # newer extractors
                   else data_lib.resized_shape(info['dataset'], info['resize']))
   expected = jax.eval_shape(model.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(shape, jnp.float32))
-  params = checkpoints.load_checked(workdir_lib.join(workdir, 'checkpoints'), expected,
+  params = checkpoints.load_checked(files_lib.join(workdir, 'checkpoints'), expected,
                                     'the feature extractor', 'retrain it.')[0]['params']
   apply = jax.jit(lambda p, x: model.apply({'params': p}, x))
   return (lambda images: apply(params, images)), info

@@ -1,5 +1,5 @@
-"""The process-wide settings, made by explicit calls: `configure()` and
-`configure_compilation_cache()`.
+"""The process-wide settings, made by explicit calls: `configure()`,
+`configure_compilation_cache()` and `use_cpu_cores()`.
 
 Importing the library changes nothing outside it (no environment variable, no `sys.modules`
 entry; `tests/test_layers.py` checks). Entry points call `configure()` first thing in `main()`,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from vaeglow_jax import storage
+from vaeglow_jax.io import storage
 
 
 def configure(environ: dict = os.environ, quiet_tensorflow: bool = True) -> storage.Settings:
@@ -59,3 +59,35 @@ def configure_compilation_cache(environ: dict = os.environ) -> str | None:
   if 'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS' not in environ:
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.2)
   return folder
+
+
+def cpu_device_count(requested: int, cores: int, batch_size: int) -> int:
+  """CPU devices for a run: `requested` when > 0, else the largest count up to `cores` that
+  divides `batch_size` (so the batch still splits evenly)."""
+  if requested > 0:
+    return requested
+  return max(d for d in range(1, max(cores, 1) + 1) if batch_size % d == 0)
+
+
+def use_cpu_cores(config, environ=os.environ) -> int | None:
+  """Splits the host into `config.cpu_devices` CPU devices (0: one per core) before JAX starts
+  its backends; returns the count set, or None where it leaves JAX's default.
+
+  XLA:CPU runs the small convolutions of the quick models on about one core at a time;
+  one device per core, with the batch sharded over them, keeps every core busy
+  (BENCHMARKS.md, "Our own phases on CPU: the demo's two steps"). Only for a single process, and only where
+  the user has not chosen (XLA_FLAGS' xla_force_host_platform_device_count, or
+  $JAX_NUM_CPU_DEVICES); it has no effect on GPU and TPU devices. Call it from an entry point,
+  before any JAX computation.
+  """
+  import jax  # pylint: disable=import-outside-toplevel  # importing this module starts no JAX
+  from vaeglow_jax.runtime import distributed  # pylint: disable=import-outside-toplevel
+  requested = int(config.cpu_devices)
+  if requested < 0:
+    raise distributed.DistributedError(f'cpu_devices must be >= 0 (0: one per core), got {requested}.')
+  if (distributed.wanted(config) and requested == 0) or 'xla_force_host_platform_device_count' in environ.get(
+      'XLA_FLAGS', '') or jax.config.jax_num_cpu_devices != -1:
+    return None
+  count = cpu_device_count(requested, len(os.sched_getaffinity(0)), config.batch_size)
+  jax.config.update('jax_num_cpu_devices', count)
+  return count

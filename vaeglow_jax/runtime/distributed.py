@@ -57,36 +57,6 @@ def wanted(config) -> bool:
   return any(v is not None for v in settings(config.get('distributed')).values())
 
 
-def cpu_device_count(requested: int, cores: int, batch_size: int) -> int:
-  """CPU devices for a run: `requested` when > 0, else the largest count up to `cores` that
-  divides `batch_size` (so the batch still splits evenly)."""
-  if requested > 0:
-    return requested
-  return max(d for d in range(1, max(cores, 1) + 1) if batch_size % d == 0)
-
-
-def use_cpu_cores(config, environ=os.environ) -> int | None:
-  """Splits the host into `config.cpu_devices` CPU devices (0: one per core) before JAX starts
-  its backends; returns the count set, or None where it leaves JAX's default.
-
-  XLA:CPU runs the small convolutions of the quick models on about one core at a time;
-  one device per core, with the batch sharded over them, keeps every core busy
-  (BENCHMARKS.md, "Our own phases on CPU: the demo's two steps"). Only for a single process, and only where
-  the user has not chosen (XLA_FLAGS' xla_force_host_platform_device_count, or
-  $JAX_NUM_CPU_DEVICES); it has no effect on GPU and TPU devices. Call it from an entry point,
-  before any JAX computation.
-  """
-  requested = int(config.cpu_devices)
-  if requested < 0:
-    raise DistributedError(f'cpu_devices must be >= 0 (0: one per core), got {requested}.')
-  if (wanted(config) and requested == 0) or 'xla_force_host_platform_device_count' in environ.get(
-      'XLA_FLAGS', '') or jax.config.jax_num_cpu_devices != -1:
-    return None
-  count = cpu_device_count(requested, len(os.sched_getaffinity(0)), config.batch_size)
-  jax.config.update('jax_num_cpu_devices', count)
-  return count
-
-
 # A process that lost another (killed, preempted, cut off) ends with this code: 75 is EX_TEMPFAIL,
 # "try again", which is what to do (rerun the same commands on every host).
 EXIT_PEER_LOST = 75
@@ -175,13 +145,13 @@ class PeerWatchdog(threading.Thread):
 def peer_lost(lost: list[int], detail: str) -> None:
   """Another process (or the coordinator) is gone: one line, the abort hooks (the lock released,
   local temporaries removed), then the process ends at once with EXIT_PEER_LOST."""
-  from vaeglow_jax import reliability  # pylint: disable=import-outside-toplevel
+  from vaeglow_jax.runtime import failures
   index, count = jax.process_index(), jax.process_count()
   who = ', '.join(f'process {i}' for i in lost) + (' (the coordinator)' if 0 in lost else '')
   line = (f'error: process {index} of {count}: lost {who}: killed, preempted or cut off '
           f'({detail}); rerun the same commands on every host to resume from the last checkpoint.')
   os.write(2, (line + '\n').encode())  # fd 2 itself: sys.stderr may be held by a save
-  reliability.run_abort_hooks()
+  failures.run_abort_hooks()
   os._exit(EXIT_PEER_LOST)  # pylint: disable=protected-access
 
 
@@ -252,7 +222,7 @@ def _client():
   except (ImportError, AttributeError) as e:
     raise RuntimeError(
         f'JAX {jax.__version__} has no jax._src.distributed.global_state.client, which '
-        'vaeglow_jax.distributed uses for barriers that name the processes that did not arrive; '
+        'vaeglow_jax.runtime.distributed uses for barriers that name the processes that did not arrive; '
         'install the jax version of requirements.txt (setup.cfg: jax<0.11).') from e
 
 

@@ -24,8 +24,9 @@ import tempfile
 
 from absl import logging
 
-from vaeglow_jax import reliability
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.runtime import failures
+from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.runtime import lock as lock_lib
 
 _PREFIX = 'vaeglow_events_'
 _DESTINATION_FILE = '.destination'  # the phase directory the folder's events belong to
@@ -33,17 +34,17 @@ _DESTINATION_FILE = '.destination'  # the phase directory the folder's events be
 
 def _upload(local_dir: str, remote_dir: str) -> list[str]:
   """Uploads the event files of `local_dir` to `remote_dir`, deleting each once uploaded."""
-  return workdir_lib.move_files(local_dir, remote_dir, skip=(_DESTINATION_FILE,))
+  return files_lib.move_files(local_dir, remote_dir, skip=(_DESTINATION_FILE,))
 
 
 def _local_folders(remote_dir: str) -> list[tuple[str, int]]:
   """This host's event folders for `remote_dir`: [(folder, pid of the process that made it)]."""
   folders = []
-  for name in workdir_lib.list_dir(tempfile.gettempdir()):
+  for name in files_lib.list_dir(tempfile.gettempdir()):
     folder = os.path.join(tempfile.gettempdir(), name)
     try:
       if (name.startswith(_PREFIX) and
-          workdir_lib.read_text(os.path.join(folder, _DESTINATION_FILE)) == remote_dir):
+          files_lib.read_text(os.path.join(folder, _DESTINATION_FILE)) == remote_dir):
         folders.append((folder, int(name[len(_PREFIX):].split('_')[0])))
     except (OSError, ValueError):  # not one of ours, or another user's
       continue
@@ -55,9 +56,9 @@ def recover_left_events(remote_dir: str) -> list[str]:
   `remote_dir`. -> the names uploaded."""
   uploaded = []
   for folder, pid in _local_folders(remote_dir):
-    if reliability.process_is_gone(socket.gethostname(), pid):
+    if lock_lib.process_is_gone(socket.gethostname(), pid):
       uploaded += _upload(folder, remote_dir)
-      workdir_lib.remove_tree(folder)
+      files_lib.remove_tree(folder)
   if uploaded:
     logging.info('uploaded %d event file(s) a killed run left in %s', len(uploaded),
                  tempfile.gettempdir())
@@ -72,25 +73,25 @@ class _UploadingWriter:
     self._make_writer, self._remote_dir = make_writer, remote_dir
     recover_left_events(remote_dir)
     self._local_dir = tempfile.mkdtemp(prefix=f'{_PREFIX}{os.getpid()}_')
-    workdir_lib.write_text_atomic(os.path.join(self._local_dir, _DESTINATION_FILE), remote_dir)
+    files_lib.write_text_atomic(os.path.join(self._local_dir, _DESTINATION_FILE), remote_dir)
     self._writer = make_writer(self._local_dir)
     # A process ended at once (another host lost) still uploads what it has, and leaves no
     # local folder behind.
-    self._abort = reliability.on_abort(self._upload_on_abort)
+    self._abort = failures.on_abort(self._upload_on_abort)
     self._abort.__enter__()
 
   def _upload_all(self):
     """Closes the current file, uploads every file, and removes the local folder."""
     self._writer.close()
     _upload(self._local_dir, self._remote_dir)
-    workdir_lib.remove_tree(self._local_dir)
+    files_lib.remove_tree(self._local_dir)
 
   def _upload_on_abort(self):
     """_upload_all from another thread while the main one may be inside the writer: the open
     file is flushed, not closed, and uploaded as it is."""
     self._writer.flush()
     _upload(self._local_dir, self._remote_dir)
-    workdir_lib.remove_tree(self._local_dir)
+    files_lib.remove_tree(self._local_dir)
 
   def __getattr__(self, name):  # write_scalars, write_images, write_hparams, ...
     return getattr(self._writer, name)
@@ -100,10 +101,10 @@ class _UploadingWriter:
     try:
       _upload(self._local_dir, self._remote_dir)
     except Exception as e:  # noqa: BLE001 - kept locally; the next flush tries again
-      if not reliability.storage_error(e) and not reliability.unreachable_error(e):
+      if not failures.storage_error(e) and not failures.unreachable_error(e):
         raise
       logging.warning('could not upload the TensorBoard events to %s (%s); the next flush tries '
-                      'again', self._remote_dir, reliability.first_line(e))
+                      'again', self._remote_dir, failures.first_line(e))
     finally:  # the next events go to a new file
       self._writer = self._make_writer(self._local_dir)
 
@@ -115,13 +116,13 @@ class _UploadingWriter:
       logging.warning('could not upload the TensorBoard events to %s (%s); they are kept in %s: '
                       'copy them there (gcloud storage cp) when it is back, or rerun: the next '
                       'run of this phase on this host uploads them', self._remote_dir,
-                      reliability.first_line(e), self._local_dir)
+                      failures.first_line(e), self._local_dir)
 
 
 def create_writer(phase_dir: str, just_logging: bool):
   """clu's default writer (TensorBoard events + absl logging) for `phase_dir`; only logging when
   `just_logging` (processes other than 0). -> a clu MetricWriter (or one that forwards to it)."""
   from clu import metric_writers
-  if workdir_lib.is_local(phase_dir) or just_logging:
+  if files_lib.is_local(phase_dir) or just_logging:
     return metric_writers.create_default_writer(phase_dir, just_logging=just_logging)
   return _UploadingWriter(metric_writers.create_default_writer, phase_dir)

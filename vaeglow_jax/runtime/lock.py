@@ -1,4 +1,6 @@
-"""Run safety: work-directory checks, a per-phase lock, and SIGTERM handling."""
+"""One run per phase: a per-phase lock, a file lock (flock) locally and a heartbeat object on
+object storage, which a run killed without releasing it leaves stale after `stale_seconds`.
+"""
 
 from __future__ import annotations
 
@@ -8,134 +10,14 @@ import errno
 import fcntl
 import json
 import os
-import re
-import shutil
-import signal
 import socket
 import threading
 
 from absl import logging
 
-from vaeglow_jax import storage
 from vaeglow_jax.errors import WorkdirError
-
-# The errors of a storage that cannot take more: disk full, quota exceeded, read-only, no
-# permission (a folder made read-only mid-run), file too large.
-STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
-
-
-def _chain(error: BaseException | None):
-  """`error`, then the exceptions it was raised from or during, however deep (Orbax, TensorStore
-  and the storage clients wrap the one that says what happened)."""
-  seen = set()
-  while error is not None and id(error) not in seen:
-    seen.add(id(error))
-    yield error
-    error = error.__cause__ or error.__context__
-
-
-def storage_error(error: BaseException) -> OSError | None:
-  """The OSError of a full or read-only storage behind `error` (anywhere in its chain), else
-  None."""
-  for error in _chain(error):
-    if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
-      return error
-    # TensorStore (Orbax's arrays) raises ValueError('RESOURCE_EXHAUSTED: Failed writing: "PATH":
-    # ... [os_error_code=28]'), not an OSError.
-    code = re.search(r"os_error_code='?(\d+)", str(error))
-    if code and int(code.group(1)) in STORAGE_ERRNOS:
-      path = re.search(r'Failed \w+: "([^"]+)"', str(error))
-      return OSError(int(code.group(1)), os.strerror(int(code.group(1))),
-                     path.group(1) if path else None)
-  return None
-
-
-# Exceptions (by class name, anywhere in the chain) that mean the object store did not answer:
-# aiohttp's (gcsfs), requests' and google-api-core's (google-cloud-storage), and the OS's own.
-_UNREACHABLE = ('ClientConnectorError', 'ClientOSError', 'ServerDisconnectedError',
-                'ServerTimeoutError', 'ConnectionError', 'ConnectionRefusedError',
-                'ConnectionResetError', 'RetryError', 'ServiceUnavailable', 'ConnectTimeout',
-                'ReadTimeout', 'TimeoutError')
-
-
-def unreachable_error(error: BaseException) -> BaseException | None:
-  """The exception behind `error` that says the object store could not be reached (an outage,
-  no network), else None. TensorStore's says 'UNAVAILABLE' in its message."""
-  for error in _chain(error):
-    names = {cls.__name__ for cls in type(error).__mro__}
-    if names & set(_UNREACHABLE) or str(error).startswith(('UNAVAILABLE', 'DEADLINE_EXCEEDED')):
-      return error
-  return None
-
-
-def first_line(error: BaseException) -> str:
-  """The first line of an exception's message, at most 200 characters."""
-  return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-
-
-def storage_message(error: OSError, directory: str, needed_bytes: int | None, resume: str) -> str:
-  """One line for a storage error while writing `directory`: what happened, the space free there
-  and needed (local paths), and how the rerun resumes."""
-  what = os.strerror(error.errno) if error.errno else str(error)
-  space = ''
-  if '://' not in directory:
-    free = shutil.disk_usage(_existing_ancestor(directory)).free
-    space = f'; {free / 1e6:.1f} MB free there' + (
-        f', a checkpoint needs about {needed_bytes / 1e6:.1f} MB' if needed_bytes else '')
-  return (f'cannot write {directory} ({what}{space}); free space or fix the permissions, then '
-          f'rerun the same command: it resumes from {resume}.')
-
-
-def _existing_ancestor(path: str) -> str:
-  """`path` itself if it exists, else its nearest existing parent (local paths)."""
-  while not os.path.exists(path) and os.path.dirname(path) != path:
-    path = os.path.dirname(path)
-  return path
-
-
-# What must be undone if the process has to end at once (os._exit, which skips finally blocks
-# and atexit): releasing a lock object, removing local temporary folders. Process-wide, as
-# atexit is; distributed.peer_lost runs them.
-_ABORT_HOOKS: list = []
-
-
-@contextlib.contextmanager
-def on_abort(hook):
-  """Runs `hook()` if the process is ended at once (run_abort_hooks) within this block."""
-  _ABORT_HOOKS.append(hook)
-  try:
-    yield
-  finally:
-    _ABORT_HOOKS.remove(hook)
-
-
-def run_abort_hooks() -> None:
-  """Runs the registered hooks, newest first; a failing hook does not stop the others."""
-  for hook in reversed(list(_ABORT_HOOKS)):
-    try:
-      hook()
-    except Exception as e:  # pylint: disable=broad-except  # the process ends anyway
-      logging.warning('cleanup before exit failed: %s', e)
-
-
-def check_writable(path: str) -> None:
-  """Raises WorkdirError unless `path` is, or could be created as, a writable
-  directory. Creates nothing. For a URL (gs://bucket/run): its bucket must exist; whether this
-  client may write there shows only at the first write (the store has no side-effect-free check)."""
-  if '://' in path:
-    from vaeglow_jax import workdir as workdir_lib  # workdir imports this module
-    bucket = workdir_lib.bucket_of(path)
-    workdir_lib.check_reachable(path)
-    if not workdir_lib.bucket_exists(path):
-      raise WorkdirError(f'bucket {bucket} does not exist or is not visible with these credentials; '
-                         f'create it (gcloud storage buckets create {bucket}) or fix --workdir.')
-    return
-  path = os.path.abspath(path)
-  probe = _existing_ancestor(path)
-  if not os.path.isdir(probe):
-    raise WorkdirError(f'work directory {path} cannot be created: {probe} is not a directory.')
-  if not os.access(probe, os.W_OK | os.X_OK):
-    raise WorkdirError(f'work directory {path} is not writable (no write permission on {probe}).')
+from vaeglow_jax.io import storage
+from vaeglow_jax.runtime import failures
 
 
 def phase_lock(directory: str, stale_seconds: float = 120.0):
@@ -301,7 +183,7 @@ class ObjectLock:
                       holder, age, 'its process is gone' if age < self.stale_seconds else 'stale')
     self._thread = threading.Thread(target=self._heartbeat, args=(bucket,), daemon=True)
     self._thread.start()
-    self._abort = on_abort(self._release)
+    self._abort = failures.on_abort(self._release)
     self._abort.__enter__()
     return self
 
@@ -336,62 +218,4 @@ class ObjectLock:
     except Exception as e:  # pylint: disable=broad-except  # it goes stale instead
       logging.warning('could not remove the lock %s (%s); the next run takes it over after '
                       '%.0f s', self.url, e, self.stale_seconds)
-    return False
-
-
-class StopSignal:
-  """SIGTERM (preemption) or a first Ctrl-C (SIGINT): the loop checkpoints the current step and
-  stops; a second Ctrl-C raises KeyboardInterrupt at once (Python's default), which keeps every
-  checkpoint already saved (a save it cuts short is a temporary folder, removed by the rerun).
-
-  sync: None for one process, which owns SIGTERM itself. Several processes: a
-  distributed.PreemptionSync, since JAX's preemption notifier owns SIGTERM and agrees with the
-  other processes on the step to stop at; a Ctrl-C is then passed on as SIGTERM to this process,
-  so that a Ctrl-C reaching one process (a pod) or all of them (a local run) stops every process
-  at one step with one checkpoint.
-  """
-
-  def __init__(self, sync=None):
-    self.sync = sync
-    self.reason = ''  # 'SIGTERM' or 'Ctrl-C' once one arrived here
-    self._previous = {}
-
-  @property
-  def received(self) -> bool:
-    return bool(self.reason)
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      signals = (signal.SIGINT,) if self.sync is not None else (signal.SIGINT, signal.SIGTERM)
-      for signum in signals:
-        self._previous[signum] = signal.signal(signum, self._handle)
-    return self
-
-  def _handle(self, signum, frame):
-    del frame
-    if signum == signal.SIGINT and self.reason == 'Ctrl-C':  # the second one: stop now
-      signal.signal(signal.SIGINT, signal.default_int_handler)
-      raise KeyboardInterrupt
-    self.reason = self.reason or ('Ctrl-C' if signum == signal.SIGINT else 'SIGTERM')
-    if signum == signal.SIGINT:
-      logging.warning('Ctrl-C: checkpointing the current step, then stopping (a second Ctrl-C '
-                      'stops at once, keeping the checkpoints already saved)')
-    if signum == signal.SIGINT and self.sync is not None:
-      os.kill(os.getpid(), signal.SIGTERM)  # to JAX's preemption notifier
-
-  def reached(self, step: int) -> bool:
-    """Whether to checkpoint and stop after `step` (the loop asks after every step; with several
-    processes every process must ask)."""
-    if self.sync is not None:
-      return self.sync.reached(step)
-    return self.received
-
-  def describe(self) -> str:
-    """What stopped the run, for its last line."""
-    # Several processes: a Ctrl-C anywhere reaches the others as SIGTERM (to one of them).
-    return self.reason or 'SIGTERM'
-
-  def __exit__(self, *exc):
-    for signum, previous in self._previous.items():
-      signal.signal(signum, previous)
     return False

@@ -1,15 +1,12 @@
-"""The work directory: its layout and every read and write of its files.
+"""Files and folders at any path, local or on object storage (`gs://bucket/run`), and the
+check that a path can be written.
 
-WORKDIR/<phase>/{config.json, timing.json, checkpoints/, samples/}; WORKDIR/eval/metrics.json.
-
-Every path may be local or on object storage (`gs://bucket/run`): all I/O goes through
-`etils.epath`, as Orbax's and TFDS's does. The library reads and writes the work directory only
-through this module. Writes are whole or not at all: locally a temporary file renamed over the
-target; on object storage one object upload, which the store makes visible atomically.
-
-gs:// paths reach the bucket through gcsfs (epath's fsspec backend), Orbax's arrays through
-TensorStore: `vaeglow_jax.storage` decides their endpoint, project and credentials, and
-`environment.configure()` (which entry points call) hands these to them.
+All I/O goes through `etils.epath`, as Orbax's and TFDS's does. Writes are whole or not at all:
+locally a temporary file renamed over the target; on object storage one object upload, which
+the store makes visible atomically. gs:// paths reach the bucket through gcsfs (epath's fsspec
+backend), Orbax's arrays through TensorStore: `io.storage` decides their endpoint, project and
+credentials, and `runtime.environment.configure()` (which entry points call) hands these to
+them.
 """
 
 from __future__ import annotations
@@ -23,8 +20,9 @@ from typing import Any
 
 from etils import epath
 
-from vaeglow_jax import storage
 from vaeglow_jax.errors import WorkdirError
+from vaeglow_jax.io import storage
+
 
 PathLike = str | os.PathLike
 
@@ -301,83 +299,33 @@ def write_figure(path: PathLike, figure, **savefig_kwargs) -> None:
   write_bytes_atomic(path, buffer.getvalue())
 
 
-# A feature extractor's work directory: checkpoints/ and this file (its architecture, data and
-# test accuracy).
-FEATURE_EXTRACTOR_INFO = 'feature_extractor.json'
+def existing_ancestor(path: str) -> str:
+  """`path` itself if it exists, else its nearest existing parent (local paths)."""
+  while not os.path.exists(path) and os.path.dirname(path) != path:
+    path = os.path.dirname(path)
+  return path
 
 
-def phase_dir(workdir: str, phase: str) -> str:
-  return join(workdir, phase)
+def free_bytes(path: str) -> int:
+  """Bytes free on the file system that holds local `path` (or would hold it)."""
+  import shutil  # pylint: disable=import-outside-toplevel
+  return shutil.disk_usage(existing_ancestor(path)).free
 
 
-def config_path(workdir: str, phase: str) -> str:
-  return join(workdir, phase, 'config.json')
-
-
-def checkpoints_dir(workdir: str, phase: str) -> str:
-  return join(workdir, phase, 'checkpoints')
-
-
-def finished_steps(directory: str) -> list[int]:
-  """The finished Orbax step folders in `directory`, ascending: locally a name of digits (a save
-  in progress has a temporary name); on object storage, where Orbax writes the step folder under
-  its final name, one that also holds Orbax's commit_success.txt. Read from the file system,
-  not through Orbax, whose manager is a collective on several processes: this may run where one
-  process can fail alone."""
-  steps = [name for name in list_dir(directory) if name.isdigit()]
-  if not is_local(directory):
-    steps = [step for step in steps if is_file(join(directory, step, 'commit_success.txt'))]
-  return sorted(int(step) for step in steps)
-
-
-def has_checkpoint(directory: str) -> bool:
-  """Whether `directory` holds a finished Orbax step folder (finished_steps)."""
-  return bool(finished_steps(directory))
-
-
-def newest_checkpoint_time(directory: str) -> float:
-  """Seconds since the epoch at which the newest step folder in `directory` was saved (its
-  Orbax metadata file's time: a folder in a bucket has none)."""
-  times = []
-  for step in (name for name in list_dir(directory) if name.isdigit()):
-    metadata = join(directory, step, '_CHECKPOINT_METADATA')
-    times.append(modified_time(metadata if is_file(metadata) else join(directory, step)))
-  return max(times)
-
-
-def timing_path(workdir: str, phase: str) -> str:
-  return join(workdir, phase, 'timing.json')
-
-
-def saved_config(workdir: str, phase: str) -> dict:
-  """WORKDIR/<phase>/config.json as nested dicts, as training wrote it (JSON: tuples are lists)."""
-  path = config_path(workdir, phase)
-  if not is_file(path):
-    raise WorkdirError(f'no trained phase {phase!r} in {workdir} ({path} is missing); train it '
-                       'first or pass the right --workdir and --config.phase.')
-  text = read_text(path)
-  try:
-    saved = json.loads(text)
-  except json.JSONDecodeError as e:
-    raise WorkdirError(f'{path} is not valid JSON ({e.msg} at line {e.lineno}, e.g. a run killed '
-                       'while writing it); restore it from a copy, or retrain the phase in a new '
-                       '--workdir.') from e
-  if not isinstance(saved, dict):
-    raise WorkdirError(f'{path} holds a {type(saved).__name__}, not a config object; restore it '
-                       'from a copy, or retrain the phase in a new --workdir.')
-  return saved
-
-
-def eval_dir(workdir: str, phase: str) -> str:
-  """Where experiments.evaluate writes a phase's sample grids and exported samples."""
-  return join(workdir, 'eval', phase)
-
-
-def metrics_path(workdir: str) -> str:
-  """WORKDIR/eval/metrics.json: {phase: metrics} of every evaluated phase."""
-  return join(workdir, 'eval', 'metrics.json')
-
-
-def read_metrics(workdir: str) -> dict:
-  """WORKDIR/eval/metrics.json as {result key: metrics}; {} before the first evaluation."""
-  return read_json(metrics_path(workdir), default={})
+def check_writable(path: str) -> None:
+  """Raises WorkdirError unless `path` is, or could be created as, a writable
+  directory. Creates nothing. For a URL (gs://bucket/run): its bucket must exist; whether this
+  client may write there shows only at the first write (the store has no side-effect-free check)."""
+  if '://' in path:
+    bucket = bucket_of(path)
+    check_reachable(path)
+    if not bucket_exists(path):
+      raise WorkdirError(f'bucket {bucket} does not exist or is not visible with these credentials; '
+                         f'create it (gcloud storage buckets create {bucket}) or fix --workdir.')
+    return
+  path = os.path.abspath(path)
+  probe = existing_ancestor(path)
+  if not os.path.isdir(probe):
+    raise WorkdirError(f'work directory {path} cannot be created: {probe} is not a directory.')
+  if not os.access(probe, os.W_OK | os.X_OK):
+    raise WorkdirError(f'work directory {path} is not writable (no write permission on {probe}).')

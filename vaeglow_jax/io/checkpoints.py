@@ -29,9 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaeglow_jax import reliability
+from vaeglow_jax.runtime import failures
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.errors import UserError
-from vaeglow_jax import workdir as workdir_lib
+from vaeglow_jax.io import workdir as workdir_lib
 
 
 class CheckpointError(UserError, RuntimeError):
@@ -91,16 +92,16 @@ def fingerprints(tree) -> dict[str, dict]:
 
 
 def fingerprints_path(directory: str, step: int) -> str:
-  return workdir_lib.join(directory, FINGERPRINTS, f'{int(step)}.json')
+  return files_lib.join(directory, FINGERPRINTS, f'{int(step)}.json')
 
 
 def read_fingerprints(directory: str, step: int) -> dict | None:
   """The saved fingerprints of `step`, or None for a step saved before they existed. A file that
   is not valid JSON is a DamagedCheckpoint."""
   try:
-    return workdir_lib.read_json(fingerprints_path(directory, step))
+    return files_lib.read_json(fingerprints_path(directory, step))
   except workdir_lib.WorkdirError as e:
-    raise DamagedCheckpoint(f'checkpoint {workdir_lib.join(directory, str(step))}: its '
+    raise DamagedCheckpoint(f'checkpoint {files_lib.join(directory, str(step))}: its '
                             f'fingerprints cannot be read ({e})') from e
 
 
@@ -112,8 +113,8 @@ def differences(tree, expected: dict) -> list[str]:
 
 def file_checksums(step_dir: str) -> dict[str, int]:
   """{relative path: CRC-32} of every file under a step folder."""
-  return {name: zlib.crc32(workdir_lib.read_bytes(workdir_lib.join(step_dir, name)))
-          for name in workdir_lib.list_files(step_dir)}
+  return {name: zlib.crc32(files_lib.read_bytes(files_lib.join(step_dir, name)))
+          for name in files_lib.list_files(step_dir)}
 
 
 def _damaged(where: str, names: list[str], what: str) -> DamagedCheckpoint:
@@ -125,8 +126,8 @@ def _damaged(where: str, names: list[str], what: str) -> DamagedCheckpoint:
 def check_files(directory: str, step: int, saved: dict | None) -> None:
   """Compares the step folder's files with the CRCs saved with it (`saved`: its fingerprints
   file, or None). Read by process 0 alone, whose answer every process takes."""
-  from vaeglow_jax import distributed
-  where = workdir_lib.join(directory, str(step))
+  from vaeglow_jax.runtime import distributed
+  where = files_lib.join(directory, str(step))
   bad = []
   if distributed.is_primary() and saved and 'files' in saved:
     got = file_checksums(where)
@@ -138,7 +139,7 @@ def check_files(directory: str, step: int, saved: dict | None) -> None:
 def verify(tree, directory: str, step: int, saved: dict | None) -> bool:
   """Checks the arrays restored from `step` against its saved fingerprints (`saved`): raises
   DamagedCheckpoint on any difference; False (and one warning line) when the step has none."""
-  where = workdir_lib.join(directory, str(step))
+  where = files_lib.join(directory, str(step))
   if saved is None:
     logging.warning('checkpoint %s carries no checksums (saved before they existed): loaded '
                     'unverified', where)
@@ -163,40 +164,40 @@ def digest(directory: str, step: int) -> str | None:
 def damaged_dir(directory: str) -> str:
   """Where the damaged steps of the checkpoints folder `directory` are kept:
   <phase dir>/damaged_checkpoints."""
-  return workdir_lib.join(workdir_lib.dirname(directory), DAMAGED)
+  return files_lib.join(files_lib.dirname(directory), DAMAGED)
 
 
 def move_aside(directory: str, step: int) -> str:
   """Moves step folder `step` (and its fingerprints) out of `directory` to
   damaged_dir(directory)/<step>[.<n>], never deleting it; -> where it went."""
-  target = workdir_lib.join(damaged_dir(directory), str(step))
+  target = files_lib.join(damaged_dir(directory), str(step))
   n = 1
-  while workdir_lib.exists(target):
-    target = workdir_lib.join(damaged_dir(directory), f'{step}.{n}')
+  while files_lib.exists(target):
+    target = files_lib.join(damaged_dir(directory), f'{step}.{n}')
     n += 1
-  workdir_lib.move_tree(workdir_lib.join(directory, str(step)), target)
+  files_lib.move_tree(files_lib.join(directory, str(step)), target)
   prints = fingerprints_path(directory, step)
-  if workdir_lib.is_file(prints):
-    workdir_lib.write_bytes_atomic(workdir_lib.join(target, 'fingerprints.json'),
-                                   workdir_lib.read_bytes(prints))
-    workdir_lib.remove_tree(prints)
+  if files_lib.is_file(prints):
+    files_lib.write_bytes_atomic(files_lib.join(target, 'fingerprints.json'),
+                                   files_lib.read_bytes(prints))
+    files_lib.remove_tree(prints)
   return target
 
 
 def remove_temporaries(directory: str) -> None:
   """Removes the temporary folders of saves that did not finish (killed, or a full disk)."""
-  for name in workdir_lib.list_dir(directory):
+  for name in files_lib.list_dir(directory):
     if TMP_MARKER in name:
-      workdir_lib.remove_tree(workdir_lib.join(directory, name))
+      files_lib.remove_tree(files_lib.join(directory, name))
 
 
 def step_bytes(directory: str) -> int | None:
   """The size of the newest finished step folder in a local `directory` (what the next save
   needs), else None."""
   steps = workdir_lib.finished_steps(directory)
-  if not steps or not workdir_lib.is_local(directory):
+  if not steps or not files_lib.is_local(directory):
     return None
-  return workdir_lib.tree_bytes(workdir_lib.join(directory, str(steps[-1])))
+  return files_lib.tree_bytes(files_lib.join(directory, str(steps[-1])))
 
 
 def checkpoint_manager(directory: str, max_to_keep: int, read_only: bool = False):
@@ -204,7 +205,7 @@ def checkpoint_manager(directory: str, max_to_keep: int, read_only: bool = False
   short is never loaded. Unless read_only, leftover temporary folders of a killed
   save are removed first (synchronously, rather than in Orbax's background thread)."""
   import orbax.checkpoint as ocp
-  directory = workdir_lib.absolute(directory)
+  directory = files_lib.absolute(directory)
   if not read_only:
     remove_temporaries(directory)
   # A read-only manager saves nothing: no save interval and no count to keep (Orbax warns, and
@@ -267,7 +268,7 @@ class _HeldOutput(logging.Filter):
   def storage_error(self) -> OSError | None:
     """The storage error behind a held record, if any."""
     for record in self.records:
-      found = record.exc_info and reliability.storage_error(record.exc_info[1])
+      found = record.exc_info and failures.storage_error(record.exc_info[1])
       if found:
         return found
     return None
@@ -278,29 +279,29 @@ def save_checkpoint(manager, state, step: int | None = None) -> None:
   the save to finish (a collective). A save that a full or read-only storage stops leaves no
   temporary folder, prints nothing, and raises the storage error (an OSError)."""
   import orbax.checkpoint as ocp
-  from vaeglow_jax import distributed
+  from vaeglow_jax.runtime import distributed
   directory = str(manager.directory)
   step = int(state.step if step is None else step)
   prints = fingerprints(state)  # a collective, before any file is written
   with _HeldOutput() as held:
     try:
       if distributed.is_primary():  # first: a step folder never exists without its fingerprints
-        workdir_lib.write_json_atomic(fingerprints_path(directory, step), {'arrays': prints})
+        files_lib.write_json_atomic(fingerprints_path(directory, step), {'arrays': prints})
       manager.save(step, args=ocp.args.StandardSave(state), force=True)
       manager.wait_until_finished()
       if distributed.is_primary():
-        files = file_checksums(workdir_lib.join(directory, str(step)))
-        workdir_lib.write_json_atomic(fingerprints_path(directory, step),
+        files = file_checksums(files_lib.join(directory, str(step)))
+        files_lib.write_json_atomic(fingerprints_path(directory, step),
                                       {'arrays': prints, 'files': files})
         # The fingerprints of steps Orbax has deleted (max_to_keep).
         kept = {str(s) for s in workdir_lib.finished_steps(directory)} | {str(step)}
-        for name in workdir_lib.list_dir(workdir_lib.join(directory, FINGERPRINTS)):
+        for name in files_lib.list_dir(files_lib.join(directory, FINGERPRINTS)):
           if name.endswith('.json') and name[:-len('.json')] not in kept:
-            workdir_lib.remove_tree(workdir_lib.join(directory, FINGERPRINTS, name))
+            files_lib.remove_tree(files_lib.join(directory, FINGERPRINTS, name))
     except Exception as e:
       # The error that reaches this thread may have lost its cause (e.g. 'Event loop is
       # closed'): the records of Orbax's threads still hold it.
-      found = reliability.storage_error(e) or held.storage_error()
+      found = failures.storage_error(e) or held.storage_error()
       if found is None:
         raise
       held.close(release=False)
@@ -321,7 +322,7 @@ def restore_raw(manager, step: int | None = None):
   this process's first device, whatever devices and processes saved it."""
   import orbax.checkpoint as ocp
   step = manager.latest_step() if step is None else step
-  path = workdir_lib.join(str(manager.directory), str(step), 'default')
+  path = files_lib.join(str(manager.directory), str(step), 'default')
   metadata = ocp.StandardCheckpointer().metadata(path).item_metadata.tree
   local = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   abstract = jax.tree_util.tree_map(
@@ -333,9 +334,9 @@ def read(manager, step: int, target=None):
   """Restores step (into `target`'s structure and shardings, or raw) and verifies it against its
   fingerprints; any Orbax or TensorStore failure, or a difference, is a DamagedCheckpoint (on
   every process alike when several read it: they agree before comparing)."""
-  from vaeglow_jax import distributed
+  from vaeglow_jax.runtime import distributed
   directory = str(manager.directory)
-  path = workdir_lib.join(directory, str(step))
+  path = files_lib.join(directory, str(step))
   saved = read_fingerprints(directory, step)
   check_files(directory, step, saved)
   error = None
@@ -389,7 +390,7 @@ def load_checked(directory: str, expected, where: str, missing_hint: str):
   if 'params' not in raw:  # a checkpoint of bare parameters (the feature extractor's)
     raw = {'params': raw}
   saved = {'params': {**raw.get('frozen', {}), **raw['params']}, **raw.get('collections', {})}
-  return fit(saved, expected, f'{where} ({workdir_lib.join(directory, str(step))})'), int(step)
+  return fit(saved, expected, f'{where} ({files_lib.join(directory, str(step))})'), int(step)
 
 
 def fit(saved, expected, where: str):
@@ -444,10 +445,10 @@ def checkpoint_dirs(workdir: str) -> list[str]:
   """The checkpoints folders of a work directory: <phase>/checkpoints of each phase, and
   checkpoints/ itself (a feature extractor's work directory)."""
   found = []
-  if workdir_lib.is_dir(workdir_lib.join(workdir, 'checkpoints')):
-    found.append(workdir_lib.join(workdir, 'checkpoints'))
-  for name in sorted(workdir_lib.list_dir(workdir)):
-    candidate = workdir_lib.join(workdir, name, 'checkpoints')
-    if workdir_lib.is_dir(candidate):
+  if files_lib.is_dir(files_lib.join(workdir, 'checkpoints')):
+    found.append(files_lib.join(workdir, 'checkpoints'))
+  for name in sorted(files_lib.list_dir(workdir)):
+    candidate = files_lib.join(workdir, name, 'checkpoints')
+    if files_lib.is_dir(candidate):
       found.append(candidate)
   return found
