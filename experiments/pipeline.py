@@ -104,7 +104,7 @@ def main(argv):
   if _LIST.value:
     try:
       for number, stage in enumerate(stages, 1):
-        print(f'{number:3d} {"done " if stages_lib.is_done(stage) else "to do"} {stage.label}',
+        print(f'{number:3d} {"done " if stage.is_done() else "to do"} {stage.label}',
               flush=True)
     except BrokenPipeError:  # `... --list | head`: the reader has what it wanted
       os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from experiments.stages import Stage
+from experiments.stages import Copy, Evaluate, Features, Fork, Report, Run, Stage, Train
 
 # The budgets (steps of batch 64) every script, benchmark and document takes from here.
 DEMO_CONFIG = 'experiments/configs/fashion_mnist.py:quick'
@@ -60,19 +60,19 @@ def train(workdir: str, config: str, phase: str, steps: int, overrides: dict,
           label: str = '') -> Stage:
   flags = (f'--config={config}', f'--workdir={workdir}', f'--config.phase={phase}',
            *config_flags(overrides), f'--config.num_train_steps={steps}')
-  return Stage('train', workdir, flags, phase=phase, steps=steps, label=label or phase)
+  return Train(workdir=workdir, flags=flags, phase=phase, steps=steps, label=label or phase)
 
 
 def evaluate(workdir: str, phase: str, prior_phase: str, overrides: dict, label: str = '') -> Stage:
   flags = (f'--workdir={workdir}', f'--config.phase={phase}',
            f'--config.eval.prior_phase={prior_phase}', *config_flags(overrides))
-  stage = Stage('evaluate', workdir, flags, phase=phase, prior_phase=prior_phase)
+  stage = Evaluate(workdir=workdir, flags=flags, phase=phase, prior_phase=prior_phase)
   return dataclasses.replace(stage, label=label or f'eval {stage.result_key}')
 
 
 def features(workdir: str, config: str, overrides: dict, label: str) -> Stage:
   flags = (f'--config={config}', f'--workdir={workdir}', *config_flags(overrides))
-  return Stage('features', workdir, flags, label=label)
+  return Features(workdir=workdir, flags=flags, label=label)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +137,7 @@ def factorial(s: Settings) -> list[Stage]:
                           f'{workdir} eval {phase}{"+" + prior_phase if prior_phase else ""}')
                  for phase, prior_phase in FACTORIAL_CHAINS]
       if s.out:
-        stages.append(Stage('copy', workdir, label=f'{run} copy', copy_to=f'{s.out}/{run}',
+        stages.append(Copy(workdir=workdir, label=f'{run} copy', copy_to=f'{s.out}/{run}',
                             copy_phases=('vae', 'prior', 'glow'),
                             copy_figures=FACTORIAL_FIGURES))
   return stages
@@ -161,7 +161,7 @@ def budget16(s: Settings) -> list[Stage]:
   source = s.stage1 or DEFAULT_ROOTS['budget'][0]
   seeds = s.seeds or (0,)
   plan = budget(dataclasses.replace(s, seeds=seeds, glow_steps=s.glow_steps or BUDGET16_GLOW_STEPS))
-  forks = [Stage('fork', f'{s.root}/{cell}/seed{seed}', label=f'{cell}/seed{seed} fork',
+  forks = [Fork(workdir=f'{s.root}/{cell}/seed{seed}', label=f'{cell}/seed{seed} fork',
                  fork_from=f'{source}/{cell}/seed{seed}', fork_drop=('glow', 'glow+prior'))
            for seed in seeds for cell in s.cells or BUDGET_CELLS]
   features = [stage for stage in plan if stage.kind == 'features']
@@ -180,7 +180,7 @@ def budget_x16(s: Settings) -> list[Stage]:
       train_overrides=tuple(extra.items())))
   if s.out:  # the gap's trend over the three budgets: a table and a plot
     folders = ','.join((DEFAULT_ROOTS['factorial'][1], DEFAULT_ROOTS['budget'][1], s.out))
-    stages.append(Stage('report', s.root, (f'--trend={folders}', '--trend_labels=1x,4x,16x',
+    stages.append(Report(workdir=s.root, flags=(f'--trend={folders}', '--trend_labels=1x,4x,16x',
                                            f'--out={s.out}/trend.md'), label='trend'))
   return stages
 
@@ -199,15 +199,15 @@ def glow_layer_seeds(s: Settings) -> list[Stage]:
                      f'seed{seed} glow'),
                evaluate(workdir, 'glow', '', evaluation, f'seed{seed} eval glow')]
     if s.out:
-      stages.append(Stage('copy', workdir, label=f'seed{seed} copy', copy_to=f'{s.out}/seed{seed}',
+      stages.append(Copy(workdir=workdir, label=f'seed{seed} copy', copy_to=f'{s.out}/seed{seed}',
                           copy_phases=('glow',), copy_layout='flat', copy_figures=tuple(
                               f'glow/{f}' for f in ('decoder_mean_vs_glow.png', 'samples_T0.png',
                                                     'samples_T0.5.png'))))
   if s.out:
     runs = [f'{s.root}/seed{seed}' for seed in s.seeds or (0, 1, 2)]
-    stages.append(Stage('report', s.root, ('--ablation', *runs, f'--out={s.out}/table.md'),
+    stages.append(Report(workdir=s.root, flags=('--ablation', *runs, f'--out={s.out}/table.md'),
                         label='table'))
-    stages.append(Stage('report', s.root, (f'--criterion={s.out}', f'--out={s.out}/criterion.md'),
+    stages.append(Report(workdir=s.root, flags=(f'--criterion={s.out}', f'--out={s.out}/criterion.md'),
                         label='criterion'))
   return stages
 
@@ -244,9 +244,9 @@ def ablation(s: Settings) -> list[Stage]:
                evaluate(workdir, 'glow', '', evaluation, f'{name} eval glow')]
   if s.out:
     names = s.variants or tuple(ABLATION)
-    stages.append(Stage('report', s.root, ('--ablation', *(f'{s.root}/{n}' for n in names),
+    stages.append(Report(workdir=s.root, flags=('--ablation', *(f'{s.root}/{n}' for n in names),
                                            f'--out={s.out}/ablation.md'), label='table'))
-    stages += [Stage('copy', f'{s.root}/{name}', label=f'{name} copy', copy_to=f'{s.out}/{name}',
+    stages += [Copy(workdir=f'{s.root}/{name}', label=f'{name} copy', copy_to=f'{s.out}/{name}',
                      copy_phases=('glow',), copy_layout='flat',
                      copy_figures=('glow/decoder_mean_vs_glow.png', 'glow/samples_T0.5.png'))
                for name in names]
@@ -273,7 +273,7 @@ def main_table(s: Settings) -> list[Stage]:
             {**gamma, 'model.prior.kind': 'flow', **extra}, 'vae_gamma prior'),
       *[dataclasses.replace(stage, label=f'full {stage.label}')
         for stage in demo(dataclasses.replace(s, root=f'{root}/full'))],
-      Stage('run', root, (f'--out={budget}',), module='benchmarks.equal_time', creates=budget,
+      Run(workdir=root, flags=(f'--out={budget}',), module='benchmarks.equal_time', creates=budget,
             label='equal-time budget')]
   for name, coupling, key in (('glow_baseline', {}, 'baseline_steps'),
                               ('glow_baseline_additive',
@@ -288,9 +288,9 @@ def main_table(s: Settings) -> list[Stage]:
   stages += [evaluate(f'{root}/{run}', phase, '', evaluation, f'{run} eval {phase}')
              for run, phases in runs.items() for phase in phases]
   if s.out:
-    stages.append(Stage('report', root, (*(f'{root}/{run}' for run in runs),
+    stages.append(Report(workdir=root, flags=(*(f'{root}/{run}' for run in runs),
                                          f'--out={s.out}/table.md'), label='table'))
-    stages += [Stage('copy', f'{root}/{run}', label=f'{run} copy', copy_to=f'{s.out}/{run}',
+    stages += [Copy(workdir=f'{root}/{run}', label=f'{run} copy', copy_to=f'{s.out}/{run}',
                      copy_figures=('*/*.png',), copy_layout='folders') for run in runs]
   return stages
 
@@ -335,7 +335,8 @@ def table1(s: Settings) -> list[Stage]:
     workdirs = {'posthoc': vae, 'joint_flow': f'{factorial_root}/gamma_flow/seed{seed}',
                 'maf_prior': f'{s.root}/maf_prior/seed{seed}',
                 'joint_maf': f'{s.root}/joint_maf/seed{seed}'}
-    mine = [stage for stage in shared if stage.kind in ('train', 'evaluate') and not stage.prior_phase
+    mine = [stage for stage in shared
+            if (stage.kind == 'train' or stage.kind == 'evaluate' and not stage.prior_phase)
             and stage.workdir.endswith(f'/seed{seed}')
             and (stage.workdir.split('/')[-2], stage.phase) in wanted]
     model = {'seed': seed, 'model.variance': 'gamma'}
@@ -354,11 +355,11 @@ def table1(s: Settings) -> list[Stage]:
     if s.out:
       for folder in dict.fromkeys(f for f, _, _ in TABLE1_ROWS):
         phases = tuple(p for f, p, _ in TABLE1_ROWS if f == folder)
-        stages.append(Stage('copy', workdirs[folder], label=f'seed{seed} copy {folder}',
+        stages.append(Copy(workdir=workdirs[folder], label=f'seed{seed} copy {folder}',
                             copy_to=f'{s.out}/{folder}/seed{seed}', copy_phases=phases,
                             copy_figures=tuple(f'{p}/samples_T0.5.png' for p in phases)))
   if s.out:
-    stages.append(Stage('report', s.root, (f'--table1={s.out}', f'--out={s.out}/table.md'),
+    stages.append(Report(workdir=s.root, flags=(f'--table1={s.out}', f'--out={s.out}/table.md'),
                         label='table'))
   return stages
 

@@ -4,7 +4,7 @@ r"""Writes a Markdown results table from evaluated work directories.
 
 Reads WORKDIR/eval/metrics.json (written by experiments.evaluate) of each directory, one
 row per evaluated phase. Prints the table; with --out also writes it to that file.
-With --ablation: one line per Glow-layer run instead (scripts/ablation.sh).
+With --ablation: one line per Glow-layer run instead (the recipe `ablation`).
 """
 
 import sys
@@ -14,7 +14,7 @@ from absl import flags
 from vaeglow_jax.cli import common as cli
 
 _OUT = flags.DEFINE_string('out', '', 'Also write the table to this Markdown file.')
-_FACTORIAL = flags.DEFINE_string('factorial', '', 'A folder of scripts/factorial.sh results '
+_FACTORIAL = flags.DEFINE_string('factorial', '', "A folder of the factorial recipe's results "
                                  '(<variance>_<prior>/seed<S>/metrics.json): print its chains table '
                                  'and paired contrasts instead (no work directories).')
 _BUDGET = flags.DEFINE_string('budget', '', 'With --factorial: a folder of the same layout from a '

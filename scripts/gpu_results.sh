@@ -22,10 +22,11 @@ out=${OUT:-results/fashion_mnist_gpu}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$out/device.txt" 2>/dev/null \
   || echo "no GPU (rehearsal)" > "$out/device.txt"
-PY=$py CFG=experiments/configs/fashion_mnist.py:$preset CELLS="gamma_standard diagonal_flow" \
-  VAE_STEPS=${VAE_STEPS:-40000} GLOW_STEPS=${GLOW_STEPS:-40000} ROOT=${ROOT:-workdirs/gpu_results} OUT=$out \
-  FEATURES=${FEATURES:-workdirs/feature_extractor/fashion_mnist} \
-  FEATURES2=${FEATURES2:-workdirs/feature_extractor/fashion_mnist_pooled} \
-  TRAIN_ARGS="--config.max_train_seconds=${MAX_SECONDS:-75}" \
-  EVAL_ARGS="--config.eval.max_test_examples=$num --config.eval.num_fid_samples=$num" \
-  bash scripts/factorial.sh 0
+$py -m experiments.pipeline factorial --seeds=0 --cells=gamma_standard,diagonal_flow \
+  --train_config=experiments/configs/fashion_mnist.py:$preset \
+  --vae_steps=${VAE_STEPS:-40000} --glow_steps=${GLOW_STEPS:-40000} \
+  --root=${ROOT:-workdirs/gpu_results} --out=$out \
+  --features=${FEATURES:-workdirs/feature_extractor/fashion_mnist} \
+  --features2=${FEATURES2:-workdirs/feature_extractor/fashion_mnist_pooled} \
+  --train_arg=max_train_seconds=${MAX_SECONDS:-75} \
+  --eval_arg=eval.max_test_examples=$num --eval_arg=eval.num_fid_samples=$num

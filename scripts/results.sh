@@ -30,20 +30,20 @@ if [[ $stage == calibrate || $stage == all ]]; then
       --config.eval.feature_extractor_dir=$features
 fi
 
-# The Glow-layer ablation on the full model's frozen phase-1 VAE (scripts/ablation.sh); its
+# The Glow-layer ablation on the full model's frozen phase-1 VAE (the recipe `ablation`); its
 # table, and each run's metrics, config and sample figures, copied out of the work directories.
 if [[ $stage == ablate || $stage == all ]]; then
   $py -m experiments.pipeline ablation --stage1=$root/full --root=$root/ablation \
       --out=results/fashion_mnist/glow_layer_ablation --features=$features
 fi
 
-# The round-3 factorial (scripts/factorial.sh: variance x phase-1 prior x seeds 0, 1, four chains
+# The round-3 factorial (the recipe `factorial`: variance x phase-1 prior x seeds, four chains
 # each, two feature spaces) and its tables.
 if [[ $stage == factorial || $stage == all ]]; then
   # Seeds 0-4 with issue 32's CPU levers off: seeds 0-2 were trained before the levers existed,
   # seeds 3-4 (round 4) with them off, so all five share one numerics.
-  FEATURES=$features TRAIN_ARGS="--config.model.conv_impl=xla --config.cpu_devices=1" \
-      bash scripts/factorial.sh 0 1 2 3 4
+  $py -m experiments.pipeline factorial --seeds=0,1,2,3,4 --features=$features \
+      --train_arg=model.conv_impl=xla --train_arg=cpu_devices=1
   $py -m experiments.report --factorial=results/fashion_mnist/factorial \
       --out=results/fashion_mnist/factorial/table.md
   # The same report over the seeds of earlier rounds (RESULTS.md quotes both).

@@ -260,14 +260,14 @@ def test_a_recipe_forks_a_run_on_a_bucket_and_copies_its_results_out(gcs, tmp_pa
   files_lib.write_json_atomic(f'{source}/eval/metrics.json', {'vae': {'bpd': 5.0},
                                                                 'glow': {'bpd': 4.9}})
   files_lib.write_bytes_atomic(f'{source}/eval/glow/samples_T0.png', b'png')
-  fork = stages.Stage('fork', fork_dir, fork_from=source, fork_drop=('glow',))
-  assert stages.run([fork], runner=None, log=lambda *a: None) == 0 and stages.is_done(fork)
+  fork = stages.Fork(workdir=fork_dir, fork_from=source, fork_drop=('glow',))
+  assert stages.run([fork], runner=None, log=lambda *a: None) == 0 and fork.is_done()
   assert files_lib.read_bytes(f'{fork_dir}/glow/checkpoints/2000/state') == b'weights'
   assert workdir_lib.read_metrics(fork_dir) == {'vae': {'bpd': 5.0}}
   assert not files_lib.exists(f'{fork_dir}/eval/glow')
   assert workdir_lib.read_metrics(source) == {'vae': {'bpd': 5.0}, 'glow': {'bpd': 4.9}}
-  copy = stages.Stage('copy', source, copy_to=str(tmp_path / 'out'), copy_phases=('glow',),
+  copy = stages.Copy(workdir=source, copy_to=str(tmp_path / 'out'), copy_phases=('glow',),
                       copy_figures=('glow/*.png',), copy_layout='flat')
-  assert sorted(os.path.basename(p) for p in stages.copy_run(copy)) == [
+  assert sorted(os.path.basename(p) for p in copy.copy()) == [
       'config.json', 'metrics.json', 'samples_T0.png']
   assert (tmp_path / 'out' / 'samples_T0.png').read_bytes() == b'png'

@@ -174,7 +174,7 @@ def test_each_phase_trains_what_its_spec_says(name):
   assert ('glow' in variables['params']) == spec.use_glow
 
 
-# The science module's chains are the result names of one fixed design (scripts/factorial.sh);
+# The science module's chains are the result names of one fixed design (experiments.recipes.factorial);
 # the config schema names the default phase.
 _PHASE_NAMES_ALLOWED_IN = {'phases.py', 'factorial.py', 'schema.py'}
 

@@ -163,8 +163,9 @@ def test_budget16_forks_the_8x_runs_then_runs_what_results_sh_ran_there_with_the
                        features='fe'))]
   old = old[:2] + [s for s in old[2:] if s.kind != 'features']  # factorial.sh ran them per cell
   levers = ('--config.model.conv_impl=xla', '--config.cpu_devices=1')
-  assert [(s.kind, s.label, s.steps, sorted(s.flags)) for s in plan if s.kind != 'fork'] == [
-      (s.kind, s.label, s.steps, sorted(s.flags + (levers if s.kind == 'train' else ())))
+  steps = lambda s: getattr(s, 'steps', None)  # noqa: E731  (a train stage's)
+  assert [(s.kind, s.label, steps(s), sorted(s.flags)) for s in plan if s.kind != 'fork'] == [
+      (s.kind, s.label, steps(s), sorted(s.flags + (levers if s.kind == 'train' else ())))
       for s in old]
   assert {s.steps for s in plan if s.kind == 'train' and s.phase == 'glow'} == {4000}
 
@@ -191,9 +192,9 @@ def test_a_fork_copies_a_run_but_the_dropped_evaluations_once_and_refuses_a_fore
     tmp_path):
   source = _trained_run(tmp_path / 'r8')
   before = _files(source)
-  fork = stages.Stage('fork', str(tmp_path / 'r16'), label='fork', fork_from=str(source),
+  fork = stages.Fork(workdir=str(tmp_path / 'r16'), label='fork', fork_from=str(source),
                       fork_drop=('glow', 'glow+prior'))
-  assert not stages.is_done(fork)
+  assert not fork.is_done()
   assert stages.run([fork], runner=None, log=lambda *a: None) == 0  # runs no command
   copied = _files(tmp_path / 'r16')
   assert json.loads(copied.pop('eval/metrics.json')) == {'vae': {'bpd': 5.0}}
@@ -202,7 +203,7 @@ def test_a_fork_copies_a_run_but_the_dropped_evaluations_once_and_refuses_a_fore
   assert copied == {k: v for k, v in before.items()  # checkpoints and configs, byte for byte
                     if k != 'eval/metrics.json' and not k.startswith('eval/glow')}
   assert _files(source) == before  # the source is read only
-  assert stages.is_done(fork)
+  assert fork.is_done()
   (tmp_path / 'r16' / 'glow' / 'checkpoints' / '4000').mkdir()  # trained on: a rerun keeps it
   assert stages.run([fork], runner=None, log=lambda *a: None) == 0
   assert (tmp_path / 'r16' / 'glow' / 'checkpoints' / '4000').is_dir()
@@ -210,7 +211,7 @@ def test_a_fork_copies_a_run_but_the_dropped_evaluations_once_and_refuses_a_fore
   interrupted = tmp_path / 'interrupted'
   (interrupted / 'vae').mkdir(parents=True)
   (interrupted / stages.FORK_PARTIAL).write_text(json.dumps({'source': str(source)}))
-  copied = stages.fork_run(dataclasses.replace(fork, workdir=str(interrupted)))
+  copied = dataclasses.replace(fork, workdir=str(interrupted)).fork()
   assert copied and not [path for path in copied if path.startswith('eval/glow')]  # never copied
   assert not (interrupted / stages.FORK_PARTIAL).exists()
   assert (interrupted / 'glow' / 'checkpoints' / '2000' / 'state').is_file()
@@ -218,14 +219,14 @@ def test_a_fork_copies_a_run_but_the_dropped_evaluations_once_and_refuses_a_fore
   foreign.mkdir()
   (foreign / 'notes.txt').write_text('mine')
   with pytest.raises(stages.StageError, match='exists and is not a copy of'):
-    stages.fork_run(dataclasses.replace(fork, workdir=str(foreign)))
+    dataclasses.replace(fork, workdir=str(foreign)).fork()
   assert _files(foreign) == {'notes.txt': 'mine'}
   with pytest.raises(stages.StageError, match='is no work directory'):
-    stages.fork_run(dataclasses.replace(fork, fork_from=str(tmp_path / 'missing')))
+    dataclasses.replace(fork, fork_from=str(tmp_path / 'missing')).fork()
   # Every evaluation dropped: metrics.json is left empty, not the source's.
   everything = dataclasses.replace(fork, workdir=str(tmp_path / 'bare'),
                                    fork_drop=('vae', 'glow', 'glow+prior'))
-  stages.fork_run(everything)
+  everything.fork()
   assert json.loads((tmp_path / 'bare' / 'eval' / 'metrics.json').read_text()) == {}
 
 
@@ -278,18 +279,18 @@ def test_the_main_table_is_the_commands_results_sh_ran_with_the_baselines_budget
     got = set(by_label[label].flags) - {'--config.num_train_steps=1200'}
     assert got == want, label
   budget = by_label['equal-time budget']
-  assert stages.command(budget)[1:] == ['-m', 'benchmarks.equal_time',
+  assert budget.command()[1:] == ['-m', 'benchmarks.equal_time',
                                         f'--out={root}/equal_time.json']
   baseline = by_label['glow_baseline_additive']
-  assert not stages.is_done(budget) and not stages.is_done(baseline)  # no budget yet
+  assert not budget.is_done() and not baseline.is_done()  # no budget yet
   (tmp_path / 'equal_time.json').write_text('{"baseline_steps": 3011, "baseline_steps_additive": 4077}')
-  assert stages.is_done(budget)
-  assert stages.command(baseline)[3:] == [
+  assert budget.is_done()
+  assert baseline.command()[3:] == [
       f'--config={QUICK}', f'--workdir={root}/glow_baseline_additive', '--config.phase=glow_baseline',
       '--config.model.baseline.coupling=additive', '--config.checkpoint_every_steps=1000',
       '--config.sample_every_steps=1000', '--config.num_train_steps=4077']
   _finish_training(f'{root}/glow_baseline_additive', 'glow_baseline', 4077)
-  assert stages.is_done(baseline)
+  assert baseline.is_done()
   evaluations = [s for s in plan if s.kind == 'evaluate']
   assert [(s.workdir[len(root) + 1:], s.phase) for s in evaluations] == [
       ('vae_gamma', 'vae'), ('vae_gamma', 'prior'), ('vae_gamma', 'second_stage'), ('full', 'vae'),
@@ -368,21 +369,21 @@ def test_copy_writes_metrics_configs_and_the_figures_that_exist(tmp_path):
   (workdir / 'eval' / 'metrics.json').write_text('{"glow": {}}')
   (workdir / 'eval' / 'glow' / 'samples_T0.png').write_bytes(b'png')
   figures = ('glow/samples_T0.png', 'vae/samples_T0.png')  # the second was never written
-  prefixed = stages.Stage('copy', str(workdir), copy_to=str(tmp_path / 'a'),
+  prefixed = stages.Copy(workdir=str(workdir), copy_to=str(tmp_path / 'a'),
                            copy_phases=('vae', 'glow'), copy_figures=figures)
-  assert sorted(os.path.basename(p) for p in stages.copy_run(prefixed)) == [
+  assert sorted(os.path.basename(p) for p in prefixed.copy()) == [
       'config_glow.json', 'config_vae.json', 'glow_samples_T0.png', 'metrics.json']
   assert (tmp_path / 'a' / 'config_vae.json').read_text() == 'vae'
-  folders = stages.Stage('copy', str(workdir), copy_to=str(tmp_path / 'c'), copy_figures=('*/*.png',),
+  folders = stages.Copy(workdir=str(workdir), copy_to=str(tmp_path / 'c'), copy_figures=('*/*.png',),
                          copy_layout='folders')
-  assert sorted(os.path.relpath(p, tmp_path / 'c') for p in stages.copy_run(folders)) == [
+  assert sorted(os.path.relpath(p, tmp_path / 'c') for p in folders.copy()) == [
       'glow/samples_T0.png', 'metrics.json']
-  stages.copy_run(stages.Stage('copy', str(workdir), copy_to=str(tmp_path / 'b'),
-                                  copy_phases=('glow',), copy_figures=figures, copy_layout='flat'))
+  stages.Copy(workdir=str(workdir), copy_to=str(tmp_path / 'b'), copy_phases=('glow',),
+              copy_figures=figures, copy_layout='flat').copy()
   assert sorted(os.listdir(tmp_path / 'b')) == ['config.json', 'metrics.json', 'samples_T0.png']
   (workdir / 'eval' / 'metrics.json').unlink()  # an unevaluated run is an error, not a silent skip
   with pytest.raises(FileNotFoundError):
-    stages.copy_run(prefixed)
+    prefixed.copy()
 
 
 def _pipeline(*args, cwd=ROOT):
@@ -421,7 +422,7 @@ def test_the_demo_recipe_trains_both_phases_a_rerun_does_nothing_and_a_fork_trai
   assert again.returncode == 0 and '==' not in again.stdout, again.stdout
   # budget16's way: a fork of the run whose Glow layer resumes from its checkpoint to more steps.
   longer = tmp_path / 'longer'
-  plan = [stages.Stage('fork', str(longer), label='fork', fork_from=str(demo), fork_drop=('glow',)),
+  plan = [stages.Fork(workdir=str(longer), label='fork', fork_from=str(demo), fork_drop=('glow',)),
           recipes.train(str(longer), 'tests/configs/tiny.py', 'glow', 4, {})]
   logs = []
 
@@ -465,11 +466,11 @@ def test_a_fork_whose_copy_is_damaged_is_refused_and_not_marked_done(tmp_path, m
     return names
 
   monkeypatch.setattr(files_lib, 'copy_tree', bad_transfer)
-  fork = stages.Stage('fork', str(tmp_path / 'copy'), label='fork', fork_from=str(source))
+  fork = stages.Fork(workdir=str(tmp_path / 'copy'), label='fork', fork_from=str(source))
   with pytest.raises(stages.StageError, match=r'copy of .*vae/checkpoints has damaged '
                      r'checkpoint\(s\) \[2\]'):
-    stages.fork_run(fork)
-  assert not stages.is_done(fork)
+    fork.fork()
+  assert not fork.is_done()
   monkeypatch.setattr(files_lib, 'copy_tree', real_copy)  # a good transfer goes through
-  stages.fork_run(fork)
-  assert stages.is_done(fork)
+  fork.fork()
+  assert fork.is_done()
