@@ -22,7 +22,7 @@ import time
 
 CONFIG = 'experiments/configs/fashion_mnist.py:quick'
 PHASE_STEPS = (('vae', 1200), ('glow', 500))  # experiments.recipes.DEMO_*: not imported, as this file
-# also times commits older than it (tests/test_pipeline.py checks the two agree).
+# also times commits older than it (tests/experiments/test_pipeline.py checks the two agree).
 
 
 def main():

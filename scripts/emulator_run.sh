@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Phase 1 and phase 2 into a bucket of a local Cloud Storage emulator, then evaluation from it,
-# and the bucket's listing: the by-hand version of tests/test_object_storage_runs.py.
+# and the bucket's listing: the by-hand version of tests/io/test_object_storage_runs.py.
 # Usage: bash scripts/emulator_run.sh [VAE_STEPS] [GLOW_STEPS]   (default 20 and 10; the tests' tiny config)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -40,8 +40,8 @@ def _selection(args):
     ('', ['not slow'], []),  # the suite
     ('--all', [], []),
     ('-m slow -x', ['slow'], ['-x']),
-    ('-x tests/test_multihost.py', [], ['-x', 'tests/test_multihost.py']),  # named: slow or not
-    ('tests/test_cli.py::test_x', [], ['tests/test_cli.py::test_x']),
+    ('-x tests/runtime/test_multihost.py', [], ['-x', 'tests/runtime/test_multihost.py']),  # named: slow or not
+    ('tests/cli/test_cli.py::test_x', [], ['tests/cli/test_cli.py::test_x']),
     ('./tests/training', [], ['./tests/training']),
     ('-x -k bucket', ['not slow'], ['-x', '-k', 'bucket']),
 ])

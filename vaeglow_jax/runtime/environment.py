@@ -2,7 +2,7 @@
 `configure_compilation_cache()` and `use_cpu_cores()`.
 
 Importing the library changes nothing outside it (no environment variable, no `sys.modules`
-entry; `tests/test_layers.py` checks). Entry points call `configure()` first thing in `main()`,
+entry; `tests/test_imports.py` checks). Entry points call `configure()` first thing in `main()`,
 as flax's imagenet example does its set-up; a program that uses the library on gs:// paths calls
 it before its first path.
 """

@@ -13,7 +13,7 @@ import pytest
 import tensorflow_datasets as tfds
 from jax.sharding import NamedSharding, PartitionSpec
 
-from tests.helpers import train_config
+from tests.helpers import ROOT, train_config
 from vaeglow_jax.io import checkpoints
 from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.io import files as files_lib
@@ -171,7 +171,7 @@ def test_the_verify_command_reports_each_checkpoint(trained, tmp_path):
   os.remove(copy / 'vae' / 'checkpoints' / 'fingerprints' / '3.json')  # as if saved before them
   result = subprocess.run([sys.executable, '-m', 'experiments.verify', f'--workdir={copy}'],
                           capture_output=True, text=True, timeout=300,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                          cwd=ROOT)
   assert result.returncode == 1, result.stderr[-2000:]
   lines = result.stdout.strip().splitlines()
   assert lines[0] == f'{copy}/vae/checkpoints/3: no checksums'

@@ -13,7 +13,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from vaeglow_jax.cli import common as cli
-from tests.helpers import snapshot, train_config
+from tests.helpers import ROOT, snapshot, train_config
 from vaeglow_jax.config import history
 from vaeglow_jax.config import resume
 from vaeglow_jax.runtime import sharding
@@ -24,7 +24,6 @@ from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.errors import WorkdirError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope='module')

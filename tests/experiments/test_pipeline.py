@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
+from tests.helpers import ROOT
 from experiments import recipes, stages
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUICK = 'experiments/configs/fashion_mnist.py:quick'
 
 

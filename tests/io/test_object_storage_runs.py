@@ -19,10 +19,10 @@ from flax import traverse_util
 from tests.configs import tiny
 from tests.helpers import (ROOT, assert_trees_equal, finish, free_port, latest_state, launch,
                            process_flags, wait_for_line, workdir_files)
-from tests import test_multihost, test_reliability
+from tests.runtime import test_multihost, test_reliability
 # The uninterrupted local two-process run (made once per session) the bucket run is compared with.
-from tests.test_multihost import two_process_run  # noqa: F401  pylint: disable=unused-import
-from tests.test_reliability import straight_run  # noqa: F401  pylint: disable=unused-import
+from tests.runtime.test_multihost import two_process_run  # noqa: F401  pylint: disable=unused-import
+from tests.runtime.test_reliability import straight_run  # noqa: F401  pylint: disable=unused-import
 from tests.xla_env import xla_flags
 from vaeglow_jax.training import feature_extractor as fe_training
 from vaeglow_jax.io import checkpoints

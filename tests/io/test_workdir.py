@@ -8,11 +8,11 @@ import pytest
 
 from tests.xla_env import xla_flags
 from tests.config.test_history import _trained
+from tests.helpers import ROOT
 from vaeglow_jax.io import workdir
 from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.errors import WorkdirError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _evaluate_cli(*args):

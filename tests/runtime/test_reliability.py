@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from tests.helpers import (assert_trees_equal, latest_state, once_per_session,
+from tests.helpers import (ROOT, assert_trees_equal, latest_state, once_per_session,
                            poisoned_per_example, snapshot, train_config, wait_for_line)
 from tests.xla_env import xla_flags
 from vaeglow_jax.runtime import sharding
@@ -28,7 +28,6 @@ from vaeglow_jax.training import trainer
 from vaeglow_jax.training import train as train_lib
 from vaeglow_jax.data import DataError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MOCK_ARGS = ['--config=tests/configs/tiny.py',
              '--config.data.allow_download=True', '--config.data.data_dir=/tmp/vaeglow_mock_unused',
              '--config.data.train_split=train', '--config.warmup_steps=0']
