@@ -158,26 +158,8 @@ def _effect_text(kind: str, test: stats.TestResult | None, digits: int = 3) -> s
 
 
 def adjust(rows: list[dict], family=lambda row: (row['claim'], row['space'])) -> list[dict]:
-  """Each row {'test', ...} gets 'adjusted_p' (Holm within its family: the rows with a test
-  and the same family(row), by default one claim in one feature space), 'verdict'
-  (stats.decide on it) and 'unadjusted' (the verdict the test alone would give); a row without
-  a test is undecided. Rows are changed in place and returned."""
-  families = {}
-  for row in rows:
-    if row['test'] is not None:
-      families.setdefault(family(row), []).append(row)
-  for family in families.values():
-    for row, adjusted in zip(family, stats.holm([r['test'].p for r in family])):
-      row['adjusted_p'] = adjusted
-  for row in rows:
-    test = row['test']
-    if test is None:
-      row.update(adjusted_p=None, verdict='undecided (fewer than 2 seeds)',
-                 unadjusted='undecided (fewer than 2 seeds)')
-    else:
-      row['verdict'] = stats.decide(test.effect, row['adjusted_p'])
-      row['unadjusted'] = stats.decide(test.effect, test.p)
-  return rows
+  """stats.adjust with this study's families: one claim in one feature space."""
+  return stats.adjust(rows, family)
 
 
 def families(rows: list[dict]) -> int:

@@ -61,7 +61,7 @@ def fid(metrics: dict, space: str):
 
 def contrasts(runs: dict) -> list[dict]:
   """Every CONTRASTS entry in every feature space with both rows present: {'claim', 'space',
-  'paired', 'test' (stats.TestResult of a - b), 'holm_p', 'verdict'}, Holm-adjusted over all."""
+  'paired', 'test' (stats.TestResult of a - b), 'adjusted_p', 'verdict'}, Holm-adjusted over all."""
   rows = []
   for space in spaces(runs):
     for claim, a, b in CONTRASTS:
@@ -77,10 +77,7 @@ def contrasts(runs: dict) -> list[dict]:
                                 [fid(m, space) for m in runs[b].values()])
       if test is not None:
         rows.append({'claim': claim, 'space': space, 'paired': paired, 'test': test})
-  for row, adjusted in zip(rows, stats.holm([r['test'].p for r in rows])):
-    row['holm_p'] = adjusted
-    row['verdict'] = stats.decide(row['test'].effect, adjusted)
-  return rows
+  return stats.adjust(rows, family=lambda row: 'the table')
 
 
 def _mean_se(values, digits):
@@ -113,7 +110,7 @@ def contrasts_table(rows: list[dict]) -> str:
     t = r['test']
     seeds = str(t.n[0]) if r['paired'] else f'{t.n[0]}, {t.n[1]}'
     lines.append(f"| {r['claim']} | {r['space']} | {'paired' if r['paired'] else 'Welch'} | "
-                 f'{t.effect:+.1f} +- {t.se:.1f} | {seeds} | {t.p:.4f} | {r["holm_p"]:.4f} | '
+                 f'{t.effect:+.1f} +- {t.se:.1f} | {seeds} | {t.p:.4f} | {r["adjusted_p"]:.4f} | '
                  f"{r['verdict']} |")
   return '\n'.join(lines) + '\n'
 

@@ -55,3 +55,19 @@ def test_the_t_rule_and_the_p_value_agree_at_the_boundary():
     cut = stats.t_critical(n)
     assert stats._two_sided_p(-1.0, 1 / (cut * 1.001), n - 1) < 0.05
     assert stats._two_sided_p(-1.0, 1 / (cut * 0.999), n - 1) > 0.05
+
+
+def test_adjust_runs_holm_within_each_family_and_decides_each_row():
+  def row(family, effect, p):
+    return {'family': family, 'test': stats.TestResult(effect, 1.0, 4.0, p, (5, 5))}
+  rows = [row('a', -2.0, 0.01), row('a', -1.0, 0.04), row('b', 3.0, 0.02), row('b', -1.0, 0.5),
+          {'family': 'b', 'test': None}]
+  stats.adjust(rows, family=lambda r: r['family'])
+  # Family a: 0.01 * 2, max(0.02, 0.04 * 1); family b alone: 0.02 * 2, 0.5 * 1 (not 0.5 * 2 or
+  # x 4: the other family's tests do not count).
+  assert [r['adjusted_p'] for r in rows[:4]] == pytest.approx([0.02, 0.04, 0.04, 0.5])
+  assert [r['verdict'] for r in rows] == ['holds', 'holds', 'reversed', 'undecided',
+                                          'undecided (fewer than 2 seeds)']
+  assert rows[1]['unadjusted'] == 'holds' and rows[4]['adjusted_p'] is None
+  one_family = stats.adjust([dict(r) for r in rows[:4]], family=lambda r: 'all')
+  assert [r["adjusted_p"] for r in one_family] == pytest.approx([0.04, 0.08, 0.06, 0.5])

@@ -107,3 +107,26 @@ def decide(effect: float, adjusted_p: float, lower_is_claimed: bool = True,
   if not adjusted_p < alpha:
     return 'undecided'
   return 'holds' if (effect < 0) == lower_is_claimed else 'reversed'
+
+
+def adjust(rows: list[dict], family) -> list[dict]:
+  """Holm within families, then a verdict per row. Each row {'test': TestResult or None, ...}
+  gets 'adjusted_p' (Holm over the rows with a test and the same family(row)), 'verdict'
+  (`decide` on it: lower is claimed) and 'unadjusted' (the verdict the test alone would give);
+  a row without a test is undecided. Rows are changed in place and returned."""
+  families = {}
+  for row in rows:
+    if row['test'] is not None:
+      families.setdefault(family(row), []).append(row)
+  for members in families.values():
+    for row, adjusted in zip(members, holm([r['test'].p for r in members])):
+      row['adjusted_p'] = adjusted
+  for row in rows:
+    test = row['test']
+    if test is None:
+      row.update(adjusted_p=None, verdict='undecided (fewer than 2 seeds)',
+                 unadjusted='undecided (fewer than 2 seeds)')
+    else:
+      row['verdict'] = decide(test.effect, row['adjusted_p'])
+      row['unadjusted'] = decide(test.effect, test.p)
+  return rows
