@@ -126,6 +126,18 @@ PATH_KEYS = ('stage1_workdir', 'data.data_dir', 'data.cache_dir', 'eval.feature_
              'eval.feature_extractor_dir_2', 'eval.inception_weights')
 
 
+def define_config_and_workdir(holders: dict, workdir_help: str, config_default: str | None = None,
+                               config_help: str = 'Config: NAME[:PRESET] (e.g. fashion_mnist:quick) '
+                                                  'or a file path.') -> None:
+  """The --config and --workdir flags every command but verify takes, into holders['config'] and
+  holders['workdir']: --workdir is required, and --config too unless it has a default."""
+  from ml_collections import config_flags  # pylint: disable=import-outside-toplevel
+  holders['config'] = config_flags.DEFINE_config_file('config', config_default, config_help,
+                                                      lock_config=True)
+  holders['workdir'] = flags.DEFINE_string('workdir', None, workdir_help)
+  flags.mark_flags_as_required(['workdir'] if config_default else ['config', 'workdir'])
+
+
 def expand_home(path):
   """'~/x' -> '/root/x'; anything else (a URL, an absolute or relative path) unchanged."""
   return os.path.expanduser(path) if isinstance(path, str) and path.startswith('~') else path

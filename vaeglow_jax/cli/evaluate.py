@@ -22,7 +22,6 @@ import signal
 import tempfile
 
 from absl import flags
-from ml_collections import config_flags
 
 from vaeglow_jax.cli import common as cli
 
@@ -33,11 +32,10 @@ _FLAGS = {}  # name -> absl FlagHolder, filled by _define_flags
 def _define_flags() -> None:
   """The command's flags, defined when it runs (so that importing it defines none: the
   commands share flag names)."""
-  _FLAGS['config'] = config_flags.DEFINE_config_file(
-      'config', _FROM_WORKDIR, 'Config file (path[:preset]); default: the one the phase was '
-      'trained with, from the work directory.', lock_config=True)
-  _FLAGS['workdir'] = flags.DEFINE_string('workdir', None, 'Work directory of the trained model.')
-  flags.mark_flags_as_required(['workdir'])
+  cli.define_config_and_workdir(
+      _FLAGS, 'Work directory of the trained model.', config_default=_FROM_WORKDIR,
+      config_help='Config file (path[:preset]); default: the one the phase was trained with, '
+                  'from the work directory.')
 
 
 def evaluation_config(launch):

@@ -17,7 +17,6 @@ import os
 
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
 from vaeglow_jax.cli import common as cli
 from vaeglow_jax.errors import UserError
@@ -29,10 +28,9 @@ _FLAGS = {}  # name -> absl FlagHolder, filled by _define_flags
 def _define_flags() -> None:
   """The command's flags, defined when it runs (so that importing it defines none: the
   commands share flag names)."""
-  _FLAGS['config'] = config_flags.DEFINE_config_file(
-      'config', _FROM_WORKDIR, 'Only overrides: the model comes from the work directory.',
-      lock_config=True)
-  _FLAGS['workdir'] = flags.DEFINE_string('workdir', None, 'Work directory of the trained model.')
+  cli.define_config_and_workdir(
+      _FLAGS, 'Work directory of the trained model.', config_default=_FROM_WORKDIR,
+      config_help='Only overrides: the model comes from the work directory.')
   _FLAGS['num'] = flags.DEFINE_integer('num', 64, 'Number of images.')
   _FLAGS['temperature'] = flags.DEFINE_float(
       'temperature', None, "Sampling temperature T >= 0 (default: the phase's "
@@ -41,7 +39,6 @@ def _define_flags() -> None:
                                         'Random seed: the same seed gives the same images.')
   _FLAGS['out'] = flags.DEFINE_string(
       'out', '', 'Output folder (default DIR/<phase>/samples_T<T>/); it must not hold files yet.')
-  flags.mark_flags_as_required(['workdir'])
 
 
 class SampleError(UserError, ValueError):

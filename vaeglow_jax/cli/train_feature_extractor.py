@@ -9,7 +9,6 @@ Then evaluate with --config.eval.feature_extractor_dir=<that workdir>. Prints th
 """
 
 from absl import flags
-from ml_collections import config_flags
 
 from vaeglow_jax.cli import common as cli
 
@@ -19,12 +18,7 @@ _FLAGS = {}  # name -> absl FlagHolder, filled by _define_flags
 def _define_flags() -> None:
   """The command's flags, defined when it runs (so that importing it defines none: the
   commands share flag names)."""
-  _FLAGS['config'] = config_flags.DEFINE_config_file(
-      'config', None, 'Config: NAME[:PRESET] (e.g. fashion_mnist:quick) or a file path.',
-      lock_config=True)
-  _FLAGS['workdir'] = flags.DEFINE_string('workdir', None,
-                                          'Directory for the classifier checkpoint.')
-  flags.mark_flags_as_required(['config', 'workdir'])
+  cli.define_config_and_workdir(_FLAGS, 'Directory for the classifier checkpoint.')
 
 
 def main(argv):
