@@ -5,7 +5,7 @@
 # metrics OLD_REF's evaluate writes, timings aside.
 # Usage: bash scripts/compare_commits.sh OLD_REF [NEW_REF]   (FEATURES=DIR adds FID in that space)
 # NEW_FLAGS: training flags for NEW_REF's side only, to switch off a change that alters float
-# rounding on purpose. Against a commit older than 0f541b3 (issue 32's CPU levers):
+# rounding on purpose. Against a commit older than the CPU levers (conv_impl='auto', cpu_devices):
 #   NEW_FLAGS="--config.model.conv_impl=xla --config.cpu_devices=1"
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 31's runs for a GPU lease (`device` tool, ~8 minutes of H200 time): the paper's chain
+# The runs for a GPU lease (`device` tool, ~8 minutes of H200 time): the paper's chain
 # (diagonal decoder variance, joint flow prior, Glow layer) and the factorial's best chain
 # (gamma variance, N(0, I) prior, post-hoc flow prior + Glow layer), seed 0, Fashion-MNIST,
 # quick preset, evaluated as the factorial's four chains with 10,000 samples per temperature

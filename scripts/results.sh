@@ -40,7 +40,7 @@ fi
 # The round-3 factorial (the recipe `factorial`: variance x phase-1 prior x seeds, four chains
 # each, two feature spaces) and its tables.
 if [[ $stage == factorial || $stage == all ]]; then
-  # Seeds 0-4 with issue 32's CPU levers off: seeds 0-2 were trained before the levers existed,
+  # Seeds 0-4 with the CPU levers (conv_impl, cpu_devices) off: seeds 0-2 were trained before the levers existed,
   # seeds 3-4 (round 4) with them off, so all five share one numerics.
   $py -m experiments.pipeline factorial --seeds=0,1,2,3,4 --features=$features \
       --train_arg=model.conv_impl=xla --train_arg=cpu_devices=1
@@ -64,7 +64,7 @@ if [[ $stage == factorial || $stage == all ]]; then
       --config.calibration.num_images=2000
 fi
 
-# Budget direction (issues 31 and 46): the factorial's best chain's cell (gamma, N(0, I)) and the
+# Budget direction: the factorial's best chain's cell (gamma, N(0, I)) and the
 # paper's (diagonal, joint flow prior) at 4x its phase-1 and 8x its Glow-layer steps, seeds 0-2,
 # levers off (seed 0 was trained before they existed); then seed 0 carried on to 16x the Glow-layer
 # steps from copies of the 8x work directories. Recipes 'budget' and 'budget16'; a rerun skips what
@@ -86,7 +86,7 @@ if [[ $stage == budget || $stage == all ]]; then
 fi
 
 # The Glow layer at the demo budget over phase-1 seeds 0-2 (recipe 'glow_layer_seeds', about 15 min
-# per seed alone): the issue-12 criterion at this code -> glow_layer_seeds_today/ (glow_layer_seeds/
+# per seed alone): the Glow-layer criterion at this code -> glow_layer_seeds_today/ (glow_layer_seeds/
 # is the same recipe's shell script at 343c711).
 if [[ $stage == seeds || $stage == all ]]; then
   $py -m experiments.pipeline glow_layer_seeds --seeds=0,1,2 --root=workdirs/glow_layer_seeds \
