@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import ml_collections
 import pytest
 
 from vaeglow_jax.config import schema
@@ -13,7 +14,8 @@ from vaeglow_jax.models.prior import FlowPrior, MAFPrior, StandardPrior
 NOT_FROM_GROUP = {'Encoder': set(), 'Decoder': {'image_shape', 'log_gamma_init'},
                   'GlowLayer': {'step'}, 'MultiScaleGlow': {'step'}, 'FlowPrior': set(),
                   'MAFPrior': set(), 'SecondStageVAE': {'latent_dim', 'log_gamma_init',
-                                                         'min_log_gamma'}}
+                                                         'min_log_gamma'},
+                  'Classifier': {'num_classes'}}
 
 
 def _changed_model_group():
@@ -83,3 +85,13 @@ def test_build_prior_makes_each_kind_and_names_a_bad_one():
   assert isinstance(build.prior({**config, 'kind': 'standard'}), StandardPrior)
   with pytest.raises(ValueError, match="model.prior.kind must be one of .*'maf'.*got 'iaf'"):
     build.prior({**config, 'kind': 'iaf'})
+
+
+def test_the_classifier_takes_its_group_and_an_old_group_without_arch_its_default():
+  fe = schema.defaults().feature_extractor
+  fe.update(dict(widths=(8, 16), feature_dim=12, arch="pooled"))
+  model = build.classifier(fe, num_classes=7)
+  _assert_takes_group(model, fe)
+  assert model.widths == (8, 16) and model.num_classes == 7
+  old = {'widths': [8], 'feature_dim': 4}  # saved before `arch` existed
+  assert build.classifier(ml_collections.ConfigDict(old), 3).arch == 'strided'

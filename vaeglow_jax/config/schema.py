@@ -11,6 +11,7 @@ import ml_collections
 
 from vaeglow_jax.flows import StepOptions
 from vaeglow_jax.models import build
+from vaeglow_jax.models.classifier import Classifier
 from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
 from vaeglow_jax.models.prior import FlowPrior, SecondStageVAE
 from vaeglow_jax.models.vae import Decoder, Encoder
@@ -128,10 +129,12 @@ def defaults() -> ml_collections.ConfigDict:
       **build.field_defaults(MultiScaleGlow, exclude=('step',)), **baseline_step))
 
   # The offline FID feature space (experiments.train_feature_extractor).
+  # widths, feature_dim and arch ('strided' or 'pooled', a second, independent feature space)
+  # are the Classifier's (models.classifier).
   c.feature_extractor = ml_collections.ConfigDict(dict(
-      widths=(32, 64, 128), feature_dim=128, num_steps=2000, batch_size=128, learning_rate=1e-3,
-      seed=0, max_train_examples=0,  # 0: the whole train split
-      arch='strided'))  # 'strided' or 'pooled' (a second, independent feature space)
+      **build.field_defaults(Classifier, exclude=('num_classes',)),
+      num_steps=2000, batch_size=128, learning_rate=1e-3, seed=0,
+      max_train_examples=0))  # 0: the whole train split
 
   # experiments.evaluate
   c.eval = ml_collections.ConfigDict()

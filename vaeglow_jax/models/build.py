@@ -1,7 +1,7 @@
 """The models of a config's `model` group, built in one place.
 
 A config group's keys are the fields of the module it builds (`Encoder`, `Decoder`,
-`GlowLayer`, `MultiScaleGlow`, the priors, `SecondStageVAE`) or of the `StepOptions` its flow
+`GlowLayer`, `MultiScaleGlow`, the priors, `SecondStageVAE`, the FID `Classifier`) or of the `StepOptions` its flow
 steps take, so a module takes every key of its group that names one of its fields, and a
 field's default is written once, on the module (`field_defaults`, which `config.schema` reads).
 """
@@ -13,6 +13,7 @@ import dataclasses
 import flax.linen as nn
 
 from vaeglow_jax.flows import StepOptions
+from vaeglow_jax.models.classifier import Classifier
 from vaeglow_jax.models.glow import GlowLayer, MultiScaleGlow
 from vaeglow_jax.models.model import VAEGlow
 from vaeglow_jax.models.prior import PRIOR_KINDS, SecondStageVAE, StandardPrior
@@ -76,6 +77,13 @@ def second_stage(model_group) -> SecondStageVAE:
   """Dai & Wipf's second stage of a `model` group (model.second_stage's width and depth)."""
   return from_group(SecondStageVAE, model_group.second_stage, latent_dim=model_group.latent_dim,
                     log_gamma_init=model_group.gamma.init)
+
+
+def classifier(feature_extractor_group, num_classes: int) -> Classifier:
+  """The FID classifier of config.feature_extractor (widths, feature_dim, arch; a config saved
+  before `arch` existed takes the default)."""
+  return from_group(Classifier, feature_extractor_group, num_classes=num_classes,
+                    widths=tuple(feature_extractor_group.widths))
 
 
 def glow_baseline(model_group) -> MultiScaleGlow:

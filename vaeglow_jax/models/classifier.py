@@ -45,12 +45,6 @@ class Classifier(nn.Module):
     return nn.Dense(self.num_classes, name='logits')(features), features
 
 
-def from_config(fe_config, num_classes: int) -> Classifier:
-  """The Classifier config.feature_extractor describes."""
-  return Classifier(num_classes, tuple(fe_config.widths), fe_config.feature_dim,
-                    fe_config.get('arch', 'strided'))
-
-
 def accuracy_of(model, params, images, labels, batch: int = 1000) -> float:
   """Fraction of uint8 `images` (n, H, W, C) whose argmax logit is their label (n,)."""
   apply = jax.jit(lambda p, x: model.apply({'params': p}, x.astype(jnp.float32) / 255.0)[0])

@@ -15,6 +15,7 @@ from vaeglow_jax.runtime import distributed
 from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.runtime import sharding
 from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.models import build as build_lib
 from vaeglow_jax.models import classifier as classifier_lib
 from vaeglow_jax.config import checks as config_checks
 from vaeglow_jax.training import loop as loop_lib
@@ -41,7 +42,7 @@ def train(config, workdir: str, log=print) -> dict:
   train_x, train_y = data_lib.labeled_arrays(config.data, 'train', fe.max_train_examples or None)
   test_x, test_y = data_lib.labeled_arrays(config.data, 'test')
   num_classes = int(max(train_y.max(), test_y.max())) + 1
-  model = classifier_lib.from_config(fe, num_classes)
+  model = build_lib.classifier(fe, num_classes)
   params = model.init(jax.random.PRNGKey(fe.seed),
                       jnp.zeros((1,) + train_x.shape[1:], jnp.float32))['params']
   params = fit(model, params, train_x, train_y, fe, config.nonfinite == 'stop',
