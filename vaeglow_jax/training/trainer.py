@@ -36,7 +36,6 @@ from vaeglow_jax import timing as timing_lib
 from vaeglow_jax.io import workdir as workdir_lib
 
 TrainingError = loop_lib.TrainingError
-# The errors a user can fix (one line, exit 2): every errors.UserError.
 Preempted = loop_lib.Preempted
 
 
