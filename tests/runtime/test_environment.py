@@ -65,5 +65,9 @@ def test_a_second_command_run_loads_its_programs_from_the_cache(tmp_path):
   assert entries, 'the first run wrote no cache entries'
   second = train('b')
   assert second.returncode == 0, second.stderr[-3000:]
-  assert second.stderr.count('Persistent compilation cache hit') >= 3, second.stderr[-3000:]
-  assert sorted(os.listdir(cache)) == sorted(entries)  # nothing new to compile
+  # Every program the first run cached, the second loads. (A program near the 0.2 s threshold
+  # may be cached by one run and not the other when the machine is busy, so the folder may
+  # grow; what it held is never compiled again.)
+  assert second.stderr.count('Persistent compilation cache hit') >= max(3, len(entries)), (
+      len(entries), second.stderr[-3000:])
+  assert set(entries) <= set(os.listdir(cache))
