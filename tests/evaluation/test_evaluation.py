@@ -258,6 +258,13 @@ def test_sigterm_during_evaluate_is_one_line_exit_143_and_leaves_the_work_direct
   os.makedirs(os.path.join(run, 'eval', 'glow'), exist_ok=True)
   with open(os.path.join(run, 'eval', 'glow', 'samples_T0.png'), 'wb') as f:
     f.write(b'an earlier evaluation')
+  # Another phase's evaluation, which this one neither rewrites nor copies, and the metrics.json
+  # entry it made (this evaluation would add its own to that file).
+  os.makedirs(os.path.join(run, 'eval', 'vae'), exist_ok=True)
+  with open(os.path.join(run, 'eval', 'vae', 'samples_T0.npz'), 'wb') as f:
+    f.write(b'another evaluation')
+  with open(os.path.join(run, 'eval', 'metrics.json'), 'w') as f:
+    f.write('{"vae": {"test_bpd_iw": 5.0}}')
   before = snapshot(run)
 
   def contents():  # restored files are rewritten: compare what they hold, not their times

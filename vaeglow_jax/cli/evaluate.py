@@ -79,20 +79,32 @@ def main(argv):
   # (a refused override, a work directory it cannot see) ends every process with its line.
   distributed.initialize(launch)
   config = distributed.check_together('vaeglow_eval_config', lambda: evaluation_config(launch))
-  eval_root = files_lib.dirname(workdir.metrics_path(flags.FLAGS.workdir))
+  metrics_path = workdir.metrics_path(flags.FLAGS.workdir)
+  own_dir = workdir.eval_dir(flags.FLAGS.workdir, loading.result_name(config))
+  eval_root = files_lib.dirname(metrics_path)
+  primary = distributed.is_primary()
   with tempfile.TemporaryDirectory(prefix='vaeglow_eval_') as kept:
-    # A copy of eval/ as it was: an evaluation stopped midway rewrites some of its files.
-    existed = distributed.is_primary() and files_lib.is_dir(eval_root)
-    if existed:
-      files_lib.copy_tree(eval_root, kept)
+    # What an evaluation writes, as it was: its own folder eval/<key>/ and metrics.json (a stop
+    # midway leaves them half rewritten). Other evaluations' folders it never touches, so they
+    # are not copied.
+    had_root = primary and files_lib.is_dir(eval_root)
+    had_dir = primary and files_lib.is_dir(own_dir)
+    old_metrics = (files_lib.read_bytes(metrics_path)
+                   if primary and files_lib.is_file(metrics_path) else None)
+    if had_dir:
+      files_lib.copy_tree(own_dir, kept)
     try:
       with _sigterm_raises():
         metrics = evaluation.evaluate(config, flags.FLAGS.workdir)
     except _Terminated:
-      if distributed.is_primary():
-        files_lib.remove_tree(eval_root)
-        if existed:
-          files_lib.copy_tree(kept, eval_root)
+      if primary:
+        files_lib.remove_tree(eval_root if not had_root else own_dir)
+        if had_dir:
+          files_lib.copy_tree(kept, own_dir)
+        if old_metrics is not None:
+          files_lib.write_bytes_atomic(metrics_path, old_metrics)
+        elif had_root:
+          files_lib.remove_tree(metrics_path)
       cli.fail('stopped by SIGTERM during the evaluation; the work directory is as it was (what '
                'the evaluation had written is undone): rerun the same command to evaluate.',
                cli.EXIT_PREEMPTED)
