@@ -1,5 +1,5 @@
 """The keys of WORKDIR/eval/metrics.json, in one place: the evaluation writes them
-(evaluation.evaluator) and the tables read them (evaluation.report, evaluation.factorial).
+(evaluation.evaluator) and the tables read them (evaluation.report, experiments.factorial).
 
 metrics.json is {result key: metrics} (loading.result_name: 'glow', 'glow+prior'); one
 evaluation's metrics hold the keys below, each score per feature space (score_key) and, when
