@@ -11,8 +11,8 @@ import numpy as np
 
 import vaeglow_jax
 from vaeglow_jax import data, images
-from vaeglow_jax.runtime import environment
 from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.runtime import environment
 
 
 def main(run_dir: str, out: str) -> None:

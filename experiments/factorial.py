@@ -19,12 +19,12 @@ from __future__ import annotations
 import re
 
 from vaeglow_jax import phases
-from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.errors import UserError
 from vaeglow_jax.evaluation import stats
 from vaeglow_jax.evaluation.metrics import keys
 from vaeglow_jax.evaluation.stats import format_mean_se as _fmt
 from vaeglow_jax.evaluation.stats import mean_se
+from vaeglow_jax.io import files as files_lib
 
 CHAINS = ('vae', 'prior', 'glow', 'glow+prior')
 CHAIN_LABELS = {'vae': 'decoder means, own prior', 'prior': 'decoder means, post-hoc flow prior',

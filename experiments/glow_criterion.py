@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 
 from experiments import factorial
-from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.evaluation import stats
 from vaeglow_jax.evaluation.metrics import keys
+from vaeglow_jax.io import files as files_lib
 
 
 def load(folder: str) -> dict:

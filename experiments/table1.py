@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 
 from experiments.recipes import TABLE1_ROWS
-from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.evaluation import stats
 from vaeglow_jax.evaluation.metrics import keys
+from vaeglow_jax.io import files as files_lib
 
 # Which VAE each results folder's rows sample through: rows of one VAE are paired by seed, rows
 # of two VAEs (which share nothing but the seed number) are compared by Welch's test.

@@ -26,8 +26,8 @@ import posixpath
 
 import numpy as np
 
-from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.errors import UserError
+from vaeglow_jax.io import files as files_lib
 
 SUFFIXES = ('.png', '.jpg', '.jpeg')
 TEST_PERCENT, VALIDATION_PERCENT = 10, 5

@@ -12,8 +12,8 @@ import time
 import jax
 import numpy as np
 
-from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.io import workdir as workdir_lib
 
 
 def progress(done: int, total: int, elapsed_seconds: float, unit: str) -> str:

@@ -8,14 +8,14 @@ import math
 
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import flows
+from vaeglow_jax import phases
+from vaeglow_jax.errors import UserError
 from vaeglow_jax.flows import registry
 from vaeglow_jax.layers import conv as conv_lib
-from vaeglow_jax import phases
 from vaeglow_jax.models import build as build_lib
 from vaeglow_jax.models import classifier as classifier_lib
 from vaeglow_jax.models import prior as prior_lib
 from vaeglow_jax.models import vae as vae_lib
-from vaeglow_jax.errors import UserError
 
 
 class ConfigError(UserError, ValueError):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ml_collections
 from flax import traverse_util
 
-from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.config import schema
 from vaeglow_jax.errors import WorkdirError
+from vaeglow_jax.io import workdir as workdir_lib
 
 # How a run was launched (processes, coordinator, devices): never read back from config.json,
 # since an evaluation is launched anew. A training run's num_devices=1 read back into a

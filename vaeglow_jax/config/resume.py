@@ -8,9 +8,9 @@ import json
 from flax import traverse_util
 
 from vaeglow_jax import phases
-from vaeglow_jax.io import workdir as workdir_lib
-from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.config.checks import ConfigError
+from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.io import workdir as workdir_lib
 
 
 # The group of model.* keys that shape the encoder and decoder (model.variance, .latent_dim, ...).

@@ -12,10 +12,10 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import phases
-from vaeglow_jax.runtime import sharding
 from vaeglow_jax import timing as timing_lib
 from vaeglow_jax.evaluation.metrics import keys
 from vaeglow_jax.models import losses
+from vaeglow_jax.runtime import sharding
 
 
 def make_bounds_step(phase: phases.Phase, mesh, num_samples: int):

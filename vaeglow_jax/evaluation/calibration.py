@@ -26,12 +26,12 @@ import time
 
 import numpy as np
 
-from vaeglow_jax.errors import UserError
 from vaeglow_jax import data as data_lib
 from vaeglow_jax import images as images_lib
+from vaeglow_jax.errors import UserError
 from vaeglow_jax.evaluation import scoring
-from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.evaluation.metrics import scores as scores_lib
+from vaeglow_jax.io import files as files_lib
 
 RESULT_FILE = 'fid_calibration.json'
 FIGURE_FILE = 'fid_calibration.png'

@@ -14,15 +14,9 @@ import time
 import jax
 import numpy as np
 
-from vaeglow_jax.io import checkpoints
-from vaeglow_jax.runtime import distributed
 from vaeglow_jax import images as images_lib
 from vaeglow_jax import phases
-from vaeglow_jax.io import files as files_lib
-from vaeglow_jax.runtime import lock as lock_lib
-from vaeglow_jax.runtime import sharding
 from vaeglow_jax import timing as timing_lib
-from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.config import checks as config_checks
 from vaeglow_jax.evaluation import bounds
 from vaeglow_jax.evaluation import figures
@@ -32,6 +26,12 @@ from vaeglow_jax.evaluation import sampling
 from vaeglow_jax.evaluation import scoring
 from vaeglow_jax.evaluation.metrics import keys
 from vaeglow_jax.evaluation.metrics import scores as scores_lib
+from vaeglow_jax.io import checkpoints
+from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.runtime import distributed
+from vaeglow_jax.runtime import lock as lock_lib
+from vaeglow_jax.runtime import sharding
 
 
 def timing_metrics(config, workdir) -> dict:

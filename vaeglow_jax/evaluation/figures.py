@@ -9,9 +9,9 @@ import numpy as np
 
 from vaeglow_jax import images as images_lib
 from vaeglow_jax import phases
-from vaeglow_jax.models import losses
-from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.models import losses
 
 
 

@@ -10,13 +10,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaeglow_jax.io import checkpoints
 from vaeglow_jax import phases
-from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.config import history
 from vaeglow_jax.config import resume
 from vaeglow_jax.errors import UserError
 from vaeglow_jax.evaluation.metrics import keys
+from vaeglow_jax.io import checkpoints
+from vaeglow_jax.io import workdir as workdir_lib
 
 
 class EvaluationError(UserError, ValueError):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from vaeglow_jax import phases
-from vaeglow_jax.io import workdir as workdir_lib
-from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.evaluation.metrics import keys
 from vaeglow_jax.evaluation.metrics import scores as scores_lib
+from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.io import workdir as workdir_lib
 
 
 def load_rows(workdirs: list[str]) -> list[dict]:

@@ -17,10 +17,10 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from vaeglow_jax.runtime import sharding
-from vaeglow_jax import timing
 from vaeglow_jax import images as images_lib
+from vaeglow_jax import timing
 from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.runtime import sharding
 
 
 def sampler(phase, temperature: float, batch: int, mesh, parts: tuple[str, ...] | None = ('x',)):

@@ -22,17 +22,17 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from vaeglow_jax import images as images_lib
 from vaeglow_jax import phases
-from vaeglow_jax.runtime import sharding
 from vaeglow_jax.config import checks as config_checks
 from vaeglow_jax.config import history
-from vaeglow_jax import images as images_lib
-from vaeglow_jax.io import workdir as workdir_lib
-from vaeglow_jax.evaluation import sampling
+from vaeglow_jax.errors import UserError
 from vaeglow_jax.evaluation import bounds
 from vaeglow_jax.evaluation import loading
-from vaeglow_jax.errors import UserError
+from vaeglow_jax.evaluation import sampling
+from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.models import losses
+from vaeglow_jax.runtime import sharding
 
 
 class LoadError(UserError, ValueError):

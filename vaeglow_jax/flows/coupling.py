@@ -6,8 +6,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax.layers.conv import Conv
 from vaeglow_jax.flows.options import StepOptions
+from vaeglow_jax.layers.conv import Conv
 
 
 class ZeroConv(nn.Module):

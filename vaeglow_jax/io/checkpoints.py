@@ -29,10 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from vaeglow_jax.runtime import failures
-from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.errors import UserError
+from vaeglow_jax.io import files as files_lib
 from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.runtime import failures
 
 
 class CheckpointError(UserError, RuntimeError):

@@ -24,8 +24,8 @@ import tempfile
 
 from absl import logging
 
-from vaeglow_jax.runtime import failures
 from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.runtime import failures
 from vaeglow_jax.runtime import lock as lock_lib
 
 _PREFIX = 'vaeglow_events_'

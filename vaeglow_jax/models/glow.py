@@ -6,8 +6,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax.models import inputs, losses
 from vaeglow_jax.flows import FlowSteps, StepOptions, ZeroConv, squeeze2d, unsqueeze2d
+from vaeglow_jax.models import inputs, losses
 
 
 class GlowLayer(nn.Module, kw_only=True):

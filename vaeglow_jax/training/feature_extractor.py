@@ -9,15 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from vaeglow_jax.io import checkpoints
 from vaeglow_jax import data as data_lib
-from vaeglow_jax.runtime import distributed
+from vaeglow_jax.config import checks as config_checks
+from vaeglow_jax.io import checkpoints
 from vaeglow_jax.io import files as files_lib
-from vaeglow_jax.runtime import sharding
 from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.models import build as build_lib
 from vaeglow_jax.models import classifier as classifier_lib
-from vaeglow_jax.config import checks as config_checks
+from vaeglow_jax.runtime import distributed
+from vaeglow_jax.runtime import sharding
 from vaeglow_jax.training import loop as loop_lib
 from vaeglow_jax.training import train as train_lib
 

@@ -12,8 +12,8 @@ import optax
 from flax import traverse_util
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from vaeglow_jax.runtime import sharding
 from vaeglow_jax.models import losses
+from vaeglow_jax.runtime import sharding
 
 
 @flax.struct.dataclass

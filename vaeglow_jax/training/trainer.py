@@ -15,25 +15,25 @@ import numpy as np
 from absl import logging
 from flax import traverse_util
 
-from vaeglow_jax.runtime import sharding
-from vaeglow_jax.io import checkpoints
+from vaeglow_jax import data as data_lib
+from vaeglow_jax import images as images_lib
+from vaeglow_jax import phases
+from vaeglow_jax import timing as timing_lib
 from vaeglow_jax.config import checks as config_checks
 from vaeglow_jax.config import resume
-from vaeglow_jax import images as images_lib
-from vaeglow_jax import data as data_lib
-from vaeglow_jax.runtime import distributed
-from vaeglow_jax.training import loop as loop_lib
-from vaeglow_jax.models import losses
-from vaeglow_jax import phases
 from vaeglow_jax.errors import WorkdirError
-from vaeglow_jax.runtime import failures
+from vaeglow_jax.io import checkpoints
 from vaeglow_jax.io import files as files_lib
-from vaeglow_jax.runtime import lock as lock_lib
-from vaeglow_jax.runtime import signals as signals_lib
-from vaeglow_jax.training import train as train_lib
 from vaeglow_jax.io import metric_writer as writer_lib
-from vaeglow_jax import timing as timing_lib
 from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax.models import losses
+from vaeglow_jax.runtime import distributed
+from vaeglow_jax.runtime import failures
+from vaeglow_jax.runtime import lock as lock_lib
+from vaeglow_jax.runtime import sharding
+from vaeglow_jax.runtime import signals as signals_lib
+from vaeglow_jax.training import loop as loop_lib
+from vaeglow_jax.training import train as train_lib
 
 TrainingError = loop_lib.TrainingError
 Preempted = loop_lib.Preempted

@@ -17,11 +17,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from vaeglow_jax.io import checkpoints
-from vaeglow_jax import errors
 from vaeglow_jax import data as data_lib
-from vaeglow_jax.io import workdir as workdir_lib
+from vaeglow_jax import errors
+from vaeglow_jax.io import checkpoints
 from vaeglow_jax.io import files as files_lib
+from vaeglow_jax.io import workdir as workdir_lib
 from vaeglow_jax.models import classifier as classifier_lib
 
 INFO_FILE = workdir_lib.FEATURE_EXTRACTOR_INFO
