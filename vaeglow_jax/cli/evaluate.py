@@ -108,12 +108,11 @@ def main(argv):
       cli.fail('stopped by SIGTERM during the evaluation; the work directory is as it was (what '
                'the evaluation had written is undone): rerun the same command to evaluate.',
                cli.EXIT_PREEMPTED)
-  if not distributed.is_primary():  # process 0 wrote and reports the metrics
+  if not primary:  # process 0 wrote and reports the metrics
     return
   shown = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
   print(json.dumps(shown, indent=1, sort_keys=True))
-  print(f'metrics: {workdir.metrics_path(flags.FLAGS.workdir)}; figures: '
-        f'{workdir.eval_dir(flags.FLAGS.workdir, loading.result_name(config))}/')
+  print(f'metrics: {metrics_path}; figures: {own_dir}/')
 
 
 def run():
