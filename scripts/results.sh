@@ -103,7 +103,9 @@ if [[ $stage == table1 || $stage == all ]]; then
       --features=$features
 fi
 
-# The budget question at 16x (recipe 'budget_x16', about 6-9 CPU-hours here): gamma N(0, I) and
+# The budget question at 16x (recipe 'budget_x16', about 3 hours per cell and seed on one core
+# here; the pipeline runs one stage at a time, so on a small machine start one process per core
+# with --cells=C --seeds=S under taskset): gamma N(0, I) and
 # diagonal joint flow from scratch at 16x the factorial's phase-1 and 32x its Glow-layer steps,
 # the learning rate halved every 3,436 steps, seeds 0 and 1; then the gap between the two cells at
 # 1x / 4x / 16x (trend.md, trend.png). Resumable: a rerun skips every stage already done.
